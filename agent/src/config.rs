@@ -1,0 +1,698 @@
+//! Configuration: `plumb.yaml` parsed from text into validated settings.
+//!
+//! Parsing is a pure function ([`Settings::from_yaml`]); reading the file is
+//! [`Settings::load`]. Every mistake is reported with the file, line and
+//! column that serde_yaml attributes to it: checks that need only one value
+//! run inside that value's `Deserialize`, and the two checks that need to see
+//! several values (duplicate names, a sync naming a missing source) consult a
+//! per-parse registry, so their errors point at the offending value too.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// Where the config is read from when neither `--config` nor `PLUMB_CONFIG` says.
+pub const DEFAULT_PATH: &str = "/etc/plumb/plumb.yaml";
+
+/// Validated settings for the whole agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Explicit kubeconfig path; `None` means the search order in `kube::kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use instead of its current-context.
+    pub context: Option<String>,
+    /// Folder for plumb's own state (Git objects, revisions, fingerprints).
+    pub state_dir: PathBuf,
+    /// Default poll interval for every source and sync.
+    pub interval: Duration,
+    /// Each wait is `interval × (1 ± jitter)`, uniform.
+    pub jitter: f64,
+    /// Git repositories to pull.
+    pub sources: Vec<Source>,
+    /// What to apply, each from one source.
+    pub syncs: Vec<Sync>,
+}
+
+/// A Git repository plumb pulls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// Unique name that syncs refer to.
+    pub name: String,
+    /// Remote URL (https, http, ssh, git, file).
+    pub url: String,
+    /// Which revision to follow.
+    pub git_ref: GitRef,
+    /// Credentials, read from files.
+    pub auth: Option<Auth>,
+    /// CA bundle for an https remote with a private CA.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The revision a source follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitRef {
+    /// The tip of a branch.
+    Branch(String),
+    /// A tag, peeled to its commit.
+    Tag(String),
+    /// One exact commit (40 hex digits).
+    Commit(String),
+}
+
+/// Credentials for a source; only paths are held here, never the secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// HTTP basic auth with username `git` and the file's content as password.
+    TokenFile(PathBuf),
+}
+
+/// What to apply from a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sync {
+    /// Unique name; also names the sync's objects in the cluster.
+    pub name: String,
+    /// The source's name.
+    pub source: String,
+    /// Folder inside the repository, relative, never escaping it ("" is the top).
+    pub path: String,
+    /// Namespace given to namespaced objects that name none.
+    pub namespace: String,
+}
+
+/// Why the config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("failed to read config file '{path}': {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not a valid config; the position is where the mistake is.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl Settings {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Settings::from_yaml(&text, path)
+    }
+
+    /// Parses and validates config text; `origin` only labels errors.
+    pub fn from_yaml(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
+        let invalid = |err: serde_yaml_ng::Error| {
+            let (line, column) = err
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            ConfigError::Invalid {
+                path: origin.to_owned(),
+                line,
+                column,
+                message: strip_location(&err.to_string()),
+            }
+        };
+        let raw = with_registry(None, || serde_yaml_ng::from_str::<RawSettings>(text))
+            .map_err(invalid)?;
+        let known: HashSet<String> = raw.sources.iter().map(|s| s.name.clone()).collect();
+        if raw.syncs.iter().any(|s| !known.contains(&s.source)) {
+            // Parse again, now knowing every source, so the error points at the
+            // sync's `source` value wherever the sources are declared.
+            with_registry(Some(known), || serde_yaml_ng::from_str::<RawSettings>(text))
+                .map_err(invalid)?;
+        }
+        Ok(raw.into_settings())
+    }
+}
+
+/// serde_yaml ends its messages with " at line L column C"; we print the
+/// position up front instead, as compilers do.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) if message[i + 9..].contains(" column ") => message[..i].to_owned(),
+        _ => message.to_owned(),
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    sources: HashSet<String>,
+    syncs: HashSet<String>,
+    known_sources: Option<HashSet<String>>,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Option<Registry>> = const { RefCell::new(None) };
+}
+
+fn with_registry<T>(known_sources: Option<HashSet<String>>, parse: impl FnOnce() -> T) -> T {
+    REGISTRY.with(|r| {
+        *r.borrow_mut() = Some(Registry {
+            known_sources,
+            ..Registry::default()
+        })
+    });
+    let result = parse();
+    REGISTRY.with(|r| *r.borrow_mut() = None);
+    result
+}
+
+fn registry<T>(f: impl FnOnce(&mut Registry) -> T) -> Option<T> {
+    REGISTRY.with(|r| r.borrow_mut().as_mut().map(f))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSettings {
+    kubeconfig: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_opt_nonempty")]
+    context: Option<String>,
+    state_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    interval: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_jitter")]
+    jitter: Option<f64>,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+    #[serde(default)]
+    syncs: Vec<RawSync>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSource {
+    #[serde(deserialize_with = "de_source_name")]
+    name: String,
+    #[serde(deserialize_with = "de_url")]
+    url: String,
+    #[serde(rename = "ref")]
+    git_ref: GitRef,
+    auth: Option<RawAuth>,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawAuth {
+    token_file: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSync {
+    #[serde(deserialize_with = "de_sync_name")]
+    name: String,
+    #[serde(deserialize_with = "de_source_ref")]
+    source: String,
+    #[serde(default, deserialize_with = "de_repo_path")]
+    path: String,
+    #[serde(default, deserialize_with = "de_opt_dns_label")]
+    namespace: Option<String>,
+}
+
+impl RawSettings {
+    fn into_settings(self) -> Settings {
+        Settings {
+            kubeconfig: self.kubeconfig,
+            context: self.context,
+            state_dir: self
+                .state_dir
+                .unwrap_or_else(|| PathBuf::from("/var/lib/plumb")),
+            interval: self.interval.unwrap_or(Duration::from_secs(60)),
+            jitter: self.jitter.unwrap_or(0.2),
+            sources: self
+                .sources
+                .into_iter()
+                .map(|s| Source {
+                    name: s.name,
+                    url: s.url,
+                    git_ref: s.git_ref,
+                    auth: s.auth.map(|a| Auth::TokenFile(a.token_file)),
+                    ca_file: s.ca_file,
+                })
+                .collect(),
+            syncs: self
+                .syncs
+                .into_iter()
+                .map(|s| Sync {
+                    name: s.name,
+                    source: s.source,
+                    path: s.path,
+                    namespace: s.namespace.unwrap_or_else(|| "default".to_owned()),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for GitRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A map visitor of our own, so that the checks run inside the map and
+        // serde_yaml places their errors at the ref itself.
+        struct RefVisitor;
+        impl<'de> Visitor<'de> for RefVisitor {
+            type Value = GitRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a ref: {branch: NAME}, {tag: NAME} or {commit: SHA}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<GitRef, A::Error> {
+                const KINDS: &[&str] = &["branch", "tag", "commit"];
+                let mut found = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if !KINDS.contains(&key.as_str()) {
+                        return Err(de::Error::unknown_field(&key, KINDS));
+                    }
+                    found.push((key, map.next_value::<String>()?));
+                }
+                git_ref_from(found).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_map(RefVisitor)
+    }
+}
+
+fn git_ref_from(mut found: Vec<(String, String)>) -> Result<GitRef, String> {
+    if found.len() > 1 {
+        return Err("ref has more than one kind: give exactly one of branch, tag or commit".into());
+    }
+    let Some((kind, value)) = found.pop() else {
+        return Err("ref needs one of branch, tag or commit".into());
+    };
+    if value.is_empty() {
+        return Err(format!("ref {kind} must not be empty"));
+    }
+    match kind.as_str() {
+        "branch" => Ok(GitRef::Branch(value)),
+        "tag" => Ok(GitRef::Tag(value)),
+        _ if value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(GitRef::Commit(value.to_ascii_lowercase()))
+        }
+        _ => Err(format!(
+            "ref commit '{value}' is not a full 40-hex-digit commit id"
+        )),
+    }
+}
+
+/// Runs `check` inside the scalar's visitor, so that serde_yaml places its
+/// error at the value itself rather than at the enclosing mapping.
+fn scalar<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    check: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Check<F>(F, &'static str);
+    impl<'de, T, F: FnOnce(&str) -> Result<T, String>> Visitor<'de> for Check<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.1)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.0)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Check(check, expecting))
+}
+
+impl fmt::Display for GitRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GitRef::Branch(b) => write!(f, "branch '{b}'"),
+            GitRef::Tag(t) => write!(f, "tag '{t}'"),
+            GitRef::Commit(c) => write!(f, "commit {c}"),
+        }
+    }
+}
+
+/// Parses "30s", "5m", "1h", and sums of them such as "1h30m".
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!("invalid duration '{text}': use a number with a unit s, m or h, such as 30s, 5m or 1h")
+    };
+    if text.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        let unit = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    scalar(d, "a duration such as 30s, 5m or 1h", |text| {
+        let duration = parse_duration(text)?;
+        if duration.is_zero() {
+            return Err(format!("duration '{text}' must be longer than zero"));
+        }
+        Ok(Some(duration))
+    })
+}
+
+fn de_opt_jitter<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct Jitter;
+    impl Jitter {
+        fn check<E: de::Error>(jitter: f64) -> Result<Option<f64>, E> {
+            if (0.0..1.0).contains(&jitter) {
+                Ok(Some(jitter))
+            } else {
+                Err(E::custom(format!(
+                    "jitter {jitter} is outside 0..1 (0 means none, 0.2 means ±20%)"
+                )))
+            }
+        }
+    }
+    impl<'de> Visitor<'de> for Jitter {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number from 0 up to (not including) 1")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<f64>, E> {
+            Jitter::check(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<f64>, E> {
+            Jitter::check(v as f64)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<f64>, E> {
+            Jitter::check(v as f64)
+        }
+    }
+    d.deserialize_f64(Jitter)
+}
+
+fn de_opt_nonempty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(d, "a non-empty string", |text| {
+        if text.is_empty() {
+            Err("value must not be empty".into())
+        } else {
+            Ok(Some(text.to_owned()))
+        }
+    })
+}
+
+/// Kubernetes DNS label: what a sync's name becomes part of, and what a namespace must be.
+fn check_dns_label(what: &str, text: &str) -> Result<(), String> {
+    let ok = !text.is_empty()
+        && text.len() <= 63
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !text.starts_with('-')
+        && !text.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} '{text}' is not a valid name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+        ))
+    }
+}
+
+fn de_opt_dns_label<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(d, "a namespace name", |text| {
+        check_dns_label("namespace", text)?;
+        Ok(Some(text.to_owned()))
+    })
+}
+
+fn de_source_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d, "a source name", |name| {
+        check_dns_label("source name", name)?;
+        if registry(|r| r.sources.insert(name.to_owned())) == Some(false) {
+            return Err(format!("duplicate source name '{name}'"));
+        }
+        Ok(name.to_owned())
+    })
+}
+
+fn de_sync_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d, "a sync name", |name| {
+        check_dns_label("sync name", name)?;
+        if registry(|r| r.syncs.insert(name.to_owned())) == Some(false) {
+            return Err(format!("duplicate sync name '{name}'"));
+        }
+        Ok(name.to_owned())
+    })
+}
+
+fn de_source_ref<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d, "the name of a source", |name| {
+        let known = registry(|r| {
+            r.known_sources
+                .as_ref()
+                .map(|k| (k.contains(name), k.iter().cloned().collect::<Vec<_>>()))
+        })
+        .flatten();
+        if let Some((false, mut names)) = known {
+            names.sort();
+            let names = if names.is_empty() {
+                "none is defined".to_owned()
+            } else {
+                format!("defined: {}", names.join(", "))
+            };
+            return Err(format!(
+                "sync names source '{name}', which is not defined ({names})"
+            ));
+        }
+        Ok(name.to_owned())
+    })
+}
+
+fn de_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d, "a Git URL", |url| {
+        if url.trim().is_empty() {
+            Err("url must not be empty".into())
+        } else {
+            Ok(url.to_owned())
+        }
+    })
+}
+
+/// A path inside the repository: relative, and never climbing out of it.
+pub fn check_repo_path(path: &str) -> Result<String, String> {
+    if path.starts_with('/') || path.starts_with('\\') {
+        return Err(format!(
+            "path '{path}' is absolute: give a folder relative to the repository's top"
+        ));
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(format!(
+                    "path '{path}' climbs out of the repository ('..' is not allowed)"
+                ))
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn de_repo_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d, "a folder inside the repository", check_repo_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_yaml(text, Path::new("plumb.yaml"))
+    }
+
+    fn error_at(text: &str) -> (usize, usize, String) {
+        match parse(text) {
+            Err(ConfigError::Invalid {
+                line,
+                column,
+                message,
+                ..
+            }) => (line, column, message),
+            other => panic!("expected an invalid config, got {other:?}"),
+        }
+    }
+
+    const GOOD: &str = "\
+kubeconfig: /etc/rancher/k3s/k3s.yaml
+context: default
+stateDir: /var/lib/plumb
+interval: 1m
+jitter: 0.2
+sources:
+  - name: homelab
+    url: https://git.example.com/me/homelab.git
+    ref: {branch: main}
+    auth: {tokenFile: /etc/plumb/token}
+    caFile: /etc/plumb/git-ca.pem
+syncs:
+  - name: apps
+    source: homelab
+    path: clusters/pi
+    namespace: default
+";
+
+    #[test]
+    fn parses_the_documented_example() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.interval, Duration::from_secs(60));
+        assert_eq!(s.jitter, 0.2);
+        assert_eq!(s.sources[0].git_ref, GitRef::Branch("main".into()));
+        assert_eq!(
+            s.sources[0].auth,
+            Some(Auth::TokenFile("/etc/plumb/token".into()))
+        );
+        assert_eq!(s.syncs[0].path, "clusters/pi");
+        assert_eq!(s.syncs[0].source, "homelab");
+    }
+
+    #[test]
+    fn defaults_apply_to_a_minimal_config() {
+        let s = parse("sources: []\n").unwrap();
+        assert_eq!(s.state_dir, PathBuf::from("/var/lib/plumb"));
+        assert_eq!(s.interval, Duration::from_secs(60));
+        assert_eq!(s.jitter, 0.2);
+        assert!(s.kubeconfig.is_none());
+        let s = parse(
+            "sources: [{name: a, url: file:///r, ref: {tag: v1}}]\nsyncs: [{name: s, source: a}]\n",
+        )
+        .unwrap();
+        assert_eq!(s.syncs[0].namespace, "default");
+        assert_eq!(s.syncs[0].path, "");
+        assert_eq!(s.sources[0].git_ref, GitRef::Tag("v1".into()));
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let (line, col, msg) = error_at("interval: 1m\nintervall: 2m\n");
+        assert_eq!((line, col), (2, 1));
+        assert!(msg.contains("unknown field `intervall`"), "{msg}");
+        let text = GOOD.replace("    caFile:", "    cafile:");
+        let (line, col, msg) = error_at(&text);
+        assert_eq!((line, col), (11, 5));
+        assert!(msg.contains("sources[0]") && msg.contains("cafile"), "{msg}");
+    }
+
+    #[test]
+    fn bad_durations_are_located() {
+        for bad in ["5", "5x", "m", "1.5m", "-1m", "0s"] {
+            let (line, col, msg) = error_at(&format!("jitter: 0.1\ninterval: {bad}\n"));
+            assert_eq!((line, col), (2, 11), "{bad}: {msg}");
+            assert!(msg.contains("duration"), "{msg}");
+        }
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn jitter_outside_range_is_located() {
+        for bad in ["1", "1.5", "-0.1"] {
+            let (line, col, msg) = error_at(&format!("interval: 1m\njitter: {bad}\n"));
+            assert_eq!((line, col), (2, 9), "{msg}");
+            assert!(msg.contains("outside 0..1"), "{msg}");
+        }
+        assert_eq!(parse("jitter: 0\n").unwrap().jitter, 0.0);
+    }
+
+    #[test]
+    fn duplicate_names_point_at_the_second() {
+        let text = "sources:\n  - {name: a, url: u, ref: {branch: main}}\n  - name: a\n    url: v\n    ref: {branch: main}\n";
+        let (line, col, msg) = error_at(text);
+        assert_eq!((line, col), (3, 11), "{msg}");
+        assert!(msg.contains("duplicate source name 'a'"), "{msg}");
+        let text = "sources: [{name: a, url: u, ref: {branch: main}}]\nsyncs:\n  - {name: s, source: a}\n  - {name: s, source: a}\n";
+        let (line, col, msg) = error_at(text);
+        assert_eq!((line, col), (4, 12), "{msg}");
+        assert!(msg.contains("duplicate sync name 's'"), "{msg}");
+    }
+
+    #[test]
+    fn missing_source_is_located_even_when_sources_come_later() {
+        let text = "syncs:\n  - name: s\n    source: nope\nsources:\n  - {name: a, url: u, ref: {branch: main}}\n";
+        let (line, col, msg) = error_at(text);
+        assert_eq!((line, col), (3, 13), "{msg}");
+        assert!(msg.contains("'nope'") && msg.contains("defined: a"), "{msg}");
+    }
+
+    #[test]
+    fn ref_with_two_kinds_is_located() {
+        let text = "sources:\n  - name: a\n    url: u\n    ref: {branch: main, tag: v1}\n";
+        let (line, col, msg) = error_at(text);
+        assert_eq!(line, 4, "{msg}");
+        assert!(col >= 10, "{col}");
+        assert!(msg.contains("more than one kind"), "{msg}");
+        let (_, _, msg) = error_at("sources: [{name: a, url: u, ref: {}}]\n");
+        assert!(msg.contains("one of branch, tag or commit"), "{msg}");
+        let (_, _, msg) = error_at("sources: [{name: a, url: u, ref: {commit: abc}}]\n");
+        assert!(msg.contains("40-hex"), "{msg}");
+        let (_, _, msg) = error_at("sources: [{name: a, url: u, ref: {brunch: main}}]\n");
+        assert!(msg.contains("unknown field `brunch`"), "{msg}");
+    }
+
+    #[test]
+    fn absolute_or_escaping_paths_are_refused() {
+        for (bad, want) in [
+            ("/etc", "absolute"),
+            ("../up", "climbs out"),
+            ("a/../../b", "climbs out"),
+        ] {
+            let text = format!(
+                "sources: [{{name: a, url: u, ref: {{branch: m}}}}]\nsyncs:\n  - name: s\n    source: a\n    path: {bad}\n"
+            );
+            let (line, col, msg) = error_at(&text);
+            assert_eq!((line, col), (5, 11), "{msg}");
+            assert!(msg.contains(want), "{msg}");
+        }
+        assert_eq!(check_repo_path("./a//b/").unwrap(), "a/b");
+    }
+
+    #[test]
+    fn bad_names_and_syntax_are_located() {
+        let (line, _, msg) =
+            error_at("sources: [{name: a, url: u, ref: {branch: m}}]\nsyncs:\n  - {name: Apps_1, source: a}\n");
+        assert_eq!(line, 3);
+        assert!(msg.contains("sync name 'Apps_1'"), "{msg}");
+        let (line, _, msg) = error_at("interval: 1m\nsources: [\n");
+        assert!(line >= 2, "{msg}");
+        let (line, _, msg) = error_at("interval: [1m]\n");
+        assert_eq!(line, 1, "{msg}");
+    }
+}

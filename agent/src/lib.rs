@@ -1,0 +1,13 @@
+//! plumb keeps a small Kubernetes cluster in the state declared in Git.
+//!
+//! The data flows config → source → render → plan → apply → prune → health →
+//! report; each stage is a module named for it. This crate is the engine
+//! behind the `plumb` binary, so tests and benchmarks use it directly.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod kube;
+pub mod logging;
+pub mod node;

@@ -1,0 +1,144 @@
+//! The `plumb` binary as a user runs it: exit codes, messages, `check`.
+
+mod common;
+
+use common::{plumb, temp_dir, text, Cluster};
+
+fn write_config(body: &str) -> std::path::PathBuf {
+    let dir = temp_dir("cfg");
+    let path = dir.join("plumb.yaml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn config_for(cluster: &Cluster, user: &str, state_dir: &std::path::Path) -> String {
+    format!(
+        "kubeconfig: {}\nstateDir: {}\nsources:\n  - name: homelab\n    url: https://git.example.com/me/homelab.git\n    ref: {{branch: main}}\nsyncs:\n  - name: apps\n    source: homelab\n    path: clusters/pi\n",
+        cluster.kubeconfig(user).display(),
+        state_dir.display()
+    )
+}
+
+#[test]
+fn version_and_help() {
+    let out = plumb().arg("version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).starts_with("plumb 0."), "{}", text(&out));
+    let out = plumb().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out);
+    for cmd in ["check", "validate", "version"] {
+        assert!(help.contains(&format!("\n  {cmd} ")), "{help}");
+    }
+    // Nothing that is not built yet is listed.
+    for unbuilt in ["\n  run ", "\n  diff ", "\n  reconcile "] {
+        assert!(!help.contains(unbuilt), "{help}");
+    }
+}
+
+#[test]
+fn usage_mistakes_exit_2() {
+    for args in [&["frobnicate"][..], &["check", "--nope"], &["validate"]] {
+        let out = plumb().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("plumb --help"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn validate_config_accepts_a_good_file() {
+    let path = write_config(&config_for(&Cluster::get(), "admin", std::path::Path::new("/tmp")));
+    let out = plumb().args(["validate", "--config"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("valid (1 source(s), 1 sync(s))"));
+    // PLUMB_CONFIG is the same as --config.
+    let out = plumb().args(["-c"]).arg(&path).arg("validate").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn each_config_mistake_exits_2_with_file_line_and_column() {
+    let head = "sources:\n  - name: a\n    url: https://h/r.git\n    ref: {branch: main}\n";
+    let cases = [
+        ("interval: 1m\nintervall: 5m\n", ":2:1:", "unknown field `intervall`"),
+        ("interval: 5 minutes\n", ":1:11:", "invalid duration"),
+        ("jitter: 1.5\n", ":1:9:", "outside 0..1"),
+        (&format!("{head}  - name: a\n    url: u\n    ref: {{tag: v1}}\n") as &str, ":5:11:", "duplicate source name 'a'"),
+        (&format!("{head}syncs:\n  - name: s\n    source: b\n"), ":7:13:", "source 'b', which is not defined"),
+        ("sources:\n  - name: a\n    url: u\n    ref: {branch: main, tag: v1}\n", ":4:", "more than one kind"),
+        (&format!("{head}syncs:\n  - name: s\n    source: a\n    path: /etc\n"), ":8:11:", "is absolute"),
+        (&format!("{head}syncs:\n  - name: s\n    source: a\n    path: ../other\n"), ":8:11:", "climbs out"),
+    ];
+    for (body, position, message) in cases {
+        let path = write_config(body);
+        let out = plumb().args(["validate", "--config"]).arg(&path).output().unwrap();
+        let output = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{body}: {output}");
+        assert!(
+            output.contains(&format!("{}{position}", path.display())),
+            "{body}: wanted {position} in {output}"
+        );
+        assert!(output.contains(message), "{body}: wanted {message} in {output}");
+    }
+    let out = plumb().args(["validate", "--config", "/nonexistent/plumb.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("failed to read config file '/nonexistent/plumb.yaml'"));
+}
+
+#[test]
+fn check_passes_for_admin() {
+    let cluster = Cluster::get();
+    let state = temp_dir("state");
+    let path = write_config(&config_for(&cluster, "admin", &state));
+    let out = plumb().arg("check").arg("--config").arg(&path).output().unwrap();
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{output}");
+    assert!(output.contains("Kubernetes v1."), "{output}");
+    assert!(output.contains("may patch all kinds cluster-wide"), "{output}");
+    assert!(output.contains(&format!("stateDir {} is writable", state.display())), "{output}");
+    assert!(output.contains("all checks passed"), "{output}");
+    assert!(!output.contains("FAIL"), "{output}");
+}
+
+#[test]
+fn check_lists_what_the_restricted_user_lacks() {
+    let cluster = Cluster::get();
+    let path = write_config(&config_for(&cluster, "restricted", std::path::Path::new("/nonexistent/state")));
+    let out = plumb().arg("check").arg("--config").arg(&path).output().unwrap();
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    for line in [
+        "FAIL may not patch all kinds cluster-wide",
+        "FAIL may not delete all kinds cluster-wide",
+        "FAIL may not create events in namespace 'plumb-system'",
+        "FAIL may not update leases.coordination.k8s.io in namespace 'plumb-system'",
+        "warn may not escalate clusterroles.rbac.authorization.k8s.io cluster-wide",
+        "FAIL stateDir /nonexistent/state is not writable",
+    ] {
+        assert!(output.contains(line), "wanted '{line}' in:\n{output}");
+    }
+}
+
+#[test]
+fn check_fails_clearly_when_the_server_is_unreachable() {
+    let dir = temp_dir("down");
+    let kc = dir.join("kubeconfig");
+    std::fs::write(&kc, "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: x}\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n").unwrap();
+    let path = write_config(&format!("kubeconfig: {}\nstateDir: {}\n", kc.display(), dir.display()));
+    let out = plumb().arg("check").arg("--config").arg(&path).output().unwrap();
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert!(output.contains("FAIL API server: failed to get version: cannot reach the API server at https://127.0.0.1:1"), "{output}");
+}
+
+#[test]
+fn check_reports_the_kubeconfig_search_when_none_is_found() {
+    let dir = temp_dir("nokc");
+    let path = write_config(&format!("stateDir: {}\n", dir.display()));
+    let out = plumb().arg("check").arg("--config").arg(&path).output().unwrap();
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert!(output.contains("no kubeconfig found"), "{output}");
+    assert!(output.contains("$KUBECONFIG: not set"), "{output}");
+    assert!(output.contains("/etc/rancher/k3s/k3s.yaml"), "{output}");
+}
