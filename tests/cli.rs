@@ -47,12 +47,25 @@ fn usage_mistakes_exit_2() {
 
 #[test]
 fn validate_config_accepts_a_good_file() {
-    let path = write_config(&config_for(&Cluster::get(), "admin", std::path::Path::new("/tmp")));
-    let out = plumb().args(["validate", "--config"]).arg(&path).output().unwrap();
+    let path = write_config(&config_for(
+        &Cluster::get(),
+        "admin",
+        std::path::Path::new("/tmp"),
+    ));
+    let out = plumb()
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("valid (1 source(s), 1 sync(s))"));
     // PLUMB_CONFIG is the same as --config.
-    let out = plumb().args(["-c"]).arg(&path).arg("validate").output().unwrap();
+    let out = plumb()
+        .args(["-c"])
+        .arg(&path)
+        .arg("validate")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
@@ -60,27 +73,61 @@ fn validate_config_accepts_a_good_file() {
 fn each_config_mistake_exits_2_with_file_line_and_column() {
     let head = "sources:\n  - name: a\n    url: https://h/r.git\n    ref: {branch: main}\n";
     let cases = [
-        ("interval: 1m\nintervall: 5m\n", ":2:1:", "unknown field `intervall`"),
+        (
+            "interval: 1m\nintervall: 5m\n",
+            ":2:1:",
+            "unknown field `intervall`",
+        ),
         ("interval: 5 minutes\n", ":1:11:", "invalid duration"),
         ("jitter: 1.5\n", ":1:9:", "outside 0..1"),
-        (&format!("{head}  - name: a\n    url: u\n    ref: {{tag: v1}}\n") as &str, ":5:11:", "duplicate source name 'a'"),
-        (&format!("{head}syncs:\n  - name: s\n    source: b\n"), ":7:13:", "source 'b', which is not defined"),
-        ("sources:\n  - name: a\n    url: u\n    ref: {branch: main, tag: v1}\n", ":4:", "more than one kind"),
-        (&format!("{head}syncs:\n  - name: s\n    source: a\n    path: /etc\n"), ":8:11:", "is absolute"),
-        (&format!("{head}syncs:\n  - name: s\n    source: a\n    path: ../other\n"), ":8:11:", "climbs out"),
+        (
+            &format!("{head}  - name: a\n    url: u\n    ref: {{tag: v1}}\n") as &str,
+            ":5:11:",
+            "duplicate source name 'a'",
+        ),
+        (
+            &format!("{head}syncs:\n  - name: s\n    source: b\n"),
+            ":7:13:",
+            "source 'b', which is not defined",
+        ),
+        (
+            "sources:\n  - name: a\n    url: u\n    ref: {branch: main, tag: v1}\n",
+            ":4:",
+            "more than one kind",
+        ),
+        (
+            &format!("{head}syncs:\n  - name: s\n    source: a\n    path: /etc\n"),
+            ":8:11:",
+            "is absolute",
+        ),
+        (
+            &format!("{head}syncs:\n  - name: s\n    source: a\n    path: ../other\n"),
+            ":8:11:",
+            "climbs out",
+        ),
     ];
     for (body, position, message) in cases {
         let path = write_config(body);
-        let out = plumb().args(["validate", "--config"]).arg(&path).output().unwrap();
+        let out = plumb()
+            .args(["validate", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
         let output = text(&out);
         assert_eq!(out.status.code(), Some(2), "{body}: {output}");
         assert!(
             output.contains(&format!("{}{position}", path.display())),
             "{body}: wanted {position} in {output}"
         );
-        assert!(output.contains(message), "{body}: wanted {message} in {output}");
+        assert!(
+            output.contains(message),
+            "{body}: wanted {message} in {output}"
+        );
     }
-    let out = plumb().args(["validate", "--config", "/nonexistent/plumb.yaml"]).output().unwrap();
+    let out = plumb()
+        .args(["validate", "--config", "/nonexistent/plumb.yaml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("failed to read config file '/nonexistent/plumb.yaml'"));
 }
@@ -90,12 +137,23 @@ fn check_passes_for_admin() {
     let cluster = Cluster::get();
     let state = temp_dir("state");
     let path = write_config(&config_for(&cluster, "admin", &state));
-    let out = plumb().arg("check").arg("--config").arg(&path).output().unwrap();
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
     let output = text(&out);
     assert_eq!(out.status.code(), Some(0), "{output}");
     assert!(output.contains("Kubernetes v1."), "{output}");
-    assert!(output.contains("may patch all kinds cluster-wide"), "{output}");
-    assert!(output.contains(&format!("stateDir {} is writable", state.display())), "{output}");
+    assert!(
+        output.contains("may patch all kinds cluster-wide"),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("stateDir {} is writable", state.display())),
+        "{output}"
+    );
     assert!(output.contains("all checks passed"), "{output}");
     assert!(!output.contains("FAIL"), "{output}");
 }
@@ -103,8 +161,17 @@ fn check_passes_for_admin() {
 #[test]
 fn check_lists_what_the_restricted_user_lacks() {
     let cluster = Cluster::get();
-    let path = write_config(&config_for(&cluster, "restricted", std::path::Path::new("/nonexistent/state")));
-    let out = plumb().arg("check").arg("--config").arg(&path).output().unwrap();
+    let path = write_config(&config_for(
+        &cluster,
+        "restricted",
+        std::path::Path::new("/nonexistent/state"),
+    ));
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
     let output = text(&out);
     assert_eq!(out.status.code(), Some(1), "{output}");
     for line in [
@@ -124,8 +191,17 @@ fn check_fails_clearly_when_the_server_is_unreachable() {
     let dir = temp_dir("down");
     let kc = dir.join("kubeconfig");
     std::fs::write(&kc, "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: x}\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n").unwrap();
-    let path = write_config(&format!("kubeconfig: {}\nstateDir: {}\n", kc.display(), dir.display()));
-    let out = plumb().arg("check").arg("--config").arg(&path).output().unwrap();
+    let path = write_config(&format!(
+        "kubeconfig: {}\nstateDir: {}\n",
+        kc.display(),
+        dir.display()
+    ));
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
     let output = text(&out);
     assert_eq!(out.status.code(), Some(1), "{output}");
     assert!(output.contains("FAIL API server: failed to get version: cannot reach the API server at https://127.0.0.1:1"), "{output}");
@@ -135,7 +211,12 @@ fn check_fails_clearly_when_the_server_is_unreachable() {
 fn check_reports_the_kubeconfig_search_when_none_is_found() {
     let dir = temp_dir("nokc");
     let path = write_config(&format!("stateDir: {}\n", dir.display()));
-    let out = plumb().arg("check").arg("--config").arg(&path).output().unwrap();
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
     let output = text(&out);
     assert_eq!(out.status.code(), Some(1), "{output}");
     assert!(output.contains("no kubeconfig found"), "{output}");

@@ -34,7 +34,10 @@ fn kubeconfig_with(cluster: &Cluster, cluster_extra: &str, user: &str) -> String
 }
 
 fn ca_line(cluster: &Cluster) -> String {
-    format!("    certificate-authority: {}", cluster.pki("ca.crt").display())
+    format!(
+        "    certificate-authority: {}",
+        cluster.pki("ca.crt").display()
+    )
 }
 
 #[test]
@@ -50,10 +53,16 @@ fn token_file_auth_works() {
     let dir = temp_dir("tokenfile");
     let token = dir.join("token");
     std::fs::write(&token, format!("{}\n", cluster.admin_token())).unwrap();
-    let kc = kubeconfig_with(&cluster, &ca_line(&cluster), &format!("    tokenFile: {}", token.display()));
+    let kc = kubeconfig_with(
+        &cluster,
+        &ca_line(&cluster),
+        &format!("    tokenFile: {}", token.display()),
+    );
     let client = client_for(&kc).unwrap();
     let namespaces = client.list(&ApiResource::namespace(), None, None).unwrap();
-    assert!(namespaces.iter().any(|n| n["metadata"]["name"] == "default"));
+    assert!(namespaces
+        .iter()
+        .any(|n| n["metadata"]["name"] == "default"));
 }
 
 #[test]
@@ -61,7 +70,10 @@ fn client_certificate_auth_works_with_rsa_and_ec_keys() {
     let cluster = Cluster::get();
     // The script's kubeconfig carries the RSA (PKCS#8) key inline.
     let client = cluster.client("cert-admin");
-    assert!(client.get(&ApiResource::namespace(), None, "default").unwrap().is_some());
+    assert!(client
+        .get(&ApiResource::namespace(), None, "default")
+        .unwrap()
+        .is_some());
     // The EC (SEC1) key by path.
     let user = format!(
         "    client-certificate: {}\n    client-key: {}",
@@ -69,7 +81,10 @@ fn client_certificate_auth_works_with_rsa_and_ec_keys() {
         cluster.pki("cert-ec.key").display()
     );
     let client = client_for(&kubeconfig_with(&cluster, &ca_line(&cluster), &user)).unwrap();
-    assert!(client.get(&ApiResource::namespace(), None, "default").unwrap().is_some());
+    assert!(client
+        .get(&ApiResource::namespace(), None, "default")
+        .unwrap()
+        .is_some());
 }
 
 #[test]
@@ -106,11 +121,17 @@ fn a_wrong_ca_is_refused_and_named() {
 fn a_bad_token_says_the_credentials_were_rejected() {
     let cluster = Cluster::get();
     let kc = kubeconfig_with(&cluster, &ca_line(&cluster), "    token: not-a-valid-token");
-    let err = client_for(&kc).unwrap().list(&ApiResource::namespace(), None, None).unwrap_err();
+    let err = client_for(&kc)
+        .unwrap()
+        .list(&ApiResource::namespace(), None, None)
+        .unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("rejected the credentials (401"), "{text}");
-    assert!(!text.contains("not-a-valid-token"), "the token leaked: {text}");
+    assert!(
+        !text.contains("not-a-valid-token"),
+        "the token leaked: {text}"
+    );
 }
 
 #[test]
@@ -118,7 +139,9 @@ fn forbidden_names_verb_resource_and_namespace() {
     let cluster = Cluster::get();
     let client = cluster.client("restricted");
     // Allowed: get and list configmaps in default.
-    client.list(&ApiResource::config_map(), Some("default"), None).unwrap();
+    client
+        .list(&ApiResource::config_map(), Some("default"), None)
+        .unwrap();
     let err = client
         .apply(
             &ApiResource::config_map(),
@@ -139,7 +162,11 @@ fn unreachable_server_is_named() {
     let kc = "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: x}\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n";
     let err = client_for(kc).unwrap().version().unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
-    assert!(err.to_string().contains("cannot reach the API server at https://127.0.0.1:1"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("cannot reach the API server at https://127.0.0.1:1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -161,7 +188,14 @@ fn discovery_finds_a_crd_created_during_the_test() {
                 "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
     });
     client
-        .apply(&ApiResource::crd(), &crd, ApplyOptions { force: true, dry_run: false })
+        .apply(
+            &ApiResource::crd(),
+            &crd,
+            ApplyOptions {
+                force: true,
+                dry_run: false,
+            },
+        )
         .unwrap();
     // The API server serves a new group a moment after Established.
     let mut found = None;
@@ -181,7 +215,9 @@ fn discovery_finds_a_crd_created_during_the_test() {
     let ns = cluster.namespace("disc");
     let obj = json!({"apiVersion": api_version, "kind": "Widget",
                      "metadata": {"name": "w", "namespace": ns}, "spec": {"size": 3}});
-    client.apply(&widget, &obj, ApplyOptions::default()).unwrap();
+    client
+        .apply(&widget, &obj, ApplyOptions::default())
+        .unwrap();
     assert!(client.get(&widget, Some(&ns), "w").unwrap().is_some());
 }
 
@@ -192,9 +228,16 @@ fn server_side_apply_creates_leaves_alone_and_changes() {
     let ns = cluster.namespace("ssa");
     let cm = ApiResource::config_map();
     let created = client
-        .apply(&cm, &config_map(&ns, "app", json!({"a": "1"})), ApplyOptions::default())
+        .apply(
+            &cm,
+            &config_map(&ns, "app", json!({"a": "1"})),
+            ApplyOptions::default(),
+        )
         .unwrap();
-    let rv1 = created["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+    let rv1 = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let managers: Vec<&str> = created["metadata"]["managedFields"]
         .as_array()
         .unwrap()
@@ -203,11 +246,23 @@ fn server_side_apply_creates_leaves_alone_and_changes() {
         .collect();
     assert_eq!(managers, ["plumb"]);
     let same = client
-        .apply(&cm, &config_map(&ns, "app", json!({"a": "1"})), ApplyOptions::default())
+        .apply(
+            &cm,
+            &config_map(&ns, "app", json!({"a": "1"})),
+            ApplyOptions::default(),
+        )
         .unwrap();
-    assert_eq!(same["metadata"]["resourceVersion"], rv1.as_str(), "a no-op apply must not write");
+    assert_eq!(
+        same["metadata"]["resourceVersion"],
+        rv1.as_str(),
+        "a no-op apply must not write"
+    );
     let changed = client
-        .apply(&cm, &config_map(&ns, "app", json!({"a": "2"})), ApplyOptions::default())
+        .apply(
+            &cm,
+            &config_map(&ns, "app", json!({"a": "2"})),
+            ApplyOptions::default(),
+        )
         .unwrap();
     assert_ne!(changed["metadata"]["resourceVersion"], rv1.as_str());
     let live = client.get(&cm, Some(&ns), "app").unwrap().unwrap();
@@ -224,7 +279,10 @@ fn dry_run_leaves_nothing_behind() {
         .apply(
             &cm,
             &config_map(&ns, "ghost", json!({"a": "1"})),
-            ApplyOptions { force: true, dry_run: true },
+            ApplyOptions {
+                force: true,
+                dry_run: true,
+            },
         )
         .unwrap();
     assert_eq!(answer["data"]["a"], "1");
@@ -234,7 +292,10 @@ fn dry_run_leaves_nothing_behind() {
         .apply(
             &cm,
             &config_map(&ns, "Bad_Name", json!({})),
-            ApplyOptions { force: true, dry_run: true },
+            ApplyOptions {
+                force: true,
+                dry_run: true,
+            },
         )
         .unwrap_err();
     assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
@@ -247,19 +308,34 @@ fn conflict_names_the_other_field_manager() {
     let client = cluster.client("admin");
     let ns = cluster.namespace("conflict");
     cluster.kubectl_stdin(
-        &["apply", "--server-side", "--field-manager=intruder", "-f", "-"],
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=intruder",
+            "-f",
+            "-",
+        ],
         Some(&config_map(&ns, "shared", json!({"a": "theirs"})).to_string()),
     );
     let cm = ApiResource::config_map();
     let ours = config_map(&ns, "shared", json!({"a": "ours"}));
-    let err = client.apply(&cm, &ours, ApplyOptions::default()).unwrap_err();
+    let err = client
+        .apply(&cm, &ours, ApplyOptions::default())
+        .unwrap_err();
     match &err {
         Error::ApplyConflict { managers, .. } => assert_eq!(managers, &["intruder"]),
         other => panic!("{other:?}"),
     }
     assert!(err.to_string().contains("intruder"), "{err}");
     let forced = client
-        .apply(&cm, &ours, ApplyOptions { force: true, dry_run: false })
+        .apply(
+            &cm,
+            &ours,
+            ApplyOptions {
+                force: true,
+                dry_run: false,
+            },
+        )
         .unwrap();
     assert_eq!(forced["data"]["a"], "ours");
 }
@@ -285,11 +361,19 @@ fn list_follows_pages_past_500_objects() {
     });
     let all = client.list(&cm, Some(&ns), Some("page-test=yes")).unwrap();
     assert_eq!(all.len(), total);
-    let metadata_only = client.list_metadata(&cm, Some(&ns), Some("page-test=yes")).unwrap();
+    let metadata_only = client
+        .list_metadata(&cm, Some(&ns), Some("page-test=yes"))
+        .unwrap();
     assert_eq!(metadata_only.len(), total);
-    assert!(metadata_only[0].get("data").is_none(), "metadata-only list carried data");
+    assert!(
+        metadata_only[0].get("data").is_none(),
+        "metadata-only list carried data"
+    );
     assert!(metadata_only[0]["metadata"]["resourceVersion"].is_string());
-    assert!(client.list(&cm, Some(&ns), Some("page-test=no")).unwrap().is_empty());
+    assert!(client
+        .list(&cm, Some(&ns), Some("page-test=no"))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -299,11 +383,19 @@ fn delete_removes_and_reports_absence() {
     let ns = cluster.namespace("del");
     let cm = ApiResource::config_map();
     client
-        .apply(&cm, &config_map(&ns, "doomed", json!({})), ApplyOptions::default())
+        .apply(
+            &cm,
+            &config_map(&ns, "doomed", json!({})),
+            ApplyOptions::default(),
+        )
         .unwrap();
-    assert!(client.delete(&cm, Some(&ns), "doomed", Propagation::Background).unwrap());
+    assert!(client
+        .delete(&cm, Some(&ns), "doomed", Propagation::Background)
+        .unwrap());
     assert!(client.get(&cm, Some(&ns), "doomed").unwrap().is_none());
-    assert!(!client.delete(&cm, Some(&ns), "doomed", Propagation::Background).unwrap());
+    assert!(!client
+        .delete(&cm, Some(&ns), "doomed", Propagation::Background)
+        .unwrap());
 }
 
 #[test]
@@ -317,6 +409,9 @@ fn access_review_answers_for_each_identity() {
     };
     assert!(cluster.client("admin").may(&question).unwrap().allowed);
     assert!(!cluster.client("restricted").may(&question).unwrap().allowed);
-    let list = plumb::kube::AccessQuestion { verb: "list", ..question };
+    let list = plumb::kube::AccessQuestion {
+        verb: "list",
+        ..question
+    };
     assert!(cluster.client("restricted").may(&list).unwrap().allowed);
 }

@@ -68,7 +68,11 @@ impl Report {
                 out.push_str(&format!("     {line}\n"));
             }
         }
-        let failed = self.items.iter().filter(|i| i.severity == Severity::Fail).count();
+        let failed = self
+            .items
+            .iter()
+            .filter(|i| i.severity == Severity::Fail)
+            .count();
         if failed == 0 {
             out.push_str("all checks passed\n");
         } else {
@@ -117,14 +121,42 @@ fn ask(
 pub fn permission_checks() -> Vec<PermissionCheck> {
     let mut checks = Vec::new();
     for verb in ["get", "list", "create", "patch", "delete"] {
-        checks.push(ask(verb, "*", "*", None, Severity::Fail, "managing objects from Git"));
+        checks.push(ask(
+            verb,
+            "*",
+            "*",
+            None,
+            Severity::Fail,
+            "managing objects from Git",
+        ));
     }
-    checks.push(ask("create", "", "events", Some(SYSTEM_NAMESPACE), Severity::Fail, "reporting Events"));
+    checks.push(ask(
+        "create",
+        "",
+        "events",
+        Some(SYSTEM_NAMESPACE),
+        Severity::Fail,
+        "reporting Events",
+    ));
     for verb in ["get", "create", "update"] {
-        checks.push(ask(verb, "coordination.k8s.io", "leases", Some(SYSTEM_NAMESPACE), Severity::Fail, "leader election"));
+        checks.push(ask(
+            verb,
+            "coordination.k8s.io",
+            "leases",
+            Some(SYSTEM_NAMESPACE),
+            Severity::Fail,
+            "leader election",
+        ));
     }
     for verb in ["get", "create", "update", "patch"] {
-        checks.push(ask(verb, "", "configmaps", Some(SYSTEM_NAMESPACE), Severity::Fail, "inventory and status"));
+        checks.push(ask(
+            verb,
+            "",
+            "configmaps",
+            Some(SYSTEM_NAMESPACE),
+            Severity::Fail,
+            "inventory and status",
+        ));
     }
     for verb in ["escalate", "bind"] {
         for resource in ["clusterroles", "roles"] {
@@ -169,7 +201,10 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
     let context = context.or(settings.context.as_deref());
     let conn = match kube::kubeconfig::locate(settings.kubeconfig.as_deref(), context) {
         Ok(c) => {
-            report.push(Severity::Ok, format!("kubeconfig: {} (server {})", c.origin, c.server));
+            report.push(
+                Severity::Ok,
+                format!("kubeconfig: {} (server {})", c.origin, c.server),
+            );
             c
         }
         Err(e) => {
@@ -187,7 +222,12 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
     match client.version() {
         Ok(v) => report.push(
             Severity::Ok,
-            format!("API server {} answers: Kubernetes {} {}", client.server(), v.git_version, v.platform),
+            format!(
+                "API server {} answers: Kubernetes {} {}",
+                client.server(),
+                v.git_version,
+                v.platform
+            ),
         ),
         Err(e) => {
             report.push(Severity::Fail, format!("API server: {e}"));
@@ -209,7 +249,10 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
                     format!("may not {what}{reason}: needed for {}", check.needed_for),
                 );
             }
-            Err(e) => report.push(Severity::Fail, format!("could not ask whether plumb may {what}: {e}")),
+            Err(e) => report.push(
+                Severity::Fail,
+                format!("could not ask whether plumb may {what}: {e}"),
+            ),
         }
     }
     report
@@ -220,7 +263,10 @@ fn check_state_dir(report: &mut Report, dir: &Path) {
     match std::fs::write(&probe, b"") {
         Ok(()) => {
             let _ = std::fs::remove_file(&probe);
-            report.push(Severity::Ok, format!("stateDir {} is writable", dir.display()));
+            report.push(
+                Severity::Ok,
+                format!("stateDir {} is writable", dir.display()),
+            );
         }
         Err(e) => report.push(
             Severity::Fail,

@@ -70,7 +70,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
                     validate_config = true;
                 }
             }
-            Long("context") => context = Some(parser.value().map_err(usage)?.string().map_err(usage)?),
+            Long("context") => {
+                context = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
+            }
             Short('V') | Long("version") if command.is_none() => command = Some("version".into()),
             Value(v) if command.is_none() => command = Some(v.string().map_err(usage)?),
             Value(v) => {
@@ -87,14 +89,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         (false, Some("version")) => Command::Version,
         (false, Some("check")) => Command::Check,
         (false, Some("validate")) if validate_config || config.is_some() => Command::ValidateConfig,
-        (false, Some("validate")) => {
-            return Err(Error::Usage(
-                "validate needs --config FILE (validating manifests comes with the reconcile feature)".into(),
-            ))
-        }
-        (false, Some(other)) => {
-            return Err(Error::Usage(format!("unknown command '{other}'")))
-        }
+        (false, Some("validate")) => return Err(Error::Usage(
+            "validate needs --config FILE (validating manifests comes with the reconcile feature)"
+                .into(),
+        )),
+        (false, Some(other)) => return Err(Error::Usage(format!("unknown command '{other}'"))),
     };
     Ok(Args {
         command,
@@ -176,12 +175,21 @@ mod tests {
         assert_eq!(a.context.as_deref(), Some("k3s"));
         let a = args(&["-c", "y.yaml", "validate"]).unwrap();
         assert_eq!(a.command, Command::ValidateConfig);
-        assert_eq!(args(&["validate", "--config=z"]).unwrap().command, Command::ValidateConfig);
+        assert_eq!(
+            args(&["validate", "--config=z"]).unwrap().command,
+            Command::ValidateConfig
+        );
     }
 
     #[test]
     fn mistakes_are_usage_errors() {
-        for bad in [&["frobnicate"][..], &["check", "--bogus"], &["check", "extra"], &["validate"], &["check", "--config"]] {
+        for bad in [
+            &["frobnicate"][..],
+            &["check", "--bogus"],
+            &["check", "extra"],
+            &["validate"],
+            &["check", "--config"],
+        ] {
             assert!(matches!(args(bad), Err(Error::Usage(_))), "{bad:?}");
         }
     }

@@ -345,7 +345,9 @@ impl fmt::Display for GitRef {
 /// Parses "30s", "5m", "1h", and sums of them such as "1h30m".
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || {
-        format!("invalid duration '{text}': use a number with a unit s, m or h, such as 30s, 5m or 1h")
+        format!(
+            "invalid duration '{text}': use a number with a unit s, m or h, such as 30s, 5m or 1h"
+        )
     };
     if text.is_empty() {
         return Err(bad());
@@ -608,7 +610,10 @@ syncs:
         let text = GOOD.replace("    caFile:", "    cafile:");
         let (line, col, msg) = error_at(&text);
         assert_eq!((line, col), (11, 5));
-        assert!(msg.contains("sources[0]") && msg.contains("cafile"), "{msg}");
+        assert!(
+            msg.contains("sources[0]") && msg.contains("cafile"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -649,7 +654,10 @@ syncs:
         let text = "syncs:\n  - name: s\n    source: nope\nsources:\n  - {name: a, url: u, ref: {branch: main}}\n";
         let (line, col, msg) = error_at(text);
         assert_eq!((line, col), (3, 13), "{msg}");
-        assert!(msg.contains("'nope'") && msg.contains("defined: a"), "{msg}");
+        assert!(
+            msg.contains("'nope'") && msg.contains("defined: a"),
+            "{msg}"
+        );
     }
 
     #[test]

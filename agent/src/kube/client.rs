@@ -93,12 +93,12 @@ impl Client {
     /// Builds a client from resolved kubeconfig settings.
     pub fn new(conn: &Connection, user_agent: &str) -> Result<Client, Error> {
         let setup = |cause: String| Error::Tls {
-            action: Action {
+            action: Box::new(Action {
                 verb: "connect to",
                 resource: "the API server".into(),
                 namespace: None,
                 name: None,
-            },
+            }),
             server: conn.server.clone(),
             cause,
         };
@@ -123,8 +123,9 @@ impl Client {
                     "client certificate cannot be used: {e:?} (X.509 v3 is required)"
                 ))
             })?;
-            let key = PrivateKey::from_pem(key_pem.expose().as_bytes())
-                .map_err(|_| setup("client key is not a PEM private key (PKCS#8, PKCS#1 or SEC1)".into()))?;
+            let key = PrivateKey::from_pem(key_pem.expose().as_bytes()).map_err(|_| {
+                setup("client key is not a PEM private key (PKCS#8, PKCS#1 or SEC1)".into())
+            })?;
             tls = tls.client_cert(Some(ClientCert::new_with_certs(&certs, key)));
         }
         if conn.insecure {
@@ -225,7 +226,7 @@ impl Client {
             .uri(format!("{}{}", self.server, path_and_query))
             .header("Accept", accept);
         if let Some(token) = self.bearer().map_err(|cause| Error::Credentials {
-            action: action.clone(),
+            action: Box::new(action.clone()),
             cause,
         })? {
             request = request.header("Authorization", format!("Bearer {token}"));
@@ -269,7 +270,7 @@ impl Client {
 
     fn transport_error(&self, action: &Action, err: ureq::Error) -> Error {
         let server = self.server.clone();
-        let action = action.clone();
+        let action = Box::new(action.clone());
         match err {
             ureq::Error::Rustls(e) => Error::Tls {
                 action,
@@ -503,7 +504,13 @@ impl Client {
             resource.path(namespace, Some(name)),
             propagation.as_str()
         );
-        match self.send(&action, http::Method::DELETE, &path, None, "application/json") {
+        match self.send(
+            &action,
+            http::Method::DELETE,
+            &path,
+            None,
+            "application/json",
+        ) {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -519,7 +526,7 @@ impl Client {
     ) -> Result<T, Error> {
         let action = resource.action("create", namespace, None);
         let body = serde_json::to_vec(object).map_err(|e| Error::Decode {
-            action: action.clone(),
+            action: Box::new(action.clone()),
             cause: e.to_string(),
         })?;
         let reply = self.send(
@@ -542,7 +549,7 @@ impl Client {
     ) -> Result<T, Error> {
         let action = resource.action("update", namespace, Some(name));
         let body = serde_json::to_vec(object).map_err(|e| Error::Decode {
-            action: action.clone(),
+            action: Box::new(action.clone()),
             cause: e.to_string(),
         })?;
         let reply = self.send(
@@ -662,7 +669,7 @@ pub struct ServerVersion {
 
 fn decode<T: DeserializeOwned>(action: &Action, body: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::Decode {
-        action: action.clone(),
+        action: Box::new(action.clone()),
         cause: e.to_string(),
     })
 }

@@ -105,7 +105,12 @@ impl ApiResource {
     }
 
     /// Describes a request on this resource, for errors.
-    pub fn action(&self, verb: &'static str, namespace: Option<&str>, name: Option<&str>) -> Action {
+    pub fn action(
+        &self,
+        verb: &'static str,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Action {
         Action {
             verb,
             resource: self.qualified(),
@@ -181,14 +186,20 @@ mod tests {
     #[test]
     fn paths_and_names() {
         let cm = ApiResource::config_map();
-        assert_eq!(cm.path(Some("a"), Some("b")), "/api/v1/namespaces/a/configmaps/b");
+        assert_eq!(
+            cm.path(Some("a"), Some("b")),
+            "/api/v1/namespaces/a/configmaps/b"
+        );
         assert_eq!(cm.path(None, None), "/api/v1/configmaps");
         let crd = ApiResource::crd();
         assert_eq!(
             crd.path(Some("ignored"), Some("x")),
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/x"
         );
-        assert_eq!(crd.qualified(), "customresourcedefinitions.apiextensions.k8s.io");
+        assert_eq!(
+            crd.qualified(),
+            "customresourcedefinitions.apiextensions.k8s.io"
+        );
         assert_eq!(crd.action("get", Some("ns"), None).namespace, None);
     }
 

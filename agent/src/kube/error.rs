@@ -34,56 +34,68 @@ pub enum Error {
     /// The server could not be reached (refused, unresolvable, timed out).
     #[error("failed to {action}: cannot reach the API server at {server}: {cause}")]
     Connect {
-        action: Action,
+        action: Box<Action>,
         server: String,
         cause: String,
     },
     /// The TLS handshake failed.
     #[error("failed to {action}: TLS with the API server at {server} failed: {cause}")]
     Tls {
-        action: Action,
+        action: Box<Action>,
         server: String,
         cause: String,
     },
     /// The credentials could not be read (a tokenFile that is missing).
     #[error("failed to {action}: {cause}")]
-    Credentials { action: Action, cause: String },
+    Credentials { action: Box<Action>, cause: String },
     /// 401: the server did not accept who we say we are.
     #[error("failed to {action}: the API server at {server} rejected the credentials (401 Unauthorized): check the token or client certificate in {origin}")]
     Unauthorized {
-        action: Action,
+        action: Box<Action>,
         server: String,
         origin: String,
     },
     /// 403: RBAC does not allow the verb on the resource.
     #[error("forbidden: not allowed to {action}: {message}")]
-    Forbidden { action: Action, message: String },
+    Forbidden {
+        action: Box<Action>,
+        message: String,
+    },
     /// 404: the object or the resource type does not exist.
     #[error("failed to {action}: not found: {message}")]
-    NotFound { action: Action, message: String },
+    NotFound {
+        action: Box<Action>,
+        message: String,
+    },
     /// 409 from server-side apply: other field managers own fields we set.
     #[error("failed to {action}: conflict with field manager(s) {}: {message}", managers.join(", "))]
     ApplyConflict {
-        action: Action,
+        action: Box<Action>,
         managers: Vec<String>,
         message: String,
     },
     /// 409 otherwise (already exists, stale resourceVersion).
     #[error("failed to {action}: conflict: {message}")]
-    Conflict { action: Action, message: String },
+    Conflict {
+        action: Box<Action>,
+        message: String,
+    },
     /// 422: the object is invalid; one line per field error.
     #[error("failed to {action}: the server rejected the object as invalid:\n{}", causes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
-    Invalid { action: Action, causes: Vec<String> },
+    Invalid {
+        action: Box<Action>,
+        causes: Vec<String>,
+    },
     /// Any other error status.
     #[error("failed to {action}: {code} from the API server: {message}")]
     Status {
-        action: Action,
+        action: Box<Action>,
         code: u16,
         message: String,
     },
     /// A response that is not what the API promises.
     #[error("failed to {action}: unexpected response from the API server: {cause}")]
-    Decode { action: Action, cause: String },
+    Decode { action: Box<Action>, cause: String },
     /// apiVersion/kind that the server does not serve.
     #[error("the API server does not serve kind '{kind}' in '{api_version}'{hint}")]
     UnknownKind {
@@ -149,9 +161,14 @@ pub(crate) fn from_status(
     origin: &str,
 ) -> Error {
     let status: StatusBody = serde_json::from_slice(body).unwrap_or_else(|_| StatusBody {
-        message: String::from_utf8_lossy(body).trim().chars().take(500).collect(),
+        message: String::from_utf8_lossy(body)
+            .trim()
+            .chars()
+            .take(500)
+            .collect(),
         ..StatusBody::default()
     });
+    let action = Box::new(action);
     let causes = status.details.map(|d| d.causes).unwrap_or_default();
     let message = status.message;
     match code {
@@ -231,7 +248,9 @@ mod tests {
         let body = br#"{"kind":"Status","message":"Apply failed with 2 conflicts: conflict with \"kubectl-edit\" using v1: .data.a","reason":"Conflict","details":{"causes":[{"reason":"FieldManagerConflict","message":"conflict with \"kubectl-edit\" using v1","field":".data.a"},{"reason":"FieldManagerConflict","message":"conflict with \"helm\" using v1","field":".data.b"}]},"code":409}"#;
         let err = from_status(action(), 409, body, "s", "o");
         match &err {
-            Error::ApplyConflict { managers, .. } => assert_eq!(managers, &["helm", "kubectl-edit"]),
+            Error::ApplyConflict { managers, .. } => {
+                assert_eq!(managers, &["helm", "kubectl-edit"])
+            }
             e => panic!("{e:?}"),
         }
         assert!(err.to_string().contains("helm, kubectl-edit"));
@@ -247,6 +266,9 @@ mod tests {
     #[test]
     fn non_json_bodies_still_say_something() {
         let text = from_status(action(), 503, b"upstream down", "s", "o").to_string();
-        assert!(text.contains("503") && text.contains("upstream down"), "{text}");
+        assert!(
+            text.contains("503") && text.contains("upstream down"),
+            "{text}"
+        );
     }
 }

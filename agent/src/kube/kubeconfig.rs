@@ -194,7 +194,8 @@ pub fn from_yaml(
     };
     let read = |p: &Path, what: &str| {
         let p = resolve(p);
-        std::fs::read(&p).map_err(|e| invalid(format!("failed to read {what} '{}': {e}", p.display())))
+        std::fs::read(&p)
+            .map_err(|e| invalid(format!("failed to read {what} '{}': {e}", p.display())))
     };
     let decode = |data: &str, what: &str| {
         base64::engine::general_purpose::STANDARD
@@ -202,10 +203,16 @@ pub fn from_yaml(
             .map_err(|e| invalid(format!("{what} is not valid base64: {e}")))
     };
 
-    let (ca_pem, ca_origin) = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
+    let (ca_pem, ca_origin) = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
         (Some(data), _) => (
             Some(decode(data, "certificate-authority-data")?),
-            Some(format!("certificate-authority-data of cluster '{}'", ctx.cluster)),
+            Some(format!(
+                "certificate-authority-data of cluster '{}'",
+                ctx.cluster
+            )),
         ),
         (None, Some(path)) => (
             Some(read(path, "certificate-authority")?),
@@ -283,7 +290,8 @@ fn in_cluster(host: &str, port: &str) -> Result<Connection, String> {
     if !token.exists() {
         return Err(format!("{} does not exist", token.display()));
     }
-    let ca = std::fs::read(dir.join("ca.crt")).map_err(|e| format!("{}/ca.crt: {e}", dir.display()))?;
+    let ca =
+        std::fs::read(dir.join("ca.crt")).map_err(|e| format!("{}/ca.crt: {e}", dir.display()))?;
     let host = if host.contains(':') {
         format!("[{host}]")
     } else {
@@ -304,7 +312,10 @@ fn in_cluster(host: &str, port: &str) -> Result<Connection, String> {
 ///
 /// An explicit path (`kubeconfig` in plumb.yaml) that fails is an error on its
 /// own; otherwise each candidate is tried and every failure is reported.
-pub fn locate(explicit: Option<&Path>, context: Option<&str>) -> Result<Connection, KubeconfigError> {
+pub fn locate(
+    explicit: Option<&Path>,
+    context: Option<&str>,
+) -> Result<Connection, KubeconfigError> {
     if let Some(path) = explicit {
         return read(path, context);
     }
@@ -391,8 +402,13 @@ contexts:
     #[test]
     fn clear_errors() {
         let dir = Path::new("/nonexistent");
-        let err = from_yaml(KC, "kc", dir, Some("zz")).unwrap_err().to_string();
-        assert!(err.contains("context 'zz' not found") && err.contains("a, b, x"), "{err}");
+        let err = from_yaml(KC, "kc", dir, Some("zz"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("context 'zz' not found") && err.contains("a, b, x"),
+            "{err}"
+        );
         let err = from_yaml(KC, "kc", dir, Some("x")).unwrap_err().to_string();
         assert!(err.contains("exec"), "{err}");
         let err = from_yaml(KC, "kc", dir, None).unwrap_err().to_string();
