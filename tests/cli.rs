@@ -180,10 +180,11 @@ fn check_lists_what_the_restricted_user_lacks() {
         "FAIL may not create events in namespace 'plumb-system'",
         "FAIL may not update leases.coordination.k8s.io in namespace 'plumb-system'",
         "warn may not escalate clusterroles.rbac.authorization.k8s.io cluster-wide",
-        "FAIL stateDir /nonexistent/state is not writable",
     ] {
         assert!(output.contains(line), "wanted '{line}' in:\n{output}");
     }
+    let not_writable = format!("FAIL stateDir {} is not writable", state.display());
+    assert!(output.contains(&not_writable), "{output}");
 }
 
 #[test]

@@ -259,8 +259,9 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
 }
 
 fn check_state_dir(report: &mut Report, dir: &Path) {
+    // plumb creates stateDir when it is missing, as systemd's StateDirectory= would.
     let probe = dir.join(format!(".plumb-check-{}", std::process::id()));
-    match std::fs::write(&probe, b"") {
+    match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&probe, b"")) {
         Ok(()) => {
             let _ = std::fs::remove_file(&probe);
             report.push(
