@@ -81,7 +81,7 @@ fn each_config_mistake_exits_2_with_file_line_and_column() {
         ("interval: 5 minutes\n", ":1:11:", "invalid duration"),
         ("jitter: 1.5\n", ":1:9:", "outside 0..1"),
         (
-            &format!("{head}  - name: a\n    url: u\n    ref: {{tag: v1}}\n") as &str,
+            &format!("{head}  - name: a\n    url: git://h/u\n    ref: {{tag: v1}}\n") as &str,
             ":5:11:",
             "duplicate source name 'a'",
         ),
@@ -91,7 +91,7 @@ fn each_config_mistake_exits_2_with_file_line_and_column() {
             "source 'b', which is not defined",
         ),
         (
-            "sources:\n  - name: a\n    url: u\n    ref: {branch: main, tag: v1}\n",
+            "sources:\n  - name: a\n    url: git://h/u\n    ref: {branch: main, tag: v1}\n",
             ":4:",
             "more than one kind",
         ),

@@ -19,6 +19,8 @@ use serde::{Deserialize, Deserializer};
 /// Where the config is read from when neither `--config` nor `PLUMB_CONFIG` says.
 pub const DEFAULT_PATH: &str = "/etc/plumb/plumb.yaml";
 
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Validated settings for the whole agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -51,6 +53,51 @@ pub struct Source {
     pub auth: Option<Auth>,
     /// CA bundle for an https remote with a private CA.
     pub ca_file: Option<PathBuf>,
+    /// How often to ask the remote for the ref.
+    pub interval: Duration,
+    /// Limit for each network step (connect, ref advertisement, fetch).
+    pub timeout: Duration,
+    /// Largest fetch accepted, in bytes.
+    pub max_fetch_size: u64,
+}
+
+/// How a source's URL is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// https://, over rustls.
+    Https,
+    /// http:// (no TLS).
+    Http,
+    /// ssh://user@host/path or user@host:path, through the system's ssh.
+    Ssh,
+    /// git:// (git daemon).
+    Git,
+    /// file://, through the system's git upload-pack.
+    File,
+}
+
+impl Transport {
+    /// The transport of a Git URL, or why it has none we support.
+    pub fn of(url: &str) -> Result<Transport, String> {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("https") => Ok(Transport::Https),
+            Some("http") => Ok(Transport::Http),
+            Some("ssh") | Some("git+ssh") => Ok(Transport::Ssh),
+            Some("git") => Ok(Transport::Git),
+            Some("file") => Ok(Transport::File),
+            Some(other) => Err(format!(
+                "url scheme '{other}' is not supported: use https, http, ssh, git or file"
+            )),
+            // scp-like syntax: user@host:path
+            None if url.contains('@') && url.contains(':') && !url.starts_with('/') => {
+                Ok(Transport::Ssh)
+            }
+            None => Err(format!(
+                "url '{url}' has no scheme: write https://, ssh://, git:// or file:// (or user@host:path for ssh)"
+            )),
+        }
+    }
 }
 
 /// The revision a source follows.
@@ -67,8 +114,40 @@ pub enum GitRef {
 /// Credentials for a source; only paths are held here, never the secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Auth {
-    /// HTTP basic auth with username `git` and the file's content as password.
-    TokenFile(PathBuf),
+    /// HTTP basic auth.
+    Basic {
+        /// The user name, or a file holding it.
+        username: Username,
+        /// File holding the password.
+        password_file: PathBuf,
+    },
+    /// HTTP basic auth with username `git` and the file's content as password
+    /// (what GitHub, GitLab, Gitea and Forgejo accept for tokens).
+    Token {
+        /// File holding the token.
+        token_file: PathBuf,
+    },
+    /// An `Authorization: Bearer` header.
+    Bearer {
+        /// File holding the token.
+        token_file: PathBuf,
+    },
+    /// An ssh deploy key, checked against known hosts.
+    Ssh {
+        /// The private key.
+        key_file: PathBuf,
+        /// known_hosts holding the server's host key; others are refused.
+        known_hosts_file: PathBuf,
+    },
+}
+
+/// A basic-auth user name, given inline or read from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Username {
+    /// Given in the config.
+    Literal(String),
+    /// Read from this file.
+    File(PathBuf),
 }
 
 /// What to apply from a source.
@@ -130,7 +209,7 @@ impl Settings {
         };
         let raw = with_registry(None, || serde_yaml_ng::from_str::<RawSettings>(text))
             .map_err(invalid)?;
-        let known: HashSet<String> = raw.sources.iter().map(|s| s.name.clone()).collect();
+        let known: HashSet<String> = raw.sources.iter().map(|s| s.0.name.clone()).collect();
         if raw.syncs.iter().any(|s| !known.contains(&s.source)) {
             // Parse again, now knowing every source, so the error points at the
             // sync's `source` value wherever the sources are declared.
@@ -196,7 +275,7 @@ struct RawSettings {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawSource {
+struct SourceFields {
     #[serde(deserialize_with = "de_source_name")]
     name: String,
     #[serde(deserialize_with = "de_url")]
@@ -205,12 +284,126 @@ struct RawSource {
     git_ref: GitRef,
     auth: Option<RawAuth>,
     ca_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    interval: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_size")]
+    max_fetch_size: Option<u64>,
+}
+
+impl SourceFields {
+    /// Checks between keys: the auth kind and caFile must fit the URL.
+    fn check(&self) -> Result<(), String> {
+        let transport = Transport::of(&self.url)?;
+        let http = matches!(transport, Transport::Https | Transport::Http);
+        match (&self.auth, transport) {
+            (Some(RawAuth(Auth::Ssh { .. })), t) if t != Transport::Ssh => {
+                return Err(format!(
+                    "auth sshKeyFile needs an ssh URL, but url '{}' is not one",
+                    self.url
+                ))
+            }
+            (Some(RawAuth(Auth::Basic { .. } | Auth::Token { .. } | Auth::Bearer { .. })), _)
+                if !http =>
+            {
+                return Err(format!(
+                    "auth with a password or token needs an http(s) URL, but url '{}' is not one",
+                    self.url
+                ))
+            }
+            _ => {}
+        }
+        if self.ca_file.is_some() && transport != Transport::Https {
+            return Err(format!(
+                "caFile needs an https URL, but url '{}' is not one",
+                self.url
+            ));
+        }
+        Ok(())
+    }
+}
+
+struct RawSource(SourceFields);
+
+impl<'de> Deserialize<'de> for RawSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(d, "a source", |fields: SourceFields| {
+            fields.check()?;
+            Ok(RawSource(fields))
+        })
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawAuth {
-    token_file: PathBuf,
+struct AuthFields {
+    username: Option<String>,
+    username_file: Option<PathBuf>,
+    password_file: Option<PathBuf>,
+    token_file: Option<PathBuf>,
+    bearer_token_file: Option<PathBuf>,
+    ssh_key_file: Option<PathBuf>,
+    known_hosts_file: Option<PathBuf>,
+}
+
+impl AuthFields {
+    fn kind(self) -> Result<Auth, String> {
+        let kinds = [
+            self.password_file.is_some(),
+            self.token_file.is_some(),
+            self.bearer_token_file.is_some(),
+            self.ssh_key_file.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() > 1 {
+            return Err("auth has more than one kind: give one of passwordFile, tokenFile, bearerTokenFile or sshKeyFile".into());
+        }
+        let user_given = self.username.is_some() || self.username_file.is_some();
+        if user_given && self.password_file.is_none() {
+            return Err("auth username and usernameFile go with passwordFile".into());
+        }
+        if self.known_hosts_file.is_some() && self.ssh_key_file.is_none() {
+            return Err("auth knownHostsFile goes with sshKeyFile".into());
+        }
+        if let Some(password_file) = self.password_file {
+            let username = match (self.username, self.username_file) {
+                (Some(_), Some(_)) => {
+                    return Err("auth has both username and usernameFile: give one".into())
+                }
+                (Some(u), None) => Username::Literal(u),
+                (None, Some(f)) => Username::File(f),
+                (None, None) => Username::Literal("git".into()),
+            };
+            return Ok(Auth::Basic {
+                username,
+                password_file,
+            });
+        }
+        if let Some(token_file) = self.token_file {
+            return Ok(Auth::Token { token_file });
+        }
+        if let Some(token_file) = self.bearer_token_file {
+            return Ok(Auth::Bearer { token_file });
+        }
+        if let Some(key_file) = self.ssh_key_file {
+            let known_hosts_file = self.known_hosts_file.ok_or(
+                "auth sshKeyFile needs knownHostsFile: plumb refuses unknown ssh host keys",
+            )?;
+            return Ok(Auth::Ssh {
+                key_file,
+                known_hosts_file,
+            });
+        }
+        Err("auth needs one of passwordFile, tokenFile, bearerTokenFile or sshKeyFile".into())
+    }
+}
+
+struct RawAuth(Auth);
+
+impl<'de> Deserialize<'de> for RawAuth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(d, "auth", AuthFields::kind).map(RawAuth)
+    }
 }
 
 #[derive(Deserialize)]
@@ -234,17 +427,20 @@ impl RawSettings {
             state_dir: self
                 .state_dir
                 .unwrap_or_else(|| PathBuf::from("/var/lib/plumb")),
-            interval: self.interval.unwrap_or(Duration::from_secs(60)),
+            interval: self.interval.unwrap_or(DEFAULT_INTERVAL),
             jitter: self.jitter.unwrap_or(0.2),
             sources: self
                 .sources
                 .into_iter()
-                .map(|s| Source {
+                .map(|RawSource(s)| Source {
                     name: s.name,
                     url: s.url,
                     git_ref: s.git_ref,
-                    auth: s.auth.map(|a| Auth::TokenFile(a.token_file)),
+                    auth: s.auth.map(|a| a.0),
                     ca_file: s.ca_file,
+                    interval: s.interval.or(self.interval).unwrap_or(DEFAULT_INTERVAL),
+                    timeout: s.timeout.unwrap_or(Duration::from_secs(60)),
+                    max_fetch_size: s.max_fetch_size.unwrap_or(256 << 20),
                 })
                 .collect(),
             syncs: self
@@ -340,6 +536,66 @@ impl fmt::Display for GitRef {
             GitRef::Commit(c) => write!(f, "commit {c}"),
         }
     }
+}
+
+/// Deserializes a map into `T`, then converts it with `convert` while still
+/// inside the map, so that serde_yaml places a failed check at the map itself.
+fn checked_map<'de, D, T, U>(
+    d: D,
+    expecting: &'static str,
+    convert: impl FnOnce(T) -> Result<U, String>,
+) -> Result<U, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Checked<T, F>(F, &'static str, std::marker::PhantomData<T>);
+    impl<'de, T, U, F> Visitor<'de> for Checked<T, F>
+    where
+        T: Deserialize<'de>,
+        F: FnOnce(T) -> Result<U, String>,
+    {
+        type Value = U;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.1)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<U, A::Error> {
+            let value = T::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            (self.0)(value).map_err(de::Error::custom)
+        }
+    }
+    d.deserialize_map(Checked(convert, expecting, std::marker::PhantomData))
+}
+
+/// Parses a byte size: "256Mi", "1Gi", "500k", "1048576".
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("invalid size '{text}': use a number with an optional unit Ki, Mi, Gi (or k, M, G), such as 256Mi")
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let factor: u64 = match unit {
+        "" => 1,
+        "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    let size = n.checked_mul(factor).ok_or_else(bad)?;
+    if size == 0 {
+        return Err(format!("size '{text}' must be larger than zero"));
+    }
+    Ok(size)
+}
+
+fn de_opt_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    scalar(d, "a size such as 256Mi", |text| parse_size(text).map(Some))
 }
 
 /// Parses "30s", "5m", "1h", and sums of them such as "1h30m".
@@ -580,8 +836,13 @@ syncs:
         assert_eq!(s.sources[0].git_ref, GitRef::Branch("main".into()));
         assert_eq!(
             s.sources[0].auth,
-            Some(Auth::TokenFile("/etc/plumb/token".into()))
+            Some(Auth::Token {
+                token_file: "/etc/plumb/token".into()
+            })
         );
+        assert_eq!(s.sources[0].timeout, Duration::from_secs(60));
+        assert_eq!(s.sources[0].max_fetch_size, 256 << 20);
+        assert_eq!(s.sources[0].interval, Duration::from_secs(60));
         assert_eq!(s.syncs[0].path, "clusters/pi");
         assert_eq!(s.syncs[0].source, "homelab");
     }
@@ -639,11 +900,11 @@ syncs:
 
     #[test]
     fn duplicate_names_point_at_the_second() {
-        let text = "sources:\n  - {name: a, url: u, ref: {branch: main}}\n  - name: a\n    url: v\n    ref: {branch: main}\n";
+        let text = "sources:\n  - {name: a, url: 'git://h/r', ref: {branch: main}}\n  - name: a\n    url: git://h/v\n    ref: {branch: main}\n";
         let (line, col, msg) = error_at(text);
         assert_eq!((line, col), (3, 11), "{msg}");
         assert!(msg.contains("duplicate source name 'a'"), "{msg}");
-        let text = "sources: [{name: a, url: u, ref: {branch: main}}]\nsyncs:\n  - {name: s, source: a}\n  - {name: s, source: a}\n";
+        let text = "sources: [{name: a, url: 'git://h/r', ref: {branch: main}}]\nsyncs:\n  - {name: s, source: a}\n  - {name: s, source: a}\n";
         let (line, col, msg) = error_at(text);
         assert_eq!((line, col), (4, 12), "{msg}");
         assert!(msg.contains("duplicate sync name 's'"), "{msg}");
@@ -651,7 +912,7 @@ syncs:
 
     #[test]
     fn missing_source_is_located_even_when_sources_come_later() {
-        let text = "syncs:\n  - name: s\n    source: nope\nsources:\n  - {name: a, url: u, ref: {branch: main}}\n";
+        let text = "syncs:\n  - name: s\n    source: nope\nsources:\n  - {name: a, url: 'git://h/r', ref: {branch: main}}\n";
         let (line, col, msg) = error_at(text);
         assert_eq!((line, col), (3, 13), "{msg}");
         assert!(
@@ -662,16 +923,16 @@ syncs:
 
     #[test]
     fn ref_with_two_kinds_is_located() {
-        let text = "sources:\n  - name: a\n    url: u\n    ref: {branch: main, tag: v1}\n";
+        let text = "sources:\n  - name: a\n    url: git://h/r\n    ref: {branch: main, tag: v1}\n";
         let (line, col, msg) = error_at(text);
         assert_eq!(line, 4, "{msg}");
         assert!(col >= 10, "{col}");
         assert!(msg.contains("more than one kind"), "{msg}");
-        let (_, _, msg) = error_at("sources: [{name: a, url: u, ref: {}}]\n");
+        let (_, _, msg) = error_at("sources: [{name: a, url: 'git://h/r', ref: {}}]\n");
         assert!(msg.contains("one of branch, tag or commit"), "{msg}");
-        let (_, _, msg) = error_at("sources: [{name: a, url: u, ref: {commit: abc}}]\n");
+        let (_, _, msg) = error_at("sources: [{name: a, url: 'git://h/r', ref: {commit: abc}}]\n");
         assert!(msg.contains("40-hex"), "{msg}");
-        let (_, _, msg) = error_at("sources: [{name: a, url: u, ref: {brunch: main}}]\n");
+        let (_, _, msg) = error_at("sources: [{name: a, url: 'git://h/r', ref: {brunch: main}}]\n");
         assert!(msg.contains("unknown field `brunch`"), "{msg}");
     }
 
@@ -683,7 +944,7 @@ syncs:
             ("a/../../b", "climbs out"),
         ] {
             let text = format!(
-                "sources: [{{name: a, url: u, ref: {{branch: m}}}}]\nsyncs:\n  - name: s\n    source: a\n    path: {bad}\n"
+                "sources: [{{name: a, url: 'git://h/r', ref: {{branch: m}}}}]\nsyncs:\n  - name: s\n    source: a\n    path: {bad}\n"
             );
             let (line, col, msg) = error_at(&text);
             assert_eq!((line, col), (5, 11), "{msg}");
@@ -695,12 +956,153 @@ syncs:
     #[test]
     fn bad_names_and_syntax_are_located() {
         let (line, _, msg) =
-            error_at("sources: [{name: a, url: u, ref: {branch: m}}]\nsyncs:\n  - {name: Apps_1, source: a}\n");
+            error_at("sources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs:\n  - {name: Apps_1, source: a}\n");
         assert_eq!(line, 3);
         assert!(msg.contains("sync name 'Apps_1'"), "{msg}");
         let (line, _, msg) = error_at("interval: 1m\nsources: [\n");
         assert!(line >= 2, "{msg}");
         let (line, _, msg) = error_at("interval: [1m]\n");
         assert_eq!(line, 1, "{msg}");
+    }
+
+    fn source_with(extra: &str, url: &str) -> String {
+        format!("interval: 5m\nsources:\n  - name: a\n    url: {url}\n    ref: {{branch: main}}\n{extra}")
+    }
+
+    #[test]
+    fn source_keys_and_auth_kinds() {
+        let s = parse(&source_with(
+            "    interval: 30s\n    timeout: 10s\n    maxFetchSize: 1Mi\n",
+            "https://h/r",
+        ))
+        .unwrap();
+        let src = &s.sources[0];
+        assert_eq!(src.interval, Duration::from_secs(30));
+        assert_eq!(src.timeout, Duration::from_secs(10));
+        assert_eq!(src.max_fetch_size, 1 << 20);
+        let s = parse(&source_with("", "https://h/r")).unwrap();
+        assert_eq!(
+            s.sources[0].interval,
+            Duration::from_secs(300),
+            "inherits the top level"
+        );
+        let auth = |extra: &str, url: &str| {
+            parse(&source_with(extra, url)).map(|s| s.sources[0].auth.clone().unwrap())
+        };
+        assert_eq!(
+            auth("    auth: {passwordFile: /p}\n", "https://h/r").unwrap(),
+            Auth::Basic {
+                username: Username::Literal("git".into()),
+                password_file: "/p".into()
+            }
+        );
+        assert_eq!(
+            auth(
+                "    auth: {usernameFile: /u, passwordFile: /p}\n",
+                "http://h/r"
+            )
+            .unwrap(),
+            Auth::Basic {
+                username: Username::File("/u".into()),
+                password_file: "/p".into()
+            }
+        );
+        assert_eq!(
+            auth("    auth: {bearerTokenFile: /t}\n", "https://h/r").unwrap(),
+            Auth::Bearer {
+                token_file: "/t".into()
+            }
+        );
+        assert_eq!(
+            auth(
+                "    auth: {sshKeyFile: /k, knownHostsFile: /kh}\n",
+                "git@h:me/r.git"
+            )
+            .unwrap(),
+            Auth::Ssh {
+                key_file: "/k".into(),
+                known_hosts_file: "/kh".into()
+            }
+        );
+    }
+
+    #[test]
+    fn auth_mistakes_are_located() {
+        for (extra, url, line, want) in [
+            (
+                "    auth: {tokenFile: /t, bearerTokenFile: /b}\n",
+                "https://h/r",
+                6,
+                "more than one kind",
+            ),
+            (
+                "    auth: {sshKeyFile: /k}\n",
+                "ssh://h/r",
+                6,
+                "needs knownHostsFile",
+            ),
+            (
+                "    auth: {username: me}\n",
+                "https://h/r",
+                6,
+                "go with passwordFile",
+            ),
+            (
+                "    auth: {tokenFile: /t, tokn: x}\n",
+                "https://h/r",
+                6,
+                "unknown field `tokn`",
+            ),
+            (
+                "    auth: {sshKeyFile: /k, knownHostsFile: /kh}\n",
+                "https://h/r",
+                3,
+                "needs an ssh URL",
+            ),
+            (
+                "    auth: {tokenFile: /t}\n",
+                "git://h/r",
+                3,
+                "needs an http(s) URL",
+            ),
+            (
+                "    caFile: /ca.pem\n",
+                "http://h/r",
+                3,
+                "caFile needs an https URL",
+            ),
+            ("", "ftp://h/r", 3, "scheme 'ftp' is not supported"),
+            ("", "just-a-name", 3, "has no scheme"),
+            (
+                "    maxFetchSize: 12 parsecs\n",
+                "https://h/r",
+                6,
+                "invalid size",
+            ),
+        ] {
+            let (l, _, msg) = error_at(&source_with(extra, url));
+            assert_eq!(l, line, "{extra}: {msg}");
+            assert!(msg.contains(want), "{extra}: wanted {want} in {msg}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("256Mi"), Ok(256 << 20));
+        assert_eq!(parse_size("2G"), Ok(2_000_000_000));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("1.5Mi").is_err());
+        assert!(parse_size("Mi").is_err());
+    }
+
+    #[test]
+    fn transports() {
+        assert_eq!(Transport::of("https://h/r"), Ok(Transport::Https));
+        assert_eq!(Transport::of("git@github.com:me/r.git"), Ok(Transport::Ssh));
+        assert_eq!(Transport::of("ssh://git@h:2222/r"), Ok(Transport::Ssh));
+        assert_eq!(Transport::of("file:///srv/r.git"), Ok(Transport::File));
+        assert_eq!(Transport::of("git://h/r"), Ok(Transport::Git));
+        assert!(Transport::of("/srv/r.git").is_err());
     }
 }
