@@ -11,3 +11,5 @@ pub mod error;
 pub mod kube;
 pub mod logging;
 pub mod node;
+pub mod render;
+pub mod store;

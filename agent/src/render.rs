@@ -1,0 +1,769 @@
+//! Render: the files of one revision → the Kubernetes objects to apply, each
+//! with the file, document and line it came from.
+//!
+//! Pure: the source hands over file contents; which kinds are namespaced
+//! comes from a [`Scopes`] (discovery when a cluster is at hand, a built-in
+//! table plus the revision's CRDs offline). Every error names the file, the
+//! document's index and its line, and all errors are reported, not just the first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// One file of the revision, its path relative to the repository's top.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// Path inside the repository, with `/` separators.
+    pub path: String,
+    /// Content.
+    pub bytes: Vec<u8>,
+}
+
+/// Where an object was declared.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Origin {
+    /// Path inside the repository.
+    pub file: String,
+    /// Index of the YAML document in the file, from 0.
+    pub document: usize,
+    /// Line (from 1) where the document starts.
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{} (document {})",
+            self.file, self.line, self.document
+        )
+    }
+}
+
+/// The identity of an object in the cluster: group, kind, namespace, name.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct ObjectRef {
+    /// API group, "" for the core group.
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace; empty for cluster-scoped objects.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.group.is_empty() {
+            write!(f, "{}", self.kind)?;
+        } else {
+            write!(f, "{}.{}", self.kind, self.group)?;
+        }
+        if self.namespace.is_empty() {
+            write!(f, " {}", self.name)
+        } else {
+            write!(f, " {}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// The group part of an apiVersion: "apps/v1" → "apps", "v1" → "".
+pub fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map(|(g, _)| g).unwrap_or("")
+}
+
+/// A rendered object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The object, as it will be applied.
+    pub object: Value,
+    /// Where it was declared.
+    pub origin: Origin,
+}
+
+impl Manifest {
+    /// The object's identity.
+    pub fn key(&self) -> ObjectRef {
+        key_of(&self.object)
+    }
+}
+
+/// The identity of an object value (missing fields read as empty).
+pub fn key_of(object: &Value) -> ObjectRef {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    ObjectRef {
+        group: group_of(object["apiVersion"].as_str().unwrap_or_default()).to_owned(),
+        kind: s(&object["kind"]),
+        namespace: s(&object["metadata"]["namespace"]),
+        name: s(&object["metadata"]["name"]),
+    }
+}
+
+/// A mistake in the revision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The file is not valid YAML or JSON.
+    #[error("{file}:{line}:{column}: invalid {format}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        format: &'static str,
+        message: String,
+    },
+    /// A document that is not a Kubernetes object.
+    #[error(
+        "{origin}: {message}; if this file is not a Kubernetes manifest, list it in .plumbignore"
+    )]
+    NotAnObject { origin: Origin, message: String },
+    /// An object without a name.
+    #[error("{origin}: {kind} has no metadata.name")]
+    NoName { origin: Origin, kind: String },
+    /// The same object declared twice.
+    #[error("{object} is declared twice: at {first} and at {second}")]
+    Duplicate {
+        object: ObjectRef,
+        first: Origin,
+        second: Origin,
+    },
+    /// A kustomization, which plumb cannot render yet.
+    #[error("{file}: kustomize is not supported yet; the folder holding it would be applied wrongly as plain YAML, so plumb refuses it")]
+    Kustomization { file: String },
+    /// A cluster-scoped object given a namespace.
+    #[error("{origin}: {object} is cluster-scoped but names namespace '{namespace}'")]
+    NamespaceOnClusterScoped {
+        origin: Origin,
+        object: ObjectRef,
+        namespace: String,
+    },
+}
+
+/// Which kinds are namespaced.
+pub trait Scopes {
+    /// `Some(true)` namespaced, `Some(false)` cluster-scoped, `None` unknown.
+    fn namespaced(&self, group: &str, kind: &str) -> Option<bool>;
+}
+
+/// The built-in kinds of Kubernetes, plus CRDs found in the revision.
+#[derive(Debug, Default, Clone)]
+pub struct OfflineScopes {
+    crds: HashMap<(String, String), bool>,
+}
+
+const CLUSTER_SCOPED: &[(&str, &str)] = &[
+    ("", "Namespace"),
+    ("", "Node"),
+    ("", "PersistentVolume"),
+    ("", "ComponentStatus"),
+    ("rbac.authorization.k8s.io", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io", "APIService"),
+    ("storage.k8s.io", "StorageClass"),
+    ("storage.k8s.io", "CSIDriver"),
+    ("storage.k8s.io", "CSINode"),
+    ("storage.k8s.io", "VolumeAttachment"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("networking.k8s.io", "IngressClass"),
+    ("node.k8s.io", "RuntimeClass"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
+    ("certificates.k8s.io", "CertificateSigningRequest"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+];
+
+const NAMESPACED: &[(&str, &str)] = &[
+    ("", "Pod"),
+    ("", "Service"),
+    ("", "ConfigMap"),
+    ("", "Secret"),
+    ("", "ServiceAccount"),
+    ("", "PersistentVolumeClaim"),
+    ("", "ReplicationController"),
+    ("", "PodTemplate"),
+    ("", "Endpoints"),
+    ("", "LimitRange"),
+    ("", "ResourceQuota"),
+    ("", "Event"),
+    ("apps", "Deployment"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("apps", "ReplicaSet"),
+    ("apps", "ControllerRevision"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+    ("networking.k8s.io", "Ingress"),
+    ("networking.k8s.io", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("policy", "PodDisruptionBudget"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("coordination.k8s.io", "Lease"),
+    ("events.k8s.io", "Event"),
+];
+
+impl OfflineScopes {
+    /// The built-in table plus the CRDs among `objects`.
+    pub fn with_crds<'a>(objects: impl IntoIterator<Item = &'a Value>) -> OfflineScopes {
+        let mut crds = HashMap::new();
+        for o in objects {
+            if o["kind"] == "CustomResourceDefinition"
+                && group_of(o["apiVersion"].as_str().unwrap_or_default()) == "apiextensions.k8s.io"
+            {
+                let group = o["spec"]["group"].as_str().unwrap_or_default().to_owned();
+                let kind = o["spec"]["names"]["kind"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let namespaced = o["spec"]["scope"] != "Cluster";
+                crds.insert((group, kind), namespaced);
+            }
+        }
+        OfflineScopes { crds }
+    }
+}
+
+impl Scopes for OfflineScopes {
+    fn namespaced(&self, group: &str, kind: &str) -> Option<bool> {
+        if CLUSTER_SCOPED.contains(&(group, kind)) {
+            return Some(false);
+        }
+        if NAMESPACED.contains(&(group, kind)) {
+            return Some(true);
+        }
+        self.crds.get(&(group.to_owned(), kind.to_owned())).copied()
+    }
+}
+
+/// File names that make a folder a kustomization.
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Whether a path is a manifest plumb reads: `*.yaml`, `*.yml`, `*.json`, or a kustomization file.
+pub fn is_manifest_path(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    KUSTOMIZATION_FILES.contains(&name)
+        || name.ends_with(".yaml")
+        || name.ends_with(".yml")
+        || name.ends_with(".json")
+}
+
+/// Parses every file into documents, flattening `kind: List`. Files must be
+/// given in the order they should be read (sorted by path).
+pub fn parse_files(files: &[File]) -> Result<Vec<Manifest>, Vec<RenderError>> {
+    let mut manifests = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+        if KUSTOMIZATION_FILES.contains(&name) {
+            errors.push(RenderError::Kustomization {
+                file: file.path.clone(),
+            });
+            continue;
+        }
+        match parse_file(file) {
+            Ok(mut found) => manifests.append(&mut found),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
+    let text = String::from_utf8_lossy(&file.bytes);
+    let documents = if file.path.ends_with(".json") {
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            vec![RenderError::Syntax {
+                file: file.path.clone(),
+                line: e.line(),
+                column: e.column(),
+                format: "JSON",
+                message: e.to_string(),
+            }]
+        })?;
+        vec![(0, 1, value)]
+    } else {
+        yaml_documents(&file.path, &text)?
+    };
+    let mut manifests = Vec::new();
+    let mut errors = Vec::new();
+    for (document, line, value) in documents {
+        let origin = Origin {
+            file: file.path.clone(),
+            document,
+            line,
+        };
+        if value.is_null() {
+            continue;
+        }
+        match objects_of(value, &origin) {
+            Ok(mut objects) => manifests.extend(objects.drain(..).map(|object| Manifest {
+                object,
+                origin: origin.clone(),
+            })),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Splits YAML text at document markers and parses each document, keeping
+/// its index and the line its content starts on. A `---` at the start of a
+/// line always begins a document in YAML (block scalars are indented), so
+/// splitting on it is exact. Returns (index, line, value) per document.
+fn yaml_documents(path: &str, text: &str) -> Result<Vec<(usize, usize, Value)>, Vec<RenderError>> {
+    struct Chunk {
+        start: usize,
+        explicit: bool,
+        text: String,
+    }
+    let mut chunks = vec![Chunk {
+        start: 1,
+        explicit: false,
+        text: String::new(),
+    }];
+    for (i, line) in text.lines().enumerate() {
+        let marker = line.starts_with("---")
+            && line[3..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\t');
+        if marker {
+            let rest = line[3..].trim();
+            let mut text = String::new();
+            if !rest.is_empty() && !rest.starts_with('#') {
+                text.push_str(rest);
+            }
+            text.push('\n');
+            chunks.push(Chunk {
+                start: i + 1,
+                explicit: true,
+                text,
+            });
+        } else if line == "..." {
+            chunks.push(Chunk {
+                start: i + 2,
+                explicit: false,
+                text: String::new(),
+            });
+        } else {
+            let chunk = &mut chunks.last_mut().expect("never empty").text;
+            chunk.push_str(line);
+            chunk.push('\n');
+        }
+    }
+    let mut documents = Vec::new();
+    let mut errors = Vec::new();
+    let blank = |t: &str| {
+        t.lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    };
+    // A document is what a `---` starts, or any other chunk with content.
+    let counted = chunks.into_iter().filter(|c| c.explicit || !blank(&c.text));
+    for (index, chunk) in counted.enumerate() {
+        if blank(&chunk.text) {
+            continue;
+        }
+        match serde_yaml_ng::from_str::<Value>(&chunk.text) {
+            Ok(value) => {
+                documents.push((index, chunk.start + first_content_line(&chunk.text), value))
+            }
+            Err(e) => {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((1, 1));
+                errors.push(RenderError::Syntax {
+                    file: path.to_owned(),
+                    line: chunk.start + line - 1,
+                    column,
+                    format: "YAML",
+                    message: strip_location(&e.to_string()),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(documents)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Lines to skip before a chunk's first content (blank lines and comments).
+fn first_content_line(chunk: &str) -> usize {
+    chunk
+        .lines()
+        .position(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .unwrap_or(0)
+}
+
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// One document → its objects: itself, or the items of a `kind: List`.
+fn objects_of(value: Value, origin: &Origin) -> Result<Vec<Value>, RenderError> {
+    let not_object = |message: &str| RenderError::NotAnObject {
+        origin: origin.clone(),
+        message: message.to_owned(),
+    };
+    let Value::Object(map) = value else {
+        return Err(not_object("document is not a mapping"));
+    };
+    check_object(&map, origin, "document")?;
+    if map.get("kind").and_then(Value::as_str) == Some("List") {
+        let Some(Value::Array(items)) = map.get("items") else {
+            return Err(not_object("kind List has no items list"));
+        };
+        let mut objects = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Value::Object(m) = item else {
+                return Err(not_object(&format!("List item {i} is not a mapping")));
+            };
+            check_object(m, origin, &format!("List item {i}"))?;
+            if m.get("kind").and_then(Value::as_str) == Some("List") {
+                return Err(not_object(&format!("List item {i} is itself a List")));
+            }
+            check_name(m, origin)?;
+            objects.push(item.clone());
+        }
+        return Ok(objects);
+    }
+    check_name(&map, origin)?;
+    Ok(vec![Value::Object(map)])
+}
+
+fn check_object(map: &Map<String, Value>, origin: &Origin, what: &str) -> Result<(), RenderError> {
+    for field in ["apiVersion", "kind"] {
+        match map.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            _ => {
+                return Err(RenderError::NotAnObject {
+                    origin: origin.clone(),
+                    message: format!("{what} has no {field}"),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_name(map: &Map<String, Value>, origin: &Origin) -> Result<(), RenderError> {
+    match map.get("metadata").and_then(|m| m.get("name")) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(()),
+        _ => Err(RenderError::NoName {
+            origin: origin.clone(),
+            kind: map["kind"].as_str().unwrap_or_default().to_owned(),
+        }),
+    }
+}
+
+/// What render adds to every object.
+#[derive(Debug, Clone)]
+pub struct Defaults<'a> {
+    /// Namespace for namespaced objects that name none.
+    pub namespace: &'a str,
+    /// Labels added to every object (the ApplySet membership label).
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+/// Defaults namespaces, adds labels, defaults port protocols, and refuses
+/// duplicates. Returns the objects and warnings (kinds of unknown scope).
+pub fn finish(
+    manifests: Vec<Manifest>,
+    defaults: &Defaults,
+    scopes: &dyn Scopes,
+) -> Result<(Vec<Manifest>, Vec<String>), Vec<RenderError>> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut seen: HashMap<ObjectRef, Origin> = HashMap::new();
+    let mut out = Vec::with_capacity(manifests.len());
+    for mut m in manifests {
+        let key = m.key();
+        match scopes.namespaced(&key.group, &key.kind) {
+            Some(true) if key.namespace.is_empty() => {
+                m.object["metadata"]["namespace"] = Value::String(defaults.namespace.to_owned());
+            }
+            Some(false) if !key.namespace.is_empty() => {
+                errors.push(RenderError::NamespaceOnClusterScoped {
+                    origin: m.origin.clone(),
+                    namespace: key.namespace.clone(),
+                    object: key,
+                });
+                continue;
+            }
+            None => warnings.push(format!(
+                "{}: kind {} of group '{}' is unknown here (neither a built-in kind nor a CRD in the revision); its namespace is left as written",
+                m.origin, key.kind, key.group
+            )),
+            _ => {}
+        }
+        if !defaults.labels.is_empty() {
+            let labels = m.object["metadata"]
+                .as_object_mut()
+                .expect("checked to have a name")
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(labels) = labels {
+                for (k, v) in defaults.labels {
+                    labels.insert(k.clone(), Value::String(v.clone()));
+                }
+            }
+        }
+        default_port_protocols(&mut m.object);
+        let key = m.key();
+        if let Some(first) = seen.get(&key) {
+            errors.push(RenderError::Duplicate {
+                object: key,
+                first: first.clone(),
+                second: m.origin.clone(),
+            });
+            continue;
+        }
+        seen.insert(key, m.origin.clone());
+        out.push(m);
+    }
+    if errors.is_empty() {
+        Ok((out, warnings))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Kubernetes 1.20's server-side apply rejects list entries that omit
+/// `protocol` (a key of the ports lists), and real manifests omit it all the
+/// time; `TCP` is the server's own default, so this changes nothing else.
+pub fn default_port_protocols(object: &mut Value) {
+    let group = group_of(object["apiVersion"].as_str().unwrap_or_default()).to_owned();
+    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+    let pod_spec: Option<&mut Value> = match (group.as_str(), kind.as_str()) {
+        ("", "Service") => {
+            set_protocols(&mut object["spec"]["ports"]);
+            None
+        }
+        ("", "Pod") => Some(&mut object["spec"]),
+        ("", "PodTemplate") => Some(&mut object["template"]["spec"]),
+        ("", "ReplicationController")
+        | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        | ("batch", "Job") => Some(&mut object["spec"]["template"]["spec"]),
+        ("batch", "CronJob") => {
+            Some(&mut object["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+        }
+        _ => None,
+    };
+    if let Some(spec) = pod_spec {
+        for list in ["containers", "initContainers"] {
+            if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
+                for c in containers {
+                    if let Some(ports) = c.get_mut("ports") {
+                        set_protocols(ports);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn set_protocols(ports: &mut Value) {
+    if let Some(ports) = ports.as_array_mut() {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            port.entry("protocol")
+                .or_insert_with(|| Value::String("TCP".into()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn file(path: &str, text: &str) -> File {
+        File {
+            path: path.into(),
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    fn render(files: &[File]) -> Result<Vec<Manifest>, Vec<RenderError>> {
+        let parsed = parse_files(files)?;
+        let scopes = OfflineScopes::with_crds(parsed.iter().map(|m| &m.object));
+        let labels =
+            BTreeMap::from([("applyset.kubernetes.io/part-of".to_owned(), "id".to_owned())]);
+        finish(
+            parsed,
+            &Defaults {
+                namespace: "apps",
+                labels: &labels,
+            },
+            &scopes,
+        )
+        .map(|(m, _)| m)
+    }
+
+    #[test]
+    fn multi_document_yaml_keeps_origins() {
+        let text = "# leading comment\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\n# empty above\n\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n--- # trailing comment\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: other}\n";
+        let out = render(&[file("x/app.yaml", text)]).unwrap();
+        let got: Vec<_> = out
+            .iter()
+            .map(|m| (m.key().to_string(), m.origin.document, m.origin.line))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ConfigMap apps/a".to_owned(), 0, 2),
+                ("Namespace apps".to_owned(), 2, 9),
+                ("ConfigMap other/b".to_owned(), 3, 14),
+            ]
+        );
+        assert_eq!(
+            out[0].object["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+            "id"
+        );
+        assert!(out[1].object["metadata"].get("namespace").is_none());
+    }
+
+    #[test]
+    fn lists_flatten_and_json_parses() {
+        let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n";
+        let json = r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}"#;
+        let out = render(&[file("l.yaml", list), file("j.json", json)]).unwrap();
+        let names: Vec<_> = out.iter().map(|m| m.key().name).collect();
+        assert_eq!(names, ["a", "s", "j"]);
+    }
+
+    #[test]
+    fn errors_name_file_document_and_line() {
+        let bad_yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: [unclosed\n";
+        let errors = render(&[file("bad.yaml", bad_yaml)]).unwrap_err();
+        let text = errors[0].to_string();
+        assert!(text.starts_with("bad.yaml:"), "{text}");
+        assert!(
+            matches!(&errors[0], RenderError::Syntax { line, .. } if *line >= 6),
+            "{text}"
+        );
+
+        let no_kind = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nfoo: bar\n";
+        let errors = render(&[file("values.yaml", no_kind)]).unwrap_err();
+        let text = errors[0].to_string();
+        assert!(text.contains("values.yaml:5 (document 1)"), "{text}");
+        assert!(
+            text.contains("no apiVersion") && text.contains(".plumbignore"),
+            "{text}"
+        );
+
+        let no_name = "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n";
+        let text = render(&[file("n.yaml", no_name)]).unwrap_err()[0].to_string();
+        assert!(
+            text.contains("n.yaml:1 (document 0): ConfigMap has no metadata.name"),
+            "{text}"
+        );
+
+        let not_map = "- a\n- b\n";
+        let text = render(&[file("s.yaml", not_map)]).unwrap_err()[0].to_string();
+        assert!(text.contains("not a mapping"), "{text}");
+    }
+
+    #[test]
+    fn duplicates_are_refused_with_both_places() {
+        let a = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
+        let b = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: apps}\n";
+        let errors = render(&[file("a.yaml", a), file("b.yaml", b)]).unwrap_err();
+        let text = errors[0].to_string();
+        assert!(text.contains("ConfigMap apps/x is declared twice: at a.yaml:1 (document 0) and at b.yaml:1 (document 0)"), "{text}");
+    }
+
+    #[test]
+    fn kustomizations_are_refused_not_applied() {
+        let errors =
+            render(&[file("base/kustomization.yaml", "resources: [a.yaml]\n")]).unwrap_err();
+        assert!(errors[0]
+            .to_string()
+            .contains("kustomize is not supported yet"));
+    }
+
+    #[test]
+    fn scopes_come_from_builtins_and_revision_crds() {
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.ex.com}\nspec: {group: ex.com, scope: Cluster, names: {kind: Widget, plural: widgets}}\n---\napiVersion: ex.com/v1\nkind: Widget\nmetadata: {name: w}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: oops}\n";
+        let errors = render(&[file("c.yaml", crd)]).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].to_string().contains("ClusterRole.rbac.authorization.k8s.io oops/r is cluster-scoped but names namespace 'oops'"), "{}", errors[0]);
+        let parsed = parse_files(&[file(
+            "u.yaml",
+            "apiVersion: x.io/v1\nkind: Thing\nmetadata: {name: t}\n",
+        )])
+        .unwrap();
+        let labels = BTreeMap::new();
+        let (out, warnings) = finish(
+            parsed,
+            &Defaults {
+                namespace: "d",
+                labels: &labels,
+            },
+            &OfflineScopes::default(),
+        )
+        .unwrap();
+        assert!(out[0].object["metadata"].get("namespace").is_none());
+        assert!(
+            warnings[0].contains("kind Thing of group 'x.io' is unknown"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn ports_get_tcp_where_they_omit_protocol() {
+        let mut svc = json!({"apiVersion": "v1", "kind": "Service", "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
+        default_port_protocols(&mut svc);
+        assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+        assert_eq!(svc["spec"]["ports"][1]["protocol"], "UDP");
+        let mut cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 8080}]}]}}}}}});
+        default_port_protocols(&mut cron);
+        assert_eq!(
+            cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+                ["protocol"],
+            "TCP"
+        );
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"ports": "x"}});
+        let before = cm.clone();
+        default_port_protocols(&mut cm);
+        assert_eq!(cm, before);
+    }
+
+    #[test]
+    fn manifest_paths() {
+        assert!(
+            is_manifest_path("a/b.yaml") && is_manifest_path("c.yml") && is_manifest_path("d.json")
+        );
+        assert!(is_manifest_path("x/Kustomization"));
+        assert!(!is_manifest_path("README.md") && !is_manifest_path("x.yaml.bak"));
+    }
+}
