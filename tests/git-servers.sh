@@ -56,17 +56,33 @@ install_all() {
     apt_install "${missing[@]}"
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+free_ports() { # count: distinct free loopback ports, one a line
+    python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+for s in socks: print(s.getsockname()[1])' "$1"
 }
 
 servers=(daemon fcgiwrap nginx sshd)
+
+# This machine's init reaps orphans late: a zombie counts as stopped.
+alive() { ps -o stat= -p "$1" 2>/dev/null | grep -v "^Z" >/dev/null; }
+
+# Live members of process group $1 (each server leads its own, see start).
+group_alive() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; }
+
+# Group $1 is one this script started: its leader's command line names $dir,
+# or its leader is gone (Linux does not reuse a pid while its group lives).
+group_ours() {
+    if alive "$1"; then ps -o args= -p "$1" | grep -F "$dir" >/dev/null; else true; fi
+}
 
 running() {
     local s
     [ -f "$dir/env" ] || return 1
     for s in "${servers[@]}"; do
-        [ -f "$dir/$s.pid" ] && kill -0 "$(cat "$dir/$s.pid")" 2>/dev/null || return 1
+        [ -f "$dir/$s.pid" ] && alive "$(cat "$dir/$s.pid")" || return 1
     done
 }
 
@@ -78,20 +94,19 @@ start() { # name command...
     echo $! >"$dir/$name.pid"
 }
 
-make_pki() {
-    local p=$dir/pki
+make_pki() { # ECDSA P-256 keys: as widely supported as RSA, and made in no time
+    local p=$dir/pki ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
     mkdir -p "$p"
     (
         cd "$p"
         exec 2>>openssl.log
-        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=plumb-git-test-ca" \
-            -keyout ca.key -out ca.crt
+        openssl req -x509 "${ec[@]}" -days 3650 -subj "/CN=plumb-git-test-ca" -keyout ca.key -out ca.crt
         # A second CA that signed nothing: clients trusting only it must refuse the server.
-        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=plumb-git-wrong-ca" \
-            -keyout wrong-ca.key -out wrong-ca.crt
-        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
-        printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' \
-            'extendedKeyUsage=serverAuth' 'subjectAltName=IP:127.0.0.1,DNS:localhost' >server.ext
+        openssl req -x509 "${ec[@]}" -days 3650 -subj "/CN=plumb-git-wrong-ca" -keyout wrong-ca.key -out wrong-ca.crt
+        openssl req "${ec[@]}" -subj "/CN=localhost" -keyout server.key -out server.csr
+        printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature' \
+            'extendedKeyUsage=serverAuth' 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
+            'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid' >server.ext
         openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
             -extfile server.ext -out server.crt
     )
@@ -267,7 +282,7 @@ up() {
     git_exec=$(git --exec-path)
     local nginx fcgiwrap sshd
     nginx=$(command -v nginx); fcgiwrap=$(command -v fcgiwrap); sshd=$(command -v sshd)
-    daemon_port=$(free_port); https_port=$(free_port); http_port=$(free_port); ssh_port=$(free_port)
+    { read -r daemon_port; read -r https_port; read -r http_port; read -r ssh_port; } < <(free_ports 4)
     http_password=$(openssl rand -hex 16)
     http_token=$(openssl rand -hex 24)
     printf '%s' "$http_password" >"$dir/http.password"
@@ -290,7 +305,7 @@ up() {
     for i in $(seq 1 200); do
         ready && break
         for s in "${servers[@]}"; do
-            if ! kill -0 "$(cat "$dir/$s.pid")" 2>/dev/null; then
+            if ! alive "$(cat "$dir/$s.pid")"; then
                 log "$s died while starting; last lines of its logs:"
                 tail -n 20 "$dir/$s.log" >&2
                 [ "$s" = nginx ] && tail -n 20 "$dir/nginx/error.log" >&2
@@ -334,18 +349,14 @@ down_quiet() {
     for s in "${servers[@]}"; do
         [ -f "$dir/$s.pid" ] || continue
         pid=$(cat "$dir/$s.pid")
-        kill -0 "$pid" 2>/dev/null || continue
+        # The whole group: fcgiwrap's master, for one, leaves its children behind.
+        group_alive "$pid" && group_ours "$pid" || continue
         pids+=("$pid")
-        # The whole group only if it is the group this script made for it.
-        if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ]; then
-            kill -TERM -- "-$pid" 2>/dev/null || true
-        else
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
+        kill -TERM -- "-$pid" 2>/dev/null || true
     done
     for pid in ${pids[@]+"${pids[@]}"}; do
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do group_alive "$pid" || break; sleep 0.1; done
+        if group_alive "$pid"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
     done
     rm -rf "$dir"
 }

@@ -1,0 +1,248 @@
+//! Plan: pure decisions over data — the order objects are applied in, and
+//! which live objects drifted since plumb last applied them.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::render::{Manifest, ObjectRef};
+
+/// Apply stages, in order: each waits for the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Namespaces, so that objects inside them can be created.
+    Namespaces,
+    /// CRDs, then wait until Established, so that their resources exist.
+    Crds,
+    /// What workloads refer to: cluster-wide RBAC, ServiceAccounts, ConfigMaps, Secrets, PVCs.
+    Foundations,
+    /// Everything else.
+    Rest,
+}
+
+/// The stage an object is applied in.
+pub fn stage_of(key: &ObjectRef) -> Stage {
+    match (key.group.as_str(), key.kind.as_str()) {
+        ("", "Namespace") => Stage::Namespaces,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => Stage::Crds,
+        ("rbac.authorization.k8s.io", "ClusterRole" | "ClusterRoleBinding")
+        | ("", "ServiceAccount" | "ConfigMap" | "Secret" | "PersistentVolumeClaim") => {
+            Stage::Foundations
+        }
+        _ => Stage::Rest,
+    }
+}
+
+/// Manifests grouped by stage, in stage order, each group in revision order.
+pub fn stages(manifests: &[Manifest]) -> Vec<(Stage, Vec<&Manifest>)> {
+    let mut groups: BTreeMap<Stage, Vec<&Manifest>> = BTreeMap::new();
+    for m in manifests {
+        groups.entry(stage_of(&m.key())).or_default().push(m);
+    }
+    groups.into_iter().collect()
+}
+
+/// A cheap summary of a live object that moves when someone changes it.
+///
+/// Kinds with a generation: the generation plus a hash of labels and
+/// annotations, so that status updates by controllers don't count as drift.
+/// Others: the resourceVersion.
+pub fn fingerprint(metadata: &Value) -> String {
+    match metadata["generation"].as_i64() {
+        Some(generation) => {
+            let mut text = String::new();
+            for field in ["labels", "annotations"] {
+                if let Some(map) = metadata[field].as_object() {
+                    // serde_json maps are sorted, so this is stable.
+                    for (k, v) in map {
+                        text.push_str(k);
+                        text.push('=');
+                        text.push_str(v.as_str().unwrap_or_default());
+                        text.push('\n');
+                    }
+                }
+                text.push('\u{0}');
+            }
+            format!("g{generation}:{:016x}", fnv1a(text.as_bytes()))
+        }
+        None => format!(
+            "rv{}",
+            metadata["resourceVersion"].as_str().unwrap_or_default()
+        ),
+    }
+}
+
+/// 64-bit FNV-1a: tiny, stable across versions and machines.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// What a drift check found for one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveState {
+    /// The fingerprint is the one recorded after plumb's apply.
+    Unchanged,
+    /// The fingerprint moved: compare precisely (dry-run) before deciding.
+    Moved,
+    /// The object is gone: recreate it.
+    Missing,
+}
+
+/// Compares the recorded fingerprints with the live ones (from one
+/// metadata-only LIST per group-kind). Objects with no record are `Moved`,
+/// so that they get one precise comparison.
+pub fn live_states(
+    desired: &[ObjectRef],
+    recorded: &BTreeMap<ObjectRef, String>,
+    live: &BTreeMap<ObjectRef, String>,
+) -> BTreeMap<ObjectRef, LiveState> {
+    desired
+        .iter()
+        .map(|key| {
+            let state = match (live.get(key), recorded.get(key)) {
+                (None, _) => LiveState::Missing,
+                (Some(now), Some(then)) if now == then => LiveState::Unchanged,
+                _ => LiveState::Moved,
+            };
+            (key.clone(), state)
+        })
+        .collect()
+}
+
+/// Which fields of `desired` differ in `live`, as dotted paths (for reports).
+/// Only fields that Git sets are compared: fields added by the server or
+/// other controllers don't count.
+pub fn changed_fields(desired: &Value, live: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff_into(desired, live, String::new(), &mut out);
+    out
+}
+
+fn diff_into(desired: &Value, live: &Value, path: String, out: &mut Vec<String>) {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => {
+            for (k, dv) in d {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match l.get(k) {
+                    Some(lv) => diff_into(dv, lv, p, out),
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(l)) if d.len() == l.len() => {
+            for (i, (dv, lv)) in d.iter().zip(l).enumerate() {
+                diff_into(dv, lv, format!("{path}[{i}]"), out);
+            }
+        }
+        (d, l) if numbers_equal(d, l) || d == l => {}
+        _ => out.push(path),
+    }
+}
+
+/// YAML `1` and JSON `1.0` are the same number to the API server.
+fn numbers_equal(a: &Value, b: &Value) -> bool {
+    matches!((a.as_f64(), b.as_f64()), (Some(x), Some(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::Origin;
+    use serde_json::json;
+
+    fn key(group: &str, kind: &str, name: &str) -> ObjectRef {
+        ObjectRef {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: String::new(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn stages_run_namespaces_crds_foundations_rest() {
+        let m = |api: &str, kind: &str, name: &str| Manifest {
+            object: json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}}),
+            origin: Origin {
+                file: "f".into(),
+                document: 0,
+                line: 1,
+            },
+        };
+        let ms = vec![
+            m("apps/v1", "Deployment", "web"),
+            m("v1", "ConfigMap", "cfg"),
+            m("ex.com/v1", "Widget", "w"),
+            m(
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                "widgets.ex.com",
+            ),
+            m("v1", "Namespace", "apps"),
+            m("rbac.authorization.k8s.io/v1", "ClusterRole", "r"),
+        ];
+        let order: Vec<(Stage, Vec<String>)> = stages(&ms)
+            .into_iter()
+            .map(|(s, g)| (s, g.iter().map(|m| m.key().name).collect()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Stage::Namespaces, vec!["apps".to_owned()]),
+                (Stage::Crds, vec!["widgets.ex.com".to_owned()]),
+                (Stage::Foundations, vec!["cfg".to_owned(), "r".to_owned()]),
+                (Stage::Rest, vec!["web".to_owned(), "w".to_owned()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn fingerprints_ignore_status_but_see_spec_and_labels() {
+        let a = json!({"generation": 3, "resourceVersion": "10", "labels": {"x": "1"}});
+        let status_update = json!({"generation": 3, "resourceVersion": "11", "labels": {"x": "1"}});
+        let relabelled = json!({"generation": 3, "resourceVersion": "12", "labels": {"x": "2"}});
+        let scaled = json!({"generation": 4, "resourceVersion": "13", "labels": {"x": "1"}});
+        assert_eq!(fingerprint(&a), fingerprint(&status_update));
+        assert_ne!(fingerprint(&a), fingerprint(&relabelled));
+        assert_ne!(fingerprint(&a), fingerprint(&scaled));
+        assert_eq!(fingerprint(&json!({"resourceVersion": "7"})), "rv7");
+    }
+
+    #[test]
+    fn live_states_classify() {
+        let (a, b, c) = (
+            key("", "ConfigMap", "a"),
+            key("", "ConfigMap", "b"),
+            key("", "ConfigMap", "c"),
+        );
+        let recorded =
+            BTreeMap::from([(a.clone(), "rv1".to_owned()), (b.clone(), "rv1".to_owned())]);
+        let live = BTreeMap::from([(a.clone(), "rv1".to_owned()), (b.clone(), "rv2".to_owned())]);
+        let states = live_states(&[a.clone(), b.clone(), c.clone()], &recorded, &live);
+        assert_eq!(states[&a], LiveState::Unchanged);
+        assert_eq!(states[&b], LiveState::Moved);
+        assert_eq!(states[&c], LiveState::Missing);
+    }
+
+    #[test]
+    fn changed_fields_compare_only_what_git_sets() {
+        let desired =
+            json!({"spec": {"replicas": 2, "template": {"x": [1, 2]}}, "data": {"a": "1"}});
+        let live = json!({"spec": {"replicas": 5, "template": {"x": [1, 2]}, "extra": true}, "data": {"a": "1"}, "status": {}});
+        assert_eq!(changed_fields(&desired, &live), ["spec.replicas"]);
+        assert!(changed_fields(&json!({"n": 1}), &json!({"n": 1.0})).is_empty());
+        assert_eq!(
+            changed_fields(&json!({"d": {"k": "v"}}), &json!({"d": {}})),
+            ["d.k"]
+        );
+    }
+}

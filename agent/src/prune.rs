@@ -1,0 +1,310 @@
+//! Prune: the inventory (an ApplySet, KEP-3659, that kubectl understands)
+//! and the pure decisions of what to delete.
+//!
+//! An object is pruned only when it is in the inventory *and* carries this
+//! ApplySet's part-of label; an object whose delete failed stays in the
+//! inventory so it is tried again and never orphaned.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine;
+
+use crate::render::ObjectRef;
+
+/// Label on the parent: the ApplySet's id.
+pub const ID_LABEL: &str = "applyset.kubernetes.io/id";
+/// Label on every member: the id of its ApplySet.
+pub const PART_OF_LABEL: &str = "applyset.kubernetes.io/part-of";
+/// Parent annotation naming the tool.
+pub const TOOLING_ANNOTATION: &str = "applyset.kubernetes.io/tooling";
+/// Parent annotation listing the members' group-kinds.
+pub const GROUP_KINDS_ANNOTATION: &str = "applyset.kubernetes.io/contains-group-kinds";
+/// Parent annotation listing the members' namespaces other than the parent's.
+pub const NAMESPACES_ANNOTATION: &str = "applyset.kubernetes.io/additional-namespaces";
+/// Annotation that keeps an object from ever being pruned.
+pub const PRUNE_ANNOTATION: &str = "plumb.dev/prune";
+
+/// The namespace plumb keeps its own objects in; never pruned.
+pub const SYSTEM_NAMESPACE: &str = "plumb-system";
+
+/// Name of a sync's parent ConfigMap in [`SYSTEM_NAMESPACE`].
+pub fn parent_name(sync: &str) -> String {
+    format!("plumb-{sync}")
+}
+
+/// The ApplySet id of a ConfigMap parent, as KEP-3659 defines it:
+/// `applyset-<base64url(sha256(<name>.<namespace>.ConfigMap.))>-v1`.
+pub fn applyset_id(parent: &str, namespace: &str) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{parent}.{namespace}.ConfigMap.").as_bytes(),
+    );
+    format!(
+        "applyset-{}-v1",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    )
+}
+
+/// The members plumb manages for one sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// Every member, sorted.
+    pub members: BTreeSet<ObjectRef>,
+}
+
+impl Inventory {
+    /// Serialises for the parent's data (one JSON line per member: stable, diffable).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for m in &self.members {
+            out.push_str(&serde_json::to_string(m).expect("serialisable"));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Reads what [`Inventory::encode`] wrote.
+    pub fn decode(text: &str) -> Result<Inventory, String> {
+        let mut members = BTreeSet::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let m: ObjectRef =
+                serde_json::from_str(line).map_err(|e| format!("inventory line {}: {e}", i + 1))?;
+            members.insert(m);
+        }
+        Ok(Inventory { members })
+    }
+
+    /// `Kind.group` of each member, sorted and unique, as the ApplySet annotation wants.
+    pub fn group_kinds(&self) -> String {
+        let set: BTreeSet<String> = self
+            .members
+            .iter()
+            .map(|m| {
+                if m.group.is_empty() {
+                    m.kind.clone()
+                } else {
+                    format!("{}.{}", m.kind, m.group)
+                }
+            })
+            .collect();
+        set.into_iter().collect::<Vec<_>>().join(",")
+    }
+
+    /// Members' namespaces other than plumb-system, sorted and unique.
+    pub fn additional_namespaces(&self) -> String {
+        let set: BTreeSet<&str> = self
+            .members
+            .iter()
+            .map(|m| m.namespace.as_str())
+            .filter(|ns| !ns.is_empty() && *ns != SYSTEM_NAMESPACE)
+            .collect();
+        set.into_iter().collect::<Vec<_>>().join(",")
+    }
+}
+
+/// Inventory members no longer in the revision, in the order to delete
+/// them: ordinary objects first, then CRDs, then Namespaces.
+pub fn prune_candidates(old: &Inventory, desired: &BTreeSet<ObjectRef>) -> Vec<ObjectRef> {
+    let rank = |m: &ObjectRef| match (m.group.as_str(), m.kind.as_str()) {
+        ("", "Namespace") => 2,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => 1,
+        _ => 0,
+    };
+    let mut out: Vec<ObjectRef> = old.members.difference(desired).cloned().collect();
+    out.sort_by_key(|m| rank(m));
+    out
+}
+
+/// What to do with one prune candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PruneDecision {
+    /// Delete it.
+    Delete,
+    /// Already gone: just drop it from the inventory.
+    Gone,
+    /// Keep it, and say why; it leaves the inventory.
+    Keep(String),
+}
+
+/// The live facts a prune decision needs about one candidate.
+#[derive(Debug, Clone, Default)]
+pub struct LiveFacts {
+    /// Whether the object exists.
+    pub exists: bool,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// For a Namespace: objects in it that plumb does not manage (by "Kind name").
+    pub unmanaged_inside: Vec<String>,
+}
+
+/// Decides one candidate: delete only what carries our part-of label, is
+/// not marked to keep, and (for a Namespace) holds nothing unmanaged.
+pub fn decide(candidate: &ObjectRef, live: &LiveFacts, id: &str) -> PruneDecision {
+    if !live.exists {
+        return PruneDecision::Gone;
+    }
+    if candidate.group.is_empty()
+        && candidate.kind == "Namespace"
+        && candidate.name == SYSTEM_NAMESPACE
+    {
+        return PruneDecision::Keep(format!("{SYSTEM_NAMESPACE} is never pruned"));
+    }
+    if live.labels.get(PART_OF_LABEL).map(String::as_str) != Some(id) {
+        return PruneDecision::Keep(format!(
+            "it does not carry the label {PART_OF_LABEL}={id}, so it may not be ours"
+        ));
+    }
+    if live.annotations.get(PRUNE_ANNOTATION).map(String::as_str) == Some("disabled") {
+        return PruneDecision::Keep(format!("annotation {PRUNE_ANNOTATION}: disabled"));
+    }
+    if !live.unmanaged_inside.is_empty() {
+        let mut some = live.unmanaged_inside.clone();
+        let more = some.len().saturating_sub(3);
+        some.truncate(3);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        return PruneDecision::Keep(format!(
+            "the namespace holds objects plumb does not manage: {}{more}",
+            some.join(", ")
+        ));
+    }
+    PruneDecision::Delete
+}
+
+/// Objects every namespace gets by itself; they don't make a namespace "in use".
+pub fn is_namespace_default(kind: &str, name: &str) -> bool {
+    matches!(
+        (kind, name),
+        ("ConfigMap", "kube-root-ca.crt") | ("ServiceAccount", "default")
+    ) || (kind == "Secret" && name.starts_with("default-token-"))
+}
+
+/// The next inventory: what the revision applied, plus candidates whose
+/// delete failed (tried again next time, never orphaned).
+pub fn next_inventory(applied: &BTreeSet<ObjectRef>, failed_deletes: &[ObjectRef]) -> Inventory {
+    let mut members = applied.clone();
+    members.extend(failed_deletes.iter().cloned());
+    Inventory { members }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(group: &str, kind: &str, ns: &str, name: &str) -> ObjectRef {
+        ObjectRef {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn applyset_id_matches_kubectl() {
+        // kubectl's own algorithm on the same parent gives this value
+        // (sha256 of "plumb-apps.plumb-system.ConfigMap.", base64url without padding).
+        let id = applyset_id("plumb-apps", "plumb-system");
+        assert_eq!(
+            id,
+            "applyset-QJ9dc-5f4DcsGAx0siFBRPsOMJXjPOCdA3-4uQwRw_0-v1"
+        );
+        assert_ne!(id, applyset_id("plumb-other", "plumb-system"));
+    }
+
+    #[test]
+    fn inventory_round_trips_and_summarises() {
+        let inv = Inventory {
+            members: BTreeSet::from([
+                obj("apps", "Deployment", "web", "web"),
+                obj("", "ConfigMap", "web", "cfg"),
+                obj("", "Namespace", "", "web"),
+                obj("", "ConfigMap", "db", "cfg"),
+            ]),
+        };
+        assert_eq!(Inventory::decode(&inv.encode()).unwrap(), inv);
+        assert_eq!(inv.group_kinds(), "ConfigMap,Deployment.apps,Namespace");
+        assert_eq!(inv.additional_namespaces(), "db,web");
+        assert!(Inventory::decode("{bad")
+            .unwrap_err()
+            .contains("inventory line 1"));
+    }
+
+    #[test]
+    fn candidates_delete_namespaces_and_crds_last() {
+        let old = Inventory {
+            members: BTreeSet::from([
+                obj("", "Namespace", "", "a"),
+                obj(
+                    "apiextensions.k8s.io",
+                    "CustomResourceDefinition",
+                    "",
+                    "w.ex.com",
+                ),
+                obj("", "ConfigMap", "a", "gone"),
+                obj("", "ConfigMap", "a", "stays"),
+            ]),
+        };
+        let desired = BTreeSet::from([obj("", "ConfigMap", "a", "stays")]);
+        let kinds: Vec<String> = prune_candidates(&old, &desired)
+            .into_iter()
+            .map(|m| m.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["ConfigMap", "CustomResourceDefinition", "Namespace"]
+        );
+    }
+
+    #[test]
+    fn decisions_are_safe() {
+        let id = "applyset-x-v1";
+        let cm = obj("", "ConfigMap", "a", "c");
+        let mut live = LiveFacts {
+            exists: true,
+            labels: BTreeMap::from([(PART_OF_LABEL.to_owned(), id.to_owned())]),
+            ..LiveFacts::default()
+        };
+        assert_eq!(decide(&cm, &live, id), PruneDecision::Delete);
+        assert_eq!(decide(&cm, &LiveFacts::default(), id), PruneDecision::Gone);
+        assert!(
+            matches!(decide(&cm, &live, "applyset-other-v1"), PruneDecision::Keep(r) if r.contains("does not carry"))
+        );
+        live.annotations
+            .insert(PRUNE_ANNOTATION.into(), "disabled".into());
+        assert!(matches!(decide(&cm, &live, id), PruneDecision::Keep(r) if r.contains("disabled")));
+        live.annotations.clear();
+        let ns = obj("", "Namespace", "", "a");
+        live.unmanaged_inside = vec!["ConfigMap x".into()];
+        assert!(
+            matches!(decide(&ns, &live, id), PruneDecision::Keep(r) if r.contains("ConfigMap x"))
+        );
+        live.unmanaged_inside.clear();
+        assert_eq!(decide(&ns, &live, id), PruneDecision::Delete);
+        let system = obj("", "Namespace", "", SYSTEM_NAMESPACE);
+        assert!(matches!(decide(&system, &live, id), PruneDecision::Keep(_)));
+        assert!(is_namespace_default("ConfigMap", "kube-root-ca.crt"));
+        assert!(is_namespace_default("Secret", "default-token-abcde"));
+        assert!(!is_namespace_default("ConfigMap", "app"));
+    }
+
+    #[test]
+    fn failed_deletes_stay_in_the_inventory() {
+        // Regression of the Flux bug (fluxcd/kustomize-controller#1664): an
+        // object whose delete failed must not become an untracked orphan.
+        let applied = BTreeSet::from([obj("", "ConfigMap", "a", "new")]);
+        let failed = vec![obj("", "ConfigMap", "a", "stuck")];
+        let next = next_inventory(&applied, &failed);
+        assert!(next.members.contains(&obj("", "ConfigMap", "a", "stuck")));
+        assert!(next.members.contains(&obj("", "ConfigMap", "a", "new")));
+    }
+}
