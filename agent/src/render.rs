@@ -127,7 +127,7 @@ pub enum RenderError {
     /// The same object declared twice.
     #[error("{object} is declared twice: at {first} and at {second}")]
     Duplicate {
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         first: Origin,
         second: Origin,
     },
@@ -138,7 +138,7 @@ pub enum RenderError {
     #[error("{origin}: {object} is cluster-scoped but names namespace '{namespace}'")]
     NamespaceOnClusterScoped {
         origin: Origin,
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         namespace: String,
     },
 }
@@ -516,7 +516,7 @@ pub fn finish(
                 errors.push(RenderError::NamespaceOnClusterScoped {
                     origin: m.origin.clone(),
                     namespace: key.namespace.clone(),
-                    object: key,
+                    object: Box::new(key),
                 });
                 continue;
             }
@@ -542,7 +542,7 @@ pub fn finish(
         let key = m.key();
         if let Some(first) = seen.get(&key) {
             errors.push(RenderError::Duplicate {
-                object: key,
+                object: Box::new(key),
                 first: first.clone(),
                 second: m.origin.clone(),
             });
