@@ -161,11 +161,11 @@ fn check_passes_for_admin() {
 #[test]
 fn check_lists_what_the_restricted_user_lacks() {
     let cluster = Cluster::get();
-    let path = write_config(&config_for(
-        &cluster,
-        "restricted",
-        std::path::Path::new("/nonexistent/state"),
-    ));
+    // A stateDir below a regular file can be neither created nor written.
+    let blocker = temp_dir("blocked").join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let state = blocker.join("state");
+    let path = write_config(&config_for(&cluster, "restricted", &state));
     let out = plumb()
         .arg("check")
         .arg("--config")
