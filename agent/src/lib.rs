@@ -4,6 +4,7 @@
 //! report; each stage is a module named for it. This crate is the engine
 //! behind the `plumb` binary, so tests and benchmarks use it directly.
 
+pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod config;

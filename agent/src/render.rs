@@ -146,7 +146,7 @@ pub enum RenderError {
 /// Which kinds are namespaced.
 pub trait Scopes {
     /// `Some(true)` namespaced, `Some(false)` cluster-scoped, `None` unknown.
-    fn namespaced(&self, group: &str, kind: &str) -> Option<bool>;
+    fn namespaced(&self, api_version: &str, kind: &str) -> Option<bool>;
 }
 
 /// The built-in kinds of Kubernetes, plus CRDs found in the revision.
@@ -237,7 +237,8 @@ impl OfflineScopes {
 }
 
 impl Scopes for OfflineScopes {
-    fn namespaced(&self, group: &str, kind: &str) -> Option<bool> {
+    fn namespaced(&self, api_version: &str, kind: &str) -> Option<bool> {
+        let group = group_of(api_version);
         if CLUSTER_SCOPED.contains(&(group, kind)) {
             return Some(false);
         }
@@ -508,7 +509,11 @@ pub fn finish(
     let mut out = Vec::with_capacity(manifests.len());
     for mut m in manifests {
         let key = m.key();
-        match scopes.namespaced(&key.group, &key.kind) {
+        let api_version = m.object["apiVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match scopes.namespaced(&api_version, &key.kind) {
             Some(true) if key.namespace.is_empty() => {
                 m.object["metadata"]["namespace"] = Value::String(defaults.namespace.to_owned());
             }

@@ -490,6 +490,26 @@ impl Client {
         decode(&action, &reply.body)
     }
 
+    /// JSON merge patch of one object (used to hand client-side-applied fields over to plumb).
+    pub fn merge_patch(
+        &self,
+        resource: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, Error> {
+        let action = resource.action("patch", namespace, Some(name));
+        let body = serde_json::to_vec(patch).expect("JSON values serialize");
+        let reply = self.send(
+            &action,
+            http::Method::PATCH,
+            &resource.path(namespace, Some(name)),
+            Some(("application/merge-patch+json", &body)),
+            "application/json",
+        )?;
+        decode(&action, &reply.body)
+    }
+
     /// Deletes one object with the given propagation policy; `false` when it was already gone.
     pub fn delete(
         &self,

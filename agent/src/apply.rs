@@ -1,0 +1,646 @@
+//! Apply: validate the whole revision with server-side dry-runs, then apply
+//! it in stages with server-side apply (fieldManager `plumb`, force: Git wins).
+//!
+//! Pure pieces (handing client-side-applied fields over, recognising an
+//! immutable-field error) are plain functions; the rest is a thin I/O shell
+//! over [`Client`] with bounded parallelism within a stage.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::kube::{ApiResource, ApplyOptions, Client, Error, Propagation, FIELD_MANAGER};
+use crate::plan::{self, Stage};
+use crate::render::{Manifest, ObjectRef, Origin, Scopes};
+
+/// Annotation that lets plumb delete and recreate an object whose immutable fields changed.
+pub const RECREATE_ANNOTATION: &str = "plumb.dev/recreate";
+
+/// Field managers whose fields plumb takes over on its first apply: what
+/// `kubectl apply` (client-side) records.
+pub const CLIENT_SIDE_MANAGERS: &[&str] = &["kubectl-client-side-apply", "kubectl"];
+
+/// Requests in flight at once within one stage.
+pub const PARALLELISM: usize = 6;
+
+/// One object that could not be validated, applied or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectFailure {
+    /// Which object.
+    pub object: ObjectRef,
+    /// Where Git declares it (none for prune failures).
+    pub origin: Option<Origin>,
+    /// What went wrong, from the server.
+    pub message: String,
+}
+
+impl fmt::Display for ObjectFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origin {
+            Some(origin) => write!(f, "{} ({origin}): {}", self.object, self.message),
+            None => write!(f, "{}: {}", self.object, self.message),
+        }
+    }
+}
+
+fn failure(m: &Manifest, message: impl Into<String>) -> ObjectFailure {
+    ObjectFailure {
+        object: m.key(),
+        origin: Some(m.origin.clone()),
+        message: message.into(),
+    }
+}
+
+/// A manifest with the resource it is served as.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    /// The rendered object.
+    pub manifest: &'a Manifest,
+    /// Its resource, from discovery.
+    pub resource: ApiResource,
+}
+
+/// What validation learned beyond "it is valid".
+#[derive(Debug, Clone, Default)]
+pub struct Validation {
+    /// Objects where applying takes fields from other managers, with those managers.
+    pub conflicts: BTreeMap<ObjectRef, Vec<String>>,
+    /// Objects whose immutable fields changed and that ask to be recreated.
+    pub recreate: BTreeSet<ObjectRef>,
+    /// Objects carrying fields that `kubectl apply` (client-side) set, to adopt.
+    pub adopt: BTreeSet<ObjectRef>,
+    /// Objects that would change (dry-run result differs from live).
+    pub changes: BTreeSet<ObjectRef>,
+}
+
+/// Namespaces and CRDs created before validation, so objects inside them can be dry-run.
+#[derive(Debug, Clone, Default)]
+pub struct Created {
+    /// In creation order.
+    pub objects: Vec<(ApiResource, ObjectRef)>,
+}
+
+/// Which kinds are namespaced, asked of the cluster, with an offline fallback
+/// for kinds whose CRD is in the revision but not yet in the cluster.
+pub struct ClusterScopes<'a> {
+    /// The cluster.
+    pub client: &'a Client,
+    /// The fallback.
+    pub offline: crate::render::OfflineScopes,
+}
+
+impl Scopes for ClusterScopes<'_> {
+    fn namespaced(&self, api_version: &str, kind: &str) -> Option<bool> {
+        match self.client.resolve(api_version, kind) {
+            Ok(r) => Some(r.namespaced),
+            Err(_) => self.offline.namespaced(api_version, kind),
+        }
+    }
+}
+
+/// Runs `f` over `items` with at most `width` in flight; results in input order.
+pub fn parallel<T: Sync, R: Send>(items: &[T], width: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 || width <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let slots: Vec<std::sync::Mutex<&mut Option<R>>> =
+        results.iter_mut().map(std::sync::Mutex::new).collect();
+    std::thread::scope(|s| {
+        for _ in 0..width.min(items.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= items.len() {
+                    break;
+                }
+                let r = f(&items[i]);
+                **slots[i].lock().unwrap() = Some(r);
+            });
+        }
+    });
+    drop(slots);
+    results
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+/// Creates the Namespaces and CRDs of the revision that the cluster lacks,
+/// and waits until those CRDs are Established. Existing ones are not touched.
+pub fn create_missing_containers(
+    client: &Client,
+    manifests: &[Manifest],
+) -> Result<Created, (Created, ObjectFailure)> {
+    let mut created = Created::default();
+    for m in manifests {
+        let key = m.key();
+        let resource = match plan::stage_of(&key) {
+            Stage::Namespaces => ApiResource::namespace(),
+            Stage::Crds => ApiResource::crd(),
+            _ => continue,
+        };
+        let result = client.get(&resource, None, &key.name).and_then(|live| {
+            if live.is_some() {
+                return Ok(false);
+            }
+            client.apply(
+                &resource,
+                &m.object,
+                ApplyOptions {
+                    force: true,
+                    dry_run: false,
+                },
+            )?;
+            Ok(true)
+        });
+        match result {
+            Ok(true) => created.objects.push((resource, key)),
+            Ok(false) => {}
+            Err(e) => return Err((created, failure(m, e.to_string()))),
+        }
+    }
+    for (resource, key) in &created.objects {
+        if resource.kind == "CustomResourceDefinition" {
+            if let Err(message) = wait_established(client, &key.name, Duration::from_secs(60)) {
+                let m = manifests
+                    .iter()
+                    .find(|m| &m.key() == key)
+                    .expect("created from these");
+                return Err((created.clone(), failure(m, message)));
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Deletes what [`create_missing_containers`] created, newest first (validation failed).
+pub fn undo_created(client: &Client, created: &Created) -> Vec<ObjectFailure> {
+    let mut failures = Vec::new();
+    for (resource, key) in created.objects.iter().rev() {
+        if let Err(e) = client.delete(resource, None, &key.name, Propagation::Background) {
+            failures.push(ObjectFailure {
+                object: key.clone(),
+                origin: None,
+                message: format!("could not delete it after validation failed: {e}"),
+            });
+        }
+    }
+    failures
+}
+
+/// Polls a CRD until its Established condition is True, and its kind is served.
+pub fn wait_established(client: &Client, name: &str, timeout: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        match client.get(&ApiResource::crd(), None, name) {
+            Ok(Some(crd)) if crate::health::health_of(&crd).is_ready() => {
+                let group = crd["spec"]["group"].as_str().unwrap_or_default();
+                let kind = crd["spec"]["names"]["kind"].as_str().unwrap_or_default();
+                let served = crd["spec"]["versions"]
+                    .as_array()
+                    .and_then(|vs| vs.iter().find(|v| v["served"] == true))
+                    .and_then(|v| v["name"].as_str())
+                    .unwrap_or_default();
+                if client.resolve(&format!("{group}/{served}"), kind).is_ok() {
+                    return Ok(());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        if started.elapsed() > timeout {
+            return Err(format!(
+                "CRD {name} did not become Established within {}s",
+                timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Finds the resource of every manifest; all failures are reported.
+pub fn resolve<'a>(
+    client: &Client,
+    manifests: &'a [Manifest],
+) -> Result<Vec<Target<'a>>, Vec<ObjectFailure>> {
+    let mut targets = Vec::new();
+    let mut failures = Vec::new();
+    for m in manifests {
+        let api_version = m.object["apiVersion"].as_str().unwrap_or_default();
+        let kind = m.object["kind"].as_str().unwrap_or_default();
+        match client.resolve(api_version, kind) {
+            Ok(resource) => targets.push(Target {
+                manifest: m,
+                resource,
+            }),
+            Err(e) => failures.push(failure(m, e.to_string())),
+        }
+    }
+    if failures.is_empty() {
+        Ok(targets)
+    } else {
+        Err(failures)
+    }
+}
+
+fn namespace_of<'a>(t: &'a Target) -> Option<&'a str> {
+    t.resource
+        .namespaced
+        .then(|| t.manifest.object["metadata"]["namespace"].as_str())
+        .flatten()
+}
+
+/// True when a 422 says an immutable field changed.
+pub fn is_immutable_change(err: &Error) -> bool {
+    matches!(err, Error::Invalid { causes, .. } if causes.iter().any(|c| c.contains("field is immutable")))
+}
+
+fn wants_recreate(m: &Manifest) -> bool {
+    m.object["metadata"]["annotations"][RECREATE_ANNOTATION] == "true"
+}
+
+/// Dry-runs every object, without force first so that conflicts with other
+/// field managers are seen and recorded, then with force to validate the
+/// content. Nothing is persisted.
+pub fn validate(
+    client: &Client,
+    targets: &[Target],
+    live: &BTreeMap<ObjectRef, Value>,
+) -> Result<Validation, Vec<ObjectFailure>> {
+    enum Outcome {
+        Fine {
+            conflict: Option<Vec<String>>,
+            adopt: bool,
+            changed: bool,
+        },
+        Recreate,
+        Failed(ObjectFailure),
+    }
+    let outcomes = parallel(targets, PARALLELISM, |t| {
+        let m = t.manifest;
+        let dry = |force| {
+            client.apply(
+                &t.resource,
+                &m.object,
+                ApplyOptions {
+                    force,
+                    dry_run: true,
+                },
+            )
+        };
+        let (result, conflict) = match dry(false) {
+            Err(Error::ApplyConflict { managers, .. }) => (dry(true), Some(managers)),
+            other => (other, None),
+        };
+        match result {
+            Ok(after) => {
+                let key = m.key();
+                let adopt = adoption(&after["metadata"]["managedFields"]).is_some();
+                let changed = live.get(&key).is_none_or(|before| differs(&after, before));
+                Outcome::Fine { conflict, adopt, changed }
+            }
+            Err(e) if is_immutable_change(&e) && wants_recreate(m) => Outcome::Recreate,
+            Err(e) if is_immutable_change(&e) => Outcome::Failed(failure(
+                m,
+                format!("{e}\nan immutable field changed: add the annotation {RECREATE_ANNOTATION}: \"true\" to let plumb delete and recreate the object"),
+            )),
+            Err(e) => Outcome::Failed(failure(m, e.to_string())),
+        }
+    });
+    let mut validation = Validation::default();
+    let mut failures = Vec::new();
+    for (t, outcome) in targets.iter().zip(outcomes) {
+        let key = t.manifest.key();
+        match outcome {
+            Outcome::Fine {
+                conflict,
+                adopt,
+                changed,
+            } => {
+                if let Some(managers) = conflict {
+                    validation.conflicts.insert(key.clone(), managers);
+                }
+                if adopt {
+                    validation.adopt.insert(key.clone());
+                }
+                if changed {
+                    validation.changes.insert(key);
+                }
+            }
+            Outcome::Recreate => {
+                validation.recreate.insert(key.clone());
+                validation.changes.insert(key);
+            }
+            Outcome::Failed(f) => failures.push(f),
+        }
+    }
+    if failures.is_empty() {
+        Ok(validation)
+    } else {
+        Err(failures)
+    }
+}
+
+/// Whether applying would change the live object: compares the dry-run result
+/// with the live object, ignoring metadata the server maintains.
+pub fn differs(after: &Value, before: &Value) -> bool {
+    strip_volatile(after) != strip_volatile(before)
+}
+
+/// The object without the fields that change on every write or belong to the server.
+pub fn strip_volatile(object: &Value) -> Value {
+    let mut o = object.clone();
+    if let Some(meta) = o["metadata"].as_object_mut() {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "uid",
+            "selfLink",
+        ] {
+            meta.remove(k);
+        }
+    }
+    if let Some(map) = o.as_object_mut() {
+        map.remove("status");
+    }
+    o
+}
+
+/// One object plumb applied.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// Which object.
+    pub object: ObjectRef,
+    /// The live object the server returned.
+    pub live: Value,
+}
+
+/// Applies every target in stage order (force: Git wins); within a stage,
+/// bounded parallelism. Stops at the first stage with a failure.
+pub fn apply_all(
+    client: &Client,
+    targets: &[Target],
+    validation: &Validation,
+) -> Result<Vec<Applied>, (Vec<Applied>, Vec<ObjectFailure>)> {
+    let mut applied = Vec::new();
+    let manifests: Vec<&Manifest> = targets.iter().map(|t| t.manifest).collect();
+    let by_key: BTreeMap<ObjectRef, &Target> =
+        targets.iter().map(|t| (t.manifest.key(), t)).collect();
+    let mut stages: BTreeMap<Stage, Vec<&Target>> = BTreeMap::new();
+    for m in manifests {
+        let key = m.key();
+        stages
+            .entry(plan::stage_of(&key))
+            .or_default()
+            .push(by_key[&key]);
+    }
+    for (stage, group) in stages {
+        let results = parallel(&group, PARALLELISM, |t| apply_one(client, t, validation));
+        let mut failures = Vec::new();
+        for (t, r) in group.iter().zip(results) {
+            match r {
+                Ok(live) => applied.push(Applied {
+                    object: t.manifest.key(),
+                    live,
+                }),
+                Err(e) => failures.push(failure(t.manifest, e)),
+            }
+        }
+        if failures.is_empty() && stage == Stage::Crds {
+            for t in &group {
+                if let Err(e) =
+                    wait_established(client, &t.manifest.key().name, Duration::from_secs(60))
+                {
+                    failures.push(failure(t.manifest, e));
+                }
+            }
+        }
+        if !failures.is_empty() {
+            return Err((applied, failures));
+        }
+    }
+    Ok(applied)
+}
+
+fn apply_one(client: &Client, t: &Target, validation: &Validation) -> Result<Value, String> {
+    let key = t.manifest.key();
+    let ns = namespace_of(t);
+    if validation.recreate.contains(&key) {
+        client
+            .delete(&t.resource, ns, &key.name, Propagation::Foreground)
+            .map_err(|e| e.to_string())?;
+        wait_gone(client, t, Duration::from_secs(60))?;
+    }
+    if validation.adopt.contains(&key) {
+        adopt(client, t)
+            .map_err(|e| format!("could not take over the fields of kubectl apply: {e}"))?;
+    }
+    client
+        .apply(
+            &t.resource,
+            &t.manifest.object,
+            ApplyOptions {
+                force: true,
+                dry_run: false,
+            },
+        )
+        .map_err(|e| e.to_string())
+}
+
+fn wait_gone(client: &Client, t: &Target, timeout: Duration) -> Result<(), String> {
+    let key = t.manifest.key();
+    let started = Instant::now();
+    while client
+        .get(&t.resource, namespace_of(t), &key.name)
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        if started.elapsed() > timeout {
+            return Err(format!(
+                "deleted for recreation, but still there after {}s (finalizers?)",
+                timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// Moves the fields that `kubectl apply` (client-side) owns to plumb's
+/// manager, so that a field later removed from Git is removed from the object.
+fn adopt(client: &Client, t: &Target) -> Result<(), Error> {
+    let key = t.manifest.key();
+    let ns = namespace_of(t);
+    let Some(live) = client.get(&t.resource, ns, &key.name)? else {
+        return Ok(());
+    };
+    if let Some(fields) = adoption(&live["metadata"]["managedFields"]) {
+        let patch = json!({"metadata": {
+            "managedFields": fields,
+            "resourceVersion": live["metadata"]["resourceVersion"],
+        }});
+        client.merge_patch(&t.resource, ns, &key.name, &patch)?;
+    }
+    Ok(())
+}
+
+/// The managedFields with client-side-apply entries turned into plumb's
+/// Apply entry (merged with plumb's own, per apiVersion); `None` when there
+/// is nothing to adopt.
+pub fn adoption(managed_fields: &Value) -> Option<Vec<Value>> {
+    let entries = managed_fields.as_array()?;
+    let is_csa = |e: &Value| {
+        CLIENT_SIDE_MANAGERS.contains(&e["manager"].as_str().unwrap_or_default())
+            && e["operation"] == "Update"
+    };
+    if !entries.iter().any(is_csa) {
+        return None;
+    }
+    let mut out: Vec<Value> = Vec::new();
+    let mut ours: BTreeMap<String, Value> = BTreeMap::new();
+    for e in entries {
+        let mine = e["manager"] == FIELD_MANAGER && e["operation"] == "Apply";
+        if is_csa(e) || mine {
+            let api_version = e["apiVersion"].as_str().unwrap_or_default().to_owned();
+            let entry = ours.entry(api_version).or_insert_with(|| {
+                let mut base = e.clone();
+                base["manager"] = json!(FIELD_MANAGER);
+                base["operation"] = json!("Apply");
+                base["fieldsV1"] = json!({});
+                base.as_object_mut().map(|m| m.remove("subresource"));
+                base
+            });
+            merge_fields(&mut entry["fieldsV1"], &e["fieldsV1"]);
+        } else {
+            out.push(e.clone());
+        }
+    }
+    out.extend(ours.into_values());
+    Some(out)
+}
+
+/// Union of two fieldsV1 trees.
+fn merge_fields(into: &mut Value, from: &Value) {
+    let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) else {
+        return;
+    };
+    for (k, v) in from {
+        match into.get_mut(k) {
+            Some(existing) => merge_fields(existing, v),
+            None => {
+                into.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// Managers other than plumb that own `field` (a dotted path) in managedFields.
+pub fn managers_of(managed_fields: &Value, field: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in managed_fields.as_array().into_iter().flatten() {
+        let manager = e["manager"].as_str().unwrap_or_default();
+        if manager == FIELD_MANAGER {
+            continue;
+        }
+        let mut node = &e["fieldsV1"];
+        let mut owns = true;
+        for part in field.split('.') {
+            let name = part.split('[').next().unwrap_or(part);
+            match node.get(format!("f:{name}")) {
+                Some(next) => node = next,
+                None => {
+                    owns = false;
+                    break;
+                }
+            }
+        }
+        if owns && !out.iter().any(|m| m == manager) {
+            out.push(manager.to_owned());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_keeps_order_and_runs_everything() {
+        let items: Vec<u32> = (0..50).collect();
+        let out = parallel(&items, 4, |i| i * 2);
+        assert_eq!(out, (0..50).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(parallel(&[7u32], 4, |i| i + 1), [8]);
+    }
+
+    #[test]
+    fn adoption_moves_client_side_fields_to_plumb() {
+        let managed = json!([
+            {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "v1",
+             "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:a": {}, "f:old": {}}}},
+            {"manager": "plumb", "operation": "Apply", "apiVersion": "v1",
+             "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:b": {}}}},
+            {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1",
+             "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {}}}
+        ]);
+        let out = adoption(&managed).unwrap();
+        assert_eq!(out.len(), 2);
+        let ours = out.iter().find(|e| e["manager"] == "plumb").unwrap();
+        assert_eq!(ours["operation"], "Apply");
+        assert_eq!(
+            ours["fieldsV1"],
+            json!({"f:data": {"f:a": {}, "f:old": {}, "f:b": {}}})
+        );
+        assert!(out
+            .iter()
+            .any(|e| e["manager"] == "kube-controller-manager"));
+        assert!(adoption(&json!([{"manager": "plumb", "operation": "Apply"}])).is_none());
+    }
+
+    #[test]
+    fn managers_of_a_field() {
+        let managed = json!([
+            {"manager": "kubectl-scale", "operation": "Update", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+            {"manager": "plumb", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+            {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:data": {"f:x": {}}}}
+        ]);
+        assert_eq!(managers_of(&managed, "spec.replicas"), ["kubectl-scale"]);
+        assert_eq!(managers_of(&managed, "data.x"), ["kubectl-edit"]);
+        assert!(managers_of(&managed, "data.y").is_empty());
+    }
+
+    #[test]
+    fn volatile_metadata_does_not_count_as_change() {
+        let a = json!({"metadata": {"name": "x", "resourceVersion": "1", "managedFields": []}, "data": {"a": "1"}, "status": {"x": 1}});
+        let b = json!({"metadata": {"name": "x", "resourceVersion": "2"}, "data": {"a": "1"}});
+        assert!(!differs(&a, &b));
+        let c = json!({"metadata": {"name": "x"}, "data": {"a": "2"}});
+        assert!(differs(&a, &c));
+    }
+
+    #[test]
+    fn immutable_errors_are_recognised() {
+        let action = crate::kube::Action {
+            verb: "patch",
+            resource: "jobs.batch".into(),
+            namespace: None,
+            name: None,
+        };
+        let e = Error::Invalid {
+            action: Box::new(action.clone()),
+            causes: vec!["spec.template: Invalid value: ...: field is immutable".into()],
+        };
+        assert!(is_immutable_change(&e));
+        let e = Error::Invalid {
+            action: Box::new(action),
+            causes: vec!["spec.replicas: must be >= 0".into()],
+        };
+        assert!(!is_immutable_change(&e));
+    }
+}
