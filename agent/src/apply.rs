@@ -160,7 +160,7 @@ pub fn create_missing_containers(
         match result {
             Ok(true) => created.objects.push((resource, key)),
             Ok(false) => {}
-            Err(e) => return Err((created, failure(m, e.to_string()))),
+            Err(e) => return Err(failure(m, e.to_string())),
         }
     }
     for (resource, key) in &created.objects {
@@ -170,11 +170,11 @@ pub fn create_missing_containers(
                     .iter()
                     .find(|m| &m.key() == key)
                     .expect("created from these");
-                return Err((created.clone(), failure(m, message)));
+                return Err(failure(m, message));
             }
         }
     }
-    Ok(created)
+    Ok(())
 }
 
 /// Deletes what [`create_missing_containers`] created, newest first (validation failed).
