@@ -131,11 +131,12 @@ pub fn parallel<T: Sync, R: Send>(items: &[T], width: usize, f: impl Fn(&T) -> R
 
 /// Creates the Namespaces and CRDs of the revision that the cluster lacks,
 /// and waits until those CRDs are Established. Existing ones are not touched.
+/// `created` lists what was created, also on failure, for [`undo_created`].
 pub fn create_missing_containers(
     client: &Client,
     manifests: &[Manifest],
-) -> Result<Created, (Created, ObjectFailure)> {
-    let mut created = Created::default();
+    created: &mut Created,
+) -> Result<(), ObjectFailure> {
     for m in manifests {
         let key = m.key();
         let resource = match plan::stage_of(&key) {
