@@ -161,6 +161,22 @@ pub struct Sync {
     pub path: String,
     /// Namespace given to namespaced objects that name none.
     pub namespace: String,
+    /// Delete objects that left Git.
+    pub prune: bool,
+    /// Allow a revision that renders no objects to prune everything.
+    pub allow_empty: bool,
+    /// Correct drift (false: report it only).
+    pub self_heal: bool,
+    /// Follow health after applying.
+    pub wait: bool,
+    /// How long health is followed after an apply.
+    pub timeout: Duration,
+    /// How often the sync reconciles.
+    pub interval: Duration,
+    /// Neither apply nor prune.
+    pub suspend: bool,
+    /// Globs, relative to `path`, of files to leave out.
+    pub exclude: Vec<String>,
 }
 
 /// Why the config could not be used.
@@ -417,6 +433,20 @@ struct RawSync {
     path: String,
     #[serde(default, deserialize_with = "de_opt_dns_label")]
     namespace: Option<String>,
+    #[serde(default)]
+    prune: bool,
+    #[serde(default)]
+    allow_empty: bool,
+    self_heal: Option<bool>,
+    wait: Option<bool>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    interval: Option<Duration>,
+    #[serde(default)]
+    suspend: bool,
+    #[serde(default, deserialize_with = "de_globs")]
+    exclude: Vec<String>,
 }
 
 impl RawSettings {
@@ -451,6 +481,14 @@ impl RawSettings {
                     source: s.source,
                     path: s.path,
                     namespace: s.namespace.unwrap_or_else(|| "default".to_owned()),
+                    prune: s.prune,
+                    allow_empty: s.allow_empty,
+                    self_heal: s.self_heal.unwrap_or(true),
+                    wait: s.wait.unwrap_or(true),
+                    timeout: s.timeout.unwrap_or(Duration::from_secs(120)),
+                    interval: s.interval.or(self.interval).unwrap_or(DEFAULT_INTERVAL),
+                    suspend: s.suspend,
+                    exclude: s.exclude,
                 })
                 .collect(),
         }
@@ -785,6 +823,29 @@ pub fn check_repo_path(path: &str) -> Result<String, String> {
     Ok(parts.join("/"))
 }
 
+fn de_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct Globs;
+    impl<'de> Visitor<'de> for Globs {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of globs relative to path")
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(glob) = seq.next_element::<String>()? {
+                if glob.is_empty() || glob.starts_with('/') || glob.split('/').any(|p| p == "..") {
+                    return Err(de::Error::custom(format!(
+                        "exclude glob '{glob}' must be relative to path, without '..'"
+                    )));
+                }
+                out.push(glob);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Globs)
+}
+
 fn de_repo_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar(d, "a folder inside the repository", check_repo_path)
 }
@@ -1104,5 +1165,30 @@ syncs:
         assert_eq!(Transport::of("file:///srv/r.git"), Ok(Transport::File));
         assert_eq!(Transport::of("git://h/r"), Ok(Transport::Git));
         assert!(Transport::of("/srv/r.git").is_err());
+    }
+
+    #[test]
+    fn sync_keys_and_defaults() {
+        let head = "interval: 3m\nsources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs:\n";
+        let s = parse(&format!("{head}  - {{name: s, source: a}}\n")).unwrap();
+        let sync = &s.syncs[0];
+        assert!(!sync.prune && !sync.allow_empty && sync.self_heal && sync.wait && !sync.suspend);
+        assert_eq!(sync.timeout, Duration::from_secs(120));
+        assert_eq!(sync.interval, Duration::from_secs(180));
+        assert!(sync.exclude.is_empty());
+        let s = parse(&format!(
+            "{head}  - {{name: s, source: a, prune: true, allowEmpty: true, selfHeal: false, wait: false, timeout: 30s, interval: 10s, suspend: true, exclude: ['*.md', 'tests/**']}}\n"
+        ))
+        .unwrap();
+        let sync = &s.syncs[0];
+        assert!(sync.prune && sync.allow_empty && !sync.self_heal && !sync.wait && sync.suspend);
+        assert_eq!(sync.timeout, Duration::from_secs(30));
+        assert_eq!(sync.interval, Duration::from_secs(10));
+        assert_eq!(sync.exclude, ["*.md", "tests/**"]);
+        let (line, _, msg) = error_at(&format!("{head}  - {{name: s, source: a, exclude: ['../x']}}\n"));
+        assert_eq!(line, 4);
+        assert!(msg.contains("exclude glob '../x'"), "{msg}");
+        let (_, _, msg) = error_at(&format!("{head}  - {{name: s, source: a, prune: maybe}}\n"));
+        assert!(msg.contains("prune"), "{msg}");
     }
 }
