@@ -1169,7 +1169,8 @@ syncs:
 
     #[test]
     fn sync_keys_and_defaults() {
-        let head = "interval: 3m\nsources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs:\n";
+        let head =
+            "interval: 3m\nsources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs:\n";
         let s = parse(&format!("{head}  - {{name: s, source: a}}\n")).unwrap();
         let sync = &s.syncs[0];
         assert!(!sync.prune && !sync.allow_empty && sync.self_heal && sync.wait && !sync.suspend);
@@ -1185,7 +1186,9 @@ syncs:
         assert_eq!(sync.timeout, Duration::from_secs(30));
         assert_eq!(sync.interval, Duration::from_secs(10));
         assert_eq!(sync.exclude, ["*.md", "tests/**"]);
-        let (line, _, msg) = error_at(&format!("{head}  - {{name: s, source: a, exclude: ['../x']}}\n"));
+        let (line, _, msg) = error_at(&format!(
+            "{head}  - {{name: s, source: a, exclude: ['../x']}}\n"
+        ));
         assert_eq!(line, 4);
         assert!(msg.contains("exclude glob '../x'"), "{msg}");
         let (_, _, msg) = error_at(&format!("{head}  - {{name: s, source: a, prune: maybe}}\n"));

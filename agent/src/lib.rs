@@ -16,4 +16,5 @@ pub mod node;
 pub mod plan;
 pub mod prune;
 pub mod render;
+pub mod report;
 pub mod store;

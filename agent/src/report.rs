@@ -1,0 +1,371 @@
+//! Report: the sync's status and inventory in its parent ConfigMap, and one
+//! summary Event per cycle that changed something or failed.
+//!
+//! Building the parent and deciding whether anything must be written are pure;
+//! an idle cycle writes nothing (on k3s every API write is an SD-card write).
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::kube::{ApiResource, ApplyOptions, Client, Error};
+use crate::prune::{self, Inventory};
+
+/// One condition, as Kubernetes objects carry them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Ready, Reconciling or Stalled.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// "True", "False" or "Unknown".
+    pub status: String,
+    /// CamelCase reason.
+    pub reason: String,
+    /// What a person reads.
+    pub message: String,
+    /// When `status` last changed.
+    pub last_transition_time: String,
+}
+
+/// Object counts of the last cycle that changed something.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Objects in the revision.
+    pub managed: usize,
+    /// Objects created or changed.
+    pub applied: usize,
+    /// Objects already as Git says.
+    pub unchanged: usize,
+    /// Objects deleted.
+    pub pruned: usize,
+    /// Objects found drifted.
+    pub drifted: usize,
+}
+
+/// What the parent ConfigMap says about its sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    /// The revision in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// When it was applied (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<String>,
+    /// The last failure's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
+    /// When it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure_at: Option<String>,
+    /// Ready, Reconciling, Stalled.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Counts.
+    #[serde(default)]
+    pub counts: Counts,
+    /// Health seen after the last apply, one line per object not ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<String>,
+}
+
+impl SyncStatus {
+    /// The condition of that type, if set.
+    pub fn condition(&self, kind: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.kind == kind)
+    }
+
+    /// Sets a condition, keeping its transition time when its status is unchanged.
+    pub fn set_condition(
+        &mut self,
+        kind: &str,
+        status: bool,
+        reason: &str,
+        message: &str,
+        now: &str,
+    ) {
+        let status = if status { "True" } else { "False" };
+        let transition = match self.condition(kind) {
+            Some(c) if c.status == status => c.last_transition_time.clone(),
+            _ => now.to_owned(),
+        };
+        self.conditions.retain(|c| c.kind != kind);
+        self.conditions.push(Condition {
+            kind: kind.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            last_transition_time: transition,
+        });
+        self.conditions.sort_by(|a, b| a.kind.cmp(&b.kind));
+    }
+}
+
+/// The current time (jiff here is built without its std clock).
+fn timestamp() -> Timestamp {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::new(since.as_secs() as i64, since.subsec_nanos() as i32)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Now, as RFC 3339 in UTC, to the second.
+pub fn now() -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_second(since.as_secs() as i64)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// The parent ConfigMap as plumb applies it: the ApplySet labels and
+/// annotations, the inventory, and the status.
+pub fn parent_object(sync: &str, inventory: &Inventory, status: &SyncStatus) -> Value {
+    let name = prune::parent_name(sync);
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": prune::SYSTEM_NAMESPACE,
+            "labels": {
+                prune::ID_LABEL: prune::applyset_id(&name, prune::SYSTEM_NAMESPACE),
+                "app.kubernetes.io/managed-by": "plumb",
+                "plumb.dev/sync": sync,
+            },
+            "annotations": {
+                prune::TOOLING_ANNOTATION: format!("plumb/v{}", env!("CARGO_PKG_VERSION")),
+                prune::GROUP_KINDS_ANNOTATION: inventory.group_kinds(),
+                prune::NAMESPACES_ANNOTATION: inventory.additional_namespaces(),
+            },
+        },
+        "data": {
+            "inventory": inventory.encode(),
+            "status": serde_json::to_string_pretty(status).expect("serialisable"),
+        },
+    })
+}
+
+/// The inventory and status a live parent holds (empty for a new sync).
+pub fn read_parent(parent: Option<&Value>) -> Result<(Inventory, SyncStatus), String> {
+    let Some(parent) = parent else {
+        return Ok(Default::default());
+    };
+    let inventory = Inventory::decode(parent["data"]["inventory"].as_str().unwrap_or_default())?;
+    let status = match parent["data"]["status"].as_str() {
+        Some(text) if !text.is_empty() => serde_json::from_str(text)
+            .map_err(|e| format!("status of the parent ConfigMap: {e}"))?,
+        _ => SyncStatus::default(),
+    };
+    Ok((inventory, status))
+}
+
+/// Whether the live parent already holds what `desired` says.
+pub fn parent_unchanged(live: Option<&Value>, desired: &Value) -> bool {
+    let Some(live) = live else { return false };
+    let same = |path: &[&str]| {
+        let (mut a, mut b) = (live, desired);
+        for p in path {
+            a = &a[*p];
+            b = &b[*p];
+        }
+        match (a.as_object(), b.as_object()) {
+            (Some(a), Some(b)) => b.iter().all(|(k, v)| a.get(k) == Some(v)),
+            _ => a == b,
+        }
+    };
+    same(&["data"]) && same(&["metadata", "labels"]) && same(&["metadata", "annotations"])
+}
+
+/// Ensures plumb-system exists (one GET when it does).
+pub fn ensure_system_namespace(client: &Client) -> Result<(), Error> {
+    let ns = ApiResource::namespace();
+    if client.get(&ns, None, prune::SYSTEM_NAMESPACE)?.is_none() {
+        let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": prune::SYSTEM_NAMESPACE}});
+        client.apply(
+            &ns,
+            &object,
+            ApplyOptions {
+                force: true,
+                dry_run: false,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Reads a sync's parent ConfigMap.
+pub fn get_parent(client: &Client, sync: &str) -> Result<Option<Value>, Error> {
+    client.get(
+        &ApiResource::config_map(),
+        Some(prune::SYSTEM_NAMESPACE),
+        &prune::parent_name(sync),
+    )
+}
+
+/// Writes the parent when it differs from `live`; returns whether it wrote.
+pub fn write_parent(client: &Client, live: Option<&Value>, desired: &Value) -> Result<bool, Error> {
+    if parent_unchanged(live, desired) {
+        return Ok(false);
+    }
+    client.apply(
+        &ApiResource::config_map(),
+        desired,
+        ApplyOptions {
+            force: true,
+            dry_run: false,
+        },
+    )?;
+    Ok(true)
+}
+
+/// Event type: Normal or Warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Something changed as it should.
+    Normal,
+    /// Something failed.
+    Warning,
+}
+
+/// Posts one Event about a sync, on its parent ConfigMap.
+pub fn post_event(
+    client: &Client,
+    sync: &str,
+    node: &str,
+    severity: Severity,
+    reason: &str,
+    message: &str,
+) -> Result<(), Error> {
+    let parent = prune::parent_name(sync);
+    let stamp = timestamp();
+    let event = Event {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{parent}.")),
+            namespace: Some(prune::SYSTEM_NAMESPACE.into()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("ConfigMap".into()),
+            name: Some(parent),
+            namespace: Some(prune::SYSTEM_NAMESPACE.into()),
+            ..Default::default()
+        },
+        reason: Some(reason.into()),
+        // Events cap their message at 1 KiB.
+        message: Some(message.chars().take(1000).collect()),
+        type_: Some(match severity {
+            Severity::Normal => "Normal".into(),
+            Severity::Warning => "Warning".into(),
+        }),
+        source: Some(EventSource {
+            component: Some("plumb".into()),
+            host: Some(node.into()),
+        }),
+        reporting_component: Some("plumb".into()),
+        reporting_instance: Some(node.into()),
+        action: Some("Reconcile".into()),
+        first_timestamp: Some(Time(stamp)),
+        last_timestamp: Some(Time(stamp)),
+        event_time: Some(MicroTime(stamp)),
+        count: Some(1),
+        ..Default::default()
+    };
+    client.create(&ApiResource::event(), Some(prune::SYSTEM_NAMESPACE), &event)?;
+    Ok(())
+}
+
+/// Counts of each condition, for logs and `plumb status`.
+pub fn summary(status: &SyncStatus) -> String {
+    let ready = status.condition("Ready");
+    let state = match ready {
+        Some(c) if c.status == "True" => "Ready".to_owned(),
+        Some(c) => format!("not Ready ({})", c.reason),
+        None => "never reconciled".to_owned(),
+    };
+    let rev = status.revision.as_deref().map(short).unwrap_or("none");
+    format!("rev {rev} {state}, {} objects", status.counts.managed)
+}
+
+/// The first 7 characters of a commit id (or the whole of a shorter id).
+pub fn short(revision: &str) -> &str {
+    &revision[..revision.len().min(7)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::ObjectRef;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn conditions_keep_transition_times() {
+        let mut s = SyncStatus::default();
+        s.set_condition("Ready", true, "Synced", "ok", "t1");
+        s.set_condition("Ready", true, "Synced", "still ok", "t2");
+        assert_eq!(s.condition("Ready").unwrap().last_transition_time, "t1");
+        s.set_condition("Ready", false, "Failed", "bad", "t3");
+        assert_eq!(s.condition("Ready").unwrap().last_transition_time, "t3");
+        s.set_condition("Stalled", false, "", "", "t3");
+        let kinds: Vec<_> = s.conditions.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, ["Ready", "Stalled"]);
+    }
+
+    #[test]
+    fn parent_round_trips_and_detects_change() {
+        let inv = Inventory {
+            members: BTreeSet::from([ObjectRef {
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                namespace: "web".into(),
+                name: "web".into(),
+            }]),
+        };
+        let mut status = SyncStatus {
+            revision: Some("abc".into()),
+            ..Default::default()
+        };
+        status.counts.managed = 1;
+        let parent = parent_object("apps", &inv, &status);
+        assert_eq!(
+            parent["metadata"]["annotations"][prune::GROUP_KINDS_ANNOTATION],
+            "Deployment.apps"
+        );
+        assert_eq!(
+            parent["metadata"]["annotations"][prune::NAMESPACES_ANNOTATION],
+            "web"
+        );
+        let (inv2, status2) = read_parent(Some(&parent)).unwrap();
+        assert_eq!((inv2, status2), (inv.clone(), status.clone()));
+        // The live object has more (server metadata); unchanged all the same.
+        let mut live = parent.clone();
+        live["metadata"]["resourceVersion"] = json!("5");
+        live["metadata"]["labels"]["extra"] = json!("x");
+        assert!(parent_unchanged(Some(&live), &parent));
+        status.counts.managed = 2;
+        assert!(!parent_unchanged(
+            Some(&live),
+            &parent_object("apps", &inv, &status)
+        ));
+        assert!(!parent_unchanged(None, &parent));
+        assert_eq!(read_parent(None).unwrap(), Default::default());
+    }
+
+    #[test]
+    fn summary_reads_well() {
+        let mut s = SyncStatus {
+            revision: Some("3f2a91c0ffee".into()),
+            ..Default::default()
+        };
+        s.counts.managed = 42;
+        s.set_condition("Ready", true, "Synced", "", "t");
+        assert_eq!(summary(&s), "rev 3f2a91c Ready, 42 objects");
+        assert!(now().ends_with('Z'));
+    }
+}
