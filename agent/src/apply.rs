@@ -72,8 +72,6 @@ pub struct Validation {
     pub recreate: BTreeSet<ObjectRef>,
     /// Objects carrying fields that `kubectl apply` (client-side) set, to adopt.
     pub adopt: BTreeSet<ObjectRef>,
-    /// Objects that would change (dry-run result differs from live).
-    pub changes: BTreeSet<ObjectRef>,
 }
 
 /// Namespaces and CRDs created before validation, so objects inside them can be dry-run.
@@ -267,16 +265,11 @@ fn wants_recreate(m: &Manifest) -> bool {
 /// Dry-runs every object, without force first so that conflicts with other
 /// field managers are seen and recorded, then with force to validate the
 /// content. Nothing is persisted.
-pub fn validate(
-    client: &Client,
-    targets: &[Target],
-    live: &BTreeMap<ObjectRef, Value>,
-) -> Result<Validation, Vec<ObjectFailure>> {
+pub fn validate(client: &Client, targets: &[Target]) -> Result<Validation, Vec<ObjectFailure>> {
     enum Outcome {
         Fine {
             conflict: Option<Vec<String>>,
             adopt: bool,
-            changed: bool,
         },
         Recreate,
         Failed(ObjectFailure),
@@ -298,12 +291,10 @@ pub fn validate(
             other => (other, None),
         };
         match result {
-            Ok(after) => {
-                let key = m.key();
-                let adopt = adoption(&after["metadata"]["managedFields"]).is_some();
-                let changed = live.get(&key).is_none_or(|before| differs(&after, before));
-                Outcome::Fine { conflict, adopt, changed }
-            }
+            Ok(after) => Outcome::Fine {
+                conflict,
+                adopt: adoption(&after["metadata"]["managedFields"]).is_some(),
+            },
             Err(e) if is_immutable_change(&e) && wants_recreate(m) => Outcome::Recreate,
             Err(e) if is_immutable_change(&e) => Outcome::Failed(failure(
                 m,
@@ -317,24 +308,16 @@ pub fn validate(
     for (t, outcome) in targets.iter().zip(outcomes) {
         let key = t.manifest.key();
         match outcome {
-            Outcome::Fine {
-                conflict,
-                adopt,
-                changed,
-            } => {
+            Outcome::Fine { conflict, adopt } => {
                 if let Some(managers) = conflict {
                     validation.conflicts.insert(key.clone(), managers);
                 }
                 if adopt {
-                    validation.adopt.insert(key.clone());
-                }
-                if changed {
-                    validation.changes.insert(key);
+                    validation.adopt.insert(key);
                 }
             }
             Outcome::Recreate => {
-                validation.recreate.insert(key.clone());
-                validation.changes.insert(key);
+                validation.recreate.insert(key);
             }
             Outcome::Failed(f) => failures.push(f),
         }

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod node;
 pub mod plan;
 pub mod prune;
+pub mod reconcile;
 pub mod render;
 pub mod report;
 pub mod store;

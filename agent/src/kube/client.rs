@@ -367,6 +367,83 @@ impl Client {
         }
     }
 
+    /// Resolves a group and kind (no version, as inventories keep them) via
+    /// the group's preferred version.
+    pub fn resolve_group_kind(&self, group: &str, kind: &str) -> Result<ApiResource, Error> {
+        if group.is_empty() {
+            return self.resolve("v1", kind);
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Group {
+            preferred_version: Option<GroupVersion>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct GroupVersion {
+            group_version: String,
+        }
+        let action = Action {
+            verb: "get",
+            resource: format!("discovery for group '{group}'"),
+            namespace: None,
+            name: None,
+        };
+        let preferred = match self.get_json::<Group>(&action, &format!("/apis/{group}")) {
+            Ok(g) => g.preferred_version.map(|v| v.group_version),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        match preferred {
+            Some(gv) => self.resolve(&gv, kind),
+            None => Err(Error::UnknownKind {
+                api_version: group.into(),
+                kind: kind.into(),
+                hint: ": that API group is not served (is its CRD installed?)".into(),
+            }),
+        }
+    }
+
+    /// Every namespaced resource the server serves that can be listed.
+    pub fn namespaced_resources(&self) -> Result<Vec<ApiResource>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Groups {
+            #[serde(default)]
+            groups: Vec<NamedGroup>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct NamedGroup {
+            preferred_version: GroupVersion,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct GroupVersion {
+            group_version: String,
+        }
+        let action = Action {
+            verb: "get",
+            resource: "discovery".into(),
+            namespace: None,
+            name: None,
+        };
+        let groups: Groups = self.get_json(&action, "/apis")?;
+        let mut versions = vec!["v1".to_owned()];
+        versions.extend(
+            groups
+                .groups
+                .into_iter()
+                .map(|g| g.preferred_version.group_version),
+        );
+        let mut out = Vec::new();
+        for gv in versions {
+            let list = Arc::new(self.fetch_group_version(&gv)?);
+            out.extend(list.iter().filter(|r| r.namespaced && r.listable).cloned());
+            self.resources.lock().unwrap().insert(gv, list);
+        }
+        Ok(out)
+    }
+
     /// Forgets discovery results, so the next lookup asks the server again.
     pub fn forget_discovery(&self) {
         self.resources.lock().unwrap().clear();

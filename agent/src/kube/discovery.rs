@@ -6,7 +6,7 @@
 use super::error::Action;
 
 /// A resource type the API server serves.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ApiResource {
     /// API group, "" for the core group.
     pub group: String,
@@ -18,6 +18,8 @@ pub struct ApiResource {
     pub plural: String,
     /// Whether objects live in a namespace.
     pub namespaced: bool,
+    /// Whether the resource supports list.
+    pub listable: bool,
 }
 
 impl ApiResource {
@@ -28,6 +30,7 @@ impl ApiResource {
             kind: kind.into(),
             plural: plural.into(),
             namespaced,
+            listable: true,
         }
     }
 
@@ -142,6 +145,8 @@ struct RawResource {
     kind: String,
     #[serde(default)]
     namespaced: bool,
+    #[serde(default)]
+    verbs: Vec<String>,
 }
 
 /// The resources of one group-version, subresources left out.
@@ -159,6 +164,7 @@ pub fn resources(api_version: &str, list: ResourceList) -> Vec<ApiResource> {
             kind: r.kind,
             plural: r.name,
             namespaced: r.namespaced,
+            listable: r.verbs.iter().any(|v| v == "list"),
         })
         .collect()
 }

@@ -1,0 +1,1029 @@
+//! Reconcile: one cycle of one sync, as a thin sequence of stages —
+//! render → validate → apply → prune → health → report — or, when the
+//! revision is already in force, a cheap drift check.
+//!
+//! Each stage is a function in its own module; this one only orders them,
+//! carries their results, and always ends in [`finish`], the one place that
+//! writes status, Events and the local state (and only when something changed).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::apply::{self, ClusterScopes, Created, ObjectFailure, Target};
+use crate::config;
+use crate::health::{self, Health};
+use crate::kube::{ApiResource, ApplyOptions, Client, Propagation};
+use crate::plan::{self, LiveState};
+use crate::prune::{self, Inventory, LiveFacts, PruneDecision};
+use crate::render::{self, File, Manifest, ObjectRef, OfflineScopes};
+use crate::report::{self, Severity, SyncStatus};
+
+/// The revision to reconcile: its id (a commit) and the files under the sync's path.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// Commit id, or another stable id for a plain folder.
+    pub id: String,
+    /// Selected files, sorted by path.
+    pub files: Vec<File>,
+}
+
+/// What a sync remembers between cycles; kept in memory by the daemon and
+/// in `stateDir/syncs/<name>.json` for one-shot runs and restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncMemory {
+    /// The revision in force.
+    #[serde(default)]
+    pub applied: Option<String>,
+    /// Fingerprint of each object, taken after plumb's own apply or check.
+    #[serde(default)]
+    pub fingerprints: Vec<(ObjectRef, String)>,
+}
+
+impl SyncMemory {
+    fn path(state_dir: &Path, sync: &str) -> PathBuf {
+        state_dir.join("syncs").join(format!("{sync}.json"))
+    }
+
+    /// Reads the local state; a missing or unreadable file is an empty memory.
+    pub fn load(state_dir: &Path, sync: &str) -> SyncMemory {
+        std::fs::read(Self::path(state_dir, sync))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes the local state atomically, only when it changed.
+    pub fn save(&self, state_dir: &Path, sync: &str) -> std::io::Result<bool> {
+        let path = Self::path(state_dir, sync);
+        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+        let bytes = serde_json::to_vec(self).expect("serialisable");
+        crate::store::write_if_changed(&path, &bytes)
+    }
+
+    fn fingerprint_map(&self) -> BTreeMap<ObjectRef, String> {
+        self.fingerprints.iter().cloned().collect()
+    }
+}
+
+/// How a cycle ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Applied (or already in force) and healthy.
+    Ready,
+    /// Applied, but health did not become ready within the timeout.
+    Stalled(String),
+    /// Nothing from the revision was applied (or only part, on an apply error).
+    Failed(String),
+    /// The sync is suspended.
+    Suspended,
+}
+
+/// One object found drifted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// Which object.
+    pub object: ObjectRef,
+    /// Fields that differ from Git ("deleted" when the object is gone).
+    pub fields: Vec<String>,
+    /// Field managers that own those fields now.
+    pub managers: Vec<String>,
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    /// The sync.
+    pub sync: String,
+    /// The revision reconciled.
+    pub revision: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Objects created or changed.
+    pub applied: Vec<ObjectRef>,
+    /// Objects already as Git says.
+    pub unchanged: usize,
+    /// Objects deleted.
+    pub pruned: Vec<ObjectRef>,
+    /// Prune candidates kept, with the reason.
+    pub kept: Vec<(ObjectRef, String)>,
+    /// Drift found.
+    pub drifted: Vec<Drift>,
+    /// Fields taken from other managers, by object.
+    pub conflicts: BTreeMap<ObjectRef, Vec<String>>,
+    /// Warnings (unknown kinds, failed Event posts).
+    pub warnings: Vec<String>,
+    /// Whether the cycle wrote anything (cluster or disk).
+    pub wrote: bool,
+    /// The status as reported.
+    pub status: SyncStatus,
+}
+
+impl CycleReport {
+    fn new(sync: &str, revision: &str) -> CycleReport {
+        CycleReport {
+            sync: sync.to_owned(),
+            revision: revision.to_owned(),
+            verdict: Verdict::Ready,
+            applied: Vec::new(),
+            unchanged: 0,
+            pruned: Vec::new(),
+            kept: Vec::new(),
+            drifted: Vec::new(),
+            conflicts: BTreeMap::new(),
+            warnings: Vec::new(),
+            wrote: false,
+            status: SyncStatus::default(),
+        }
+    }
+
+    /// True when the cycle ended Ready.
+    pub fn is_ready(&self) -> bool {
+        self.verdict == Verdict::Ready
+    }
+
+    /// One line for logs and the CLI.
+    pub fn summary(&self) -> String {
+        let rev = report::short(&self.revision);
+        match &self.verdict {
+            Verdict::Suspended => format!("{}: suspended", self.sync),
+            Verdict::Failed(m) => format!("{}: revision {rev} failed: {m}", self.sync),
+            v => {
+                let mut parts = vec![
+                    format!("{} applied", self.applied.len()),
+                    format!("{} unchanged", self.unchanged),
+                ];
+                if !self.pruned.is_empty() {
+                    parts.push(format!("{} pruned", self.pruned.len()));
+                }
+                if !self.drifted.is_empty() {
+                    parts.push(format!("{} drifted", self.drifted.len()));
+                }
+                let state = match v {
+                    Verdict::Stalled(m) => format!("not ready: {m}"),
+                    _ => "Ready".into(),
+                };
+                format!(
+                    "{}: revision {rev} {state} ({})",
+                    self.sync,
+                    parts.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// What a cycle needs from around it.
+pub struct Context<'a> {
+    /// The cluster.
+    pub client: &'a Client,
+    /// The sync's settings.
+    pub sync: &'a config::Sync,
+    /// This node's name, for Events.
+    pub node: &'a str,
+    /// stateDir, for the local state.
+    pub state_dir: &'a Path,
+}
+
+/// Renders a revision's files into objects (discovery decides scopes, with
+/// the revision's CRDs as fallback). Errors are lines a person can act on.
+pub fn render_revision(
+    client: Option<&Client>,
+    sync: &config::Sync,
+    files: &[File],
+) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
+    let parsed = render::parse_files(files)
+        .map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let offline = OfflineScopes::with_crds(parsed.iter().map(|m| &m.object));
+    let id = prune::applyset_id(&prune::parent_name(&sync.name), prune::SYSTEM_NAMESPACE);
+    let labels = BTreeMap::from([(prune::PART_OF_LABEL.to_owned(), id)]);
+    let defaults = render::Defaults {
+        namespace: &sync.namespace,
+        labels: &labels,
+    };
+    let result = match client {
+        Some(client) => render::finish(parsed, &defaults, &ClusterScopes { client, offline }),
+        None => render::finish(parsed, &defaults, &offline),
+    };
+    result.map_err(|e| e.iter().map(ToString::to_string).collect())
+}
+
+/// Runs one cycle of one sync.
+pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> CycleReport {
+    let mut report = CycleReport::new(&ctx.sync.name, &revision.id);
+    let parent = match report::ensure_system_namespace(ctx.client)
+        .and_then(|()| report::get_parent(ctx.client, &ctx.sync.name))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            // Without the parent we can neither report nor prune safely.
+            report.verdict = Verdict::Failed(e.to_string());
+            return report;
+        }
+    };
+    let (inventory, status) = match report::read_parent(parent.as_ref()) {
+        Ok(x) => x,
+        Err(e) => {
+            report.verdict = Verdict::Failed(format!("the parent ConfigMap is unreadable: {e}"));
+            return report;
+        }
+    };
+    report.status = status;
+    if ctx.sync.suspend {
+        report.verdict = Verdict::Suspended;
+        let now = report::now();
+        report
+            .status
+            .set_condition("Ready", false, "Suspended", "the sync is suspended", &now);
+        report
+            .status
+            .set_condition("Reconciling", false, "Suspended", "", &now);
+        return finish(ctx, report, parent.as_ref(), inventory, memory, None);
+    }
+    let (manifests, warnings) = match render_revision(Some(ctx.client), ctx.sync, &revision.files) {
+        Ok(x) => x,
+        Err(errors) => {
+            let message = format!(
+                "revision {} does not render:\n{}",
+                report::short(&revision.id),
+                errors.join("\n")
+            );
+            return fail(
+                ctx,
+                report,
+                parent.as_ref(),
+                inventory,
+                memory,
+                "RenderFailed",
+                message,
+            );
+        }
+    };
+    report.warnings = warnings;
+    if manifests.is_empty() && !inventory.members.is_empty() && !ctx.sync.allow_empty {
+        let message = format!(
+            "revision {} renders no objects while {} are managed: refusing to prune everything (check the sync's path, or set allowEmpty: true)",
+            report::short(&revision.id),
+            inventory.members.len()
+        );
+        return fail(
+            ctx,
+            report,
+            parent.as_ref(),
+            inventory,
+            memory,
+            "EmptyRevision",
+            message,
+        );
+    }
+    if memory.applied.as_deref() == Some(revision.id.as_str())
+        && report.status.revision.as_deref() == Some(&revision.id)
+    {
+        drift_cycle(ctx, report, parent.as_ref(), inventory, memory, &manifests)
+    } else {
+        apply_cycle(ctx, report, parent.as_ref(), inventory, memory, &manifests)
+    }
+}
+
+fn fail(
+    ctx: &Context,
+    mut report: CycleReport,
+    parent: Option<&Value>,
+    inventory: Inventory,
+    memory: &mut SyncMemory,
+    reason: &str,
+    message: String,
+) -> CycleReport {
+    let now = report::now();
+    report
+        .status
+        .set_condition("Ready", false, reason, &message, &now);
+    report
+        .status
+        .set_condition("Reconciling", false, reason, "", &now);
+    report
+        .status
+        .set_condition("Stalled", true, reason, &message, &now);
+    report.verdict = Verdict::Failed(message);
+    finish(ctx, report, parent, inventory, memory, None)
+}
+
+/// Metadata of the live objects of some group-kinds that carry this sync's
+/// label: one metadata-only LIST per group-kind.
+fn list_live(
+    client: &Client,
+    resources: &BTreeSet<ApiResource>,
+    id: &str,
+) -> Result<BTreeMap<ObjectRef, Value>, String> {
+    let selector = format!("{}={id}", prune::PART_OF_LABEL);
+    let mut live = BTreeMap::new();
+    for r in resources {
+        let items = client
+            .list_metadata(r, None, Some(&selector))
+            .map_err(|e| e.to_string())?;
+        for item in items {
+            let meta = &item["metadata"];
+            let key = ObjectRef {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                namespace: meta["namespace"].as_str().unwrap_or_default().to_owned(),
+                name: meta["name"].as_str().unwrap_or_default().to_owned(),
+            };
+            live.insert(key, item["metadata"].clone());
+        }
+    }
+    Ok(live)
+}
+
+fn apply_cycle(
+    ctx: &Context,
+    mut report: CycleReport,
+    parent: Option<&Value>,
+    inventory: Inventory,
+    memory: &mut SyncMemory,
+    manifests: &[Manifest],
+) -> CycleReport {
+    let client = ctx.client;
+    let short = report::short(&report.revision).to_owned();
+    // 1. Validate everything before changing anything.
+    let mut created = Created::default();
+    if let Err(f) = apply::create_missing_containers(client, manifests, &mut created) {
+        let mut lines = vec![f.to_string()];
+        lines.extend(
+            apply::undo_created(client, &created)
+                .iter()
+                .map(ToString::to_string),
+        );
+        let message = format!(
+            "revision {short} failed validation; nothing was applied:\n{}",
+            lines.join("\n")
+        );
+        return fail(
+            ctx,
+            report,
+            parent,
+            inventory,
+            memory,
+            "ValidationFailed",
+            message,
+        );
+    }
+    let targets = match apply::resolve(client, manifests) {
+        Ok(t) => t,
+        Err(failures) => {
+            return validation_failed(ctx, report, parent, inventory, memory, &created, failures)
+        }
+    };
+    let validation = match apply::validate(client, &targets) {
+        Ok(v) => v,
+        Err(failures) => {
+            return validation_failed(ctx, report, parent, inventory, memory, &created, failures)
+        }
+    };
+    let id = prune::applyset_id(&prune::parent_name(&ctx.sync.name), prune::SYSTEM_NAMESPACE);
+    let resources: BTreeSet<ApiResource> = targets.iter().map(|t| t.resource.clone()).collect();
+    let before = list_live(client, &resources, &id).unwrap_or_default();
+    report.conflicts = validation.conflicts.clone();
+    // 2. Apply in stages.
+    let desired: BTreeSet<ObjectRef> = manifests.iter().map(Manifest::key).collect();
+    let (applied, apply_failures) = match apply::apply_all(client, &targets, &validation) {
+        Ok(a) => (a, Vec::new()),
+        Err((a, f)) => (a, f),
+    };
+    let mut fingerprints = memory.fingerprint_map();
+    for a in &applied {
+        let changed = before.get(&a.object).map(|m| &m["resourceVersion"])
+            != Some(&a.live["metadata"]["resourceVersion"]);
+        if changed {
+            report.applied.push(a.object.clone());
+        } else {
+            report.unchanged += 1;
+        }
+        fingerprints.insert(a.object.clone(), plan::fingerprint(&a.live["metadata"]));
+    }
+    if !apply_failures.is_empty() {
+        // Keep what did get applied in the inventory, so it is never orphaned.
+        let applied_keys: BTreeSet<ObjectRef> = applied.iter().map(|a| a.object.clone()).collect();
+        let mut members = inventory.members.clone();
+        members.extend(applied_keys);
+        memory.fingerprints = fingerprints.into_iter().collect();
+        let lines: Vec<String> = apply_failures.iter().map(ToString::to_string).collect();
+        let message = format!("revision {short} failed to apply:\n{}", lines.join("\n"));
+        return fail(
+            ctx,
+            report,
+            parent,
+            Inventory { members },
+            memory,
+            "ApplyFailed",
+            message,
+        );
+    }
+    // 3. Prune.
+    let mut failed_deletes = Vec::new();
+    if ctx.sync.prune {
+        let candidates = prune::prune_candidates(&inventory, &desired);
+        for candidate in candidates {
+            match prune_one(client, &candidate, &id, &inventory, &desired) {
+                Ok(PruneDecision::Delete) => {
+                    fingerprints.remove(&candidate);
+                    report.pruned.push(candidate);
+                }
+                Ok(PruneDecision::Gone) => {
+                    fingerprints.remove(&candidate);
+                }
+                Ok(PruneDecision::Keep(reason)) => {
+                    fingerprints.remove(&candidate);
+                    report.kept.push((candidate, reason));
+                }
+                Err(message) => {
+                    report
+                        .warnings
+                        .push(format!("could not prune {candidate}: {message}"));
+                    failed_deletes.push(candidate);
+                }
+            }
+        }
+    } else {
+        // Without prune, objects that left Git stay in the inventory: turning
+        // prune on later then removes them.
+        failed_deletes.extend(inventory.members.difference(&desired).cloned());
+    }
+    let next = prune::next_inventory(&desired, &failed_deletes);
+    memory.fingerprints = fingerprints.into_iter().collect();
+    memory.applied = Some(report.revision.clone());
+    // 4. Health.
+    let unhealthy = if ctx.sync.wait {
+        wait_healthy(client, &targets, ctx.sync.timeout)
+    } else {
+        Vec::new()
+    };
+    // 5. Status.
+    let now = report::now();
+    let status = &mut report.status;
+    if status.revision.as_deref() != Some(&report.revision)
+        || !report.applied.is_empty()
+        || !report.pruned.is_empty()
+    {
+        status.applied_at = Some(now.clone());
+    }
+    status.revision = Some(report.revision.clone());
+    status.counts = report::Counts {
+        managed: desired.len(),
+        applied: report.applied.len(),
+        unchanged: report.unchanged,
+        pruned: report.pruned.len(),
+        drifted: 0,
+    };
+    status.health = unhealthy.clone();
+    status.set_condition("Reconciling", false, "Succeeded", "", &now);
+    if unhealthy.is_empty() {
+        status.set_condition(
+            "Ready",
+            true,
+            "Succeeded",
+            &format!("applied revision {short}"),
+            &now,
+        );
+        status.set_condition("Stalled", false, "Succeeded", "", &now);
+    } else {
+        let message = format!(
+            "revision {short} applied, but not healthy within {}s: {}",
+            ctx.sync.timeout.as_secs(),
+            unhealthy.join("; ")
+        );
+        status.set_condition("Ready", false, "HealthCheckFailed", &message, &now);
+        status.set_condition("Stalled", true, "HealthCheckFailed", &message, &now);
+        report.verdict = Verdict::Stalled(message);
+    }
+    let event = if report.applied.is_empty() && report.pruned.is_empty() {
+        None
+    } else {
+        Some(describe_changes(&report))
+    };
+    finish(ctx, report, parent, next, memory, event)
+}
+
+fn validation_failed(
+    ctx: &Context,
+    report: CycleReport,
+    parent: Option<&Value>,
+    inventory: Inventory,
+    memory: &mut SyncMemory,
+    created: &Created,
+    failures: Vec<ObjectFailure>,
+) -> CycleReport {
+    let mut lines: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    lines.extend(
+        apply::undo_created(ctx.client, created)
+            .iter()
+            .map(ToString::to_string),
+    );
+    let message = format!(
+        "revision {} failed validation; nothing was applied:\n{}",
+        report::short(&report.revision),
+        lines.join("\n")
+    );
+    fail(
+        ctx,
+        report,
+        parent,
+        inventory,
+        memory,
+        "ValidationFailed",
+        message,
+    )
+}
+
+fn describe_changes(report: &CycleReport) -> (Severity, &'static str, String) {
+    let mut message = format!("revision {}: ", report::short(&report.revision));
+    let list = |objs: &[ObjectRef]| {
+        let mut names: Vec<String> = objs.iter().take(10).map(ToString::to_string).collect();
+        if objs.len() > 10 {
+            names.push(format!("and {} more", objs.len() - 10));
+        }
+        names.join(", ")
+    };
+    let mut parts = Vec::new();
+    if !report.applied.is_empty() {
+        parts.push(format!("applied {}", list(&report.applied)));
+    }
+    if !report.pruned.is_empty() {
+        parts.push(format!("pruned {}", list(&report.pruned)));
+    }
+    for (object, managers) in &report.conflicts {
+        parts.push(format!(
+            "took fields of {object} from {}",
+            managers.join(", ")
+        ));
+    }
+    message.push_str(&parts.join("; "));
+    (Severity::Normal, "ReconciliationSucceeded", message)
+}
+
+fn prune_one(
+    client: &Client,
+    candidate: &ObjectRef,
+    id: &str,
+    inventory: &Inventory,
+    desired: &BTreeSet<ObjectRef>,
+) -> Result<PruneDecision, String> {
+    let resource = client
+        .resolve_group_kind(&candidate.group, &candidate.kind)
+        .map_err(|e| e.to_string())?;
+    let ns = (!candidate.namespace.is_empty()).then_some(candidate.namespace.as_str());
+    let live = client
+        .get(&resource, ns, &candidate.name)
+        .map_err(|e| e.to_string())?;
+    let mut facts = LiveFacts::default();
+    if let Some(live) = &live {
+        facts.exists = true;
+        let strings = |v: &Value| -> BTreeMap<String, String> {
+            v.as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        facts.labels = strings(&live["metadata"]["labels"]);
+        facts.annotations = strings(&live["metadata"]["annotations"]);
+        if candidate.group.is_empty()
+            && candidate.kind == "Namespace"
+            && facts.labels.get(prune::PART_OF_LABEL).map(String::as_str) == Some(id)
+        {
+            let managed: BTreeSet<&ObjectRef> =
+                inventory.members.iter().chain(desired.iter()).collect();
+            facts.unmanaged_inside = unmanaged_in_namespace(client, &candidate.name, &managed)?;
+        }
+    }
+    let decision = prune::decide(candidate, &facts, id);
+    if decision == PruneDecision::Delete {
+        client
+            .delete(&resource, ns, &candidate.name, Propagation::Background)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(decision)
+}
+
+/// Objects in a namespace that plumb does not manage, directly or through
+/// ownerReferences, leaving out what every namespace has by itself and Events.
+fn unmanaged_in_namespace(
+    client: &Client,
+    namespace: &str,
+    managed: &BTreeSet<&ObjectRef>,
+) -> Result<Vec<String>, String> {
+    let resources = client.namespaced_resources().map_err(|e| e.to_string())?;
+    let mut objects: Vec<(ObjectRef, String, Vec<String>)> = Vec::new();
+    for r in resources.iter().filter(|r| r.kind != "Event") {
+        let items = client
+            .list_metadata(r, Some(namespace), None)
+            .map_err(|e| e.to_string())?;
+        for item in items {
+            let meta = &item["metadata"];
+            let key = ObjectRef {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                namespace: namespace.to_owned(),
+                name: meta["name"].as_str().unwrap_or_default().to_owned(),
+            };
+            let uid = meta["uid"].as_str().unwrap_or_default().to_owned();
+            let owners = meta["ownerReferences"]
+                .as_array()
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|r| r["uid"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            objects.push((key, uid, owners));
+        }
+    }
+    // Managed: in the inventory, or owned (transitively) by something managed.
+    let mut managed_uids: BTreeSet<String> = objects
+        .iter()
+        .filter(|(k, _, _)| managed.contains(k))
+        .map(|(_, u, _)| u.clone())
+        .collect();
+    loop {
+        let before = managed_uids.len();
+        for (_, uid, owners) in &objects {
+            if owners.iter().any(|o| managed_uids.contains(o)) {
+                managed_uids.insert(uid.clone());
+            }
+        }
+        if managed_uids.len() == before {
+            break;
+        }
+    }
+    Ok(objects
+        .iter()
+        .filter(|(k, uid, _)| {
+            !managed_uids.contains(uid) && !prune::is_namespace_default(&k.kind, &k.name)
+        })
+        .map(|(k, _, _)| format!("{} {}", k.kind, k.name))
+        .collect())
+}
+
+/// Follows health until every object is ready or the timeout passes;
+/// returns a line per object still not ready.
+fn wait_healthy(client: &Client, targets: &[Target], timeout: Duration) -> Vec<String> {
+    let started = Instant::now();
+    let mut pending: Vec<&Target> = targets.iter().collect();
+    loop {
+        let mut still = Vec::new();
+        let mut lines = Vec::new();
+        for t in pending {
+            let key = t.manifest.key();
+            let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
+            match client.get(&t.resource, ns, &key.name) {
+                Ok(Some(live)) => match health::health_of(&live) {
+                    Health::Ready => {}
+                    Health::Progressing(m) => {
+                        lines.push(format!("{key}: {m}"));
+                        still.push(t);
+                    }
+                    Health::Failed(m) => lines.push(format!("{key}: {m}")),
+                },
+                Ok(None) => {
+                    lines.push(format!("{key}: not found"));
+                    still.push(t);
+                }
+                Err(e) => {
+                    lines.push(format!("{key}: {e}"));
+                    still.push(t);
+                }
+            }
+        }
+        let failed = lines.len() > still.len();
+        if still.is_empty() || failed || started.elapsed() >= timeout {
+            return lines;
+        }
+        pending = still;
+        std::thread::sleep(Duration::from_secs(2).min(timeout.saturating_sub(started.elapsed())));
+    }
+}
+
+fn drift_cycle(
+    ctx: &Context,
+    mut report: CycleReport,
+    parent: Option<&Value>,
+    inventory: Inventory,
+    memory: &mut SyncMemory,
+    manifests: &[Manifest],
+) -> CycleReport {
+    let client = ctx.client;
+    let targets = match apply::resolve(client, manifests) {
+        Ok(t) => t,
+        Err(failures) => {
+            let lines: Vec<String> = failures.iter().map(ToString::to_string).collect();
+            return fail(
+                ctx,
+                report,
+                parent,
+                inventory,
+                memory,
+                "DriftCheckFailed",
+                lines.join("\n"),
+            );
+        }
+    };
+    let id = prune::applyset_id(&prune::parent_name(&ctx.sync.name), prune::SYSTEM_NAMESPACE);
+    let resources: BTreeSet<ApiResource> = targets.iter().map(|t| t.resource.clone()).collect();
+    let live = match list_live(client, &resources, &id) {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(
+                ctx,
+                report,
+                parent,
+                inventory,
+                memory,
+                "DriftCheckFailed",
+                e,
+            )
+        }
+    };
+    let live_prints: BTreeMap<ObjectRef, String> = live
+        .iter()
+        .map(|(k, m)| (k.clone(), plan::fingerprint(m)))
+        .collect();
+    let desired: Vec<ObjectRef> = manifests.iter().map(Manifest::key).collect();
+    let mut fingerprints = memory.fingerprint_map();
+    let states = plan::live_states(&desired, &fingerprints, &live_prints);
+    report.unchanged = states
+        .values()
+        .filter(|s| **s == LiveState::Unchanged)
+        .count();
+    for t in &targets {
+        let key = t.manifest.key();
+        let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
+        let drift = match states[&key] {
+            LiveState::Unchanged => continue,
+            LiveState::Missing => Some(Drift {
+                object: key.clone(),
+                fields: vec!["deleted".into()],
+                managers: Vec::new(),
+            }),
+            LiveState::Moved => match precise_drift(client, t, ns) {
+                Ok(d) => d,
+                Err(e) => {
+                    report
+                        .warnings
+                        .push(format!("could not compare {key}: {e}"));
+                    continue;
+                }
+            },
+        };
+        match drift {
+            None => {
+                // Moved for reasons that don't matter (a controller's annotation).
+                report.unchanged += 1;
+                if let Some(print) = live_prints.get(&key) {
+                    fingerprints.insert(key, print.clone());
+                }
+            }
+            Some(drift) => {
+                if ctx.sync.self_heal {
+                    match client.apply(
+                        &t.resource,
+                        &t.manifest.object,
+                        ApplyOptions {
+                            force: true,
+                            dry_run: false,
+                        },
+                    ) {
+                        Ok(after) => {
+                            fingerprints.insert(key.clone(), plan::fingerprint(&after["metadata"]));
+                            report.applied.push(key);
+                        }
+                        Err(e) => report
+                            .warnings
+                            .push(format!("could not correct drift of {key}: {e}")),
+                    }
+                }
+                report.drifted.push(drift);
+            }
+        }
+    }
+    memory.fingerprints = fingerprints.into_iter().collect();
+    if report.drifted.is_empty() {
+        // Idle: the parent and status stay as they are; only changed fingerprints are saved.
+        return finish(ctx, report, parent, inventory, memory, None);
+    }
+    let now = report::now();
+    report.status.counts.drifted = report.drifted.len();
+    report.status.counts.applied = report.applied.len();
+    report.status.counts.unchanged = report.unchanged;
+    report.status.counts.pruned = 0;
+    let lines: Vec<String> = report
+        .drifted
+        .iter()
+        .map(|d| {
+            let by = if d.managers.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", d.managers.join(", "))
+            };
+            format!("{} ({}){by}", d.object, d.fields.join(", "))
+        })
+        .collect();
+    let (reason, message) = if ctx.sync.self_heal {
+        (
+            "DriftCorrected",
+            format!(
+                "revision {}: corrected drift of {}",
+                report::short(&report.revision),
+                lines.join("; ")
+            ),
+        )
+    } else {
+        (
+            "DriftDetected",
+            format!(
+                "revision {}: drift (selfHeal is off) in {}",
+                report::short(&report.revision),
+                lines.join("; ")
+            ),
+        )
+    };
+    let ready = ctx.sync.self_heal && report.applied.len() == report.drifted.len();
+    report
+        .status
+        .set_condition("Ready", ready, reason, &message, &now);
+    let severity = if ctx.sync.self_heal {
+        Severity::Normal
+    } else {
+        Severity::Warning
+    };
+    if !ready {
+        report.verdict = Verdict::Stalled(message.clone());
+    }
+    finish(
+        ctx,
+        report,
+        parent,
+        inventory,
+        memory,
+        Some((severity, reason, message)),
+    )
+}
+
+/// Compares an object whose fingerprint moved: a server-side dry-run of the
+/// desired object against the live one. `None` when nothing Git sets differs.
+fn precise_drift(client: &Client, t: &Target, ns: Option<&str>) -> Result<Option<Drift>, String> {
+    let key = t.manifest.key();
+    let Some(live) = client
+        .get(&t.resource, ns, &key.name)
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(Some(Drift {
+            object: key,
+            fields: vec!["deleted".into()],
+            managers: Vec::new(),
+        }));
+    };
+    let would_be = client
+        .apply(
+            &t.resource,
+            &t.manifest.object,
+            ApplyOptions {
+                force: true,
+                dry_run: true,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    if !apply::differs(&would_be, &live) {
+        return Ok(None);
+    }
+    // Name the fields Git sets that differ, with values as the server normalises them.
+    let projected = project(&t.manifest.object, &would_be);
+    let mut fields = plan::changed_fields(&projected, &live);
+    fields.retain(|f| !f.starts_with("metadata.managedFields"));
+    if fields.is_empty() {
+        fields.push("fields Git does not set".into());
+    }
+    let mut managers = Vec::new();
+    for f in &fields {
+        for m in apply::managers_of(&live["metadata"]["managedFields"], f) {
+            if !managers.contains(&m) {
+                managers.push(m);
+            }
+        }
+    }
+    Ok(Some(Drift {
+        object: key,
+        fields,
+        managers,
+    }))
+}
+
+/// `actual` cut to the shape of `shape` (objects by key; other values whole).
+fn project(shape: &Value, actual: &Value) -> Value {
+    match (shape, actual) {
+        (Value::Object(s), Value::Object(a)) => Value::Object(
+            s.iter()
+                .filter_map(|(k, sv)| a.get(k).map(|av| (k.clone(), project(sv, av))))
+                .collect(),
+        ),
+        (_, a) => a.clone(),
+    }
+}
+
+/// The one place a cycle ends: writes the parent (status and inventory) when
+/// it changed, posts the Event when there is one (a failure identical to the
+/// last one posts nothing), and saves the local state when it changed.
+fn finish(
+    ctx: &Context,
+    mut report: CycleReport,
+    parent: Option<&Value>,
+    inventory: Inventory,
+    memory: &mut SyncMemory,
+    event: Option<(Severity, &'static str, String)>,
+) -> CycleReport {
+    let client = ctx.client;
+    let mut event = event;
+    if let Verdict::Failed(message) = &report.verdict {
+        let repeated = report.status.last_failure.as_deref() == Some(message.as_str());
+        if !repeated {
+            report.status.last_failure = Some(message.clone());
+            report.status.last_failure_at = Some(report::now());
+            let reason = report
+                .status
+                .condition("Ready")
+                .map(|c| c.reason.clone())
+                .unwrap_or_default();
+            let reason: &'static str = match reason.as_str() {
+                "RenderFailed" => "RenderFailed",
+                "EmptyRevision" => "EmptyRevision",
+                "ApplyFailed" => "ApplyFailed",
+                _ => "ValidationFailed",
+            };
+            event = Some((Severity::Warning, reason, message.clone()));
+        }
+    }
+    let desired_parent = report::parent_object(&ctx.sync.name, &inventory, &report.status);
+    match report::write_parent(client, parent, &desired_parent) {
+        Ok(wrote) => report.wrote |= wrote,
+        Err(e) => report
+            .warnings
+            .push(format!("could not write the status: {e}")),
+    }
+    if let Some((severity, reason, message)) = event {
+        match report::post_event(client, &ctx.sync.name, ctx.node, severity, reason, &message) {
+            Ok(()) => report.wrote = true,
+            Err(e) => report
+                .warnings
+                .push(format!("could not post an Event: {e}")),
+        }
+    }
+    match memory.save(ctx.state_dir, &ctx.sync.name) {
+        Ok(wrote) => report.wrote |= wrote,
+        Err(e) => report.warnings.push(format!(
+            "could not save the local state in {}: {e}",
+            ctx.state_dir.display()
+        )),
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn projection_keeps_the_shape_of_git() {
+        let shape = json!({"spec": {"replicas": 2, "template": {"a": 1}}});
+        let actual =
+            json!({"spec": {"replicas": 5, "template": {"a": 1, "b": 2}, "x": 1}, "status": {}});
+        assert_eq!(
+            project(&shape, &actual),
+            json!({"spec": {"replicas": 5, "template": {"a": 1}}})
+        );
+    }
+
+    #[test]
+    fn memory_round_trips_and_saves_only_changes() {
+        let dir = std::env::temp_dir().join(format!("plumb-mem-{}", std::process::id()));
+        let key = ObjectRef {
+            group: "".into(),
+            kind: "ConfigMap".into(),
+            namespace: "a".into(),
+            name: "b".into(),
+        };
+        let memory = SyncMemory {
+            applied: Some("abc".into()),
+            fingerprints: vec![(key, "rv1".into())],
+        };
+        assert!(memory.save(&dir, "apps").unwrap());
+        assert!(!memory.save(&dir, "apps").unwrap());
+        assert_eq!(SyncMemory::load(&dir, "apps"), memory);
+        assert_eq!(SyncMemory::load(&dir, "other"), SyncMemory::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
