@@ -262,6 +262,44 @@ pub fn is_manifest_path(path: &str) -> bool {
         || name.ends_with(".json")
 }
 
+/// Chooses, from the paths under a sync's folder (relative to it), the
+/// manifests to read, sorted: hidden files and folders are skipped, and so is
+/// whatever `.plumbignore` (gitignore syntax, at the top of the folder) or the
+/// sync's `exclude` globs leave out.
+pub fn select(paths: &[String], plumbignore: Option<&[u8]>, exclude: &[String]) -> Vec<String> {
+    use gix_ignore::glob::pattern::Case;
+    let mut search = gix_ignore::Search::default();
+    let parse = gix_ignore::search::Ignore {
+        support_precious: false,
+    };
+    if let Some(bytes) = plumbignore {
+        // Only fails on I/O, which a buffer has none of.
+        let _ = search.add_patterns_buffer(bytes, ".plumbignore", None, parse);
+    }
+    if !exclude.is_empty() {
+        let _ = search.add_patterns_buffer(exclude.join("\n").as_bytes(), "exclude", None, parse);
+    }
+    let ignored = |path: &str, is_dir: bool| {
+        search
+            .pattern_matching_relative_path(bstr::BStr::new(path), Some(is_dir), Case::Sensitive)
+            .is_some_and(|m| !m.pattern.is_negative())
+    };
+    let mut out: Vec<String> = paths
+        .iter()
+        .filter(|p| is_manifest_path(p))
+        .filter(|p| !p.split('/').any(|part| part.starts_with('.')))
+        .filter(|p| {
+            // As in Git, a file in an ignored folder cannot be brought back.
+            let parts: Vec<&str> = p.split('/').collect();
+            let dirs_ok = (1..parts.len()).all(|i| !ignored(&parts[..i].join("/"), true));
+            dirs_ok && !ignored(p, false)
+        })
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
 /// Parses every file into documents, flattening `kind: List`. Files must be
 /// given in the order they should be read (sorted by path).
 pub fn parse_files(files: &[File]) -> Result<Vec<Manifest>, Vec<RenderError>> {
@@ -770,5 +808,38 @@ mod tests {
         );
         assert!(is_manifest_path("x/Kustomization"));
         assert!(!is_manifest_path("README.md") && !is_manifest_path("x.yaml.bak"));
+    }
+
+    #[test]
+    fn selection_skips_hidden_ignored_and_excluded() {
+        let paths: Vec<String> = [
+            "app/deploy.yaml",
+            "app/svc.yml",
+            "app/values.json",
+            "README.md",
+            ".github/ci.yaml",
+            "app/.hidden.yaml",
+            "tests/t.yaml",
+            "charts/x/values.yaml",
+            "charts/x/keep.yaml",
+            "docs/a.yaml",
+            "z.yaml",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let ignore = b"# comment\ncharts/x/values.yaml\ndocs/\n";
+        let out = select(&paths, Some(ignore), &["tests/**".into(), "*.json".into()]);
+        assert_eq!(
+            out,
+            [
+                "app/deploy.yaml",
+                "app/svc.yml",
+                "charts/x/keep.yaml",
+                "z.yaml"
+            ]
+        );
+        let negated = select(&paths, Some(b"*.yaml\n!z.yaml\n"), &[]);
+        assert_eq!(negated, ["app/svc.yml", "app/values.json", "z.yaml"]);
     }
 }
