@@ -19,3 +19,4 @@ pub mod reconcile;
 pub mod render;
 pub mod report;
 pub mod store;
+pub mod tls;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use ureq::http;
-use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+use ureq::tls::{ClientCert, PrivateKey, RootCerts, TlsConfig};
 
 use super::discovery::{self, ApiResource};
 use super::error::{from_status, Action, Error};
@@ -104,7 +104,7 @@ impl Client {
         };
         let mut tls = TlsConfig::builder();
         if let Some(pem) = &conn.ca_pem {
-            let certs = parse_certs(pem).map_err(|e| {
+            let certs = crate::tls::parse_certs(pem).map_err(|e| {
                 setup(format!(
                     "CA {} is not a PEM certificate: {e}",
                     conn.ca_origin.as_deref().unwrap_or("bundle")
@@ -113,7 +113,7 @@ impl Client {
             tls = tls.root_certs(RootCerts::new_with_certs(&certs));
         }
         if let Some((cert_pem, key_pem)) = &conn.client_cert {
-            let certs = parse_certs(cert_pem)
+            let certs = crate::tls::parse_certs(cert_pem)
                 .map_err(|e| setup(format!("client certificate is not PEM: {e}")))?;
             // ureq panics on a certificate rustls cannot use (an X.509 v1
             // certificate, say); check it first so the user gets a message.
@@ -272,25 +272,19 @@ impl Client {
         let server = self.server.clone();
         let action = Box::new(action.clone());
         match err {
-            ureq::Error::Rustls(e) => Error::Tls {
+            e if crate::tls::rustls_error(&e).is_some() => Error::Tls {
                 action,
                 server,
-                cause: describe_tls(&e, self.ca_hint()),
+                cause: crate::tls::describe(
+                    crate::tls::rustls_error(&e).expect("checked"),
+                    &self.ca_hint(),
+                ),
             },
             ureq::Error::Tls(e) => Error::Tls {
                 action,
                 server,
                 cause: e.to_string(),
             },
-            ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
-                let inner = e.into_inner().expect("checked above");
-                let tls = inner.downcast::<rustls::Error>().expect("checked above");
-                Error::Tls {
-                    action,
-                    server,
-                    cause: describe_tls(&tls, self.ca_hint()),
-                }
-            }
             ureq::Error::HostNotFound => Error::Connect {
                 action,
                 server,
@@ -769,53 +763,6 @@ fn decode<T: DeserializeOwned>(action: &Action, body: &[u8]) -> Result<T, Error>
         action: Box::new(action.clone()),
         cause: e.to_string(),
     })
-}
-
-fn parse_certs(pem: &[u8]) -> Result<Vec<Certificate<'static>>, String> {
-    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(pem)
-        .filter_map(|item| match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-            Ok(_) => None,
-            Err(e) => Some(Err(e.to_string())),
-        })
-        .collect::<Result<_, _>>()?;
-    if certs.is_empty() {
-        return Err("no certificate found".into());
-    }
-    Ok(certs)
-}
-
-/// A TLS failure in words, with the likely fix.
-fn describe_tls(err: &rustls::Error, ca: String) -> String {
-    use rustls::CertificateError as C;
-    match err {
-        rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => format!(
-            "the server's certificate is not signed by {ca} (unknown issuer): check certificate-authority"
-        ),
-        rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => format!(
-            "the server's certificate is not valid yet: the system clock looks wrong (now {}); a Raspberry Pi has no hardware clock, so wait for time sync",
-            now_utc()
-        ),
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => format!(
-            "the server's certificate has expired (or the system clock is wrong: now {})",
-            now_utc()
-        ),
-        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            "the server's certificate does not name this server's host".into()
-        }
-        rustls::Error::AlertReceived(alert) => {
-            format!("the server refused the handshake ({alert:?}): it may require a client certificate, or reject the one given")
-        }
-        other => other.to_string(),
-    }
-}
-
-fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format!("{secs} s since 1970")
 }
 
 /// Percent-encodes query pairs (RFC 3986 unreserved characters pass through).
