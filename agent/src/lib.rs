@@ -18,5 +18,6 @@ pub mod prune;
 pub mod reconcile;
 pub mod render;
 pub mod report;
+pub mod source;
 pub mod store;
 pub mod tls;

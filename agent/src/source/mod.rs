@@ -1,0 +1,930 @@
+//! Source: a Git repository kept as a bare, depth-1 clone under stateDir.
+//!
+//! A poll asks the remote for one ref (a single ls-refs); when the commit is
+//! the one already fetched, it stops there and writes nothing. A new commit
+//! is fetched with depth 1 into the current generation of the repository;
+//! when old packs pile up, a fresh generation is cloned beside it and
+//! switched to atomically. The revisions syncs applied stay readable through
+//! every fetch and switch. A repository that fails to open or verify is set
+//! aside and cloned again. The small state (which generation, which commits)
+//! is written atomically, and only when it changes.
+
+pub mod http;
+mod progress;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use base64::Engine;
+use gix::bstr::ByteSlice;
+use gix::remote::fetch::{Shallow, Tags};
+use gix::remote::Direction;
+use gix_transport::client::blocking_io::Transport;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, Auth, GitRef, Transport as Scheme, Username};
+use crate::render::File;
+use crate::store;
+
+/// Why a source could not be polled or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The remote could not be reached or did not answer as a Git server.
+    #[error("source '{name}': cannot fetch from {url}: {cause}")]
+    Unreachable {
+        name: String,
+        url: String,
+        cause: String,
+    },
+    /// The remote refused the credentials (or wanted some).
+    #[error("source '{name}': {url} refused access: {cause}")]
+    Unauthorized {
+        name: String,
+        url: String,
+        cause: String,
+    },
+    /// The branch or tag does not exist on the remote.
+    #[error("source '{name}': {git_ref} does not exist on {url} (deleted or renamed?); the last good revision stays in force")]
+    RefNotFound {
+        name: String,
+        url: String,
+        git_ref: String,
+    },
+    /// The fetch grew past maxFetchSize.
+    #[error("source '{name}': fetching {git_ref} from {url} exceeded maxFetchSize ({limit} bytes); nothing was kept")]
+    TooBig {
+        name: String,
+        url: String,
+        git_ref: String,
+        limit: u64,
+    },
+    /// The server speaks an old protocol, with which gix cannot fetch shallow.
+    #[error("source '{name}': {url} speaks Git protocol {version}, and plumb needs version 2 to fetch a single commit (git 2.18 or later; over ssh the server must accept GIT_PROTOCOL)")]
+    OldProtocol {
+        name: String,
+        url: String,
+        version: String,
+    },
+    /// A credentials file could not be used.
+    #[error("source '{name}': credentials file '{path}': {cause}")]
+    Credentials {
+        name: String,
+        path: PathBuf,
+        cause: String,
+    },
+    /// The local repository or state could not be used.
+    #[error("source '{name}': local repository {path}: {cause}")]
+    Local {
+        name: String,
+        path: PathBuf,
+        cause: String,
+    },
+    /// The revision lacks what the sync asks for.
+    #[error("source '{name}': revision {commit} has no folder '{path}'")]
+    NoSuchPath {
+        name: String,
+        commit: String,
+        path: String,
+    },
+}
+
+/// What a poll found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Poll {
+    /// The remote still points at the commit already fetched; nothing was written.
+    Unchanged {
+        /// The commit.
+        commit: String,
+    },
+    /// A new commit was fetched.
+    Updated {
+        /// The new commit.
+        commit: String,
+        /// The commit fetched before, if any.
+        previous: Option<String>,
+        /// Something worth saying about the move (a tag that moved).
+        note: Option<String>,
+    },
+}
+
+impl Poll {
+    /// The commit now current.
+    pub fn commit(&self) -> &str {
+        match self {
+            Poll::Unchanged { commit } | Poll::Updated { commit, .. } => commit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct SourceState {
+    /// URL and ref the repository was cloned for; a change starts afresh.
+    origin: String,
+    /// Which `repo-<n>` folder is current.
+    generation: u64,
+    /// The last commit fetched and verified.
+    fetched: Option<String>,
+    /// The commit each sync has in force: kept readable through every switch.
+    pins: BTreeMap<String, String>,
+    /// Bytes of the current generation right after it was cloned.
+    fresh_bytes: u64,
+}
+
+/// A repository that has grown past this many times its fresh size is cloned afresh.
+const GROWTH_LIMIT: f64 = 1.5;
+
+/// A Git source and its local clone.
+pub struct GitSource {
+    settings: config::Source,
+    dir: PathBuf,
+    state: SourceState,
+    repo: Option<gix::Repository>,
+    user_agent: String,
+}
+
+fn origin_of(settings: &config::Source) -> String {
+    format!("{} {}", settings.url, settings.git_ref)
+}
+
+/// The full ref name a branch or tag is advertised under.
+fn full_ref(git_ref: &GitRef) -> Option<String> {
+    match git_ref {
+        GitRef::Branch(b) => Some(format!("refs/heads/{b}")),
+        GitRef::Tag(t) => Some(format!("refs/tags/{t}")),
+        GitRef::Commit(_) => None,
+    }
+}
+
+/// One line from a gix error and its causes.
+fn chain(err: &gix::Error) -> String {
+    let text = format!("{err:?}");
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line == "Caused by:" {
+            continue;
+        }
+        let line = match line.split_once(": ") {
+            Some((n, rest)) if n.chars().all(|c| c.is_ascii_digit()) => rest,
+            _ => line,
+        };
+        if !parts.iter().any(|p| p == line) {
+            parts.push(line.to_owned());
+        }
+    }
+    parts.join(": ")
+}
+
+/// Reads a secret file: it must be readable by its owner only, as ssh demands of keys.
+pub fn read_secret(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "mode {mode:04o} lets others read it: make it readable by plumb's user only (chmod 600)"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let text = text.trim_end_matches(['\n', '\r']).to_owned();
+    if text.is_empty() {
+        return Err("the file is empty".into());
+    }
+    Ok(text)
+}
+
+/// Quotes a path for the shell that runs `core.sshCommand`.
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
+impl GitSource {
+    /// Opens (or starts) the local clone of a source; a broken one is set aside.
+    pub fn open(
+        settings: &config::Source,
+        state_dir: &Path,
+        user_agent: &str,
+    ) -> Result<GitSource, SourceError> {
+        let dir = state_dir.join("sources").join(&settings.name);
+        let mut source = GitSource {
+            settings: settings.clone(),
+            dir: dir.clone(),
+            state: SourceState::default(),
+            repo: None,
+            user_agent: user_agent.to_owned(),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| source.local(&dir, e))?;
+        let loaded: Option<SourceState> = std::fs::read(source.state_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        match loaded {
+            Some(state) if state.origin == origin_of(settings) => source.state = state,
+            Some(state) => {
+                tracing::info!(source = %settings.name, "the url or ref changed: starting a fresh clone");
+                source.state = SourceState {
+                    generation: state.generation + 1,
+                    origin: origin_of(settings),
+                    ..Default::default()
+                };
+            }
+            None => source.state.origin = origin_of(settings),
+        }
+        source.remove_leftovers();
+        if source.gen_dir(source.state.generation).exists() {
+            if let Err(why) = source.open_and_verify() {
+                source.set_aside(&why);
+            }
+        }
+        Ok(source)
+    }
+
+    fn local(&self, path: &Path, cause: impl std::fmt::Display) -> SourceError {
+        SourceError::Local {
+            name: self.settings.name.clone(),
+            path: path.to_owned(),
+            cause: cause.to_string(),
+        }
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    fn gen_dir(&self, generation: u64) -> PathBuf {
+        self.dir.join(format!("repo-{generation}"))
+    }
+
+    fn save_state(&self) -> Result<bool, SourceError> {
+        let bytes = serde_json::to_vec_pretty(&self.state).expect("serialisable");
+        store::write_if_changed(&self.state_path(), &bytes)
+            .map_err(|e| self.local(&self.state_path(), e))
+    }
+
+    /// Removes generations other than the current one and half-made clones
+    /// (what a crash during a switch leaves behind).
+    fn remove_leftovers(&self) {
+        let current = format!("repo-{}", self.state.generation);
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("repo-") && name != current {
+                tracing::info!(source = %self.settings.name, folder = %name, "removing a leftover clone");
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
+    /// Opens the current generation and checks every commit plumb relies on.
+    fn open_and_verify(&mut self) -> Result<(), String> {
+        let repo = gix::open_opts(
+            self.gen_dir(self.state.generation),
+            gix::open::Options::isolated(),
+        )
+        .map_err(|e| chain(&e))?;
+        let mut commits: Vec<&String> = self.state.pins.values().collect();
+        commits.extend(self.state.fetched.iter());
+        for commit in commits {
+            verify(&repo, commit).map_err(|e| format!("commit {commit}: {e}"))?;
+        }
+        self.repo = Some(repo);
+        Ok(())
+    }
+
+    /// Moves a broken clone aside (keeping one for inspection) and starts afresh.
+    fn set_aside(&mut self, why: &str) {
+        let from = self.gen_dir(self.state.generation);
+        let to = self.dir.join("broken");
+        tracing::warn!(source = %self.settings.name, folder = %from.display(), %why, "the local clone is broken: setting it aside and cloning again");
+        let _ = std::fs::remove_dir_all(&to);
+        let _ = std::fs::rename(&from, &to);
+        self.repo = None;
+        self.state.fetched = None;
+        self.state.fresh_bytes = 0;
+    }
+
+    /// The last commit fetched and verified: served while the remote is unreachable.
+    pub fn last_good(&self) -> Option<&str> {
+        self.state.fetched.as_deref()
+    }
+
+    /// The commit a sync last applied from this source, if still recorded.
+    pub fn pinned(&self, sync: &str) -> Option<&str> {
+        self.state.pins.get(sync).map(String::as_str)
+    }
+
+    /// Records the commit a sync has in force, so it stays readable.
+    pub fn pin(&mut self, sync: &str, commit: &str) -> Result<(), SourceError> {
+        if self.state.pins.get(sync).map(String::as_str) != Some(commit) {
+            self.state.pins.insert(sync.to_owned(), commit.to_owned());
+            self.save_state()?;
+        }
+        Ok(())
+    }
+
+    fn repo(&mut self) -> Result<&gix::Repository, SourceError> {
+        if self.repo.is_none() {
+            let dir = self.gen_dir(self.state.generation);
+            let repo = if dir.exists() {
+                gix::open_opts(&dir, gix::open::Options::isolated())
+            } else {
+                gix::ThreadSafeRepository::init_opts(
+                    &dir,
+                    gix::create::Kind::Bare,
+                    gix::create::Options::default(),
+                    gix::open::Options::isolated(),
+                )
+                .map(|r| r.to_thread_local())
+            }
+            .map_err(|e| self.local(&dir, chain(&e)))?;
+            self.repo = Some(repo);
+        }
+        Ok(self.repo.as_ref().expect("set above"))
+    }
+
+    fn unreachable(&self, cause: impl std::fmt::Display) -> SourceError {
+        SourceError::Unreachable {
+            name: self.settings.name.clone(),
+            url: http::redact(&self.settings.url),
+            cause: cause.to_string(),
+        }
+    }
+
+    /// The `Authorization` header for http(s) sources.
+    fn authorization(&self) -> Result<Option<String>, SourceError> {
+        let name = self.settings.name.clone();
+        let read = |path: &Path| {
+            read_secret(path).map_err(|cause| SourceError::Credentials {
+                name: name.clone(),
+                path: path.to_owned(),
+                cause,
+            })
+        };
+        let basic = |user: &str, password: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )
+        };
+        Ok(match &self.settings.auth {
+            Some(Auth::Basic {
+                username,
+                password_file,
+            }) => {
+                let user = match username {
+                    Username::Literal(u) => u.clone(),
+                    Username::File(f) => read(f)?,
+                };
+                Some(basic(&user, &read(password_file)?))
+            }
+            Some(Auth::Token { token_file }) => Some(basic("git", &read(token_file)?)),
+            Some(Auth::Bearer { token_file }) => Some(format!("Bearer {}", read(token_file)?)),
+            _ => None,
+        })
+    }
+
+    /// A connection to the remote, for the URL's transport, with timeouts.
+    fn transport(&self) -> Result<Box<dyn Transport + Send>, SourceError> {
+        use gix_transport::client::blocking_io as io;
+        use gix_transport::Protocol;
+        let settings = &self.settings;
+        let url = gix::url::parse(settings.url.as_bytes().as_bstr())
+            .map_err(|e| self.unreachable(format!("not a Git URL: {e}")))?;
+        let scheme = Scheme::of(&settings.url).map_err(|e| self.unreachable(e))?;
+        let timeout = settings.timeout;
+        Ok(match scheme {
+            Scheme::Https | Scheme::Http => {
+                let ca = match &settings.ca_file {
+                    Some(path) => Some(std::fs::read(path).map_err(|e| {
+                        self.unreachable(format!("cannot read caFile '{}': {e}", path.display()))
+                    })?),
+                    None => None,
+                };
+                let http = http::UreqHttp::new(
+                    ca.as_deref(),
+                    timeout,
+                    &self.user_agent,
+                    self.authorization()?,
+                )
+                .map_err(|e| self.unreachable(format!("caFile: {e}")))?;
+                Box::new(io::http::connect_http(http, url, Protocol::V2, false))
+            }
+            Scheme::Git => {
+                // Our own socket: gix's git:// connection has no read timeout.
+                let host = url.host().unwrap_or("localhost").to_owned();
+                let port = url.port.unwrap_or(9418);
+                let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                    .map_err(|e| self.unreachable(e))?
+                    .next()
+                    .ok_or_else(|| self.unreachable(format!("{host} has no address")))?;
+                let socket = std::net::TcpStream::connect_timeout(&addr, timeout)
+                    .map_err(|e| self.unreachable(e))?;
+                socket
+                    .set_read_timeout(Some(timeout))
+                    .map_err(|e| self.unreachable(e))?;
+                socket
+                    .set_write_timeout(Some(timeout))
+                    .map_err(|e| self.unreachable(e))?;
+                let write = socket.try_clone().map_err(|e| self.unreachable(e))?;
+                Box::new(gix_transport::client::git::blocking_io::Connection::new(
+                    socket,
+                    write,
+                    Protocol::V2,
+                    url.path.clone(),
+                    Some((host, Some(port))),
+                    gix_transport::client::git::ConnectMode::Daemon,
+                    false,
+                ))
+            }
+            Scheme::Ssh => {
+                let secs = timeout.as_secs().max(1);
+                let mut command = format!(
+                    "ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout={secs} -o ServerAliveInterval={secs} -o ServerAliveCountMax=2 -o StrictHostKeyChecking=yes"
+                );
+                match &settings.auth {
+                    Some(Auth::Ssh {
+                        key_file,
+                        known_hosts_file,
+                    }) => {
+                        read_secret(key_file).map_err(|cause| SourceError::Credentials {
+                            name: settings.name.clone(),
+                            path: key_file.clone(),
+                            cause,
+                        })?;
+                        command.push_str(&format!(
+                            " -o IdentitiesOnly=yes -i {} -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null",
+                            shell_quote(key_file),
+                            shell_quote(known_hosts_file)
+                        ));
+                    }
+                    _ => command.push_str(" -o UserKnownHostsFile=/dev/null"),
+                }
+                let options = io::ssh::connect::Options {
+                    command: Some(command.into()),
+                    disallow_shell: false,
+                    kind: Some(io::ssh::ProgramKind::Ssh),
+                };
+                Box::new(
+                    io::ssh::connect(url, Protocol::V2, options, false)
+                        .map_err(|e| self.unreachable(e))?,
+                )
+            }
+            Scheme::File => Box::new(
+                io::file::connect(url.path.clone(), Protocol::V2, false)
+                    .map_err(|e| self.unreachable(e))?,
+            ),
+        })
+    }
+
+    /// Classifies a failed network step.
+    fn network_error(&self, err: &gix::Error, interrupted: bool) -> SourceError {
+        let name = self.settings.name.clone();
+        let url = http::redact(&self.settings.url);
+        if interrupted {
+            return SourceError::TooBig {
+                name,
+                url,
+                git_ref: self.settings.git_ref.to_string(),
+                limit: self.settings.max_fetch_size,
+            };
+        }
+        if let Some(tls) = err
+            .downcast_any_ref::<ureq::Error>()
+            .and_then(crate::tls::rustls_error)
+        {
+            let ca = match &self.settings.ca_file {
+                Some(path) => format!("caFile '{}'", path.display()),
+                None => "the public roots (set caFile for a private CA)".into(),
+            };
+            return SourceError::Unreachable {
+                name,
+                url,
+                cause: format!("TLS failed: {}", crate::tls::describe(tls, &ca)),
+            };
+        }
+        let text = chain(err);
+        let denied = err.classify().is_unauthenticated()
+            || text.contains("Permission denied")
+            || text.contains("AuthenticationRequired")
+            || text.contains("authentication required");
+        if denied {
+            let cause = match &self.settings.auth {
+                None => "the server wants credentials: give the source an auth".to_owned(),
+                Some(_) => format!("the credentials were rejected ({text})"),
+            };
+            return SourceError::Unauthorized { name, url, cause };
+        }
+        if text.contains("Host key verification failed")
+            || text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        {
+            return SourceError::Unauthorized {
+                name,
+                url,
+                cause: format!("the server's ssh host key is not the one in knownHostsFile: refusing to connect ({text})"),
+            };
+        }
+        SourceError::Unreachable {
+            name,
+            url,
+            cause: text,
+        }
+    }
+
+    /// Asks the remote which commit the ref points at (one ls-refs, nothing written).
+    pub fn remote_commit(&mut self) -> Result<String, SourceError> {
+        let Some(full) = full_ref(&self.settings.git_ref) else {
+            let GitRef::Commit(c) = &self.settings.git_ref else {
+                unreachable!()
+            };
+            return Ok(c.clone());
+        };
+        let transport = self.transport()?;
+        let url = self.settings.url.clone();
+        let repo = self.repo()?.clone();
+        let remote = repo
+            .remote_at(url.as_str())
+            .and_then(|r| {
+                r.with_fetch_tags(Tags::None)
+                    .with_refspecs([full.as_str()], Direction::Fetch)
+            })
+            .map_err(|e| self.unreachable(chain(&e)))?;
+        let (map, handshake) = remote
+            .to_connection_with_transport(transport)
+            .with_credentials(|_| Ok(None))
+            .ref_map(gix::progress::Discard, Default::default())
+            .map_err(|e| self.network_error(&e, false))?;
+        if handshake.server_protocol_version != gix_transport::Protocol::V2 {
+            return Err(SourceError::OldProtocol {
+                name: self.settings.name.clone(),
+                url: http::redact(&self.settings.url),
+                version: format!("{:?}", handshake.server_protocol_version),
+            });
+        }
+        use gix::protocol::handshake::Ref;
+        for r in &map.remote_refs {
+            let (name, peeled) = match r {
+                Ref::Direct {
+                    full_ref_name,
+                    object,
+                } => (full_ref_name, object),
+                Ref::Peeled {
+                    full_ref_name,
+                    object,
+                    ..
+                } => (full_ref_name, object),
+                Ref::Symbolic {
+                    full_ref_name,
+                    object,
+                    ..
+                } => (full_ref_name, object),
+                Ref::Unborn { .. } => continue,
+            };
+            if name.as_bstr() == full.as_bytes().as_bstr() {
+                return Ok(peeled.to_string());
+            }
+        }
+        Err(SourceError::RefNotFound {
+            name: self.settings.name.clone(),
+            url: http::redact(&self.settings.url),
+            git_ref: self.settings.git_ref.to_string(),
+        })
+    }
+
+    /// Fetches `refspecs` with depth 1 into `repo`, capped at maxFetchSize.
+    fn fetch_into(&self, repo: &gix::Repository, refspecs: &[String]) -> Result<(), SourceError> {
+        let remote = repo
+            .remote_at(self.settings.url.as_str())
+            .and_then(|r| {
+                r.with_fetch_tags(Tags::None)
+                    .with_refspecs(refspecs.iter().map(String::as_str), Direction::Fetch)
+            })
+            .map_err(|e| self.unreachable(chain(&e)))?;
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let cap = progress::CapProgress::new(self.settings.max_fetch_size, interrupt.clone());
+        let outcome = remote
+            .to_connection_with_transport(self.transport()?)
+            .with_credentials(|_| Ok(None))
+            .prepare_fetch(gix::progress::Discard, Default::default())
+            .and_then(|p| {
+                p.with_shallow(Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0")))
+                    .receive(cap, &interrupt)
+            })
+            .map_err(|e| {
+                self.network_error(&e, interrupt.load(std::sync::atomic::Ordering::Relaxed))
+            })?;
+        use gix::remote::fetch::{refs::update::Mode, Status};
+        let (Status::Change { update_refs, .. } | Status::NoPackReceived { update_refs, .. }) =
+            &outcome.status;
+        for u in &update_refs.updates {
+            if !matches!(
+                u.mode,
+                Mode::New | Mode::NoChangeNeeded | Mode::FastForward | Mode::Forced
+            ) {
+                return Err(
+                    self.unreachable(format!("the fetched ref was not updated ({:?})", u.mode))
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls the remote: unchanged (nothing written) or a new commit fetched.
+    pub fn poll(&mut self) -> Result<Poll, SourceError> {
+        let commit = self.remote_commit()?;
+        if self.state.fetched.as_deref() == Some(commit.as_str()) {
+            return Ok(Poll::Unchanged { commit });
+        }
+        let previous = self.state.fetched.clone();
+        let source = match full_ref(&self.settings.git_ref) {
+            Some(full) => full,
+            None => commit.clone(),
+        };
+        let mut refspecs = vec![format!("+{source}:refs/plumb/fetched")];
+        if full_ref(&self.settings.git_ref).is_none() {
+            // A SHA alone would make the server list every ref; a prefix that matches nothing keeps ls-refs small.
+            refspecs.push("refs/plumb-no-such-ref".into());
+        }
+        let repo = self.repo()?.clone();
+        self.fetch_into(&repo, &refspecs)?;
+        let fetched = repo
+            .find_reference("refs/plumb/fetched")
+            .map_err(|e| self.local(repo.git_dir(), e))?
+            .into_fully_peeled_id()
+            .map_err(|e| self.local(repo.git_dir(), e))?
+            .detach()
+            .to_string();
+        verify(&repo, &fetched).map_err(|e| {
+            self.local(
+                repo.git_dir(),
+                format!("the fetched commit does not verify: {e}"),
+            )
+        })?;
+        let note = match (&self.settings.git_ref, &previous) {
+            (GitRef::Tag(t), Some(old)) => Some(format!("tag '{t}' moved from {old} to {fetched}")),
+            _ => None,
+        };
+        self.state.fetched = Some(fetched.clone());
+        self.save_state()?;
+        self.compact_if_grown()?;
+        Ok(Poll::Updated {
+            commit: fetched,
+            previous,
+            note,
+        })
+    }
+
+    /// Clones a fresh generation when the current one has grown well past its
+    /// fresh size (gix has no gc), keeping the fetched and pinned commits.
+    fn compact_if_grown(&mut self) -> Result<(), SourceError> {
+        let dir = self.gen_dir(self.state.generation);
+        let size = store::disk_usage(&dir).map_err(|e| self.local(&dir, e))?;
+        if self.state.fresh_bytes == 0 {
+            self.state.fresh_bytes = size;
+            self.save_state()?;
+            return Ok(());
+        }
+        if (size as f64) <= self.state.fresh_bytes as f64 * GROWTH_LIMIT {
+            return Ok(());
+        }
+        tracing::info!(source = %self.settings.name, size, fresh = self.state.fresh_bytes, "the clone has grown: cloning a fresh one beside it");
+        if let Err(e) = self.switch_generation() {
+            // Not fatal: the current clone still serves; try again after the next fetch.
+            tracing::warn!(source = %self.settings.name, error = %e, "could not clone a fresh generation");
+        }
+        Ok(())
+    }
+
+    fn switch_generation(&mut self) -> Result<(), SourceError> {
+        let next = self.state.generation + 1;
+        let tmp = self.dir.join(format!("repo-{next}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let repo = gix::ThreadSafeRepository::init_opts(
+            &tmp,
+            gix::create::Kind::Bare,
+            gix::create::Options::default(),
+            gix::open::Options::isolated(),
+        )
+        .map_err(|e| self.local(&tmp, chain(&e)))?
+        .to_thread_local();
+        let mut refspecs = Vec::new();
+        if let Some(f) = &self.state.fetched {
+            refspecs.push(format!("+{f}:refs/plumb/fetched"));
+        }
+        for (sync, commit) in &self.state.pins {
+            refspecs.push(format!("+{commit}:refs/plumb/applied/{sync}"));
+        }
+        refspecs.push("refs/plumb-no-such-ref".into());
+        self.fetch_into(&repo, &refspecs)?;
+        for commit in self.state.pins.values().chain(self.state.fetched.iter()) {
+            verify(&repo, commit).map_err(|e| self.local(&tmp, e))?;
+        }
+        drop(repo);
+        let final_dir = self.gen_dir(next);
+        std::fs::rename(&tmp, &final_dir).map_err(|e| self.local(&final_dir, e))?;
+        store::sync_dir(&self.dir).map_err(|e| self.local(&self.dir, e))?;
+        let old = self.gen_dir(self.state.generation);
+        self.state.generation = next;
+        self.state.fresh_bytes =
+            store::disk_usage(&final_dir).map_err(|e| self.local(&final_dir, e))?;
+        self.save_state()?;
+        self.repo = None;
+        let _ = std::fs::remove_dir_all(old);
+        Ok(())
+    }
+
+    /// The files a sync reads at `commit`: under `path`, selected by
+    /// `.plumbignore` and `exclude`, with paths relative to the repository.
+    pub fn files(
+        &mut self,
+        commit: &str,
+        path: &str,
+        exclude: &[String],
+    ) -> Result<Vec<File>, SourceError> {
+        let repo = self.repo()?.clone();
+        let local = |e: &dyn std::fmt::Display| SourceError::Local {
+            name: self.settings.name.clone(),
+            path: repo.git_dir().to_owned(),
+            cause: e.to_string(),
+        };
+        let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| local(&e))?;
+        let mut tree = repo
+            .find_commit(id)
+            .map_err(|e| local(&e))?
+            .tree()
+            .map_err(|e| local(&e))?;
+        if !path.is_empty() {
+            let entry = tree.lookup_entry_by_path(path).map_err(|e| local(&e))?;
+            let Some(entry) = entry.filter(|e| e.mode().is_tree()) else {
+                return Err(SourceError::NoSuchPath {
+                    name: self.settings.name.clone(),
+                    commit: commit.to_owned(),
+                    path: path.to_owned(),
+                });
+            };
+            tree = entry.object().map_err(|e| local(&e))?.into_tree();
+        }
+        let entries = tree
+            .traverse()
+            .breadthfirst
+            .files()
+            .map_err(|e| local(&e))?;
+        let mut blobs = BTreeMap::new();
+        for e in entries {
+            if e.mode.is_blob() {
+                blobs.insert(e.filepath.to_str_lossy().into_owned(), e.oid);
+            }
+        }
+        let read = |oid: &gix::ObjectId| -> Result<Vec<u8>, SourceError> {
+            Ok(repo.find_blob(*oid).map_err(|e| local(&e))?.data.clone())
+        };
+        let ignore = match blobs.get(".plumbignore") {
+            Some(oid) => Some(read(oid)?),
+            None => None,
+        };
+        let paths: Vec<String> = blobs.keys().cloned().collect();
+        let mut files = Vec::new();
+        for p in crate::render::select(&paths, ignore.as_deref(), exclude) {
+            let bytes = read(&blobs[&p])?;
+            let full = if path.is_empty() {
+                p
+            } else {
+                format!("{path}/{p}")
+            };
+            files.push(File { path: full, bytes });
+        }
+        Ok(files)
+    }
+
+    /// Bytes the local clone takes on disk.
+    pub fn disk_usage(&self) -> u64 {
+        store::disk_usage(&self.dir).unwrap_or(0)
+    }
+}
+
+/// Checks that a commit and every blob of its tree are present, decompress
+/// and hash to their ids.
+fn verify(repo: &gix::Repository, commit: &str) -> Result<(), String> {
+    let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| e.to_string())?;
+    let tree = repo
+        .find_commit(id)
+        .map_err(|e| e.to_string())?
+        .tree()
+        .map_err(|e| e.to_string())?;
+    for e in tree
+        .traverse()
+        .breadthfirst
+        .files()
+        .map_err(|e| e.to_string())?
+    {
+        if e.mode.is_blob() || e.mode.is_link() {
+            let blob = repo
+                .find_blob(e.oid)
+                .map_err(|err| format!("{}: {err}", e.filepath))?;
+            let actual = gix::objs::compute_hash(e.oid.kind(), gix::objs::Kind::Blob, &blob.data)
+                .map_err(|err| err.to_string())?;
+            if actual != e.oid {
+                return Err(format!("{} is corrupt (hashes to {actual})", e.filepath));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a plain folder as a revision: `plumb render DIR` and `plumb validate DIR`.
+pub fn files_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<File>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(root, &path, out)?;
+            } else if kind.is_file() {
+                out.push(
+                    path.strip_prefix(root)
+                        .expect("under root")
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+        Ok(())
+    }
+    let mut paths = Vec::new();
+    walk(dir, dir, &mut paths)?;
+    let ignore = match std::fs::File::open(dir.join(".plumbignore")) {
+        Ok(mut f) => {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes)?;
+            Some(bytes)
+        }
+        Err(_) => None,
+    };
+    crate::render::select(&paths, ignore.as_deref(), exclude)
+        .into_iter()
+        .map(|p| std::fs::read(dir.join(&p)).map(|bytes| File { path: p, bytes }))
+        .collect()
+}
+
+/// A stable id for a folder's content, so a plain folder can stand in for a commit.
+pub fn dir_revision_id(files: &[File]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in files {
+        for b in f
+            .path
+            .as_bytes()
+            .iter()
+            .chain([0u8].iter())
+            .chain(f.bytes.iter())
+        {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("dir-{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_and_errors_read_well() {
+        assert_eq!(
+            full_ref(&GitRef::Branch("main".into())).as_deref(),
+            Some("refs/heads/main")
+        );
+        assert_eq!(
+            full_ref(&GitRef::Tag("v1".into())).as_deref(),
+            Some("refs/tags/v1")
+        );
+        assert_eq!(shell_quote(Path::new("/a b/it's")), "'/a b/it'\\''s'");
+    }
+
+    #[test]
+    fn secrets_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("plumb-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_secret(&path).unwrap_err();
+        assert!(
+            err.contains("chmod 600") && !err.contains("s3cret"),
+            "{err}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_secret(&path).unwrap(), "s3cret");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
