@@ -1,11 +1,15 @@
-//! Command line: parsing (no I/O) into a [`Command`], then running it.
+//! Command line: parsing (no I/O) into [`Args`], then running the command.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::{self, Settings};
 use crate::error::{exit_code, Error, Verdict};
+use crate::kube::{self, Client};
+use crate::reconcile::{self, Context, Revision, SyncMemory};
+use crate::source::{self, GitSource};
 
 const HELP: &str = "\
 plumb keeps a Kubernetes cluster in the state declared in Git.
@@ -13,16 +17,22 @@ plumb keeps a Kubernetes cluster in the state declared in Git.
 Usage: plumb [OPTIONS] <COMMAND>
 
 Commands:
+  reconcile   Run one cycle for every sync (or --sync NAME): fetch, validate, apply, prune
+  render      Print the objects a sync (--sync NAME) or a folder (DIR) renders to, as YAML
+  validate    Check a folder (DIR) or a sync (--sync NAME) without a cluster; alone, the config
+  status      Show each sync's revision, conditions and counts, from the cluster
   check       Check the config, the cluster connection, permissions and stateDir
-  validate    Validate the config file (--config)
   version     Print plumb's version
 
 Options:
   -c, --config <FILE>    Config file [env: PLUMB_CONFIG] [default: /etc/plumb/plumb.yaml]
       --context <NAME>   kubeconfig context, instead of the config's or the current one
+      --sync <NAME>      Only this sync
   -h, --help             Print this help
 
-Exit codes: 0 yes (all passed), 1 no (a check or validation failed), 2 could not run.
+Exit codes: 0 yes (synced, valid, all checks passed, every sync Ready),
+            1 no (a reconcile or check failed, problems found, a sync not Ready),
+            2 could not run (bad flags, bad config, unreadable files).
 Docs: docs/configuration.md, docs/operations.md
 ";
 
@@ -33,8 +43,16 @@ pub enum Command {
     Help,
     /// Print the version.
     Version,
-    /// Validate the config file.
+    /// Validate the config file only.
     ValidateConfig,
+    /// Validate a folder or a sync's revision, offline.
+    Validate,
+    /// Print rendered objects.
+    Render,
+    /// One cycle per sync.
+    Reconcile,
+    /// Print the syncs' status.
+    Status,
     /// Run the operator's checklist.
     Check,
 }
@@ -48,6 +66,10 @@ pub struct Args {
     pub config: Option<PathBuf>,
     /// `--context`, if given.
     pub context: Option<String>,
+    /// `--sync`, if given.
+    pub sync: Option<String>,
+    /// A folder to render or validate instead of a sync.
+    pub dir: Option<PathBuf>,
 }
 
 /// Parses arguments (without the program name). Pure: no I/O.
@@ -56,25 +78,25 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     let usage = |e: lexopt::Error| Error::Usage(e.to_string());
     let mut parser = lexopt::Parser::from_args(args);
     let mut command: Option<String> = None;
-    let mut config = None;
-    let mut context = None;
-    let mut validate_config = false;
+    let (mut config, mut context, mut sync, mut dir) = (None, None, None, None);
     let mut help = false;
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => help = true,
             Short('c') | Long("config") => {
-                config = Some(PathBuf::from(parser.value().map_err(usage)?));
-                // `validate --config FILE` names the file to validate.
-                if command.as_deref() == Some("validate") {
-                    validate_config = true;
-                }
+                config = Some(PathBuf::from(parser.value().map_err(usage)?))
             }
             Long("context") => {
                 context = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
             }
+            Long("sync") => sync = Some(parser.value().map_err(usage)?.string().map_err(usage)?),
             Short('V') | Long("version") if command.is_none() => command = Some("version".into()),
             Value(v) if command.is_none() => command = Some(v.string().map_err(usage)?),
+            Value(v)
+                if dir.is_none() && matches!(command.as_deref(), Some("render" | "validate")) =>
+            {
+                dir = Some(PathBuf::from(v))
+            }
             Value(v) => {
                 return Err(Error::Usage(format!(
                     "unexpected argument '{}'",
@@ -84,21 +106,29 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
             other => return Err(usage(other.unexpected())),
         }
     }
+    if dir.is_some() && sync.is_some() {
+        return Err(Error::Usage("give a folder or --sync, not both".into()));
+    }
     let command = match (help, command.as_deref()) {
         (true, _) | (false, None) | (_, Some("help")) => Command::Help,
         (false, Some("version")) => Command::Version,
         (false, Some("check")) => Command::Check,
-        (false, Some("validate")) if validate_config || config.is_some() => Command::ValidateConfig,
-        (false, Some("validate")) => return Err(Error::Usage(
-            "validate needs --config FILE (validating manifests comes with the reconcile feature)"
-                .into(),
-        )),
+        (false, Some("status")) => Command::Status,
+        (false, Some("reconcile")) => Command::Reconcile,
+        (false, Some("validate")) if dir.is_none() && sync.is_none() => Command::ValidateConfig,
+        (false, Some("validate")) => Command::Validate,
+        (false, Some("render")) if dir.is_none() && sync.is_none() => {
+            return Err(Error::Usage("render needs a folder or --sync NAME".into()))
+        }
+        (false, Some("render")) => Command::Render,
         (false, Some(other)) => return Err(Error::Usage(format!("unknown command '{other}'"))),
     };
     Ok(Args {
         command,
         config,
         context,
+        sync,
+        dir,
     })
 }
 
@@ -153,6 +183,284 @@ fn run(args: Args) -> Result<Verdict, Error> {
                 Verdict::No
             })
         }
+        Command::Validate | Command::Render => render_or_validate(&args),
+        Command::Reconcile => reconcile_command(&args),
+        Command::Status => status_command(&args),
+    }
+}
+
+/// The sync settings a folder is rendered with, when no sync is named.
+fn folder_sync() -> config::Sync {
+    config::Sync {
+        name: "folder".into(),
+        source: String::new(),
+        path: String::new(),
+        namespace: "default".into(),
+        prune: false,
+        allow_empty: false,
+        self_heal: true,
+        wait: false,
+        timeout: std::time::Duration::from_secs(120),
+        interval: std::time::Duration::from_secs(60),
+        suspend: false,
+        exclude: Vec::new(),
+    }
+}
+
+fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
+    let (sync, files, label) = match &args.dir {
+        Some(dir) => {
+            let files = source::files_in_dir(dir, &[]).map_err(|e| Error::Io {
+                path: dir.clone(),
+                source: e,
+            })?;
+            (folder_sync(), files, dir.display().to_string())
+        }
+        None => {
+            let settings = Settings::load(&config_path(args))?;
+            let sync = find_sync(
+                &settings,
+                args.sync.as_deref().expect("parse ensures a sync"),
+            )?
+            .clone();
+            let (commit, files) = fetch_revision(&settings, &sync, &mut BTreeMap::new())?;
+            (
+                sync,
+                files,
+                format!(
+                    "sync '{}' at {}",
+                    args.sync.as_deref().unwrap_or_default(),
+                    crate::report::short(&commit)
+                ),
+            )
+        }
+    };
+    let result = reconcile::render_revision(None, &sync, &files);
+    match (args.command == Command::Render, result) {
+        (true, Ok((manifests, warnings))) => {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            for m in manifests {
+                println!(
+                    "---\n{}",
+                    serde_yaml_ng::to_string(&m.object)
+                        .expect("values serialise")
+                        .trim_end()
+                );
+            }
+            Ok(Verdict::Yes)
+        }
+        (false, Ok((manifests, warnings))) => {
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "{label}: valid ({} objects from {} files)",
+                manifests.len(),
+                files.len()
+            );
+            Ok(Verdict::Yes)
+        }
+        (_, Err(errors)) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{label}: {} problem(s)", errors.len());
+            Ok(Verdict::No)
+        }
+    }
+}
+
+fn find_sync<'a>(settings: &'a Settings, name: &str) -> Result<&'a config::Sync, Error> {
+    settings
+        .syncs
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = settings.syncs.iter().map(|s| s.name.as_str()).collect();
+            Error::Usage(format!(
+                "no sync named '{name}' in the config (syncs: {})",
+                names.join(", ")
+            ))
+        })
+}
+
+/// Opens (once) the source a sync reads from.
+fn source_for<'a>(
+    settings: &Settings,
+    sync: &config::Sync,
+    sources: &'a mut BTreeMap<String, GitSource>,
+) -> Result<&'a mut GitSource, source::SourceError> {
+    if !sources.contains_key(&sync.source) {
+        let settings_source = settings
+            .sources
+            .iter()
+            .find(|s| s.name == sync.source)
+            .expect("config validates references");
+        let opened = GitSource::open(
+            settings_source,
+            &settings.state_dir,
+            &kube::user_agent(&crate::node::hostname()),
+        )?;
+        sources.insert(sync.source.clone(), opened);
+    }
+    Ok(sources.get_mut(&sync.source).expect("inserted above"))
+}
+
+/// Polls a sync's source and reads its files at the newest commit.
+fn fetch_revision(
+    settings: &Settings,
+    sync: &config::Sync,
+    sources: &mut BTreeMap<String, GitSource>,
+) -> Result<(String, Vec<crate::render::File>), Error> {
+    let src = source_for(settings, sync, sources)?;
+    let commit = src.poll()?.commit().to_owned();
+    let files = src.files(&commit, &sync.path, &sync.exclude)?;
+    Ok((commit, files))
+}
+
+/// Connects to the cluster the config names.
+pub fn connect(settings: &Settings, context: Option<&str>) -> Result<Client, Error> {
+    let context = context.or(settings.context.as_deref());
+    let conn = kube::kubeconfig::locate(settings.kubeconfig.as_deref(), context)?;
+    Ok(Client::new(
+        &conn,
+        &kube::user_agent(&crate::node::hostname()),
+    )?)
+}
+
+fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
+    let settings = Settings::load(&config_path(args))?;
+    if let Some(name) = &args.sync {
+        find_sync(&settings, name)?;
+    }
+    let client = connect(&settings, args.context.as_deref())?;
+    let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
+    let node = crate::node::hostname();
+    let mut sources = BTreeMap::new();
+    let mut all_ready = true;
+    for sync in settings
+        .syncs
+        .iter()
+        .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
+    {
+        let report = reconcile_sync(&settings, sync, &client, &node, &mut sources);
+        for w in &report.warnings {
+            eprintln!("warning: {}: {w}", sync.name);
+        }
+        println!("{}", report.summary());
+        all_ready &= report.is_ready();
+    }
+    Ok(if all_ready { Verdict::Yes } else { Verdict::No })
+}
+
+/// One cycle of one sync: poll its source (serving the last good commit when
+/// the remote fails), read the files, reconcile, and pin what got applied.
+pub fn reconcile_sync(
+    settings: &Settings,
+    sync: &config::Sync,
+    client: &Client,
+    node: &str,
+    sources: &mut BTreeMap<String, GitSource>,
+) -> reconcile::CycleReport {
+    let ctx = Context {
+        client,
+        sync,
+        node,
+        state_dir: &settings.state_dir,
+    };
+    let mut warnings = Vec::new();
+    let src = match source_for(settings, sync, sources) {
+        Ok(s) => s,
+        Err(e) => return reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
+    };
+    let commit = match src.poll() {
+        Ok(poll) => {
+            if let source::Poll::Updated {
+                note: Some(note), ..
+            } = &poll
+            {
+                warnings.push(note.clone());
+            }
+            poll.commit().to_owned()
+        }
+        Err(e) => match src.last_good() {
+            Some(last) => {
+                warnings.push(format!(
+                    "{e}; serving the last good revision {}",
+                    crate::report::short(last)
+                ));
+                last.to_owned()
+            }
+            None => return reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
+        },
+    };
+    let files = match src.files(&commit, &sync.path, &sync.exclude) {
+        Ok(f) => f,
+        Err(e) => return reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
+    };
+    let mut memory = SyncMemory::load(&settings.state_dir, &sync.name);
+    let mut report = reconcile::run(
+        &ctx,
+        &Revision {
+            id: commit.clone(),
+            files,
+        },
+        &mut memory,
+    );
+    if matches!(
+        report.verdict,
+        reconcile::Verdict::Ready | reconcile::Verdict::Stalled(_)
+    ) {
+        if let Err(e) = src.pin(&sync.name, &commit) {
+            report.warnings.push(e.to_string());
+        }
+    }
+    warnings.append(&mut report.warnings);
+    report.warnings = warnings;
+    report
+}
+
+fn status_command(args: &Args) -> Result<Verdict, Error> {
+    let settings = Settings::load(&config_path(args))?;
+    let client = connect(&settings, args.context.as_deref())?;
+    let mut all_ready = true;
+    for sync in settings
+        .syncs
+        .iter()
+        .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
+    {
+        let parent = crate::report::get_parent(&client, &sync.name)?;
+        let (_, status) = crate::report::read_parent(parent.as_ref())
+            .map_err(|e| Error::Usage(format!("sync '{}': {e}", sync.name)))?;
+        all_ready &= status
+            .condition("Ready")
+            .is_some_and(|c| c.status == "True");
+        print_status(&sync.name, &status);
+    }
+    Ok(if all_ready { Verdict::Yes } else { Verdict::No })
+}
+
+fn print_status(name: &str, status: &crate::report::SyncStatus) {
+    println!("{name}: {}", crate::report::summary(status));
+    if let Some(at) = &status.applied_at {
+        println!("  applied at: {at}");
+    }
+    for c in &status.conditions {
+        let message = c.message.lines().next().unwrap_or_default();
+        println!("  {}: {} ({}) {message}", c.kind, c.status, c.reason);
+    }
+    let n = &status.counts;
+    println!(
+        "  objects: {} managed, {} applied, {} unchanged, {} pruned, {} drifted",
+        n.managed, n.applied, n.unchanged, n.pruned, n.drifted
+    );
+    if let (Some(failure), Some(at)) = (&status.last_failure, &status.last_failure_at) {
+        println!("  last failure at {at}:");
+        for line in failure.lines() {
+            println!("    {line}");
+        }
     }
 }
 
@@ -173,12 +481,29 @@ mod tests {
         assert_eq!(a.command, Command::Check);
         assert_eq!(a.config, Some(PathBuf::from("x.yaml")));
         assert_eq!(a.context.as_deref(), Some("k3s"));
-        let a = args(&["-c", "y.yaml", "validate"]).unwrap();
-        assert_eq!(a.command, Command::ValidateConfig);
+        assert_eq!(
+            args(&["-c", "y.yaml", "validate"]).unwrap().command,
+            Command::ValidateConfig
+        );
         assert_eq!(
             args(&["validate", "--config=z"]).unwrap().command,
             Command::ValidateConfig
         );
+        let a = args(&["validate", "some/dir"]).unwrap();
+        assert_eq!(
+            (a.command, a.dir),
+            (Command::Validate, Some(PathBuf::from("some/dir")))
+        );
+        let a = args(&["render", "--sync", "apps"]).unwrap();
+        assert_eq!(
+            (a.command, a.sync.as_deref()),
+            (Command::Render, Some("apps"))
+        );
+        assert_eq!(
+            args(&["reconcile", "--sync", "apps"]).unwrap().command,
+            Command::Reconcile
+        );
+        assert_eq!(args(&["status"]).unwrap().command, Command::Status);
     }
 
     #[test]
@@ -187,7 +512,8 @@ mod tests {
             &["frobnicate"][..],
             &["check", "--bogus"],
             &["check", "extra"],
-            &["validate"],
+            &["render"],
+            &["render", "a", "--sync", "b"],
             &["check", "--config"],
         ] {
             assert!(matches!(args(bad), Err(Error::Usage(_))), "{bad:?}");

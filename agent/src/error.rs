@@ -26,6 +26,19 @@ pub enum Error {
     /// The API server failed a request.
     #[error(transparent)]
     Kube(#[from] crate::kube::Error),
+    /// A Git source failed.
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another plumb holds stateDir's lock.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Exit code for a command's result; errors print once, as a chain.
@@ -33,6 +46,11 @@ pub fn exit_code(result: Result<Verdict, Error>) -> ExitCode {
     match result {
         Ok(Verdict::Yes) => ExitCode::from(0),
         Ok(Verdict::No) => ExitCode::from(1),
+        // Busy is an answer ("not now"), not a failure to run.
+        Err(Error::Busy(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
         Err(err) => {
             let mut text = format!("error: {err}");
             let mut source = std::error::Error::source(&err);

@@ -288,6 +288,35 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
     }
 }
 
+/// Records a failure that happened before a revision could be read (the
+/// source failed): the status says so; nothing is applied or pruned.
+pub fn report_failure(ctx: &Context, reason: &str, message: String) -> CycleReport {
+    let mut report = CycleReport::new(&ctx.sync.name, "");
+    let parent = match report::ensure_system_namespace(ctx.client)
+        .and_then(|()| report::get_parent(ctx.client, &ctx.sync.name))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            report.verdict =
+                Verdict::Failed(format!("{message}; and the status could not be read: {e}"));
+            return report;
+        }
+    };
+    let (inventory, status) = report::read_parent(parent.as_ref()).unwrap_or_default();
+    report.status = status;
+    report.revision = report.status.revision.clone().unwrap_or_default();
+    let mut memory = SyncMemory::load(ctx.state_dir, &ctx.sync.name);
+    fail(
+        ctx,
+        report,
+        parent.as_ref(),
+        inventory,
+        &mut memory,
+        reason,
+        message,
+    )
+}
+
 fn fail(
     ctx: &Context,
     mut report: CycleReport,
@@ -961,6 +990,8 @@ fn finish(
                 "RenderFailed" => "RenderFailed",
                 "EmptyRevision" => "EmptyRevision",
                 "ApplyFailed" => "ApplyFailed",
+                "SourceFailed" => "SourceFailed",
+                "DriftCheckFailed" => "DriftCheckFailed",
                 _ => "ValidationFailed",
             };
             event = Some((Severity::Warning, reason, message.clone()));

@@ -37,6 +37,60 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// An exclusive lock on stateDir, held while the value lives.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+/// How long a second plumb waits for the lock before giving up.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Takes stateDir's lock (`stateDir/lock`), waiting a bounded time; the
+/// error names the holder. Keeps a one-shot `plumb reconcile` from running
+/// beside the daemon on the same node.
+pub fn lock_state_dir(dir: &Path) -> Result<StateLock, crate::error::Error> {
+    use crate::error::Error;
+    let io = |e: io::Error| Error::Io {
+        path: dir.to_owned(),
+        source: e,
+    };
+    fs::create_dir_all(dir).map_err(io)?;
+    let path = dir.join("lock");
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    let started = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                return Err(Error::Busy(format!(
+                    "another plumb holds the lock on {} ({}); waited {}s",
+                    dir.display(),
+                    holder.trim(),
+                    LOCK_WAIT.as_secs()
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+    // Who holds it, for the next one's message; the lock file is the one
+    // write a one-shot run always makes, and it is a few bytes.
+    let me = format!("pid {} on {}", std::process::id(), crate::node::hostname());
+    file.set_len(0).map_err(io)?;
+    file.write_all(me.as_bytes()).map_err(io)?;
+    Ok(StateLock { _file: file })
+}
+
 /// Total size in bytes of the regular files under `dir`.
 pub fn disk_usage(dir: &Path) -> io::Result<u64> {
     let mut total = 0;
