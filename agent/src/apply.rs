@@ -365,15 +365,21 @@ pub struct Applied {
     pub live: Value,
 }
 
-/// Applies every target in stage order (force: Git wins); within a stage,
-/// bounded parallelism. Stops at the first stage with a failure.
+/// Applies every target but those in `skip` (unchanged since plumb last
+/// applied them) in stage order (force: Git wins); within a stage, bounded
+/// parallelism. Stops at the first stage with a failure.
 pub fn apply_all(
     client: &Client,
     targets: &[Target],
     validation: &Validation,
+    skip: &BTreeSet<ObjectRef>,
 ) -> Result<Vec<Applied>, (Vec<Applied>, Vec<ObjectFailure>)> {
     let mut applied = Vec::new();
-    let manifests: Vec<&Manifest> = targets.iter().map(|t| t.manifest).collect();
+    let manifests: Vec<&Manifest> = targets
+        .iter()
+        .map(|t| t.manifest)
+        .filter(|m| !skip.contains(&m.key()))
+        .collect();
     let by_key: BTreeMap<ObjectRef, &Target> =
         targets.iter().map(|t| (t.manifest.key(), t)).collect();
     let mut stages: BTreeMap<Stage, Vec<&Target>> = BTreeMap::new();
@@ -417,7 +423,9 @@ fn apply_one(client: &Client, t: &Target, validation: &Validation) -> Result<Val
     let ns = namespace_of(t);
     if validation.recreate.contains(&key) {
         client
-            .delete(&t.resource, ns, &key.name, Propagation::Foreground)
+            // Background: the object goes now, its dependents after it, so
+            // that the name is free for the new one at once.
+            .delete(&t.resource, ns, &key.name, Propagation::Background)
             .map_err(|e| e.to_string())?;
         wait_gone(client, t, Duration::from_secs(60))?;
     }

@@ -212,7 +212,7 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
             return report;
         }
     };
-    let client = match Client::new(&conn, &kube::user_agent(&crate::node::hostname())) {
+    let client = match Client::new(&conn, &kube::user_agent(&settings.node_name)) {
         Ok(c) => c,
         Err(e) => {
             report.push(Severity::Fail, e.to_string());

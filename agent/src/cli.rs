@@ -301,7 +301,7 @@ fn source_for<'a>(
         let opened = GitSource::open(
             settings_source,
             &settings.state_dir,
-            &kube::user_agent(&crate::node::hostname()),
+            &kube::user_agent(&settings.node_name),
         )?;
         sources.insert(sync.source.clone(), opened);
     }
@@ -324,10 +324,7 @@ fn fetch_revision(
 pub fn connect(settings: &Settings, context: Option<&str>) -> Result<Client, Error> {
     let context = context.or(settings.context.as_deref());
     let conn = kube::kubeconfig::locate(settings.kubeconfig.as_deref(), context)?;
-    Ok(Client::new(
-        &conn,
-        &kube::user_agent(&crate::node::hostname()),
-    )?)
+    Ok(Client::new(&conn, &kube::user_agent(&settings.node_name))?)
 }
 
 fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
@@ -337,7 +334,7 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
     }
     let client = connect(&settings, args.context.as_deref())?;
     let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
-    let node = crate::node::hostname();
+    let node = settings.node_name.clone();
     let mut sources = BTreeMap::new();
     let mut all_ready = true;
     for sync in settings
@@ -348,6 +345,9 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
         let report = reconcile_sync(&settings, sync, &client, &node, &mut sources);
         for w in &report.warnings {
             eprintln!("warning: {}: {w}", sync.name);
+        }
+        for (object, why) in &report.kept {
+            eprintln!("{}: kept {object}: {why}", sync.name);
         }
         println!("{}", report.summary());
         all_ready &= report.is_ready();

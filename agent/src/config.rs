@@ -30,6 +30,8 @@ pub struct Settings {
     pub context: Option<String>,
     /// Folder for plumb's own state (Git objects, revisions, fingerprints).
     pub state_dir: PathBuf,
+    /// This node's name: in the User-Agent, Events and the lock (default: the hostname).
+    pub node_name: String,
     /// Default poll interval for every source and sync.
     pub interval: Duration,
     /// Each wait is `interval × (1 ± jitter)`, uniform.
@@ -279,6 +281,8 @@ struct RawSettings {
     #[serde(default, deserialize_with = "de_opt_nonempty")]
     context: Option<String>,
     state_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_opt_nonempty")]
+    node_name: Option<String>,
     #[serde(default, deserialize_with = "de_opt_duration")]
     interval: Option<Duration>,
     #[serde(default, deserialize_with = "de_opt_jitter")]
@@ -457,6 +461,7 @@ impl RawSettings {
             state_dir: self
                 .state_dir
                 .unwrap_or_else(|| PathBuf::from("/var/lib/plumb")),
+            node_name: self.node_name.unwrap_or_else(crate::node::hostname),
             interval: self.interval.unwrap_or(DEFAULT_INTERVAL),
             jitter: self.jitter.unwrap_or(0.2),
             sources: self

@@ -72,6 +72,23 @@ pub fn fingerprint(metadata: &Value) -> String {
     }
 }
 
+/// A hash of a desired object as plumb applies it (serde_json maps are
+/// sorted, so equal objects hash equally).
+pub fn manifest_hash(object: &Value) -> String {
+    format!("{:016x}", fnv1a(object.to_string().as_bytes()))
+}
+
+/// Whether an apply can be skipped: Git's object is the one plumb last
+/// applied, and the live object has not moved since.
+pub fn can_skip(
+    desired_hash: &str,
+    applied_hash: Option<&String>,
+    live: Option<&String>,
+    recorded: Option<&String>,
+) -> bool {
+    applied_hash.map(String::as_str) == Some(desired_hash) && live.is_some() && live == recorded
+}
+
 /// 64-bit FNV-1a: tiny, stable across versions and machines.
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -215,6 +232,25 @@ mod tests {
         assert_ne!(fingerprint(&a), fingerprint(&relabelled));
         assert_ne!(fingerprint(&a), fingerprint(&scaled));
         assert_eq!(fingerprint(&json!({"resourceVersion": "7"})), "rv7");
+    }
+
+    #[test]
+    fn skipping_needs_the_same_object_and_an_unmoved_live_one() {
+        let h = manifest_hash(&json!({"a": 1}));
+        assert_eq!(h, manifest_hash(&json!({"a": 1})));
+        assert_ne!(h, manifest_hash(&json!({"a": 2})));
+        let (fp, other) = ("rv1".to_owned(), "rv2".to_owned());
+        assert!(can_skip(&h, Some(&h), Some(&fp), Some(&fp)));
+        assert!(
+            !can_skip(&h, Some(&"x".into()), Some(&fp), Some(&fp)),
+            "Git changed"
+        );
+        assert!(
+            !can_skip(&h, Some(&h), Some(&other), Some(&fp)),
+            "live moved"
+        );
+        assert!(!can_skip(&h, Some(&h), None, Some(&fp)), "live is gone");
+        assert!(!can_skip(&h, None, Some(&fp), Some(&fp)), "never applied");
     }
 
     #[test]

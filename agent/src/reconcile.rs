@@ -41,6 +41,9 @@ pub struct SyncMemory {
     /// Fingerprint of each object, taken after plumb's own apply or check.
     #[serde(default)]
     pub fingerprints: Vec<(ObjectRef, String)>,
+    /// Hash of each object as plumb last applied it, so unchanged ones are not sent again.
+    #[serde(default)]
+    pub applied_hashes: Vec<(ObjectRef, String)>,
 }
 
 impl SyncMemory {
@@ -418,11 +421,41 @@ fn apply_cycle(
     report.conflicts = validation.conflicts.clone();
     // 2. Apply in stages.
     let desired: BTreeSet<ObjectRef> = manifests.iter().map(Manifest::key).collect();
-    let (applied, apply_failures) = match apply::apply_all(client, &targets, &validation) {
+    let mut fingerprints = memory.fingerprint_map();
+    let mut hashes: BTreeMap<ObjectRef, String> = memory.applied_hashes.iter().cloned().collect();
+    let live_prints: BTreeMap<ObjectRef, String> = before
+        .iter()
+        .map(|(k, m)| (k.clone(), plan::fingerprint(m)))
+        .collect();
+    let skip: BTreeSet<ObjectRef> = manifests
+        .iter()
+        .filter(|m| {
+            let key = m.key();
+            let forced = validation.recreate.contains(&key)
+                || validation.adopt.contains(&key)
+                || validation.conflicts.contains_key(&key);
+            !forced
+                && plan::can_skip(
+                    &plan::manifest_hash(&m.object),
+                    hashes.get(&key),
+                    live_prints.get(&key),
+                    fingerprints.get(&key),
+                )
+        })
+        .map(Manifest::key)
+        .collect();
+    report.unchanged += skip.len();
+    let (applied, apply_failures) = match apply::apply_all(client, &targets, &validation, &skip) {
         Ok(a) => (a, Vec::new()),
         Err((a, f)) => (a, f),
     };
-    let mut fingerprints = memory.fingerprint_map();
+    for m in manifests {
+        if applied.iter().any(|a| a.object == m.key()) {
+            hashes.insert(m.key(), plan::manifest_hash(&m.object));
+        }
+    }
+    hashes.retain(|k, _| desired.contains(k));
+    memory.applied_hashes = hashes.into_iter().collect();
     for a in &applied {
         let changed = before.get(&a.object).map(|m| &m["resourceVersion"])
             != Some(&a.live["metadata"]["resourceVersion"]);
@@ -1049,7 +1082,8 @@ mod tests {
         };
         let memory = SyncMemory {
             applied: Some("abc".into()),
-            fingerprints: vec![(key, "rv1".into())],
+            fingerprints: vec![(key.clone(), "rv1".into())],
+            applied_hashes: vec![(key, "h".into())],
         };
         assert!(memory.save(&dir, "apps").unwrap());
         assert!(!memory.save(&dir, "apps").unwrap());

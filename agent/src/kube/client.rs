@@ -492,8 +492,9 @@ impl Client {
     ) -> Result<Vec<Value>, Error> {
         #[derive(serde::Deserialize)]
         struct Page {
+            // An empty metadata-only list comes as `"items": null`.
             #[serde(default)]
-            items: Vec<Value>,
+            items: Option<Vec<Value>>,
             #[serde(default)]
             metadata: PageMeta,
         }
@@ -517,7 +518,7 @@ impl Client {
             let path = format!("{base}?{}", encode_query(&query));
             let reply = self.send(&action, http::Method::GET, &path, None, accept)?;
             let page: Page = decode(&action, &reply.body)?;
-            items.extend(page.items);
+            items.extend(page.items.unwrap_or_default());
             match page.metadata.next.filter(|t| !t.is_empty()) {
                 Some(token) => next = Some(token),
                 None => return Ok(items),

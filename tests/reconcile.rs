@@ -1,0 +1,748 @@
+//! The main job end to end: the `plumb` binary, a real Git repository
+//! (file://), the real API server. Each test has its own repository, sync,
+//! namespace and node name, so they run in parallel and the audit log tells
+//! their requests apart.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::{plumb, temp_dir, text, unique, Cluster};
+use serde_json::Value;
+
+struct Fixture {
+    cluster: Cluster,
+    work: PathBuf,
+    bare: PathBuf,
+    config: PathBuf,
+    sync: String,
+    ns: String,
+    node: String,
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+}
+
+impl Fixture {
+    /// A repository with `manifests/`, a namespace for the sync's objects, and a config.
+    fn new(prefix: &str, sync_extra: &str) -> Fixture {
+        let cluster = Cluster::get();
+        let dir = temp_dir(prefix);
+        let work = dir.join("work");
+        let bare = dir.join("repo.git");
+        std::fs::create_dir_all(work.join("manifests")).unwrap();
+        git(&dir, &["init", "-q", "--bare", bare.to_str().unwrap()]);
+        git(&dir, &["init", "-q", work.to_str().unwrap()]);
+        let sync = unique("s");
+        let ns = cluster.namespace(prefix);
+        let node = unique("node");
+        let config = dir.join("plumb.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "kubeconfig: {}\nstateDir: {}\nnodeName: {node}\nsources:\n  - name: repo\n    url: file://{}\n    ref: {{branch: main}}\nsyncs:\n  - name: {sync}\n    source: repo\n    path: manifests\n    namespace: {ns}\n    prune: true\n    wait: false\n{sync_extra}",
+                cluster.kubeconfig("admin").display(),
+                dir.join("state").display(),
+                bare.display()
+            ),
+        )
+        .unwrap();
+        Fixture {
+            cluster,
+            work,
+            bare,
+            config,
+            sync,
+            ns,
+            node,
+        }
+    }
+
+    fn write(&self, path: &str, content: &str) {
+        let path = self.work.join("manifests").join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content.replace("NS", &self.ns)).unwrap();
+    }
+
+    fn remove(&self, path: &str) {
+        std::fs::remove_file(self.work.join("manifests").join(path)).unwrap();
+    }
+
+    fn commit(&self) {
+        git(&self.work, &["add", "-A"]);
+        git(
+            &self.work,
+            &["commit", "-q", "--allow-empty", "-m", "change"],
+        );
+        git(
+            &self.work,
+            &[
+                "push",
+                "-q",
+                "-f",
+                self.bare.to_str().unwrap(),
+                "HEAD:refs/heads/main",
+            ],
+        );
+    }
+
+    fn reconcile(&self) -> Output {
+        plumb()
+            .arg("reconcile")
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap()
+    }
+
+    fn reconcile_ok(&self) -> String {
+        let out = self.reconcile();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "reconcile failed:\n{}",
+            text(&out)
+        );
+        text(&out)
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        self.cluster.kubectl(args)
+    }
+
+    /// The object as JSON, or None when it does not exist.
+    fn get(&self, kind: &str, name: &str) -> Option<Value> {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.cluster.kubeconfig("admin"))
+            .args([
+                "-n",
+                &self.ns,
+                "get",
+                kind,
+                name,
+                "-o",
+                "json",
+                "--ignore-not-found",
+                "--show-managed-fields",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        if out.stdout.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_slice(&out.stdout).unwrap())
+        }
+    }
+
+    fn status(&self) -> Value {
+        let out = self.kubectl(&[
+            "-n",
+            "plumb-system",
+            "get",
+            "configmap",
+            &format!("plumb-{}", self.sync),
+            "-o",
+            "json",
+        ]);
+        let cm: Value = serde_json::from_slice(&out.stdout).unwrap();
+        serde_json::from_str(cm["data"]["status"].as_str().unwrap()).unwrap()
+    }
+
+    fn condition(&self, kind: &str) -> Value {
+        let status = self.status();
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == kind)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Audit-log entries of this test's plumb (by its node name in the User-Agent).
+    fn audit(&self) -> Vec<Value> {
+        let log = std::fs::read_to_string(self.cluster.dir.join("audit.log")).unwrap();
+        let marker = format!("({})", self.node);
+        log.lines()
+            .filter(|l| l.contains(&marker))
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| {
+                e["stage"] == "ResponseComplete"
+                    && e["userAgent"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .ends_with(&marker)
+            })
+            .collect()
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.audit()
+            .iter()
+            .filter(|e| !matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
+            .filter(|e| {
+                !e["requestURI"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("dryRun=All")
+            })
+            .filter(|e| e["objectRef"]["resource"] != "selfsubjectaccessreviews")
+            .map(|e| {
+                format!(
+                    "{} {}/{}",
+                    e["verb"].as_str().unwrap(),
+                    e["objectRef"]["resource"].as_str().unwrap_or_default(),
+                    e["objectRef"]["name"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+const CONFIG_MAP: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: NAME\ndata:\n  key: \"VALUE\"\n";
+
+fn config_map(name: &str, value: &str) -> String {
+    CONFIG_MAP.replace("NAME", name).replace("VALUE", value)
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27-alpine
+          ports:
+            - containerPort: 80
+";
+
+#[test]
+fn first_sync_then_an_idle_cycle_writes_nothing() {
+    let f = Fixture::new("idle", "");
+    f.write(
+        "app.yaml",
+        &format!("{}---\n{DEPLOYMENT}", config_map("cfg", "one")),
+    );
+    f.write("svc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n    - port: 80\n");
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("3 applied"), "{out}");
+    let cm = f.get("configmap", "cfg").expect("applied");
+    assert_eq!(cm["data"]["key"], "one");
+    let id = cm["metadata"]["labels"]["applyset.kubernetes.io/part-of"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(id.starts_with("applyset-"), "{id}");
+    // The Service port got protocol TCP (Kubernetes 1.20 needs it for apply).
+    assert_eq!(
+        f.get("service", "web").unwrap()["spec"]["ports"][0]["protocol"],
+        "TCP"
+    );
+    assert_eq!(f.condition("Ready")["status"], "True");
+
+    let rv_before: Vec<Value> = ["configmap/cfg", "deployment/web", "service/web"]
+        .iter()
+        .map(|o| {
+            let (k, n) = o.split_once('/').unwrap();
+            f.get(k, n).unwrap()["metadata"]["resourceVersion"].clone()
+        })
+        .collect();
+    let writes_before = f.writes();
+    let requests_before = f.audit().len();
+    let out = f.reconcile_ok();
+    assert!(out.contains("0 applied, 3 unchanged"), "{out}");
+    let rv_after: Vec<Value> = ["configmap/cfg", "deployment/web", "service/web"]
+        .iter()
+        .map(|o| {
+            let (k, n) = o.split_once('/').unwrap();
+            f.get(k, n).unwrap()["metadata"]["resourceVersion"].clone()
+        })
+        .collect();
+    assert_eq!(rv_before, rv_after, "an idle cycle changed objects");
+    assert_eq!(
+        f.writes(),
+        writes_before,
+        "an idle cycle wrote to the cluster"
+    );
+    let idle_requests = f.audit().len() - requests_before;
+    eprintln!("idle one-shot cycle: {idle_requests} requests");
+    // Discovery (fresh process) + parent + namespace + one metadata LIST per group-kind: small and bounded.
+    assert!(
+        idle_requests <= 12,
+        "idle cycle made {idle_requests} requests"
+    );
+}
+
+#[test]
+fn a_commit_changes_exactly_that_object_and_removed_files_are_pruned() {
+    let f = Fixture::new("change", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.write("b.yaml", &config_map("b", "1"));
+    let keep = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\n  annotations: {plumb.dev/prune: disabled}\ndata: {k: v}\n";
+    f.write("keep.yaml", keep);
+    f.commit();
+    f.reconcile_ok();
+    let before = f.writes().len();
+    f.write("a.yaml", &config_map("a", "2"));
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("1 applied, 2 unchanged"), "{out}");
+    let new: Vec<String> = f.writes()[before..].to_vec();
+    let object_writes: Vec<&String> = new
+        .iter()
+        .filter(|w| !w.contains("plumb-") && !w.starts_with("create events"))
+        .collect();
+    assert_eq!(object_writes, ["patch configmaps/a"], "all writes: {new:?}");
+    assert_eq!(f.get("configmap", "a").unwrap()["data"]["key"], "2");
+
+    f.remove("b.yaml");
+    f.remove("keep.yaml");
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("1 pruned"), "{out}");
+    assert!(f.get("configmap", "b").is_none(), "b was not pruned");
+    assert!(
+        f.get("configmap", "keep").is_some(),
+        "the prune-disabled object was deleted"
+    );
+    assert_eq!(f.status()["counts"]["pruned"], 1);
+}
+
+#[test]
+fn namespaces_are_pruned_only_when_they_hold_nothing_unmanaged() {
+    let f = Fixture::new("nsprune", "");
+    let held = unique("held");
+    let empty = unique("empty");
+    for ns in [&held, &empty] {
+        f.write(&format!("{ns}.yaml"), &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inside\n  namespace: {ns}\ndata: {{a: b}}\n"));
+    }
+    f.write("anchor.yaml", &config_map("anchor", "1"));
+    f.commit();
+    f.reconcile_ok();
+    // Someone else's object in one of them.
+    f.kubectl(&[
+        "-n",
+        &held,
+        "create",
+        "configmap",
+        "not-ours",
+        "--from-literal=x=y",
+    ]);
+    f.remove(&format!("{held}.yaml"));
+    f.remove(&format!("{empty}.yaml"));
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("pruned"), "{out}");
+    let ns = |name: &str| -> Value {
+        serde_json::from_slice(&f.kubectl(&["get", "namespace", name, "-o", "json"]).stdout)
+            .unwrap()
+    };
+    // The test cluster runs no namespace controller: deletion shows as a deletionTimestamp.
+    assert!(
+        ns(&empty)["metadata"]["deletionTimestamp"].is_string(),
+        "the emptied namespace was not deleted: {out}"
+    );
+    assert!(
+        ns(&held)["metadata"]["deletionTimestamp"].is_null(),
+        "a namespace holding an unmanaged object was deleted"
+    );
+    assert!(
+        out.contains(&format!("kept Namespace {held}")) && out.contains("ConfigMap not-ours"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_empty_render_is_refused() {
+    let f = Fixture::new("empty", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    f.remove("a.yaml");
+    f.write("README.yaml.txt", "not a manifest");
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("renders no objects"), "{}", text(&out));
+    assert!(
+        f.get("configmap", "a").is_some(),
+        "an empty revision pruned everything"
+    );
+    assert_eq!(f.condition("Ready")["reason"], "EmptyRevision");
+}
+
+#[test]
+fn broken_yaml_or_an_invalid_object_applies_nothing() {
+    let f = Fixture::new("broken", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    // Broken YAML beside a good change: neither is applied.
+    f.write("a.yaml", &config_map("a", "2"));
+    f.write(
+        "bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad\n",
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("manifests/bad.yaml:"), "{}", text(&out));
+    assert_eq!(
+        f.get("configmap", "a").unwrap()["data"]["key"],
+        "1",
+        "part of a broken revision was applied"
+    );
+    let ready = f.condition("Ready");
+    assert_eq!(ready["status"], "False");
+    assert!(
+        ready["message"].as_str().unwrap().contains("bad.yaml"),
+        "{ready}"
+    );
+    // An object the server rejects (invalid field): nothing applied either.
+    f.remove("bad.yaml");
+    f.write(
+        "web.yaml",
+        &DEPLOYMENT.replace("replicas: 2", "replicas: -3"),
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("spec.replicas"), "{}", text(&out));
+    assert!(text(&out).contains("manifests/web.yaml"), "{}", text(&out));
+    assert_eq!(f.get("configmap", "a").unwrap()["data"]["key"], "1");
+    assert!(f.get("deployment", "web").is_none());
+}
+
+#[test]
+fn edits_and_deletes_are_corrected_with_the_manager_named() {
+    let f = Fixture::new("drift", "");
+    f.write("a.yaml", &config_map("a", "git"));
+    f.write("b.yaml", &config_map("b", "git"));
+    f.commit();
+    f.reconcile_ok();
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "patch",
+        "configmap",
+        "a",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"key":"edited"}}"#,
+        "--field-manager=kubectl-edit",
+    ]);
+    f.kubectl(&["-n", &f.ns, "delete", "configmap", "b"]);
+    let out = f.reconcile_ok();
+    assert!(out.contains("2 drifted"), "{out}");
+    assert_eq!(f.get("configmap", "a").unwrap()["data"]["key"], "git");
+    assert!(
+        f.get("configmap", "b").is_some(),
+        "a deleted object was not recreated"
+    );
+    let ready = f.condition("Ready");
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.contains("data.key") && message.contains("kubectl-edit"),
+        "{message}"
+    );
+    assert!(message.contains("deleted"), "{message}");
+}
+
+#[test]
+fn report_only_when_self_heal_is_off() {
+    let f = Fixture::new("noheal", "    selfHeal: false\n");
+    f.write("a.yaml", &config_map("a", "git"));
+    f.commit();
+    f.reconcile_ok();
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "patch",
+        "configmap",
+        "a",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"key":"edited"}}"#,
+    ]);
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        f.get("configmap", "a").unwrap()["data"]["key"],
+        "edited",
+        "selfHeal: false corrected drift"
+    );
+    assert_eq!(f.condition("Ready")["reason"], "DriftDetected");
+}
+
+#[test]
+fn objects_from_kubectl_client_side_apply_are_adopted() {
+    let f = Fixture::new("adopt", "");
+    let old = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy\n  namespace: NS\ndata:\n  keep: \"yes\"\n  dropped: soon\n".replace("NS", &f.ns);
+    f.cluster.kubectl_stdin(&["apply", "-f", "-"], Some(&old));
+    f.write(
+        "legacy.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy\ndata:\n  keep: \"yes\"\n",
+    );
+    f.commit();
+    f.reconcile_ok();
+    let cm = f.get("configmap", "legacy").unwrap();
+    assert_eq!(cm["data"]["keep"], "yes");
+    assert!(
+        cm["data"].get("dropped").is_none(),
+        "a field removed from Git stayed: {cm}"
+    );
+    let managers: Vec<&str> = cm["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["manager"].as_str().unwrap())
+        .collect();
+    assert!(
+        !managers.contains(&"kubectl-client-side-apply"),
+        "{managers:?}"
+    );
+}
+
+#[test]
+fn immutable_changes_error_unless_recreate_is_asked() {
+    let f = Fixture::new("immutable", "");
+    let job = |image: &str, recreate: bool| {
+        let annotations = if recreate {
+            "  annotations: {plumb.dev/recreate: \"true\"}\n"
+        } else {
+            ""
+        };
+        format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\n{annotations}spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: c\n          image: {image}\n")
+    };
+    f.write("job.yaml", &job("busybox:1.36", false));
+    f.commit();
+    f.reconcile_ok();
+    let uid = f.get("job", "once").unwrap()["metadata"]["uid"].clone();
+    f.write("job.yaml", &job("busybox:1.37", false));
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("immutable") && text(&out).contains("plumb.dev/recreate"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("Job.batch"), "{}", text(&out));
+    f.write("job.yaml", &job("busybox:1.37", true));
+    f.commit();
+    f.reconcile_ok();
+    let job = f.get("job", "once").unwrap();
+    assert_ne!(job["metadata"]["uid"], uid, "not recreated");
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox:1.37"
+    );
+}
+
+#[test]
+fn a_crd_and_its_resource_and_a_namespace_with_objects_in_one_commit() {
+    let f = Fixture::new("crd", "");
+    let group = format!("{}.plumb.test", unique("g"));
+    let ns = unique("fresh");
+    f.write("crd.yaml", &format!("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.{group}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{kind: Gadget, plural: gadgets, singular: gadget}}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}\n"));
+    f.write(
+        "gadget.yaml",
+        &format!(
+            "apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: g1\nspec: {{size: 2}}\n"
+        ),
+    );
+    f.write("ns.yaml", &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inside\n  namespace: {ns}\ndata: {{a: b}}\n"));
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("4 applied"), "{out}");
+    f.kubectl(&["-n", &f.ns, "get", &format!("gadgets.{group}"), "g1"]);
+    f.kubectl(&["-n", &ns, "get", "configmap", "inside"]);
+}
+
+#[test]
+fn another_managers_conflict_is_forced_and_reported() {
+    let f = Fixture::new("conflict", "");
+    let theirs = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: NS\ndata:\n  key: theirs\n".replace("NS", &f.ns);
+    f.cluster.kubectl_stdin(
+        &["apply", "--server-side", "--field-manager=helm", "-f", "-"],
+        Some(&theirs),
+    );
+    f.write("shared.yaml", &config_map("shared", "ours"));
+    f.commit();
+    f.reconcile_ok();
+    assert_eq!(f.get("configmap", "shared").unwrap()["data"]["key"], "ours");
+    let events = text(&f.kubectl(&["-n", "plumb-system", "get", "events", "-o", "json"]));
+    assert!(
+        events.contains(&format!(
+            "took fields of ConfigMap {}/shared from helm",
+            f.ns
+        )),
+        "{events}"
+    );
+}
+
+#[test]
+fn health_follows_a_deployment_and_times_out_as_stalled() {
+    let f = Fixture::new("health", "    timeout: 60s\n");
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("wait: false", "wait: true");
+    std::fs::write(&f.config, config).unwrap();
+    f.write("web.yaml", DEPLOYMENT);
+    f.commit();
+    let child = plumb()
+        .arg("reconcile")
+        .arg("--config")
+        .arg(&f.config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Play the deployment controller once the object exists.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let generation = loop {
+        if let Some(d) = f.get("deployment", "web") {
+            break d["metadata"]["generation"].as_i64().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deployment never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let status = format!(
+        r#"{{"status":{{"observedGeneration":{generation},"replicas":2,"updatedReplicas":2,"readyReplicas":2,"availableReplicas":2}}}}"#
+    );
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "patch",
+        "deployment",
+        "web",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status,
+    ]);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(f.condition("Ready")["status"], "True");
+
+    // A change the "controller" never catches up with: Stalled after the timeout.
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("timeout: 60s", "timeout: 3s");
+    std::fs::write(&f.config, config).unwrap();
+    f.write(
+        "web.yaml",
+        &DEPLOYMENT.replace("nginx:1.27-alpine", "nginx:1.28-alpine"),
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(f.condition("Stalled")["status"], "True");
+    assert_eq!(f.condition("Ready")["reason"], "HealthCheckFailed");
+    assert!(
+        f.condition("Ready")["message"]
+            .as_str()
+            .unwrap()
+            .contains("Deployment.apps"),
+        "{}",
+        f.condition("Ready")
+    );
+}
+
+#[test]
+fn one_failing_sync_does_not_block_a_healthy_one() {
+    let f = Fixture::new("twosyncs", "");
+    let broken = unique("broken");
+    let config = std::fs::read_to_string(&f.config).unwrap()
+        + &format!(
+            "  - name: {broken}\n    source: repo\n    path: nowhere\n    namespace: {}\n",
+            f.ns
+        );
+    std::fs::write(&f.config, config).unwrap();
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("has no folder 'nowhere'"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        f.get("configmap", "a").is_some(),
+        "the healthy sync was blocked"
+    );
+}
+
+#[test]
+fn render_and_validate_a_folder_without_a_cluster() {
+    let dir = temp_dir("render");
+    std::fs::write(dir.join("a.yaml"), config_map("a", "1")).unwrap();
+    std::fs::write(dir.join("notes.md"), "ignored").unwrap();
+    let out = plumb().arg("render").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("namespace: default"), "{}", text(&out));
+    let out = plumb().arg("validate").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::write(dir.join("b.yaml"), "kind: ConfigMap\nmetadata: {name: b}\n").unwrap();
+    let out = plumb().arg("validate").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("b.yaml:1 (document 0): document has no apiVersion"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn status_reads_the_cluster() {
+    let f = Fixture::new("status", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let out = plumb()
+        .arg("status")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{}: rev ", f.sync))
+            && text(&out).contains("Ready, 1 objects"),
+        "{}",
+        text(&out)
+    );
+}
