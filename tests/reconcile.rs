@@ -746,3 +746,93 @@ fn status_reads_the_cluster() {
         text(&out)
     );
 }
+
+fn signal(child: &std::process::Child, name: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Waits (bounded: only to catch hangs) until `check` holds.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_daemon_reconciles_on_sigusr1_refuses_a_broken_reload_and_stops_on_sigterm() {
+    let f = Fixture::new("daemon", "");
+    // A long interval: every cycle after the first is one the test asks for.
+    let config = std::fs::read_to_string(&f.config).unwrap().replacen(
+        "sources:",
+        "interval: 1h\nsources:",
+        1,
+    );
+    std::fs::write(&f.config, &config).unwrap();
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    let log = std::fs::File::create(f.config.with_extension("log")).unwrap();
+    let mut child = plumb()
+        .arg("run")
+        .arg("--config")
+        .arg(&f.config)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    eventually("the first cycle", || f.get("configmap", "a").is_some());
+
+    f.write("a.yaml", &config_map("a", "2"));
+    f.commit();
+    signal(&child, "USR1");
+    eventually("SIGUSR1's cycle", || {
+        f.get("configmap", "a").unwrap()["data"]["key"] == "2"
+    });
+
+    std::fs::write(&f.config, format!("{config}bogus: true\n")).unwrap();
+    signal(&child, "HUP");
+    let log_path = f.config.with_extension("log");
+    eventually("the reload to be refused", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap()
+            .contains("the new configuration is refused")
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "a broken reload stopped the daemon"
+    );
+    std::fs::write(&f.config, &config).unwrap();
+
+    // The old config keeps running: another change still arrives.
+    f.write("a.yaml", &config_map("a", "3"));
+    f.commit();
+    signal(&child, "USR1");
+    eventually("a cycle after the refused reload", || {
+        f.get("configmap", "a").unwrap()["data"]["key"] == "3"
+    });
+
+    signal(&child, "TERM");
+    let mut code = None;
+    eventually("the daemon to stop", || {
+        code = child.try_wait().unwrap().map(|s| s.code());
+        code.is_some()
+    });
+    assert_eq!(code.unwrap(), Some(0));
+    let state = f
+        .config
+        .parent()
+        .unwrap()
+        .join("state/syncs")
+        .join(format!("{}.json", f.sync));
+    let memory: Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).expect("the state file is whole");
+    assert!(memory["applied"].is_string());
+}

@@ -17,6 +17,7 @@ plumb keeps a Kubernetes cluster in the state declared in Git.
 Usage: plumb [OPTIONS] <COMMAND>
 
 Commands:
+  run         Run as a daemon: every sync on its interval (SIGHUP reloads, SIGUSR1 reconciles now)
   reconcile   Run one cycle for every sync (or --sync NAME): fetch, validate, apply, prune
   render      Print the objects a sync (--sync NAME) or a folder (DIR) renders to, as YAML
   validate    Check a folder (DIR) or a sync (--sync NAME) without a cluster; alone, the config
@@ -49,6 +50,8 @@ pub enum Command {
     Validate,
     /// Print rendered objects.
     Render,
+    /// The daemon.
+    Run,
     /// One cycle per sync.
     Reconcile,
     /// Print the syncs' status.
@@ -115,6 +118,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         (false, Some("check")) => Command::Check,
         (false, Some("status")) => Command::Status,
         (false, Some("reconcile")) => Command::Reconcile,
+        (false, Some("run")) => Command::Run,
         (false, Some("validate")) if dir.is_none() && sync.is_none() => Command::ValidateConfig,
         (false, Some("validate")) => Command::Validate,
         (false, Some("render")) if dir.is_none() && sync.is_none() => {
@@ -185,6 +189,7 @@ fn run(args: Args) -> Result<Verdict, Error> {
         }
         Command::Validate | Command::Render => render_or_validate(&args),
         Command::Reconcile => reconcile_command(&args),
+        Command::Run => crate::daemon::run(config_path(&args), args.context.clone()),
         Command::Status => status_command(&args),
     }
 }

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod health;
 pub mod kube;

@@ -142,7 +142,6 @@ pub struct GitSource {
     settings: config::Source,
     dir: PathBuf,
     state: SourceState,
-    repo: Option<gix::Repository>,
     user_agent: String,
 }
 
@@ -214,7 +213,6 @@ impl GitSource {
             settings: settings.clone(),
             dir: dir.clone(),
             state: SourceState::default(),
-            repo: None,
             user_agent: user_agent.to_owned(),
         };
         std::fs::create_dir_all(&dir).map_err(|e| source.local(&dir, e))?;
@@ -234,6 +232,7 @@ impl GitSource {
             None => source.state.origin = origin_of(settings),
         }
         source.remove_leftovers();
+        source.remove_stale_locks(&source.gen_dir(source.state.generation));
         if source.gen_dir(source.state.generation).exists() {
             if let Err(why) = source.open_and_verify() {
                 source.set_aside(&why);
@@ -280,6 +279,28 @@ impl GitSource {
         }
     }
 
+    /// Removes the lock files a crash during a fetch leaves in a repository
+    /// (`shallow.lock`, `refs/plumb/fetched.lock`): gix refuses to take a lock
+    /// that exists, so every later fetch would fail until someone deleted them
+    /// by hand. None can be live: only one plumb uses stateDir, and it opens
+    /// a source before fetching into it.
+    fn remove_stale_locks(&self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => self.remove_stale_locks(&path),
+                Ok(_) if path.extension().is_some_and(|x| x == "lock") => {
+                    tracing::warn!(source = %self.settings.name, file = %path.display(), "removing a lock file left by a crash");
+                    let _ = std::fs::remove_file(&path);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Opens the current generation and checks every commit plumb relies on.
     fn open_and_verify(&mut self) -> Result<(), String> {
         let repo = gix::open_opts(
@@ -292,7 +313,6 @@ impl GitSource {
         for commit in commits {
             verify(&repo, commit).map_err(|e| format!("commit {commit}: {e}"))?;
         }
-        self.repo = Some(repo);
         Ok(())
     }
 
@@ -303,7 +323,6 @@ impl GitSource {
         tracing::warn!(source = %self.settings.name, folder = %from.display(), %why, "the local clone is broken: setting it aside and cloning again");
         let _ = std::fs::remove_dir_all(&to);
         let _ = std::fs::rename(&from, &to);
-        self.repo = None;
         self.state.fetched = None;
         self.state.fresh_bytes = 0;
     }
@@ -327,24 +346,23 @@ impl GitSource {
         Ok(())
     }
 
-    fn repo(&mut self) -> Result<&gix::Repository, SourceError> {
-        if self.repo.is_none() {
-            let dir = self.gen_dir(self.state.generation);
-            let repo = if dir.exists() {
-                gix::open_opts(&dir, gix::open::Options::isolated())
-            } else {
-                gix::ThreadSafeRepository::init_opts(
-                    &dir,
-                    gix::create::Kind::Bare,
-                    gix::create::Options::default(),
-                    gix::open::Options::isolated(),
-                )
-                .map(|r| r.to_thread_local())
-            }
-            .map_err(|e| self.local(&dir, chain(&e)))?;
-            self.repo = Some(repo);
+    /// Opens the current generation (creating it when missing). Opened per
+    /// use, not kept: without gix's `parallel` feature a repository handle
+    /// cannot move between threads, and opening only reads a few small files.
+    fn repo(&self) -> Result<gix::Repository, SourceError> {
+        let dir = self.gen_dir(self.state.generation);
+        if dir.exists() {
+            gix::open_opts(&dir, gix::open::Options::isolated())
+        } else {
+            gix::ThreadSafeRepository::init_opts(
+                &dir,
+                gix::create::Kind::Bare,
+                gix::create::Options::default(),
+                gix::open::Options::isolated(),
+            )
+            .map(|r| r.to_thread_local())
         }
-        Ok(self.repo.as_ref().expect("set above"))
+        .map_err(|e| self.local(&dir, chain(&e)))
     }
 
     fn unreachable(&self, cause: impl std::fmt::Display) -> SourceError {
@@ -442,28 +460,7 @@ impl GitSource {
                 ))
             }
             Scheme::Ssh => {
-                let secs = timeout.as_secs().max(1);
-                let mut command = format!(
-                    "ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout={secs} -o ServerAliveInterval={secs} -o ServerAliveCountMax=2 -o StrictHostKeyChecking=yes"
-                );
-                match &settings.auth {
-                    Some(Auth::Ssh {
-                        key_file,
-                        known_hosts_file,
-                    }) => {
-                        read_secret(key_file).map_err(|cause| SourceError::Credentials {
-                            name: settings.name.clone(),
-                            path: key_file.clone(),
-                            cause,
-                        })?;
-                        command.push_str(&format!(
-                            " -o IdentitiesOnly=yes -i {} -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null",
-                            shell_quote(key_file),
-                            shell_quote(known_hosts_file)
-                        ));
-                    }
-                    _ => command.push_str(" -o UserKnownHostsFile=/dev/null"),
-                }
+                let command = self.ssh_command()?;
                 let options = io::ssh::connect::Options {
                     command: Some(command.into()),
                     disallow_shell: false,
@@ -481,6 +478,34 @@ impl GitSource {
         })
     }
 
+    /// The ssh command line (gix appends the port, host and remote command).
+    fn ssh_command(&self) -> Result<String, SourceError> {
+        let settings = &self.settings;
+        let secs = settings.timeout.as_secs().max(1);
+        let mut command = format!(
+            "ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout={secs} -o ServerAliveInterval={secs} -o ServerAliveCountMax=2 -o StrictHostKeyChecking=yes"
+        );
+        match &settings.auth {
+            Some(Auth::Ssh {
+                key_file,
+                known_hosts_file,
+            }) => {
+                read_secret(key_file).map_err(|cause| SourceError::Credentials {
+                    name: settings.name.clone(),
+                    path: key_file.clone(),
+                    cause,
+                })?;
+                command.push_str(&format!(
+                    " -o IdentitiesOnly=yes -i {} -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null",
+                    shell_quote(key_file),
+                    shell_quote(known_hosts_file)
+                ));
+            }
+            _ => command.push_str(" -o UserKnownHostsFile=/dev/null"),
+        }
+        Ok(command)
+    }
+
     /// Classifies a failed network step.
     fn network_error(&self, err: &gix::Error, interrupted: bool) -> SourceError {
         let name = self.settings.name.clone();
@@ -493,9 +518,12 @@ impl GitSource {
                 limit: self.settings.max_fetch_size,
             };
         }
+        // http::to_io hands ureq's I/O errors to gix bare, so a TLS failure
+        // arrives as the rustls::Error inside an io::Error, not as a ureq::Error.
         if let Some(tls) = err
             .downcast_any_ref::<ureq::Error>()
             .and_then(crate::tls::rustls_error)
+            .or_else(|| err.downcast_any_ref::<rustls::Error>())
         {
             let ca = match &self.settings.ca_file {
                 Some(path) => format!("caFile '{}'", path.display()),
@@ -528,11 +556,69 @@ impl GitSource {
                 cause: format!("the server's ssh host key is not the one in knownHostsFile: refusing to connect ({text})"),
             };
         }
+        // ssh tells of a refused host key only on its stderr, which gix copies
+        // to ours instead of into the error (it turns only "Permission denied"
+        // and failed connections into errors; this one reads "failed to fill
+        // whole buffer"). So ask ssh once more, authenticating with nothing.
+        if Scheme::of(&self.settings.url) == Ok(Scheme::Ssh)
+            && !text.contains("connect to host")
+            && !text.contains("resolve hostname")
+        {
+            if let Some(verdict) = self.ssh_host_key_refusal() {
+                return SourceError::Unauthorized {
+                    name,
+                    url,
+                    cause: format!("the server's ssh host key is not the one in knownHostsFile: refusing to connect ({verdict})"),
+                };
+            }
+        }
         SourceError::Unreachable {
             name,
             url,
             cause: text,
         }
+    }
+
+    /// Connects to an ssh source without authenticating, to learn whether ssh
+    /// refuses the server's host key; returns what ssh said about it.
+    fn ssh_host_key_refusal(&self) -> Option<String> {
+        use std::process::Stdio;
+        let url = gix::url::parse(self.settings.url.as_bytes().as_bstr()).ok()?;
+        let host = url.host_argument_safe()?;
+        let target = match url.user() {
+            Some(_) => format!("{}@{host}", url.user_argument_safe()?),
+            None => host.to_owned(),
+        };
+        let script = format!(
+            "{} -T -o PreferredAuthentications=none \"$@\"",
+            self.ssh_command().ok()?
+        );
+        let mut probe = std::process::Command::new("sh");
+        probe.arg("-c").arg(script).arg("ssh");
+        if let Some(port) = url.port {
+            probe.arg("-p").arg(port.to_string());
+        }
+        let out = probe
+            .arg("--")
+            .arg(target)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .ok()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.contains("Host key verification failed") {
+            return None;
+        }
+        let said: Vec<&str> = stderr
+            .lines()
+            .map(|l| l.trim_matches(|c: char| c == '@' || c.is_whitespace()))
+            .filter(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("host key") || l.contains("host identification")
+            })
+            .collect();
+        Some(said.join(" "))
     }
 
     /// Asks the remote which commit the ref points at (one ls-refs, nothing written).
@@ -545,7 +631,7 @@ impl GitSource {
         };
         let transport = self.transport()?;
         let url = self.settings.url.clone();
-        let repo = self.repo()?.clone();
+        let repo = self.repo()?;
         let remote = repo
             .remote_at(url.as_str())
             .and_then(|r| {
@@ -649,7 +735,7 @@ impl GitSource {
             // A SHA alone would make the server list every ref; a prefix that matches nothing keeps ls-refs small.
             refspecs.push("refs/plumb-no-such-ref".into());
         }
-        let repo = self.repo()?.clone();
+        let repo = self.repo()?;
         self.fetch_into(&repo, &refspecs)?;
         let fetched = repo
             .find_reference("refs/plumb/fetched")
@@ -732,7 +818,6 @@ impl GitSource {
         self.state.fresh_bytes =
             store::disk_usage(&final_dir).map_err(|e| self.local(&final_dir, e))?;
         self.save_state()?;
-        self.repo = None;
         let _ = std::fs::remove_dir_all(old);
         Ok(())
     }
@@ -745,7 +830,7 @@ impl GitSource {
         path: &str,
         exclude: &[String],
     ) -> Result<Vec<File>, SourceError> {
-        let repo = self.repo()?.clone();
+        let repo = self.repo()?;
         let local = |e: &dyn std::fmt::Display| SourceError::Local {
             name: self.settings.name.clone(),
             path: repo.git_dir().to_owned(),

@@ -1,0 +1,314 @@
+//! `plumb run`: every sync on its own jittered interval, until SIGTERM.
+//!
+//! Signals: SIGTERM and SIGINT stop (state files are written atomically, so
+//! stopping mid-cycle leaves nothing half-written); SIGHUP reloads the config
+//! (a broken one is refused and the old one keeps running); SIGUSR1 makes
+//! every sync reconcile now. The next wait is [`next_wait`], a pure function.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{watch, Notify};
+
+use crate::config::{self, Settings};
+use crate::error::{Error, Verdict};
+use crate::kube::Client;
+use crate::reconcile::{self, Context, Revision, SyncMemory};
+use crate::source::{self, GitSource};
+
+/// The longest wait after repeated failures.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+/// How long to wait before a sync's next cycle: the interval × (1 ± jitter)
+/// after a success; after `failures` failures in a row, full-jitter
+/// exponential backoff from 5 s, capped at [`BACKOFF_CAP`] and at the
+/// interval. `random` is uniform in [0, 1).
+pub fn next_wait(interval: Duration, jitter: f64, failures: u32, random: f64) -> Duration {
+    if failures == 0 {
+        let factor = 1.0 + jitter * (2.0 * random - 1.0);
+        return interval.mul_f64(factor.max(0.0));
+    }
+    let ceiling = Duration::from_secs(5)
+        .saturating_mul(1u32 << (failures - 1).min(16))
+        .min(BACKOFF_CAP)
+        .min(interval.max(Duration::from_secs(5)));
+    ceiling.mul_f64(random)
+}
+
+/// A source shared by the syncs that read it, polled at most once per its interval.
+struct SharedSource {
+    source: GitSource,
+    interval: Duration,
+    last_poll: Option<(Instant, String)>,
+}
+
+impl SharedSource {
+    /// The commit to reconcile: polls when the last poll is older than the
+    /// source's interval (or `force`), serves the last good one on failure.
+    fn commit(
+        &mut self,
+        force: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<String, source::SourceError> {
+        if let Some((at, commit)) = &self.last_poll {
+            if !force && at.elapsed() < self.interval {
+                return Ok(commit.clone());
+            }
+        }
+        match self.source.poll() {
+            Ok(poll) => {
+                if let source::Poll::Updated {
+                    note: Some(note), ..
+                } = &poll
+                {
+                    warnings.push(note.clone());
+                }
+                let commit = poll.commit().to_owned();
+                self.last_poll = Some((Instant::now(), commit.clone()));
+                Ok(commit)
+            }
+            Err(e) => match self.source.last_good() {
+                Some(last) => {
+                    warnings.push(format!(
+                        "{e}; serving the last good revision {}",
+                        crate::report::short(last)
+                    ));
+                    Ok(last.to_owned())
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(config_path: PathBuf, context: Option<String>) -> Result<Verdict, Error> {
+    let settings = Settings::load(&config_path)?;
+    let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(8)
+        .build()
+        .map_err(|e| Error::Io {
+            path: config_path.clone(),
+            source: e,
+        })?;
+    let result = runtime.block_on(supervise(config_path, context, settings));
+    // Cycles in flight are abandoned: every file plumb writes is atomic.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+async fn supervise(
+    config_path: PathBuf,
+    context: Option<String>,
+    mut settings: Settings,
+) -> Result<Verdict, Error> {
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Io {
+        path: config_path.clone(),
+        source: e,
+    })?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Io {
+        path: config_path.clone(),
+        source: e,
+    })?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Io {
+        path: config_path.clone(),
+        source: e,
+    })?;
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| Error::Io {
+        path: config_path.clone(),
+        source: e,
+    })?;
+    loop {
+        let client = Arc::new(crate::cli::connect(&settings, context.as_deref())?);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let now = Arc::new(Notify::new());
+        let tasks = start(&settings, client, stop_rx, now.clone())?;
+        tracing::info!(syncs = settings.syncs.len(), "plumb is running");
+        let reload = loop {
+            tokio::select! {
+                _ = term.recv() => break false,
+                _ = int.recv() => break false,
+                _ = usr1.recv() => {
+                    tracing::info!("SIGUSR1: reconciling every sync now");
+                    now.notify_waiters();
+                }
+                _ = hup.recv() => match Settings::load(&config_path) {
+                    Ok(new) => {
+                        tracing::info!("SIGHUP: configuration reloaded");
+                        settings = new;
+                        break true;
+                    }
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: the new configuration is refused; the old one keeps running"),
+                },
+            }
+        };
+        let _ = stop_tx.send(true);
+        if !reload {
+            tracing::info!("stopping");
+            return Ok(Verdict::Yes);
+        }
+        // Let the syncs finish the cycle they are in before the new config takes over.
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn start(
+    settings: &Settings,
+    client: Arc<Client>,
+    stop: watch::Receiver<bool>,
+    now: Arc<Notify>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, Error> {
+    let user_agent = crate::kube::user_agent(&settings.node_name);
+    let mut sources: BTreeMap<String, Arc<Mutex<SharedSource>>> = BTreeMap::new();
+    for s in &settings.sources {
+        let source = GitSource::open(s, &settings.state_dir, &user_agent)?;
+        sources.insert(
+            s.name.clone(),
+            Arc::new(Mutex::new(SharedSource {
+                source,
+                interval: s.interval,
+                last_poll: None,
+            })),
+        );
+    }
+    let mut tasks = Vec::new();
+    for sync in &settings.syncs {
+        let job = SyncJob {
+            sync: sync.clone(),
+            source: sources[&sync.source].clone(),
+            client: client.clone(),
+            node: settings.node_name.clone(),
+            state_dir: settings.state_dir.clone(),
+            jitter: settings.jitter,
+        };
+        tasks.push(tokio::spawn(job.run(stop.clone(), now.clone())));
+    }
+    Ok(tasks)
+}
+
+struct SyncJob {
+    sync: config::Sync,
+    source: Arc<Mutex<SharedSource>>,
+    client: Arc<Client>,
+    node: String,
+    state_dir: PathBuf,
+    jitter: f64,
+}
+
+impl SyncJob {
+    async fn run(self, mut stop: watch::Receiver<bool>, now: Arc<Notify>) {
+        let job = Arc::new(self);
+        let memory = Arc::new(Mutex::new(SyncMemory::load(&job.state_dir, &job.sync.name)));
+        let mut failures = 0u32;
+        let mut force_poll = true;
+        loop {
+            let cycle_job = job.clone();
+            let cycle_memory = memory.clone();
+            let ready = tokio::task::spawn_blocking(move || {
+                cycle_job.cycle(&mut cycle_memory.lock().unwrap(), force_poll)
+            })
+            .await
+            .unwrap_or(false);
+            failures = if ready { 0 } else { failures.saturating_add(1) };
+            let wait = next_wait(job.sync.interval, job.jitter, failures, fastrand::f64());
+            tracing::debug!(sync = %job.sync.name, ?wait, failures, "next cycle");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => force_poll = false,
+                _ = now.notified() => force_poll = true,
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// One cycle; true when it ended Ready (or suspended).
+    fn cycle(&self, memory: &mut SyncMemory, force_poll: bool) -> bool {
+        let ctx = Context {
+            client: &self.client,
+            sync: &self.sync,
+            node: &self.node,
+            state_dir: &self.state_dir,
+        };
+        let mut warnings = Vec::new();
+        let mut source = self.source.lock().unwrap();
+        let report = match source.commit(force_poll, &mut warnings).and_then(|commit| {
+            let files = source
+                .source
+                .files(&commit, &self.sync.path, &self.sync.exclude)?;
+            Ok((commit, files))
+        }) {
+            Err(e) => reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
+            Ok((commit, files)) => {
+                let report = reconcile::run(
+                    &ctx,
+                    &Revision {
+                        id: commit.clone(),
+                        files,
+                    },
+                    memory,
+                );
+                if matches!(
+                    report.verdict,
+                    reconcile::Verdict::Ready | reconcile::Verdict::Stalled(_)
+                ) {
+                    if let Err(e) = source.source.pin(&self.sync.name, &commit) {
+                        warnings.push(e.to_string());
+                    }
+                }
+                report
+            }
+        };
+        drop(source);
+        for w in warnings.iter().chain(report.warnings.iter()) {
+            tracing::warn!(sync = %self.sync.name, "{w}");
+        }
+        match &report.verdict {
+            reconcile::Verdict::Failed(_) => {
+                tracing::error!(sync = %self.sync.name, "{}", report.summary())
+            }
+            _ if report.wrote => tracing::info!(sync = %self.sync.name, "{}", report.summary()),
+            _ => tracing::debug!(sync = %self.sync.name, "{}", report.summary()),
+        }
+        matches!(
+            report.verdict,
+            reconcile::Verdict::Ready | reconcile::Verdict::Suspended
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_jittered_around_the_interval() {
+        let i = Duration::from_secs(60);
+        assert_eq!(next_wait(i, 0.2, 0, 0.0), Duration::from_secs(48));
+        assert_eq!(next_wait(i, 0.2, 0, 0.5), Duration::from_secs(60));
+        assert!(next_wait(i, 0.2, 0, 0.999) <= Duration::from_secs(72));
+        assert_eq!(next_wait(i, 0.0, 0, 0.9), i);
+    }
+
+    #[test]
+    fn failures_back_off_with_full_jitter_up_to_a_cap() {
+        let i = Duration::from_secs(3600);
+        assert_eq!(next_wait(i, 0.2, 1, 0.999_999).as_secs(), 4);
+        assert_eq!(next_wait(i, 0.2, 3, 0.5), Duration::from_secs(10));
+        assert_eq!(next_wait(i, 0.2, 30, 1.0), BACKOFF_CAP);
+        assert_eq!(next_wait(i, 0.2, 3, 0.0), Duration::ZERO);
+        // Never longer than the interval itself.
+        assert_eq!(
+            next_wait(Duration::from_secs(30), 0.2, 10, 1.0),
+            Duration::from_secs(30)
+        );
+    }
+}
