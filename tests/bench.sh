@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Benchmarks, side by side with the peers in one run, written into
+# docs/performance.md between the BENCH markers. Counts (requests, bytes)
+# matter more than seconds on these noisy machines.
+#
+#   tests/bench.sh            needs the test cluster (tests/cluster.sh up)
+#
+# 1. Apply: 300 objects (a Namespace, 100 ConfigMaps, 100 Deployments,
+#    100 Services) with `plumb reconcile` against `kubectl apply --server-side`:
+#    first apply and a no-op re-run — requests (from the API server's audit
+#    log, by User-Agent), wall time, peak RSS.
+# 2. Git: a generated repository of 2,000 commits and 300 manifests — bytes on
+#    disk after plumb's first fetch against `git clone --depth 1` and a full
+#    clone; bytes written by an idle poll and by a one-file change; time and
+#    peak RSS of the first fetch against `git clone --depth 1`.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cluster=${PLUMB_TEST_CLUSTER:-$repo/target/test-cluster}
+work=$repo/target/bench
+[ -f "$cluster/server" ] || { echo "no test cluster: run tests/cluster.sh up" >&2; exit 2; }
+cargo build -q --release -p plumb
+plumb=$repo/target/release/plumb
+kubeconfig=$cluster/admin.kubeconfig
+audit=$cluster/audit.log
+rm -rf "$work" && mkdir -p "$work"
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+git_() { git -c user.name=b -c user.email=b@b -c init.defaultBranch=main "$@"; }
+
+# Runs a command, prints "seconds peak_kib".
+measure() {
+    /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>&1 || { cat "$work/out" >&2; return 1; }
+    cat "$work/time"
+}
+# Requests in the audit log whose User-Agent contains $1, after line $2.
+requests() { tail -n +"$(($2 + 1))" "$audit" | grep -c "$1" || true; }
+lines() { wc -l <"$audit"; }
+
+# ---------------------------------------------------------------- 1. apply
+make_manifests() { # dir namespace
+    mkdir -p "$1"
+    printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$2" >"$1/00-ns.yaml"
+    for i in $(seq 1 100); do
+        cat >"$1/app-$i.yaml" <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg-$i, namespace: $2}
+data: {index: "$i"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app-$i, namespace: $2}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app-$i}}
+  template:
+    metadata: {labels: {app: app-$i}}
+    spec:
+      containers:
+        - name: app
+          image: nginx:1.27-alpine
+          ports: [{containerPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app-$i, namespace: $2}
+spec:
+  selector: {app: app-$i}
+  ports: [{port: 80}]
+YAML
+    done
+}
+
+make_manifests "$work/kubectl" bench-kubectl
+node=bench-$$
+git_ init -q --bare "$work/apply.git"
+git_ init -q "$work/apply-src"
+make_manifests "$work/apply-src/apps" bench-plumb
+git_ -C "$work/apply-src" add -A && git_ -C "$work/apply-src" commit -q -m apps
+git_ -C "$work/apply-src" push -q "$work/apply.git" HEAD:refs/heads/main
+cat >"$work/plumb.yaml" <<YAML
+kubeconfig: $kubeconfig
+stateDir: $work/state
+nodeName: $node
+sources: [{name: bench, url: "file://$work/apply.git", ref: {branch: main}}]
+syncs: [{name: bench, source: bench, path: apps, namespace: bench-plumb, wait: false}]
+YAML
+
+l=$(lines); read -r k1_s k1_kib < <(measure kubectl --kubeconfig "$kubeconfig" apply --server-side -f "$work/kubectl")
+k1_req=$(requests '"userAgent":"kubectl' "$l")
+l=$(lines); read -r k2_s k2_kib < <(measure kubectl --kubeconfig "$kubeconfig" apply --server-side -f "$work/kubectl")
+k2_req=$(requests '"userAgent":"kubectl' "$l")
+l=$(lines); read -r p1_s p1_kib < <(measure "$plumb" reconcile --config "$work/plumb.yaml")
+p1_req=$(requests "($node)" "$l")
+l=$(lines); read -r p2_s p2_kib < <(measure "$plumb" reconcile --config "$work/plumb.yaml")
+p2_req=$(requests "($node)" "$l")
+
+# ---------------------------------------------------------------- 2. git
+src=$work/history-src
+git_ init -q "$src"
+mkdir -p "$src/manifests"
+for i in $(seq 1 300); do
+    printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m-%s}\ndata: {v: "0"}\n' "$i" >"$src/manifests/m-$i.yaml"
+done
+git_ -C "$src" add -A && git_ -C "$src" commit -q -m base
+# 2,000 commits, each changing one manifest: fast-import keeps this quick.
+python3 - "$src" <<'PY'
+import subprocess, sys
+src = sys.argv[1]
+head = subprocess.check_output(["git", "-C", src, "rev-parse", "HEAD"], text=True).strip()
+lines = []
+for n in range(1, 2000):
+    i = n % 300 + 1
+    body = f'apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: m-{i}}}\ndata: {{v: "{n}"}}\n'.encode()
+    lines.append(b"commit refs/heads/main\n")
+    lines.append(f"committer b <b@b> {1700000000 + n} +0000\n".encode())
+    msg = f"change {n}".encode()
+    lines.append(b"data %d\n%s\n" % (len(msg), msg))
+    if n == 1:
+        lines.append(f"from {head}\n".encode())
+    lines.append(f"M 100644 inline manifests/m-{i}.yaml\n".encode())
+    lines.append(b"data %d\n%s\n" % (len(body), body))
+subprocess.run(["git", "-C", src, "fast-import", "--quiet"], input=b"".join(lines), check=True)
+PY
+git_ -C "$src" reset -q --hard main
+git_ clone -q --bare "$src" "$work/history.git"
+commits=$(git_ -C "$work/history.git" rev-list --count main)
+cat >"$work/git.yaml" <<YAML
+stateDir: $work/git-state
+sources: [{name: h, url: "file://$work/history.git", ref: {branch: main}}]
+syncs: [{name: h, source: h, path: manifests}]
+YAML
+read -r g_s g_kib < <(measure "$plumb" validate --config "$work/git.yaml" --sync h)
+plumb_bytes=$(du -sb "$work/git-state/sources" | cut -f1)
+read -r c_s c_kib < <(measure git clone -q --bare --depth 1 "file://$work/history.git" "$work/shallow.git")
+shallow_bytes=$(du -sb "$work/shallow.git" | cut -f1)
+git_ clone -q --bare "file://$work/history.git" "$work/full.git"
+full_bytes=$(du -sb "$work/full.git" | cut -f1)
+snapshot() { find "$work/git-state" -type f -printf '%p %s %T@\n' | sort; }
+before=$(snapshot)
+"$plumb" validate --config "$work/git.yaml" --sync h >/dev/null
+after=$(snapshot)
+if [ "$before" = "$after" ]; then idle_written=0; else idle_written="changed"; fi
+before_bytes=$(du -sb "$work/git-state" | cut -f1)
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m-1}\ndata: {v: "changed"}\n' >"$src/manifests/m-1.yaml"
+git_ -C "$src" commit -q -am one-file
+git_ -C "$src" push -q "$work/history.git" main
+"$plumb" validate --config "$work/git.yaml" --sync h >/dev/null
+change_bytes=$(( $(du -sb "$work/git-state" | cut -f1) - before_bytes ))
+
+# ---------------------------------------------------------------- report
+table=$(cat <<MD
+Measured by \`tests/bench.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores; Kubernetes 1.20 test API server on loopback; release build).
+
+**Apply: 300 objects** (a Namespace, 100 ConfigMaps, 100 Deployments, 100 Services)
+
+| run | tool | requests | wall time (s) | peak RSS (MB) |
+|---|---|---:|---:|---:|
+| first apply | kubectl apply --server-side | $k1_req | $k1_s | $((k1_kib / 1024)) |
+| first apply | plumb reconcile | $p1_req | $p1_s | $((p1_kib / 1024)) |
+| no-op re-run | kubectl apply --server-side | $k2_req | $k2_s | $((k2_kib / 1024)) |
+| no-op re-run | plumb reconcile | $p2_req | $p2_s | $((p2_kib / 1024)) |
+
+plumb's first apply includes a server-side dry-run of every object before
+anything is written (validation), so it sends about twice kubectl's requests;
+its no-op run sends one metadata-only LIST per group-kind and writes nothing.
+
+**Git: a repository of $commits commits and 300 manifests** (file://)
+
+| what | plumb | git CLI |
+|---|---:|---:|
+| bytes on disk after the first fetch | $plumb_bytes | $shallow_bytes (\`clone --depth 1\`), $full_bytes (full clone) |
+| first fetch: wall time (s) | $g_s | $c_s (\`clone --depth 1\`) |
+| first fetch: peak RSS (MB) | $((g_kib / 1024)) | $((c_kib / 1024)) |
+| bytes written by an idle poll | $idle_written | |
+| bytes added by a one-file change | $change_bytes | |
+
+plumb's first fetch also renders and validates the 300 manifests (\`plumb validate --sync\`).
+MD
+)
+doc=$repo/docs/performance.md
+[ -f "$doc" ] || printf '# Performance\n\n<!-- BENCH:BEGIN -->\n<!-- BENCH:END -->\n' >"$doc"
+python3 - "$doc" "$table" <<'PY'
+import sys
+path, table = sys.argv[1], sys.argv[2]
+text = open(path).read()
+begin, end = "<!-- BENCH:BEGIN -->", "<!-- BENCH:END -->"
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
+PY
+echo "$table"
+kubectl --kubeconfig "$kubeconfig" delete namespace bench-kubectl bench-plumb --wait=false >/dev/null 2>&1 || true
