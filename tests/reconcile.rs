@@ -836,3 +836,49 @@ fn the_daemon_reconciles_on_sigusr1_refuses_a_broken_reload_and_stops_on_sigterm
         serde_json::from_slice(&std::fs::read(&state).unwrap()).expect("the state file is whole");
     assert!(memory["applied"].is_string());
 }
+
+#[test]
+fn diff_shows_what_would_change_and_exits_1() {
+    let f = Fixture::new("diff", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.write("b.yaml", &config_map("b", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let diff = || {
+        plumb()
+            .arg("diff")
+            .arg("--config")
+            .arg(&f.config)
+            .output()
+            .unwrap()
+    };
+    let out = diff();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing should change: {}",
+        text(&out)
+    );
+    f.write("a.yaml", &config_map("a", "2"));
+    f.remove("b.yaml");
+    f.commit();
+    let out = diff();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains("-  key: '1'\n+  key: '2'")
+            || shown.contains("-  key: \"1\"\n+  key: \"2\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("--- ConfigMap {}/b (live)", f.ns)),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("managedFields") && !shown.contains("resourceVersion"),
+        "{shown}"
+    );
+    // diff changed nothing.
+    assert_eq!(f.get("configmap", "a").unwrap()["data"]["key"], "1");
+    assert!(f.get("configmap", "b").is_some());
+}

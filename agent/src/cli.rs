@@ -21,6 +21,7 @@ Commands:
   reconcile   Run one cycle for every sync (or --sync NAME): fetch, validate, apply, prune
   render      Print the objects a sync (--sync NAME) or a folder (DIR) renders to, as YAML
   validate    Check a folder (DIR) or a sync (--sync NAME) without a cluster; alone, the config
+  diff        Show what reconcile would change, as a unified diff (exit 1 when something would)
   status      Show each sync's revision, conditions and counts, from the cluster
   check       Check the config, the cluster connection, permissions and stateDir
   version     Print plumb's version
@@ -54,6 +55,8 @@ pub enum Command {
     Run,
     /// One cycle per sync.
     Reconcile,
+    /// Print what would change.
+    Diff,
     /// Print the syncs' status.
     Status,
     /// Run the operator's checklist.
@@ -117,6 +120,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         (false, Some("version")) => Command::Version,
         (false, Some("check")) => Command::Check,
         (false, Some("status")) => Command::Status,
+        (false, Some("diff")) => Command::Diff,
         (false, Some("reconcile")) => Command::Reconcile,
         (false, Some("run")) => Command::Run,
         (false, Some("validate")) if dir.is_none() && sync.is_none() => Command::ValidateConfig,
@@ -191,6 +195,7 @@ fn run(args: Args) -> Result<Verdict, Error> {
         Command::Reconcile => reconcile_command(&args),
         Command::Run => crate::daemon::run(config_path(&args), args.context.clone()),
         Command::Status => status_command(&args),
+        Command::Diff => diff_command(&args),
     }
 }
 
@@ -425,6 +430,41 @@ pub fn reconcile_sync(
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
     report
+}
+
+fn diff_command(args: &Args) -> Result<Verdict, Error> {
+    let settings = Settings::load(&config_path(args))?;
+    if let Some(name) = &args.sync {
+        find_sync(&settings, name)?;
+    }
+    let client = connect(&settings, args.context.as_deref())?;
+    let mut sources = BTreeMap::new();
+    let mut changes = 0;
+    for sync in settings
+        .syncs
+        .iter()
+        .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
+    {
+        let (_, files) = fetch_revision(&settings, sync, &mut sources)?;
+        let problems = |problems| Error::Revision {
+            sync: sync.name.clone(),
+            problems,
+        };
+        let (manifests, _) =
+            reconcile::render_revision(Some(&client), sync, &files).map_err(problems)?;
+        let parent = crate::report::get_parent(&client, &sync.name)?;
+        let (inventory, _) =
+            crate::report::read_parent(parent.as_ref()).map_err(|e| problems(vec![e]))?;
+        for d in crate::diff::diff(&client, &manifests, &inventory, sync.prune).map_err(problems)? {
+            print!("{d}");
+            changes += 1;
+        }
+    }
+    Ok(if changes == 0 {
+        Verdict::Yes
+    } else {
+        Verdict::No
+    })
 }
 
 fn status_command(args: &Args) -> Result<Verdict, Error> {

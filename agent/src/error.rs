@@ -36,6 +36,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A sync's revision cannot be rendered or compared.
+    #[error("sync '{sync}': {}", problems.join("\n"))]
+    Revision { sync: String, problems: Vec<String> },
     /// Another plumb holds stateDir's lock.
     #[error("{0}")]
     Busy(String),

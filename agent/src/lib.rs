@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod diff;
 pub mod error;
 pub mod health;
 pub mod kube;

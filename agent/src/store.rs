@@ -19,8 +19,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
     }
+    keep_owner(&tmp, dir);
     fs::rename(&tmp, path)?;
     sync_dir(dir)
+}
+
+/// Gives a new file the owner of its folder, so that a one-shot run as root
+/// leaves files the daemon's user can still write. Only root can; for
+/// anyone else the file is theirs already.
+fn keep_owner(file: &Path, dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(f), Ok(d)) = (fs::metadata(file), fs::metadata(dir)) else {
+        return;
+    };
+    if (f.uid(), f.gid()) != (d.uid(), d.gid()) {
+        let _ = std::os::unix::fs::chown(file, Some(d.uid()), Some(d.gid()));
+    }
 }
 
 /// Like [`write_atomic`], but writes nothing when the file already holds

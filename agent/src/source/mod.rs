@@ -232,7 +232,7 @@ impl GitSource {
             None => source.state.origin = origin_of(settings),
         }
         source.remove_leftovers();
-        source.remove_stale_locks(&source.gen_dir(source.state.generation));
+        source.remove_crash_leftovers(&source.gen_dir(source.state.generation));
         if source.gen_dir(source.state.generation).exists() {
             if let Err(why) = source.open_and_verify() {
                 source.set_aside(&why);
@@ -279,21 +279,25 @@ impl GitSource {
         }
     }
 
-    /// Removes the lock files a crash during a fetch leaves in a repository
-    /// (`shallow.lock`, `refs/plumb/fetched.lock`): gix refuses to take a lock
-    /// that exists, so every later fetch would fail until someone deleted them
-    /// by hand. None can be live: only one plumb uses stateDir, and it opens
-    /// a source before fetching into it.
-    fn remove_stale_locks(&self, dir: &Path) {
+    /// Removes what a crash (kill -9, power cut) during a fetch leaves in a
+    /// repository: lock files (`shallow.lock` is taken before the pack is
+    /// received, `refs/plumb/fetched.lock` after), which gix will not take
+    /// over, so every later fetch would fail until someone deleted them by
+    /// hand; and the temp files (`.tmp*`) of the pack and index being
+    /// written, up to maxFetchSize each. None can be live: only one plumb
+    /// uses stateDir, and it opens a source before fetching into it.
+    fn remove_crash_leftovers(&self, dir: &Path) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for e in entries.flatten() {
             let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let in_packs = dir.ends_with("objects/pack");
             match e.file_type() {
-                Ok(t) if t.is_dir() => self.remove_stale_locks(&path),
-                Ok(_) if path.extension().is_some_and(|x| x == "lock") => {
-                    tracing::warn!(source = %self.settings.name, file = %path.display(), "removing a lock file left by a crash");
+                Ok(t) if t.is_dir() => self.remove_crash_leftovers(&path),
+                Ok(_) if name.ends_with(".lock") || (in_packs && name.starts_with(".tmp")) => {
+                    tracing::warn!(source = %self.settings.name, file = %path.display(), "removing a file left by a crash");
                     let _ = std::fs::remove_file(&path);
                 }
                 _ => {}

@@ -1,0 +1,115 @@
+//! `plumb diff`: what apply and prune would change, as a unified diff of
+//! YAML — the live object against a server-side dry-run of Git's, with
+//! managedFields, status and server-maintained metadata left out.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::apply::{self, Target};
+use crate::kube::{ApplyOptions, Client};
+use crate::prune;
+use crate::render::{Manifest, ObjectRef};
+
+/// The YAML a diff shows of an object.
+pub fn shown(object: &Value) -> String {
+    serde_yaml_ng::to_string(&apply::strip_volatile(object)).expect("JSON values serialise")
+}
+
+/// A unified diff between two texts, labelled; empty when they are equal.
+pub fn unified(label: &str, before: &str, after: &str) -> String {
+    if before == after {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("{label} (live)"), &format!("{label} (Git)"))
+        .to_string()
+}
+
+/// Diffs of every object that applying the revision would change, and of
+/// every inventory member pruning would delete. Errors name the object.
+pub fn diff(
+    client: &Client,
+    manifests: &[Manifest],
+    inventory: &prune::Inventory,
+    prune_on: bool,
+) -> Result<Vec<String>, Vec<String>> {
+    let targets: Vec<Target> = apply::resolve(client, manifests)
+        .map_err(|f| f.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let results = apply::parallel(&targets, apply::PARALLELISM, |t| {
+        let key = t.manifest.key();
+        let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
+        let live = client
+            .get(&t.resource, ns, &key.name)
+            .map_err(|e| format!("{key}: {e}"))?;
+        let after = client
+            .apply(
+                &t.resource,
+                &t.manifest.object,
+                ApplyOptions {
+                    force: true,
+                    dry_run: true,
+                },
+            )
+            .map_err(|e| format!("{key} ({}): {e}", t.manifest.origin))?;
+        let before = live.as_ref().map(shown).unwrap_or_default();
+        Ok::<String, String>(unified(&key.to_string(), &before, &shown(&after)))
+    });
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(d) if !d.is_empty() => out.push(d),
+            Ok(_) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    if prune_on {
+        let desired: BTreeSet<ObjectRef> = manifests.iter().map(Manifest::key).collect();
+        for gone in prune::prune_candidates(inventory, &desired) {
+            let resource = match client.resolve_group_kind(&gone.group, &gone.kind) {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(format!("{gone}: {e}"));
+                    continue;
+                }
+            };
+            let ns = (!gone.namespace.is_empty()).then_some(gone.namespace.as_str());
+            match client.get(&resource, ns, &gone.name) {
+                Ok(Some(live)) => out.push(unified(&gone.to_string(), &shown(&live), "")),
+                Ok(None) => {}
+                Err(e) => errors.push(format!("{gone}: {e}")),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn diffs_leave_out_server_fields() {
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "5", "managedFields": []}, "data": {"k": "old"}});
+        let git = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "5"}, "data": {"k": "new"}});
+        let d = unified("ConfigMap a", &shown(&live), &shown(&git));
+        assert!(d.contains("-  k: old\n+  k: new\n"), "{d}");
+        assert!(
+            !d.contains("resourceVersion") && !d.contains("managedFields"),
+            "{d}"
+        );
+        assert!(
+            d.starts_with("--- ConfigMap a (live)\n+++ ConfigMap a (Git)\n"),
+            "{d}"
+        );
+        assert_eq!(unified("x", "same\n", "same\n"), "");
+    }
+}
