@@ -882,3 +882,39 @@ fn diff_shows_what_would_change_and_exits_1() {
     assert_eq!(f.get("configmap", "a").unwrap()["data"]["key"], "1");
     assert!(f.get("configmap", "b").is_some());
 }
+
+#[test]
+fn check_reports_whether_each_source_answers() {
+    let f = Fixture::new("checksrc", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("ok   source 'repo': file://")
+            && text(&out).contains("branch 'main' is at "),
+        "{}",
+        text(&out)
+    );
+    let broken = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("repo.git", "missing.git");
+    std::fs::write(&f.config, broken).unwrap();
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("FAIL source 'repo': cannot fetch from file://"),
+        "{}",
+        text(&out)
+    );
+}

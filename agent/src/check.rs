@@ -198,6 +198,7 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
         ),
     );
     check_state_dir(&mut report, &settings.state_dir);
+    check_sources(&mut report, settings);
     let context = context.or(settings.context.as_deref());
     let conn = match kube::kubeconfig::locate(settings.kubeconfig.as_deref(), context) {
         Ok(c) => {
@@ -256,6 +257,28 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
         }
     }
     report
+}
+
+/// Asks each source's remote for its ref (one ls-refs each; nothing is fetched).
+fn check_sources(report: &mut Report, settings: &Settings) {
+    let user_agent = kube::user_agent(&settings.node_name);
+    for s in &settings.sources {
+        let url = crate::source::http::redact(&s.url);
+        let answer = crate::source::GitSource::open(s, &settings.state_dir, &user_agent)
+            .and_then(|mut source| source.remote_commit());
+        match answer {
+            Ok(commit) => report.push(
+                Severity::Ok,
+                format!(
+                    "source '{}': {url} answers; {} is at {}",
+                    s.name,
+                    s.git_ref,
+                    crate::report::short(&commit)
+                ),
+            ),
+            Err(e) => report.push(Severity::Fail, e.to_string()),
+        }
+    }
 }
 
 fn check_state_dir(report: &mut Report, dir: &Path) {

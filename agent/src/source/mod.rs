@@ -618,8 +618,14 @@ impl GitSource {
             .lines()
             .map(|l| l.trim_matches(|c: char| c == '@' || c.is_whitespace()))
             .filter(|l| {
-                let l = l.to_ascii_lowercase();
-                l.contains("host key") || l.contains("host identification")
+                [
+                    "IDENTIFICATION HAS CHANGED",
+                    "Host key for",
+                    "host key is known",
+                    "Host key verification failed",
+                ]
+                .iter()
+                .any(|s| l.contains(s))
             })
             .collect();
         Some(said.join(" "))
