@@ -918,3 +918,37 @@ fn check_reports_whether_each_source_answers() {
         text(&out)
     );
 }
+
+#[test]
+fn drift_is_corrected_against_the_revision_in_force_while_a_newer_one_is_refused() {
+    let f = Fixture::new("fallback", "");
+    f.write("a.yaml", &config_map("a", "good"));
+    f.commit();
+    f.reconcile_ok();
+    f.write("bad.yaml", "this: [is not\n");
+    f.commit();
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "patch",
+        "configmap",
+        "a",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"key":"edited"}}"#,
+    ]);
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        f.get("configmap", "a").unwrap()["data"]["key"],
+        "good",
+        "drift was not corrected: {}",
+        text(&out)
+    );
+    let ready = f.condition("Ready");
+    assert_eq!(
+        ready["status"], "False",
+        "the refusal must stay in the status: {ready}"
+    );
+    assert_eq!(ready["reason"], "RenderFailed");
+}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use crate::config::{self, Settings};
 use crate::error::{exit_code, Error, Verdict};
 use crate::kube::{self, Client};
-use crate::reconcile::{self, Context, Revision, SyncMemory};
+use crate::reconcile::{self, Context, SyncMemory};
 use crate::source::{self, GitSource};
 
 const HELP: &str = "\
@@ -366,7 +366,7 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
 }
 
 /// One cycle of one sync: poll its source (serving the last good commit when
-/// the remote fails), read the files, reconcile, and pin what got applied.
+/// the remote fails) and reconcile.
 pub fn reconcile_sync(
     settings: &Settings,
     sync: &config::Sync,
@@ -379,54 +379,16 @@ pub fn reconcile_sync(
         sync,
         node,
         state_dir: &settings.state_dir,
+        refused: None,
     };
-    let mut warnings = Vec::new();
     let src = match source_for(settings, sync, sources) {
         Ok(s) => s,
         Err(e) => return reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
     };
-    let commit = match src.poll() {
-        Ok(poll) => {
-            if let source::Poll::Updated {
-                note: Some(note), ..
-            } = &poll
-            {
-                warnings.push(note.clone());
-            }
-            poll.commit().to_owned()
-        }
-        Err(e) => match src.last_good() {
-            Some(last) => {
-                warnings.push(format!(
-                    "{e}; serving the last good revision {}",
-                    crate::report::short(last)
-                ));
-                last.to_owned()
-            }
-            None => return reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
-        },
-    };
-    let files = match src.files(&commit, &sync.path, &sync.exclude) {
-        Ok(f) => f,
-        Err(e) => return reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
-    };
+    let mut warnings = Vec::new();
+    let commit = src.newest_or_last_good(&mut warnings);
     let mut memory = SyncMemory::load(&settings.state_dir, &sync.name);
-    let mut report = reconcile::run(
-        &ctx,
-        &Revision {
-            id: commit.clone(),
-            files,
-        },
-        &mut memory,
-    );
-    if matches!(
-        report.verdict,
-        reconcile::Verdict::Ready | reconcile::Verdict::Stalled(_)
-    ) {
-        if let Err(e) = src.pin(&sync.name, &commit) {
-            report.warnings.push(e.to_string());
-        }
-    }
+    let mut report = reconcile::sync_cycle(&ctx, src, commit, &mut memory);
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
     report

@@ -16,7 +16,7 @@ use tokio::sync::{watch, Notify};
 use crate::config::{self, Settings};
 use crate::error::{Error, Verdict};
 use crate::kube::Client;
-use crate::reconcile::{self, Context, Revision, SyncMemory};
+use crate::reconcile::{self, Context, SyncMemory};
 use crate::source::{self, GitSource};
 
 /// The longest wait after repeated failures.
@@ -58,29 +58,9 @@ impl SharedSource {
                 return Ok(commit.clone());
             }
         }
-        match self.source.poll() {
-            Ok(poll) => {
-                if let source::Poll::Updated {
-                    note: Some(note), ..
-                } = &poll
-                {
-                    warnings.push(note.clone());
-                }
-                let commit = poll.commit().to_owned();
-                self.last_poll = Some((Instant::now(), commit.clone()));
-                Ok(commit)
-            }
-            Err(e) => match self.source.last_good() {
-                Some(last) => {
-                    warnings.push(format!(
-                        "{e}; serving the last good revision {}",
-                        crate::report::short(last)
-                    ));
-                    Ok(last.to_owned())
-                }
-                None => Err(e),
-            },
-        }
+        let commit = self.source.newest_or_last_good(warnings)?;
+        self.last_poll = Some((Instant::now(), commit.clone()));
+        Ok(commit)
     }
 }
 
@@ -237,37 +217,13 @@ impl SyncJob {
             sync: &self.sync,
             node: &self.node,
             state_dir: &self.state_dir,
+            refused: None,
         };
         let mut warnings = Vec::new();
-        let mut source = self.source.lock().unwrap();
-        let report = match source.commit(force_poll, &mut warnings).and_then(|commit| {
-            let files = source
-                .source
-                .files(&commit, &self.sync.path, &self.sync.exclude)?;
-            Ok((commit, files))
-        }) {
-            Err(e) => reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
-            Ok((commit, files)) => {
-                let report = reconcile::run(
-                    &ctx,
-                    &Revision {
-                        id: commit.clone(),
-                        files,
-                    },
-                    memory,
-                );
-                if matches!(
-                    report.verdict,
-                    reconcile::Verdict::Ready | reconcile::Verdict::Stalled(_)
-                ) {
-                    if let Err(e) = source.source.pin(&self.sync.name, &commit) {
-                        warnings.push(e.to_string());
-                    }
-                }
-                report
-            }
-        };
-        drop(source);
+        let mut shared = self.source.lock().unwrap();
+        let commit = shared.commit(force_poll, &mut warnings);
+        let report = reconcile::sync_cycle(&ctx, &mut shared.source, commit, memory);
+        drop(shared);
         for w in warnings.iter().chain(report.warnings.iter()) {
             tracing::warn!(sync = %self.sync.name, "{w}");
         }

@@ -189,6 +189,9 @@ pub struct Context<'a> {
     pub node: &'a str,
     /// stateDir, for the local state.
     pub state_dir: &'a Path,
+    /// A newer revision that was refused: this cycle only checks drift of the
+    /// revision in force, and leaves the refusal in the status.
+    pub refused: Option<&'a str>,
 }
 
 /// Renders a revision's files into objects (discovery decides scopes, with
@@ -282,13 +285,72 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
             message,
         );
     }
-    if memory.applied.as_deref() == Some(revision.id.as_str())
-        && report.status.revision.as_deref() == Some(&revision.id)
-    {
+    let in_force = memory.applied.as_deref() == Some(revision.id.as_str())
+        && report.status.revision.as_deref() == Some(&revision.id);
+    if ctx.refused.is_some() && !in_force {
+        // Only drift of the revision in force is ours to correct here.
+        return report;
+    }
+    if in_force {
         drift_cycle(ctx, report, parent.as_ref(), inventory, memory, &manifests)
     } else {
         apply_cycle(ctx, report, parent.as_ref(), inventory, memory, &manifests)
     }
+}
+
+/// One cycle of one sync given its source and the commit to reconcile (or
+/// why there is none): reads the files, reconciles, pins what got applied.
+/// When a newer revision is refused before anything of it was applied, drift
+/// of the revision in force is still corrected.
+pub fn sync_cycle(
+    ctx: &Context,
+    source: &mut crate::source::GitSource,
+    commit: Result<String, crate::source::SourceError>,
+    memory: &mut SyncMemory,
+) -> CycleReport {
+    let commit = match commit {
+        Ok(c) => c,
+        Err(e) => return report_failure(ctx, "SourceFailed", e.to_string()),
+    };
+    let files = match source.files(&commit, &ctx.sync.path, &ctx.sync.exclude) {
+        Ok(f) => f,
+        Err(e) => return report_failure(ctx, "SourceFailed", e.to_string()),
+    };
+    let mut report = run(
+        ctx,
+        &Revision {
+            id: commit.clone(),
+            files,
+        },
+        memory,
+    );
+    match &report.verdict {
+        Verdict::Ready | Verdict::Stalled(_) => {
+            if let Err(e) = source.pin(&ctx.sync.name, &commit) {
+                report.warnings.push(e.to_string());
+            }
+        }
+        Verdict::Failed(_) => {
+            let refused_before_apply = report.applied.is_empty();
+            if let Some(pinned) = source
+                .pinned(&ctx.sync.name)
+                .map(str::to_owned)
+                .filter(|p| *p != commit && refused_before_apply)
+            {
+                if let Ok(files) = source.files(&pinned, &ctx.sync.path, &ctx.sync.exclude) {
+                    let fallback = Context {
+                        refused: Some(&commit),
+                        ..*ctx
+                    };
+                    let drift = run(&fallback, &Revision { id: pinned, files }, memory);
+                    report.drifted = drift.drifted;
+                    report.warnings.extend(drift.warnings);
+                }
+            }
+        }
+        Verdict::Suspended => {}
+    }
+    report
 }
 
 /// Records a failure that happened before a revision could be read (the
@@ -457,8 +519,11 @@ fn apply_cycle(
     hashes.retain(|k, _| desired.contains(k));
     memory.applied_hashes = hashes.into_iter().collect();
     for a in &applied {
-        let changed = before.get(&a.object).map(|m| &m["resourceVersion"])
-            != Some(&a.live["metadata"]["resourceVersion"]);
+        // Created for validation counts as applied, though its apply changed nothing.
+        let created_early = created.objects.iter().any(|(_, k)| *k == a.object);
+        let changed = created_early
+            || before.get(&a.object).map(|m| &m["resourceVersion"])
+                != Some(&a.live["metadata"]["resourceVersion"]);
         if changed {
             report.applied.push(a.object.clone());
         } else {
@@ -914,9 +979,19 @@ fn drift_cycle(
         )
     };
     let ready = ctx.sync.self_heal && report.applied.len() == report.drifted.len();
-    report
-        .status
-        .set_condition("Ready", ready, reason, &message, &now);
+    let message = match ctx.refused {
+        // The refusal stays the status's word on readiness.
+        Some(refused) => format!(
+            "{message} (while revision {} is refused)",
+            report::short(refused)
+        ),
+        None => {
+            report
+                .status
+                .set_condition("Ready", ready, reason, &message, &now);
+            message
+        }
+    };
     let severity = if ctx.sync.self_heal {
         Severity::Normal
     } else {

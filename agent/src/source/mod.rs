@@ -774,6 +774,35 @@ impl GitSource {
         })
     }
 
+    /// The commit to reconcile: the newest from the remote, or, when the
+    /// remote fails, the last good one (the failure goes into `warnings`).
+    pub fn newest_or_last_good(
+        &mut self,
+        warnings: &mut Vec<String>,
+    ) -> Result<String, SourceError> {
+        match self.poll() {
+            Ok(poll) => {
+                if let Poll::Updated {
+                    note: Some(note), ..
+                } = &poll
+                {
+                    warnings.push(note.clone());
+                }
+                Ok(poll.commit().to_owned())
+            }
+            Err(e) => match self.last_good() {
+                Some(last) => {
+                    warnings.push(format!(
+                        "{e}; serving the last good revision {}",
+                        crate::report::short(last)
+                    ));
+                    Ok(last.to_owned())
+                }
+                None => Err(e),
+            },
+        }
+    }
+
     /// Clones a fresh generation when the current one has grown well past its
     /// fresh size (gix has no gc), keeping the fetched and pinned commits.
     fn compact_if_grown(&mut self) -> Result<(), SourceError> {
