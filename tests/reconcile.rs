@@ -952,3 +952,64 @@ fn drift_is_corrected_against_the_revision_in_force_while_a_newer_one_is_refused
     );
     assert_eq!(ready["reason"], "RenderFailed");
 }
+
+#[test]
+fn a_suspended_sync_is_neither_applied_nor_pruned() {
+    let f = Fixture::new("suspend", "    suspend: true\n");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    // Suspended is not Ready: exit 1, as for any sync that is not Ready.
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("suspended"), "{}", text(&out));
+    assert!(
+        f.get("configmap", "a").is_none(),
+        "a suspended sync applied"
+    );
+    assert_eq!(f.condition("Ready")["reason"], "Suspended");
+}
+
+#[test]
+fn sigterm_in_the_middle_of_a_cycle_stops_promptly_and_leaves_whole_files() {
+    let f = Fixture::new("sigterm", "    timeout: 120s\n");
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("wait: false", "wait: true");
+    std::fs::write(&f.config, config).unwrap();
+    // A Deployment that never becomes ready here (no controllers): the cycle waits on its health.
+    f.write("web.yaml", DEPLOYMENT);
+    f.commit();
+    let mut child = plumb()
+        .arg("run")
+        .arg("--config")
+        .arg(&f.config)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the apply", || f.get("deployment", "web").is_some());
+    let stopped_at = std::time::Instant::now();
+    signal(&child, "TERM");
+    let mut code = None;
+    eventually("the daemon to stop", || {
+        code = child.try_wait().unwrap().map(|s| s.code());
+        code.is_some()
+    });
+    // Generous bound: it only catches a daemon that waits for the 120 s health timeout.
+    assert!(
+        stopped_at.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        stopped_at.elapsed()
+    );
+    let state_dir = f.config.parent().unwrap().join("state");
+    for entry in std::fs::read_dir(state_dir.join("sources/repo")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()).expect("whole JSON");
+        }
+        assert!(
+            !path.to_string_lossy().ends_with(".tmp"),
+            "a temp file was left: {}",
+            path.display()
+        );
+    }
+}
