@@ -1013,3 +1013,57 @@ fn sigterm_in_the_middle_of_a_cycle_stops_promptly_and_leaves_whole_files() {
         );
     }
 }
+
+#[test]
+fn the_daemon_tells_systemd_ready_status_and_pings_the_watchdog() {
+    let f = Fixture::new("notify", "");
+    let config = std::fs::read_to_string(&f.config).unwrap().replacen(
+        "sources:",
+        "interval: 1h\nsources:",
+        1,
+    );
+    std::fs::write(&f.config, &config).unwrap();
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    let socket_path = f.config.with_extension("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut child = plumb()
+        .arg("run")
+        .arg("--config")
+        .arg(&f.config)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let wanted = |seen: &[String]| {
+        seen.iter().any(|m| m == "READY=1")
+            && seen.iter().any(|m| {
+                m.starts_with("STATUS=")
+                    && m.contains(&format!("{}: rev ", f.sync))
+                    && m.contains("Ready, 1 objects")
+            })
+            && seen.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2
+    };
+    while !wanted(&seen) {
+        let n = socket
+            .recv(&mut buf)
+            .expect("a notification within the timeout");
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    signal(&child, "TERM");
+    loop {
+        let n = socket
+            .recv(&mut buf)
+            .expect("STOPPING=1 within the timeout");
+        if &buf[..n] == b"STOPPING=1" {
+            break;
+        }
+    }
+    child.wait().unwrap();
+}

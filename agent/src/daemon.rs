@@ -16,6 +16,7 @@ use tokio::sync::{watch, Notify};
 use crate::config::{self, Settings};
 use crate::error::{Error, Verdict};
 use crate::kube::Client;
+use crate::notify::{self, Liveness};
 use crate::reconcile::{self, Context, SyncMemory};
 use crate::source::{self, GitSource};
 
@@ -103,12 +104,17 @@ async fn supervise(
         path: config_path.clone(),
         source: e,
     })?;
+    let liveness = Liveness::new();
+    if let Some(period) = notify::watchdog_period() {
+        tokio::spawn(watchdog(liveness.clone(), period));
+    }
     loop {
         let client = Arc::new(crate::cli::connect(&settings, context.as_deref())?);
         let (stop_tx, stop_rx) = watch::channel(false);
         let now = Arc::new(Notify::new());
-        let tasks = start(&settings, client, stop_rx, now.clone())?;
+        let tasks = start(&settings, client, stop_rx, now.clone(), liveness.clone())?;
         tracing::info!(syncs = settings.syncs.len(), "plumb is running");
+        notify::send("READY=1");
         let reload = loop {
             tokio::select! {
                 _ = term.recv() => break false,
@@ -130,11 +136,28 @@ async fn supervise(
         let _ = stop_tx.send(true);
         if !reload {
             tracing::info!("stopping");
+            notify::send("STOPPING=1");
             return Ok(Verdict::Yes);
         }
+        notify::send("RELOADING=1");
         // Let the syncs finish the cycle they are in before the new config takes over.
         for task in tasks {
             let _ = task.await;
+        }
+        liveness.clear();
+    }
+}
+
+/// Pings systemd's watchdog while no sync is stuck in a cycle past its
+/// deadline; a real hang stops the pings and gets the service restarted.
+async fn watchdog(liveness: Arc<Liveness>, period: Duration) {
+    loop {
+        tokio::time::sleep(period).await;
+        let stuck = liveness.stuck();
+        if stuck.is_empty() {
+            notify::send("WATCHDOG=1");
+        } else {
+            tracing::error!(syncs = ?stuck, "syncs are stuck past their deadline: not pinging the watchdog");
         }
     }
 }
@@ -144,6 +167,7 @@ fn start(
     client: Arc<Client>,
     stop: watch::Receiver<bool>,
     now: Arc<Notify>,
+    liveness: Arc<Liveness>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, Error> {
     let user_agent = crate::kube::user_agent(&settings.node_name);
     let mut sources: BTreeMap<String, Arc<Mutex<SharedSource>>> = BTreeMap::new();
@@ -167,6 +191,8 @@ fn start(
             node: settings.node_name.clone(),
             state_dir: settings.state_dir.clone(),
             jitter: settings.jitter,
+            deadline: cycle_deadline(sync, &settings.sources),
+            liveness: liveness.clone(),
         };
         tasks.push(tokio::spawn(job.run(stop.clone(), now.clone())));
     }
@@ -180,6 +206,24 @@ struct SyncJob {
     node: String,
     state_dir: PathBuf,
     jitter: f64,
+    deadline: Duration,
+    liveness: Arc<Liveness>,
+}
+
+/// How long one cycle may take before the watchdog calls it a hang: the
+/// health wait, a few network steps of the source, and a margin.
+pub fn cycle_deadline(sync: &config::Sync, sources: &[config::Source]) -> Duration {
+    let network = sources
+        .iter()
+        .find(|s| s.name == sync.source)
+        .map(|s| s.timeout)
+        .unwrap_or(Duration::from_secs(60));
+    let health = if sync.wait {
+        sync.timeout
+    } else {
+        Duration::ZERO
+    };
+    health + network * 4 + Duration::from_secs(120)
 }
 
 impl SyncJob {
@@ -191,6 +235,7 @@ impl SyncJob {
         loop {
             let cycle_job = job.clone();
             let cycle_memory = memory.clone();
+            job.liveness.cycle_started(&job.sync.name, job.deadline);
             let ready = tokio::task::spawn_blocking(move || {
                 cycle_job.cycle(&mut cycle_memory.lock().unwrap(), force_poll)
             })
@@ -224,6 +269,15 @@ impl SyncJob {
         let commit = shared.commit(force_poll, &mut warnings);
         let report = reconcile::sync_cycle(&ctx, &mut shared.source, commit, memory);
         drop(shared);
+        self.liveness.cycle_finished(
+            &self.sync.name,
+            format!(
+                "{}: {}",
+                self.sync.name,
+                crate::report::summary(&report.status)
+            ),
+        );
+        notify::send(&format!("STATUS={}", self.liveness.status_line()));
         for w in warnings.iter().chain(report.warnings.iter()) {
             tracing::warn!(sync = %self.sync.name, "{w}");
         }

@@ -15,6 +15,7 @@ pub mod health;
 pub mod kube;
 pub mod logging;
 pub mod node;
+pub mod notify;
 pub mod plan;
 pub mod prune;
 pub mod reconcile;
