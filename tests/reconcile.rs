@@ -1067,3 +1067,61 @@ fn the_daemon_tells_systemd_ready_status_and_pings_the_watchdog() {
     }
     child.wait().unwrap();
 }
+
+#[test]
+fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
+    const PLANTED: &str = "planted-s3cret-7f3a9c";
+    let f = Fixture::new("secret", "");
+    f.write("secret.yaml", &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: {PLANTED}\n"));
+    f.commit();
+    let mut seen = String::new();
+    let run = |args: &[&str], seen: &mut String| {
+        let out = plumb()
+            .args(args)
+            .arg("--config")
+            .arg(&f.config)
+            .env("PLUMB_LOG", "debug")
+            .output()
+            .unwrap();
+        seen.push_str(&text(&out));
+    };
+    run(&["reconcile", "--log-format", "json"], &mut seen);
+    assert!(f.get("secret", "creds").is_some(), "{seen}");
+    // Drift on the Secret, then a change in Git: both reported, both diffed.
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "patch",
+        "secret",
+        "creds",
+        "--type=merge",
+        "-p",
+        r#"{"stringData":{"password":"edited-by-hand"}}"#,
+    ]);
+    run(&["diff"], &mut seen);
+    run(&["reconcile"], &mut seen);
+    f.write("secret.yaml", &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: {PLANTED}-v2\n"));
+    f.commit();
+    run(&["diff"], &mut seen);
+    run(&["reconcile", "--log-format", "json"], &mut seen);
+    run(&["status"], &mut seen);
+    seen.push_str(&text(&f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "get",
+        "events",
+        "-o",
+        "yaml",
+    ])));
+    seen.push_str(&f.status().to_string());
+    assert!(
+        seen.contains("Secret"),
+        "the runs said nothing about the Secret: {seen}"
+    );
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(PLANTED);
+    assert!(
+        !seen.contains(PLANTED) && !seen.contains(&encoded[..16]),
+        "the planted secret leaked:\n{seen}"
+    );
+}

@@ -30,6 +30,7 @@ Options:
   -c, --config <FILE>    Config file [env: PLUMB_CONFIG] [default: /etc/plumb/plumb.yaml]
       --context <NAME>   kubeconfig context, instead of the config's or the current one
       --sync <NAME>      Only this sync
+      --log-format <F>   human (default) or json
   -h, --help             Print this help
 
 Exit codes: 0 yes (synced, valid, all checks passed, every sync Ready),
@@ -76,6 +77,8 @@ pub struct Args {
     pub sync: Option<String>,
     /// A folder to render or validate instead of a sync.
     pub dir: Option<PathBuf>,
+    /// How log lines look.
+    pub log_format: crate::logging::Format,
 }
 
 /// Parses arguments (without the program name). Pure: no I/O.
@@ -86,6 +89,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     let mut command: Option<String> = None;
     let (mut config, mut context, mut sync, mut dir) = (None, None, None, None);
     let mut help = false;
+    let mut log_format = crate::logging::Format::Human;
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => help = true,
@@ -96,6 +100,23 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
                 context = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
             }
             Long("sync") => sync = Some(parser.value().map_err(usage)?.string().map_err(usage)?),
+            Long("log-format") => {
+                log_format = match parser
+                    .value()
+                    .map_err(usage)?
+                    .string()
+                    .map_err(usage)?
+                    .as_str()
+                {
+                    "human" => crate::logging::Format::Human,
+                    "json" => crate::logging::Format::Json,
+                    other => {
+                        return Err(Error::Usage(format!(
+                            "--log-format '{other}': use human or json"
+                        )))
+                    }
+                }
+            }
             Short('V') | Long("version") if command.is_none() => command = Some("version".into()),
             Value(v) if command.is_none() => command = Some(v.string().map_err(usage)?),
             Value(v)
@@ -137,13 +158,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         context,
         sync,
         dir,
+        log_format,
     })
 }
 
 /// Entry point of the binary: parse, run, map to an exit code.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    crate::logging::init();
-    exit_code(parse(args).and_then(run))
+    let args = parse(args);
+    crate::logging::init(args.as_ref().map(|a| a.log_format).unwrap_or_default());
+    exit_code(args.and_then(run))
 }
 
 /// The config path: `--config`, then `$PLUMB_CONFIG`, then the default.

@@ -11,9 +11,23 @@ use crate::kube::{ApplyOptions, Client};
 use crate::prune;
 use crate::render::{Manifest, ObjectRef};
 
-/// The YAML a diff shows of an object.
+/// The YAML a diff shows of an object; a Secret's values are masked (as
+/// `kubectl diff` does), with a short hash so that a change still shows.
 pub fn shown(object: &Value) -> String {
-    serde_yaml_ng::to_string(&apply::strip_volatile(object)).expect("JSON values serialise")
+    let mut object = apply::strip_volatile(object);
+    if object["kind"] == "Secret"
+        && crate::render::group_of(object["apiVersion"].as_str().unwrap_or_default()).is_empty()
+    {
+        for field in ["data", "stringData"] {
+            if let Some(map) = object[field].as_object_mut() {
+                for value in map.values_mut() {
+                    let hash = crate::plan::manifest_hash(value);
+                    *value = Value::String(format!("*** (hash {})", &hash[..8]));
+                }
+            }
+        }
+    }
+    serde_yaml_ng::to_string(&object).expect("JSON values serialise")
 }
 
 /// A unified diff between two texts, labelled; empty when they are equal.
@@ -111,5 +125,13 @@ mod tests {
             "{d}"
         );
         assert_eq!(unified("x", "same\n", "same\n"), "");
+    }
+
+    #[test]
+    fn secret_values_never_show() {
+        let secret = |v: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": v}, "data": {"key": "aHVudGVyMg=="}});
+        let (a, b) = (shown(&secret("hunter2")), shown(&secret("hunter3")));
+        assert!(!a.contains("hunter2") && !a.contains("aHVudGVyMg=="), "{a}");
+        assert_ne!(a, b, "a change must still show");
     }
 }
