@@ -547,7 +547,10 @@ impl GitSource {
         if denied {
             let cause = match &self.settings.auth {
                 None => "the server wants credentials: give the source an auth".to_owned(),
-                Some(_) => format!("the credentials were rejected ({text})"),
+                // gix's own words here speak of credential helpers, which plumb never runs.
+                Some(Auth::Ssh { .. }) => format!("the server rejected the deploy key ({text})"),
+                Some(_) => "the server rejected the credentials (HTTP 401): check the auth files"
+                    .to_owned(),
             };
             return SourceError::Unauthorized { name, url, cause };
         }
