@@ -36,7 +36,10 @@ requests() { tail -n +"$(($2 + 1))" "$audit" | grep -c "$1" || true; }
 lines() { wc -l <"$audit"; }
 
 # ---------------------------------------------------------------- 1. apply
-make_manifests() { # dir namespace
+make_manifests() { # dir namespace [protocol-suffix]
+    # kubectl's copy spells out `protocol: TCP`, which Kubernetes 1.20's
+    # server-side apply requires; plumb adds it itself.
+    local proto=${3:-}
     mkdir -p "$1"
     printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$2" >"$1/00-ns.yaml"
     for i in $(seq 1 100); do
@@ -58,19 +61,19 @@ spec:
       containers:
         - name: app
           image: nginx:1.27-alpine
-          ports: [{containerPort: 80}]
+          ports: [{containerPort: 80$proto}]
 ---
 apiVersion: v1
 kind: Service
 metadata: {name: app-$i, namespace: $2}
 spec:
   selector: {app: app-$i}
-  ports: [{port: 80}]
+  ports: [{port: 80$proto}]
 YAML
     done
 }
 
-make_manifests "$work/kubectl" bench-kubectl
+make_manifests "$work/kubectl" bench-kubectl ", protocol: TCP"
 node=bench-$$
 git_ init -q --bare "$work/apply.git"
 git_ init -q "$work/apply-src"
@@ -81,6 +84,7 @@ cat >"$work/plumb.yaml" <<YAML
 kubeconfig: $kubeconfig
 stateDir: $work/state
 nodeName: $node
+leaderElection: {enabled: false}
 sources: [{name: bench, url: "file://$work/apply.git", ref: {branch: main}}]
 syncs: [{name: bench, source: bench, path: apps, namespace: bench-plumb, wait: false}]
 YAML
@@ -126,6 +130,7 @@ git_ clone -q --bare "$src" "$work/history.git"
 commits=$(git_ -C "$work/history.git" rev-list --count main)
 cat >"$work/git.yaml" <<YAML
 stateDir: $work/git-state
+leaderElection: {enabled: false}
 sources: [{name: h, url: "file://$work/history.git", ref: {branch: main}}]
 syncs: [{name: h, source: h, path: manifests}]
 YAML

@@ -57,7 +57,7 @@ impl Fixture {
         std::fs::write(
             &config,
             format!(
-                "kubeconfig: {}\nstateDir: {}\nnodeName: {node}\nsources:\n  - name: repo\n    url: file://{}\n    ref: {{branch: main}}\nsyncs:\n  - name: {sync}\n    source: repo\n    path: manifests\n    namespace: {ns}\n    prune: true\n    wait: false\n{sync_extra}",
+                "kubeconfig: {}\nstateDir: {}\nnodeName: {node}\nleaderElection: {{enabled: false}}\nsources:\n  - name: repo\n    url: file://{}\n    ref: {{branch: main}}\nsyncs:\n  - name: {sync}\n    source: repo\n    path: manifests\n    namespace: {ns}\n    prune: true\n    wait: false\n{sync_extra}",
                 cluster.kubeconfig("admin").display(),
                 dir.join("state").display(),
                 bare.display()
@@ -1123,5 +1123,195 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
     assert!(
         !seen.contains(PLANTED) && !seen.contains(&encoded[..16]),
         "the planted secret leaked:\n{seen}"
+    );
+}
+
+/// Audit entries of every plumb node whose name starts with `prefix`: (node, verb, resource, timestamp).
+fn writes_by_node(cluster: &Cluster, prefix: &str) -> Vec<(String, String, String, String)> {
+    let log = std::fs::read_to_string(cluster.dir.join("audit.log")).unwrap();
+    log.lines()
+        .filter(|l| l.contains(prefix))
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| {
+            e["stage"] == "ResponseComplete"
+                && !matches!(e["verb"].as_str(), Some("get" | "list" | "watch"))
+        })
+        .filter(|e| {
+            !e["requestURI"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("dryRun=All")
+        })
+        .filter_map(|e| {
+            let ua = e["userAgent"].as_str()?;
+            let node = ua.split('(').nth(1)?.trim_end_matches(')').to_owned();
+            Some((
+                node,
+                e["verb"].as_str()?.to_owned(),
+                e["objectRef"]["resource"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                e["requestReceivedTimestamp"].as_str()?.to_owned(),
+            ))
+        })
+        .filter(|(node, ..)| node.starts_with(prefix))
+        .collect()
+}
+
+/// A child process killed when the test ends, even by a panic (a live child
+/// would keep the test's output pipe open and hang the run).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn lease_holder(cluster: &Cluster) -> String {
+    let out = cluster.kubectl(&[
+        "-n",
+        "plumb-system",
+        "get",
+        "lease",
+        "plumb",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
+    let f = Fixture::new("leader", "");
+    let prefix = unique("elect");
+    let base = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace(
+            "leaderElection: {enabled: false}",
+            "leaderElection: {leaseDuration: 4s, renewEvery: 1s}",
+        )
+        .replacen("sources:", "interval: 2s\nsources:", 1);
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    let mut nodes: Vec<(String, KillOnDrop)> = (0..4)
+        .map(|i| {
+            let node = format!("{prefix}-{i}");
+            let dir = f.config.parent().unwrap().join(&node);
+            std::fs::create_dir_all(&dir).unwrap();
+            let config = base
+                .replace(
+                    &format!("nodeName: {}", f.node),
+                    &format!("nodeName: {node}"),
+                )
+                .replace(
+                    &format!(
+                        "stateDir: {}",
+                        f.config.parent().unwrap().join("state").display()
+                    ),
+                    &format!("stateDir: {}", dir.join("state").display()),
+                );
+            let path = dir.join("plumb.yaml");
+            std::fs::write(&path, config).unwrap();
+            (node, path)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        // The fourth node runs no daemon: it is for the one-shot run below.
+        .take(3)
+        .map(|(node, path)| {
+            let log = std::fs::File::create(path.with_file_name("log")).unwrap();
+            let child = plumb()
+                .arg("run")
+                .arg("--config")
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            (node, KillOnDrop(child))
+        })
+        .collect();
+    eventually("the first apply", || f.get("configmap", "a").is_some());
+    eventually("a leader", || lease_holder(&f.cluster).starts_with(&prefix));
+    let leader = lease_holder(&f.cluster);
+    // Let a few cycles and renewals pass, then check that only the leader wrote anything but the Lease.
+    f.write("a.yaml", &config_map("a", "2"));
+    f.commit();
+    eventually("the change", || {
+        f.get("configmap", "a").unwrap()["data"]["key"] == "2"
+    });
+    let writers: std::collections::BTreeSet<String> = writes_by_node(&f.cluster, &prefix)
+        .into_iter()
+        .filter(|(_, _, r, _)| r != "leases")
+        .map(|(n, ..)| n)
+        .collect();
+    assert_eq!(
+        writers.into_iter().collect::<Vec<_>>(),
+        [leader.clone()],
+        "only the leader may write"
+    );
+
+    // kill -9 the leader: another takes over within about a lease duration.
+    let (_, child) = nodes.iter_mut().find(|(n, _)| *n == leader).unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    f.write("a.yaml", &config_map("a", "3"));
+    f.commit();
+    eventually("a new leader", || {
+        let h = lease_holder(&f.cluster);
+        h.starts_with(&prefix) && h != leader
+    });
+    eventually("the new leader's apply", || {
+        f.get("configmap", "a").unwrap()["data"]["key"] == "3"
+    });
+    let new_leader = lease_holder(&f.cluster);
+
+    // A one-shot run on a fourth node names the holder and writes nothing.
+    let one_shot = f
+        .config
+        .parent()
+        .unwrap()
+        .join(format!("{prefix}-3"))
+        .join("plumb.yaml");
+    let out = plumb()
+        .arg("reconcile")
+        .arg("--config")
+        .arg(&one_shot)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("node '{new_leader}' holds the leader lease")),
+        "{}",
+        text(&out)
+    );
+    drop(nodes);
+    // No two nodes wrote objects in overlapping windows (by the API server's clock).
+    let mut windows: std::collections::BTreeMap<String, (String, String)> =
+        std::collections::BTreeMap::new();
+    for (node, _, resource, at) in writes_by_node(&f.cluster, &prefix) {
+        if resource == "leases" {
+            continue;
+        }
+        let w = windows.entry(node).or_insert((at.clone(), at.clone()));
+        if at < w.0 {
+            w.0 = at.clone();
+        }
+        if at > w.1 {
+            w.1 = at;
+        }
+    }
+    let spans: Vec<&(String, String)> = windows.values().collect();
+    for (i, a) in spans.iter().enumerate() {
+        for b in &spans[i + 1..] {
+            assert!(a.1 < b.0 || b.1 < a.0, "overlapping writers: {windows:?}");
+        }
+    }
+    assert!(
+        windows.len() >= 2,
+        "the takeover wrote nothing: {windows:?}"
     );
 }

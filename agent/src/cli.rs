@@ -365,8 +365,11 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
     if let Some(name) = &args.sync {
         find_sync(&settings, name)?;
     }
-    let client = connect(&settings, args.context.as_deref())?;
+    let mut client = connect(&settings, args.context.as_deref())?;
     let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
+    if settings.leader_election.enabled {
+        client = take_lease(&settings, client)?;
+    }
     let node = settings.node_name.clone();
     let mut sources = BTreeMap::new();
     let mut all_ready = true;
@@ -415,6 +418,36 @@ pub fn reconcile_sync(
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
     report
+}
+
+/// A one-shot run takes the Lease when it is free or this node's; when
+/// another node holds it, it watches for one lease duration (expiry is judged
+/// by this node's clock, as the daemon does) and gives up naming the holder.
+fn take_lease(settings: &Settings, client: Client) -> Result<Client, Error> {
+    let election = &settings.leader_election;
+    // The Lease lives in plumb-system, which must exist before anyone leads.
+    crate::report::ensure_system_namespace(&client)?;
+    let gate = crate::lease::Gate::new();
+    let client = client.with_write_gate(gate.clone());
+    let mut elector =
+        crate::lease::Elector::new(&settings.node_name, election.lease_duration, gate);
+    let started = std::time::Instant::now();
+    loop {
+        match elector.step(&client)? {
+            crate::lease::Standing::Leader => return Ok(client),
+            crate::lease::Standing::Standby { holder }
+                if started.elapsed() > election.lease_duration + election.renew_every =>
+            {
+                return Err(Error::Busy(format!(
+                    "node '{holder}' holds the leader lease (plumb-system/{}) and renews it: it is reconciling, so this run does not",
+                    crate::lease::LEASE_NAME
+                )));
+            }
+            crate::lease::Standing::Standby { .. } => {
+                std::thread::sleep(election.renew_every.min(std::time::Duration::from_secs(2)))
+            }
+        }
+    }
 }
 
 fn diff_command(args: &Args) -> Result<Verdict, Error> {

@@ -36,10 +36,23 @@ pub struct Settings {
     pub interval: Duration,
     /// Each wait is `interval × (1 ± jitter)`, uniform.
     pub jitter: f64,
+    /// Leader election among the nodes that run plumb.
+    pub leader_election: LeaderElection,
     /// Git repositories to pull.
     pub sources: Vec<Source>,
     /// What to apply, each from one source.
     pub syncs: Vec<Sync>,
+}
+
+/// Leader election over a Lease: only the holder polls, applies and prunes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderElection {
+    /// Off on single-node clusters.
+    pub enabled: bool,
+    /// How long a holder's silence must last before another node takes over.
+    pub lease_duration: Duration,
+    /// How often the holder renews (each renewal is a write to the datastore).
+    pub renew_every: Duration,
 }
 
 /// A Git repository plumb pulls.
@@ -287,10 +300,43 @@ struct RawSettings {
     interval: Option<Duration>,
     #[serde(default, deserialize_with = "de_opt_jitter")]
     jitter: Option<f64>,
+    leader_election: Option<RawLeaderElection>,
     #[serde(default)]
     sources: Vec<RawSource>,
     #[serde(default)]
     syncs: Vec<RawSync>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ElectionFields {
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    lease_duration: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    renew_every: Option<Duration>,
+}
+
+struct RawLeaderElection(LeaderElection);
+
+impl<'de> Deserialize<'de> for RawLeaderElection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(d, "leader election settings", |f: ElectionFields| {
+            let e = LeaderElection {
+                enabled: f.enabled.unwrap_or(true),
+                lease_duration: f.lease_duration.unwrap_or(Duration::from_secs(60)),
+                renew_every: f.renew_every.unwrap_or(Duration::from_secs(20)),
+            };
+            if e.renew_every >= e.lease_duration {
+                return Err(format!(
+                    "renewEvery ({}s) must be shorter than leaseDuration ({}s), or the lease expires between renewals",
+                    e.renew_every.as_secs(),
+                    e.lease_duration.as_secs()
+                ));
+            }
+            Ok(RawLeaderElection(e))
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -462,6 +508,11 @@ impl RawSettings {
                 .state_dir
                 .unwrap_or_else(|| PathBuf::from("/var/lib/plumb")),
             node_name: self.node_name.unwrap_or_else(crate::node::hostname),
+            leader_election: self.leader_election.map(|e| e.0).unwrap_or(LeaderElection {
+                enabled: true,
+                lease_duration: Duration::from_secs(60),
+                renew_every: Duration::from_secs(20),
+            }),
             interval: self.interval.unwrap_or(DEFAULT_INTERVAL),
             jitter: self.jitter.unwrap_or(0.2),
             sources: self
@@ -1198,5 +1249,21 @@ syncs:
         assert!(msg.contains("exclude glob '../x'"), "{msg}");
         let (_, _, msg) = error_at(&format!("{head}  - {{name: s, source: a, prune: maybe}}\n"));
         assert!(msg.contains("prune"), "{msg}");
+    }
+
+    #[test]
+    fn leader_election_keys() {
+        let s = parse("sources: []\n").unwrap();
+        assert!(s.leader_election.enabled);
+        assert_eq!(s.leader_election.lease_duration, Duration::from_secs(60));
+        assert_eq!(s.leader_election.renew_every, Duration::from_secs(20));
+        let s = parse("leaderElection: {enabled: false}\n").unwrap();
+        assert!(!s.leader_election.enabled);
+        let s = parse("leaderElection: {leaseDuration: 2m, renewEvery: 30s}\n").unwrap();
+        assert_eq!(s.leader_election.lease_duration, Duration::from_secs(120));
+        let (line, _, msg) =
+            error_at("interval: 1m\nleaderElection: {leaseDuration: 10s, renewEvery: 10s}\n");
+        assert_eq!(line, 2);
+        assert!(msg.contains("must be shorter than leaseDuration"), "{msg}");
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::{watch, Notify};
 use crate::config::{self, Settings};
 use crate::error::{Error, Verdict};
 use crate::kube::Client;
+use crate::lease::{Elector, Gate, Standing};
 use crate::notify::{self, Liveness};
 use crate::reconcile::{self, Context, SyncMemory};
 use crate::source::{self, GitSource};
@@ -109,10 +110,40 @@ async fn supervise(
         tokio::spawn(watchdog(liveness.clone(), period));
     }
     loop {
-        let client = Arc::new(crate::cli::connect(&settings, context.as_deref())?);
+        let election = &settings.leader_election;
+        let gate = Gate::new();
+        let mut client = crate::cli::connect(&settings, context.as_deref())?;
+        if election.enabled {
+            // The Lease lives in plumb-system, which must exist before anyone leads.
+            if let Err(e) = crate::report::ensure_system_namespace(&client) {
+                tracing::warn!(error = %e, "could not make sure plumb-system exists");
+            }
+            client = client.with_write_gate(gate.clone());
+        }
+        let client = Arc::new(client);
         let (stop_tx, stop_rx) = watch::channel(false);
         let now = Arc::new(Notify::new());
-        let tasks = start(&settings, client, stop_rx, now.clone(), liveness.clone())?;
+        // Without election this node always leads.
+        let (leading_tx, leading_rx) = watch::channel(!election.enabled);
+        let mut tasks = start(
+            &settings,
+            client.clone(),
+            stop_rx.clone(),
+            now.clone(),
+            liveness.clone(),
+            leading_rx,
+        )?;
+        if election.enabled {
+            let elector = Elector::new(&settings.node_name, election.lease_duration, gate.clone());
+            tasks.push(tokio::spawn(elect(
+                elector,
+                client,
+                gate,
+                election.renew_every,
+                leading_tx,
+                stop_rx,
+            )));
+        }
         tracing::info!(syncs = settings.syncs.len(), "plumb is running");
         notify::send("READY=1");
         let reload = loop {
@@ -148,6 +179,44 @@ async fn supervise(
     }
 }
 
+/// Takes part in the election every `renew_every` (renewing while leading,
+/// watching the Lease while standing by) and tells the syncs whether to work.
+async fn elect(
+    elector: Elector,
+    client: Arc<Client>,
+    gate: Arc<Gate>,
+    renew_every: Duration,
+    leading: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let elector = Arc::new(Mutex::new(elector));
+    loop {
+        let (e, c) = (elector.clone(), client.clone());
+        match tokio::task::spawn_blocking(move || e.lock().unwrap().step(&c)).await {
+            Ok(Ok(Standing::Leader)) => {
+                if !*leading.borrow() {
+                    tracing::info!("this node leads: reconciling");
+                }
+            }
+            Ok(Ok(Standing::Standby { holder })) => {
+                if *leading.borrow() || gate.is_open() {
+                    tracing::warn!(%holder, "this node no longer leads: standing by");
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "leader election step failed"),
+            Err(_) => {}
+        }
+        let _ = leading.send_if_modified(|was| {
+            let now = gate.is_open();
+            std::mem::replace(was, now) != now
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(renew_every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// Pings systemd's watchdog while no sync is stuck in a cycle past its
 /// deadline; a real hang stops the pings and gets the service restarted.
 async fn watchdog(liveness: Arc<Liveness>, period: Duration) {
@@ -168,6 +237,7 @@ fn start(
     stop: watch::Receiver<bool>,
     now: Arc<Notify>,
     liveness: Arc<Liveness>,
+    leading: watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, Error> {
     let user_agent = crate::kube::user_agent(&settings.node_name);
     let mut sources: BTreeMap<String, Arc<Mutex<SharedSource>>> = BTreeMap::new();
@@ -194,7 +264,11 @@ fn start(
             deadline: cycle_deadline(sync, &settings.sources),
             liveness: liveness.clone(),
         };
-        tasks.push(tokio::spawn(job.run(stop.clone(), now.clone())));
+        tasks.push(tokio::spawn(job.run(
+            stop.clone(),
+            now.clone(),
+            leading.clone(),
+        )));
     }
     Ok(tasks)
 }
@@ -227,12 +301,24 @@ pub fn cycle_deadline(sync: &config::Sync, sources: &[config::Source]) -> Durati
 }
 
 impl SyncJob {
-    async fn run(self, mut stop: watch::Receiver<bool>, now: Arc<Notify>) {
+    async fn run(
+        self,
+        mut stop: watch::Receiver<bool>,
+        now: Arc<Notify>,
+        mut leading: watch::Receiver<bool>,
+    ) {
         let job = Arc::new(self);
         let memory = Arc::new(Mutex::new(SyncMemory::load(&job.state_dir, &job.sync.name)));
         let mut failures = 0u32;
         let mut force_poll = true;
         loop {
+            // A standby neither polls Git nor reads the cluster: it waits to lead.
+            while !*leading.borrow_and_update() {
+                tokio::select! {
+                    changed = leading.changed() => if changed.is_err() { return },
+                    _ = stop.changed() => return,
+                }
+            }
             let cycle_job = job.clone();
             let cycle_memory = memory.clone();
             job.liveness.cycle_started(&job.sync.name, job.deadline);

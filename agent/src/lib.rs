@@ -13,6 +13,7 @@ pub mod diff;
 pub mod error;
 pub mod health;
 pub mod kube;
+pub mod lease;
 pub mod logging;
 pub mod node;
 pub mod notify;

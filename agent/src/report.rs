@@ -105,7 +105,7 @@ impl SyncStatus {
 }
 
 /// The current time (jiff here is built without its std clock).
-fn timestamp() -> Timestamp {
+pub fn timestamp() -> Timestamp {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

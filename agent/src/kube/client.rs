@@ -82,6 +82,7 @@ pub struct Client {
     file_token: Mutex<Option<(Instant, Secret)>>,
     retry: RetryPolicy,
     resources: Mutex<HashMap<String, Arc<Vec<ApiResource>>>>,
+    write_gate: Option<Arc<crate::lease::Gate>>,
 }
 
 /// A response whose status is already known to be a success.
@@ -149,12 +150,20 @@ impl Client {
             file_token: Mutex::new(None),
             retry: RetryPolicy::default(),
             resources: Mutex::new(HashMap::new()),
+            write_gate: None,
         })
     }
 
     /// The API server's base URL.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Refuses every write but the Lease's while `gate` is closed: a leader
+    /// that could not renew in time stops writing at once.
+    pub fn with_write_gate(mut self, gate: Arc<crate::lease::Gate>) -> Client {
+        self.write_gate = Some(gate);
+        self
     }
 
     /// Replaces the retry policy (tests use a short one).
@@ -193,6 +202,14 @@ impl Client {
         body: Option<(&str, &[u8])>,
         accept: &str,
     ) -> Result<Reply, Error> {
+        if let Some(gate) = &self.write_gate {
+            let write = method != http::Method::GET;
+            if write && !action.resource.starts_with("leases.") && !gate.is_open() {
+                return Err(Error::NotLeader {
+                    action: Box::new(action.clone()),
+                });
+            }
+        }
         let started = Instant::now();
         let mut attempt = 0;
         loop {

@@ -93,6 +93,9 @@ pub enum Error {
         code: u16,
         message: String,
     },
+    /// This node lost (or never held) the lease, so it may not write.
+    #[error("refused to {action}: this node does not hold the leader lease, so it does not write")]
+    NotLeader { action: Box<Action> },
     /// A response that is not what the API promises.
     #[error("failed to {action}: unexpected response from the API server: {cause}")]
     Decode { action: Box<Action>, cause: String },
