@@ -11,11 +11,54 @@ fn write_config(body: &str) -> std::path::PathBuf {
     path
 }
 
+/// A bare repository with one commit on main, as a file:// URL.
+fn repository() -> String {
+    let dir = temp_dir("repo");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(&dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    };
+    git(&["init", "-q", "--bare", "repo.git"]);
+    git(&["init", "-q", "work"]);
+    std::fs::create_dir_all(dir.join("work/clusters/pi")).unwrap();
+    std::fs::write(
+        dir.join("work/clusters/pi/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    git(&["-C", "work", "add", "-A"]);
+    git(&["-C", "work", "commit", "-q", "-m", "one"]);
+    git(&[
+        "-C",
+        "work",
+        "push",
+        "-q",
+        "../repo.git",
+        "HEAD:refs/heads/main",
+    ]);
+    format!("file://{}", dir.join("repo.git").display())
+}
+
 fn config_for(cluster: &Cluster, user: &str, state_dir: &std::path::Path) -> String {
     format!(
-        "kubeconfig: {}\nstateDir: {}\nsources:\n  - name: homelab\n    url: https://git.example.com/me/homelab.git\n    ref: {{branch: main}}\nsyncs:\n  - name: apps\n    source: homelab\n    path: clusters/pi\n",
+        "kubeconfig: {}\nstateDir: {}\nsources:\n  - name: homelab\n    url: {}\n    ref: {{branch: main}}\nsyncs:\n  - name: apps\n    source: homelab\n    path: clusters/pi\n",
         cluster.kubeconfig(user).display(),
-        state_dir.display()
+        state_dir.display(),
+        repository()
     )
 }
 
@@ -43,7 +86,7 @@ fn version_and_help() {
 
 #[test]
 fn usage_mistakes_exit_2() {
-    for args in [&["frobnicate"][..], &["check", "--nope"], &["validate"]] {
+    for args in [&["frobnicate"][..], &["check", "--nope"], &["render"]] {
         let out = plumb().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         assert!(text(&out).contains("plumb --help"), "{}", text(&out));

@@ -57,7 +57,7 @@ impl Fixture {
         std::fs::write(
             &config,
             format!(
-                "kubeconfig: {}\nstateDir: {}\nnodeName: {node}\nleaderElection: {{enabled: false}}\nsources:\n  - name: repo\n    url: file://{}\n    ref: {{branch: main}}\nsyncs:\n  - name: {sync}\n    source: repo\n    path: manifests\n    namespace: {ns}\n    prune: true\n    wait: false\n{sync_extra}",
+                "kubeconfig: {}\nstateDir: {}\nnodeName: {node}\nleaderElection: {{enabled: false}}\nlisten: ''\nsources:\n  - name: repo\n    url: file://{}\n    ref: {{branch: main}}\nsyncs:\n  - name: {sync}\n    source: repo\n    path: manifests\n    namespace: {ns}\n    prune: true\n    wait: false\n{sync_extra}",
                 cluster.kubeconfig("admin").display(),
                 dir.join("state").display(),
                 bare.display()
@@ -1312,5 +1312,153 @@ fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
     assert!(
         windows.len() >= 2,
         "the takeover wrote nothing: {windows:?}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET on the daemon's listener: (status, body); status 0 when nothing answers.
+fn scrape(port: u16, path: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    match agent.get(format!("http://127.0.0.1:{port}{path}")).call() {
+        Ok(mut r) => (
+            r.status().as_u16(),
+            r.body_mut().read_to_string().unwrap_or_default(),
+        ),
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// The value of one sample line in a scrape, e.g. `plumb_reconciles_total{sync="x",result="ready"}`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.trim().parse().ok())
+    })
+}
+
+#[test]
+fn metrics_health_and_readiness_are_served_by_the_daemon() {
+    let f = Fixture::new("metrics", "");
+    let port = free_port();
+    let good = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("listen: ''", &format!("listen: '127.0.0.1:{port}'"))
+        .replacen("sources:", "interval: 1h\nsources:", 1);
+    // First against an API server that isn't there: alive, not ready.
+    let unreachable = f.config.with_file_name("nowhere.kubeconfig");
+    std::fs::write(&unreachable, "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: x}\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n").unwrap();
+    let bad = good.replace(
+        &f.cluster.kubeconfig("admin").display().to_string(),
+        &unreachable.display().to_string(),
+    );
+    let bad_path = f.config.with_file_name("bad.yaml");
+    std::fs::write(&bad_path, &bad).unwrap();
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    {
+        let _daemon = KillOnDrop(
+            plumb()
+                .arg("run")
+                .arg("--config")
+                .arg(&bad_path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        eventually("/healthz", || scrape(port, "/healthz").0 == 200);
+        assert_eq!(
+            scrape(port, "/readyz").0,
+            503,
+            "ready without ever reaching the cluster"
+        );
+        let (code, text) = scrape(port, "/metrics");
+        assert_eq!(code, 200);
+        assert!(
+            text.contains("plumb_api_requests_total{verb=") && text.contains("code=\"none\""),
+            "{text}"
+        );
+    }
+    std::fs::write(&f.config, &good).unwrap();
+    let daemon = KillOnDrop(
+        plumb()
+            .arg("run")
+            .arg("--config")
+            .arg(&f.config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ready = format!(
+        "plumb_reconciles_total{{sync=\"{}\",result=\"ready\"}}",
+        f.sync
+    );
+    eventually("a ready cycle in the metrics", || {
+        sample(&scrape(port, "/metrics").1, &ready) == Some(1.0)
+    });
+    assert_eq!(scrape(port, "/readyz").0, 200);
+    let text = scrape(port, "/metrics").1;
+    for series in [
+        format!("plumb_objects_managed{{sync=\"{}\"}}", f.sync),
+        format!("plumb_objects_applied_total{{sync=\"{}\"}}", f.sync),
+        format!("plumb_leader{{sync=\"{}\"}}", f.sync),
+        format!(
+            "plumb_reconcile_duration_seconds_count{{sync=\"{}\"}}",
+            f.sync
+        ),
+        "plumb_source_fetch_duration_seconds_count{source=\"repo\"}".to_owned(),
+    ] {
+        assert_eq!(sample(&text, &series), Some(1.0), "{series} in\n{text}");
+    }
+    assert!(
+        text.contains(&format!(
+            "plumb_applied_revision_info{{sync=\"{}\",revision=\"",
+            f.sync
+        )),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "plumb_resident_memory_bytes").unwrap() > 1e6,
+        "{text}"
+    );
+    let patches = |text: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with("plumb_api_requests_total{verb=\"patch\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let patches_before = patches(&text);
+    assert!(patches_before > 0.0, "{text}");
+    // Values move: a change and SIGUSR1 make a second cycle that applies one object.
+    f.write("a.yaml", &config_map("a", "2"));
+    f.commit();
+    signal(&daemon.0, "USR1");
+    eventually("the second cycle", || {
+        sample(&scrape(port, "/metrics").1, &ready) == Some(2.0)
+    });
+    let text = scrape(port, "/metrics").1;
+    assert_eq!(
+        sample(
+            &text,
+            &format!("plumb_objects_applied_total{{sync=\"{}\"}}", f.sync)
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(patches(&text) > patches_before, "{text}");
+    assert!(
+        !text.contains("password") && !text.contains("token"),
+        "{text}"
     );
 }

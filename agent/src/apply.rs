@@ -356,13 +356,16 @@ pub fn strip_volatile(object: &Value) -> Value {
     o
 }
 
-/// One object plumb applied.
+/// One object plumb applied: only what later stages need of the server's
+/// answer, so that a large revision doesn't hold every object in memory.
 #[derive(Debug, Clone)]
 pub struct Applied {
     /// Which object.
     pub object: ObjectRef,
-    /// The live object the server returned.
-    pub live: Value,
+    /// Its resourceVersion after the apply.
+    pub resource_version: String,
+    /// Its fingerprint after the apply.
+    pub fingerprint: String,
 }
 
 /// Applies every target but those in `skip` (unchanged since plumb last
@@ -397,7 +400,11 @@ pub fn apply_all(
             match r {
                 Ok(live) => applied.push(Applied {
                     object: t.manifest.key(),
-                    live,
+                    resource_version: live["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    fingerprint: plan::fingerprint(&live["metadata"]),
                 }),
                 Err(e) => failures.push(failure(t.manifest, e)),
             }

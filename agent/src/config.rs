@@ -38,6 +38,8 @@ pub struct Settings {
     pub jitter: f64,
     /// Leader election among the nodes that run plumb.
     pub leader_election: LeaderElection,
+    /// Where `plumb run` serves /metrics, /healthz and /readyz; `None` serves nothing.
+    pub listen: Option<std::net::SocketAddr>,
     /// Git repositories to pull.
     pub sources: Vec<Source>,
     /// What to apply, each from one source.
@@ -301,6 +303,8 @@ struct RawSettings {
     #[serde(default, deserialize_with = "de_opt_jitter")]
     jitter: Option<f64>,
     leader_election: Option<RawLeaderElection>,
+    #[serde(default, deserialize_with = "de_listen")]
+    listen: Option<Listen>,
     #[serde(default)]
     sources: Vec<RawSource>,
     #[serde(default)]
@@ -508,6 +512,10 @@ impl RawSettings {
                 .state_dir
                 .unwrap_or_else(|| PathBuf::from("/var/lib/plumb")),
             node_name: self.node_name.unwrap_or_else(crate::node::hostname),
+            listen: match self.listen {
+                None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9469))),
+                Some(Listen(addr)) => addr,
+            },
             leader_election: self.leader_election.map(|e| e.0).unwrap_or(LeaderElection {
                 enabled: true,
                 lease_duration: Duration::from_secs(60),
@@ -877,6 +885,24 @@ pub fn check_repo_path(path: &str) -> Result<String, String> {
         }
     }
     Ok(parts.join("/"))
+}
+
+/// `listen` as written: an address, or "" for off.
+struct Listen(Option<std::net::SocketAddr>);
+
+fn de_listen<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Listen>, D::Error> {
+    scalar(
+        d,
+        "an address such as 127.0.0.1:9469, or \"\" for off",
+        |text| {
+            if text.is_empty() {
+                return Ok(Some(Listen(None)));
+            }
+            text.parse::<std::net::SocketAddr>()
+            .map(|a| Some(Listen(Some(a))))
+            .map_err(|_| format!("listen '{text}' is not an address with a port, such as 127.0.0.1:9469 or [::1]:9469"))
+        },
+    )
 }
 
 fn de_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -1265,5 +1291,21 @@ syncs:
             error_at("interval: 1m\nleaderElection: {leaseDuration: 10s, renewEvery: 10s}\n");
         assert_eq!(line, 2);
         assert!(msg.contains("must be shorter than leaseDuration"), "{msg}");
+    }
+
+    #[test]
+    fn listen_address() {
+        assert_eq!(
+            parse("sources: []\n").unwrap().listen,
+            Some("127.0.0.1:9469".parse().unwrap())
+        );
+        assert_eq!(parse("listen: ''\n").unwrap().listen, None);
+        assert_eq!(
+            parse("listen: '0.0.0.0:9000'\n").unwrap().listen,
+            Some("0.0.0.0:9000".parse().unwrap())
+        );
+        let (line, _, msg) = error_at("interval: 1m\nlisten: localhost\n");
+        assert_eq!(line, 2);
+        assert!(msg.contains("not an address"), "{msg}");
     }
 }

@@ -17,6 +17,7 @@ use crate::config::{self, Settings};
 use crate::error::{Error, Verdict};
 use crate::kube::Client;
 use crate::lease::{Elector, Gate, Standing};
+use crate::metrics::Metrics;
 use crate::notify::{self, Liveness};
 use crate::reconcile::{self, Context, SyncMemory};
 use crate::source::{self, GitSource};
@@ -42,9 +43,11 @@ pub fn next_wait(interval: Duration, jitter: f64, failures: u32, random: f64) ->
 
 /// A source shared by the syncs that read it, polled at most once per its interval.
 struct SharedSource {
+    name: String,
     source: GitSource,
     interval: Duration,
     last_poll: Option<(Instant, String)>,
+    metrics: Arc<Metrics>,
 }
 
 impl SharedSource {
@@ -60,7 +63,12 @@ impl SharedSource {
                 return Ok(commit.clone());
             }
         }
-        let commit = self.source.newest_or_last_good(warnings)?;
+        let (started, size_before) = (Instant::now(), self.source.disk_usage());
+        let commit = self.source.newest_or_last_good(warnings);
+        let grew = self.source.disk_usage().saturating_sub(size_before);
+        self.metrics
+            .fetch(&self.name, started.elapsed().as_secs_f64(), grew);
+        let commit = commit?;
         self.last_poll = Some((Instant::now(), commit.clone()));
         Ok(commit)
     }
@@ -109,10 +117,26 @@ async fn supervise(
     if let Some(period) = notify::watchdog_period() {
         tokio::spawn(watchdog(liveness.clone(), period));
     }
+    let metrics = Metrics::new();
+    let mut server = settings
+        .listen
+        .map(|addr| tokio::spawn(serve_logged(addr, metrics.clone(), liveness.clone())));
+    let mut serving = settings.listen;
     loop {
         let election = &settings.leader_election;
         let gate = Gate::new();
-        let mut client = crate::cli::connect(&settings, context.as_deref())?;
+        if settings.listen != serving {
+            // A reload moved the listener.
+            if let Some(old) = server.take() {
+                old.abort();
+            }
+            server = settings
+                .listen
+                .map(|addr| tokio::spawn(serve_logged(addr, metrics.clone(), liveness.clone())));
+            serving = settings.listen;
+        }
+        let mut client =
+            crate::cli::connect(&settings, context.as_deref())?.with_metrics(metrics.clone());
         if election.enabled {
             // The Lease lives in plumb-system, which must exist before anyone leads.
             if let Err(e) = crate::report::ensure_system_namespace(&client) {
@@ -125,24 +149,30 @@ async fn supervise(
         let now = Arc::new(Notify::new());
         // Without election this node always leads.
         let (leading_tx, leading_rx) = watch::channel(!election.enabled);
-        let mut tasks = start(
-            &settings,
-            client.clone(),
-            stop_rx.clone(),
-            now.clone(),
-            liveness.clone(),
-            leading_rx,
-        )?;
+        let wiring = Wiring {
+            client: client.clone(),
+            stop: stop_rx.clone(),
+            now: now.clone(),
+            liveness: liveness.clone(),
+            metrics: metrics.clone(),
+            leading: leading_rx,
+        };
+        let mut tasks = start(&settings, &wiring)?;
         if election.enabled {
             let elector = Elector::new(&settings.node_name, election.lease_duration, gate.clone());
+            let syncs: Vec<String> = settings.syncs.iter().map(|s| s.name.clone()).collect();
             tasks.push(tokio::spawn(elect(
                 elector,
-                client,
+                wiring,
                 gate,
                 election.renew_every,
                 leading_tx,
-                stop_rx,
+                syncs,
             )));
+        } else {
+            for sync in &settings.syncs {
+                metrics.leading(&sync.name, true);
+            }
         }
         tracing::info!(syncs = settings.syncs.len(), "plumb is running");
         notify::send("READY=1");
@@ -179,19 +209,26 @@ async fn supervise(
     }
 }
 
+async fn serve_logged(addr: std::net::SocketAddr, metrics: Arc<Metrics>, liveness: Arc<Liveness>) {
+    if let Err(e) = crate::metrics::serve(addr, metrics, liveness).await {
+        tracing::error!(%addr, error = %e, "cannot serve /metrics, /healthz and /readyz");
+    }
+}
+
 /// Takes part in the election every `renew_every` (renewing while leading,
 /// watching the Lease while standing by) and tells the syncs whether to work.
 async fn elect(
     elector: Elector,
-    client: Arc<Client>,
+    wiring: Wiring,
     gate: Arc<Gate>,
     renew_every: Duration,
     leading: watch::Sender<bool>,
-    mut stop: watch::Receiver<bool>,
+    syncs: Vec<String>,
 ) {
     let elector = Arc::new(Mutex::new(elector));
+    let mut stop = wiring.stop.clone();
     loop {
-        let (e, c) = (elector.clone(), client.clone());
+        let (e, c) = (elector.clone(), wiring.client.clone());
         match tokio::task::spawn_blocking(move || e.lock().unwrap().step(&c)).await {
             Ok(Ok(Standing::Leader)) => {
                 if !*leading.borrow() {
@@ -210,6 +247,9 @@ async fn elect(
             let now = gate.is_open();
             std::mem::replace(was, now) != now
         });
+        for sync in &syncs {
+            wiring.metrics.leading(sync, gate.is_open());
+        }
         tokio::select! {
             _ = tokio::time::sleep(renew_every) => {}
             _ = stop.changed() => return,
@@ -231,14 +271,18 @@ async fn watchdog(liveness: Arc<Liveness>, period: Duration) {
     }
 }
 
-fn start(
-    settings: &Settings,
+/// What the tasks of one configuration share.
+#[derive(Clone)]
+struct Wiring {
     client: Arc<Client>,
     stop: watch::Receiver<bool>,
     now: Arc<Notify>,
     liveness: Arc<Liveness>,
+    metrics: Arc<Metrics>,
     leading: watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, Error> {
+}
+
+fn start(settings: &Settings, wiring: &Wiring) -> Result<Vec<tokio::task::JoinHandle<()>>, Error> {
     let user_agent = crate::kube::user_agent(&settings.node_name);
     let mut sources: BTreeMap<String, Arc<Mutex<SharedSource>>> = BTreeMap::new();
     for s in &settings.sources {
@@ -246,9 +290,11 @@ fn start(
         sources.insert(
             s.name.clone(),
             Arc::new(Mutex::new(SharedSource {
+                name: s.name.clone(),
                 source,
                 interval: s.interval,
                 last_poll: None,
+                metrics: wiring.metrics.clone(),
             })),
         );
     }
@@ -257,18 +303,16 @@ fn start(
         let job = SyncJob {
             sync: sync.clone(),
             source: sources[&sync.source].clone(),
-            client: client.clone(),
+            client: wiring.client.clone(),
             node: settings.node_name.clone(),
             state_dir: settings.state_dir.clone(),
             jitter: settings.jitter,
             deadline: cycle_deadline(sync, &settings.sources),
-            liveness: liveness.clone(),
+            liveness: wiring.liveness.clone(),
+            metrics: wiring.metrics.clone(),
         };
-        tasks.push(tokio::spawn(job.run(
-            stop.clone(),
-            now.clone(),
-            leading.clone(),
-        )));
+        let w = wiring.clone();
+        tasks.push(tokio::spawn(job.run(w.stop, w.now, w.leading)));
     }
     Ok(tasks)
 }
@@ -282,6 +326,7 @@ struct SyncJob {
     jitter: f64,
     deadline: Duration,
     liveness: Arc<Liveness>,
+    metrics: Arc<Metrics>,
 }
 
 /// How long one cycle may take before the watchdog calls it a hang: the
@@ -343,6 +388,7 @@ impl SyncJob {
 
     /// One cycle; true when it ended Ready (or suspended).
     fn cycle(&self, memory: &mut SyncMemory, force_poll: bool) -> bool {
+        let started = Instant::now();
         let ctx = Context {
             client: &self.client,
             sync: &self.sync,
@@ -355,6 +401,7 @@ impl SyncJob {
         let commit = shared.commit(force_poll, &mut warnings);
         let report = reconcile::sync_cycle(&ctx, &mut shared.source, commit, memory);
         drop(shared);
+        self.metrics.cycle(&report, started.elapsed().as_secs_f64());
         self.liveness.cycle_finished(
             &self.sync.name,
             format!(

@@ -15,6 +15,7 @@ pub mod health;
 pub mod kube;
 pub mod lease;
 pub mod logging;
+pub mod metrics;
 pub mod node;
 pub mod notify;
 pub mod plan;

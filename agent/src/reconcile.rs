@@ -522,14 +522,17 @@ fn apply_cycle(
         // Created for validation counts as applied, though its apply changed nothing.
         let created_early = created.objects.iter().any(|(_, k)| *k == a.object);
         let changed = created_early
-            || before.get(&a.object).map(|m| &m["resourceVersion"])
-                != Some(&a.live["metadata"]["resourceVersion"]);
+            || before
+                .get(&a.object)
+                .map(|m| &m["resourceVersion"])
+                .and_then(Value::as_str)
+                != Some(a.resource_version.as_str());
         if changed {
             report.applied.push(a.object.clone());
         } else {
             report.unchanged += 1;
         }
-        fingerprints.insert(a.object.clone(), plan::fingerprint(&a.live["metadata"]));
+        fingerprints.insert(a.object.clone(), a.fingerprint.clone());
     }
     if !apply_failures.is_empty() {
         // Keep what did get applied in the inventory, so it is never orphaned.

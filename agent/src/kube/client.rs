@@ -83,6 +83,7 @@ pub struct Client {
     retry: RetryPolicy,
     resources: Mutex<HashMap<String, Arc<Vec<ApiResource>>>>,
     write_gate: Option<Arc<crate::lease::Gate>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// A response whose status is already known to be a success.
@@ -151,6 +152,7 @@ impl Client {
             retry: RetryPolicy::default(),
             resources: Mutex::new(HashMap::new()),
             write_gate: None,
+            metrics: None,
         })
     }
 
@@ -163,6 +165,12 @@ impl Client {
     /// that could not renew in time stops writing at once.
     pub fn with_write_gate(mut self, gate: Arc<crate::lease::Gate>) -> Client {
         self.write_gate = Some(gate);
+        self
+    }
+
+    /// Counts every request in `metrics`, by verb and status code.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Client {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -259,9 +267,17 @@ impl Client {
         };
         let mut response = match result {
             Ok(r) => r,
-            Err(e) => return Err(self.transport_error(action, e)),
+            Err(e) => {
+                if let Some(m) = &self.metrics {
+                    m.api_request(action.verb, None);
+                }
+                return Err(self.transport_error(action, e));
+            }
         };
         let status = response.status().as_u16();
+        if let Some(m) = &self.metrics {
+            m.api_request(action.verb, Some(status));
+        }
         let retry_after = response
             .headers()
             .get("Retry-After")

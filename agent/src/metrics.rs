@@ -1,0 +1,362 @@
+//! Metrics (prometheus-client) and the `/metrics`, `/healthz` and `/readyz`
+//! endpoints (hyper), served by `plumb run` on `listen`.
+//!
+//! Metrics are declared here, beside the one function that records each
+//! kind of event; the recording calls are cheap (atomics under a lock-free
+//! read path), so the idle cycle stays nearly free.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::notify::Liveness;
+use crate::reconcile::{CycleReport, Verdict};
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Every metric plumb exports.
+pub struct Metrics {
+    registry: Registry,
+    reconcile_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    reconciles: Family<Labels, Counter>,
+    revision: Family<Labels, Gauge>,
+    revisions_shown: Mutex<Vec<Labels>>,
+    last_success: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    managed: Family<Labels, Gauge>,
+    applied: Family<Labels, Counter>,
+    pruned: Family<Labels, Counter>,
+    drifted: Family<Labels, Counter>,
+    fetch_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    fetched_bytes: Family<Labels, Counter>,
+    api_requests: Family<Labels, Counter>,
+    leader: Family<Labels, Gauge>,
+    resident: Gauge,
+    /// The cluster answered at least once (for /readyz).
+    pub cluster_reached: AtomicBool,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.05, 2.0, 14))
+}
+
+impl Metrics {
+    /// A registry with every metric declared.
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("plumb");
+        let m = Metrics {
+            reconcile_duration: Family::new_with_constructor(duration_histogram),
+            reconciles: Family::default(),
+            revision: Family::default(),
+            revisions_shown: Mutex::new(Vec::new()),
+            last_success: Family::default(),
+            managed: Family::default(),
+            applied: Family::default(),
+            pruned: Family::default(),
+            drifted: Family::default(),
+            fetch_duration: Family::new_with_constructor(duration_histogram),
+            fetched_bytes: Family::default(),
+            api_requests: Family::default(),
+            leader: Family::default(),
+            resident: Gauge::default(),
+            cluster_reached: AtomicBool::new(false),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one sync's cycle",
+            m.reconcile_duration.clone(),
+        );
+        registry.register(
+            "reconciles",
+            "Cycles by sync and result (ready, stalled, failed, suspended)",
+            m.reconciles.clone(),
+        );
+        registry.register(
+            "applied_revision_info",
+            "The revision in force, by sync",
+            m.revision.clone(),
+        );
+        registry.register(
+            "last_success_timestamp_seconds",
+            "When each sync last ended Ready (Unix time)",
+            m.last_success.clone(),
+        );
+        registry.register(
+            "objects_managed",
+            "Objects each sync manages",
+            m.managed.clone(),
+        );
+        registry.register(
+            "objects_applied",
+            "Objects created or changed, by sync",
+            m.applied.clone(),
+        );
+        registry.register(
+            "objects_pruned",
+            "Objects deleted, by sync",
+            m.pruned.clone(),
+        );
+        registry.register(
+            "objects_drifted",
+            "Objects found drifted, by sync",
+            m.drifted.clone(),
+        );
+        registry.register(
+            "source_fetch_duration_seconds",
+            "Duration of a source's poll (and fetch), by source",
+            m.fetch_duration.clone(),
+        );
+        registry.register(
+            "source_fetched_bytes",
+            "Bytes a source's clone grew by, by source",
+            m.fetched_bytes.clone(),
+        );
+        registry.register(
+            "api_requests",
+            "Kubernetes API requests by verb and status code",
+            m.api_requests.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 when this node leads (reconciles) the sync, else 0",
+            m.leader.clone(),
+        );
+        registry.register(
+            "resident_memory_bytes",
+            "The process's resident memory",
+            m.resident.clone(),
+        );
+        Arc::new(Metrics { registry, ..m })
+    }
+
+    /// Records a finished cycle.
+    pub fn cycle(&self, report: &CycleReport, seconds: f64) {
+        let sync = report.sync.as_str();
+        let result = match &report.verdict {
+            Verdict::Ready => "ready",
+            Verdict::Stalled(_) => "stalled",
+            Verdict::Failed(_) => "failed",
+            Verdict::Suspended => "suspended",
+        };
+        let s = labels(&[("sync", sync)]);
+        self.reconcile_duration.get_or_create(&s).observe(seconds);
+        self.reconciles
+            .get_or_create(&labels(&[("sync", sync), ("result", result)]))
+            .inc();
+        self.applied
+            .get_or_create(&s)
+            .inc_by(report.applied.len() as u64);
+        self.pruned
+            .get_or_create(&s)
+            .inc_by(report.pruned.len() as u64);
+        self.drifted
+            .get_or_create(&s)
+            .inc_by(report.drifted.len() as u64);
+        self.managed
+            .get_or_create(&s)
+            .set(report.status.counts.managed as i64);
+        if let Some(revision) = &report.status.revision {
+            let info = labels(&[("sync", sync), ("revision", revision)]);
+            let mut shown = self.revisions_shown.lock().unwrap();
+            // One series per sync: drop the previous revision's.
+            shown.retain(|old| {
+                let same_sync = old.iter().any(|(k, v)| k == "sync" && v == sync);
+                if same_sync && *old != info {
+                    self.revision.remove(old);
+                }
+                !same_sync
+            });
+            self.revision.get_or_create(&info).set(1);
+            shown.push(info);
+        }
+        if report.verdict == Verdict::Ready {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            self.last_success.get_or_create(&s).set(now.as_secs_f64());
+        }
+    }
+
+    /// Records a source's poll.
+    pub fn fetch(&self, source: &str, seconds: f64, grew_by: u64) {
+        let s = labels(&[("source", source)]);
+        self.fetch_duration.get_or_create(&s).observe(seconds);
+        self.fetched_bytes.get_or_create(&s).inc_by(grew_by);
+    }
+
+    /// Records one API request; `code` is `None` when no response came.
+    pub fn api_request(&self, verb: &str, code: Option<u16>) {
+        let code = code.map(|c| c.to_string()).unwrap_or_else(|| "none".into());
+        self.api_requests
+            .get_or_create(&labels(&[("verb", verb), ("code", &code)]))
+            .inc();
+        if code != "none" {
+            self.cluster_reached.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Records whether this node leads a sync.
+    pub fn leading(&self, sync: &str, leads: bool) {
+        self.leader
+            .get_or_create(&labels(&[("sync", sync)]))
+            .set(i64::from(leads));
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        self.resident.set(resident_bytes() as i64);
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Resident memory from /proc/self/statm (pages × page size).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` until the task is dropped.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    liveness: Arc<Liveness>,
+) -> std::io::Result<()> {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::{Response, StatusCode};
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (metrics, liveness) = (metrics.clone(), liveness.clone());
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (status, body) = match req.uri().path() {
+                        "/metrics" => (StatusCode::OK, metrics.render()),
+                        "/healthz" => match liveness.stuck() {
+                            stuck if stuck.is_empty() => (StatusCode::OK, "ok\n".to_owned()),
+                            stuck => (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                format!("stuck past their deadline: {}\n", stuck.join(", ")),
+                            ),
+                        },
+                        "/readyz" if metrics.cluster_reached.load(Ordering::Relaxed) => {
+                            (StatusCode::OK, "ok\n".to_owned())
+                        }
+                        "/readyz" => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the cluster has not answered yet\n".to_owned(),
+                        ),
+                        _ => (
+                            StatusCode::NOT_FOUND,
+                            "not found: try /metrics, /healthz or /readyz\n".to_owned(),
+                        ),
+                    };
+                    let content_type = if req.uri().path() == "/metrics" {
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                    } else {
+                        "text/plain; charset=utf-8"
+                    };
+                    let response = Response::builder()
+                        .status(status)
+                        .header("content-type", content_type)
+                        .body(Full::new(Bytes::from(body)))
+                        .expect("a valid response");
+                    async move { Ok::<_, std::convert::Infallible>(response) }
+                });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
+                tracing::debug!(error = %e, "metrics connection");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::SyncStatus;
+
+    fn report(sync: &str, revision: &str, verdict: Verdict) -> CycleReport {
+        let mut status = SyncStatus {
+            revision: Some(revision.into()),
+            ..Default::default()
+        };
+        status.counts.managed = 3;
+        CycleReport {
+            sync: sync.into(),
+            revision: revision.into(),
+            verdict,
+            applied: vec![],
+            unchanged: 3,
+            pruned: vec![],
+            kept: vec![],
+            drifted: vec![],
+            conflicts: Default::default(),
+            warnings: vec![],
+            wrote: false,
+            status,
+        }
+    }
+
+    #[test]
+    fn metrics_follow_conventions_and_keep_one_revision_per_sync() {
+        let m = Metrics::new();
+        m.cycle(&report("apps", "aaa", Verdict::Ready), 0.2);
+        m.cycle(&report("apps", "bbb", Verdict::Failed("x".into())), 0.1);
+        m.api_request("patch", Some(200));
+        m.fetch("repo", 0.5, 1024);
+        m.leading("apps", true);
+        let text = m.render();
+        for line in [
+            "plumb_reconciles_total{sync=\"apps\",result=\"ready\"} 1",
+            "plumb_reconciles_total{sync=\"apps\",result=\"failed\"} 1",
+            "plumb_applied_revision_info{sync=\"apps\",revision=\"bbb\"} 1",
+            "plumb_objects_managed{sync=\"apps\"} 3",
+            "plumb_api_requests_total{verb=\"patch\",code=\"200\"} 1",
+            "plumb_source_fetched_bytes_total{source=\"repo\"} 1024",
+            "plumb_leader{sync=\"apps\"} 1",
+            "plumb_reconcile_duration_seconds_count{sync=\"apps\"} 2",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert!(!text.contains("revision=\"aaa\""), "{text}");
+        assert!(text.contains("plumb_resident_memory_bytes "), "{text}");
+        assert!(m.cluster_reached.load(Ordering::Relaxed));
+    }
+}
