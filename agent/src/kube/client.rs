@@ -471,11 +471,6 @@ impl Client {
         Ok(out)
     }
 
-    /// Forgets discovery results, so the next lookup asks the server again.
-    pub fn forget_discovery(&self) {
-        self.resources.lock().unwrap().clear();
-    }
-
     /// Gets one object; `None` when it does not exist.
     pub fn get(
         &self,

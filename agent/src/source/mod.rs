@@ -1002,24 +1002,6 @@ pub fn files_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<File>
         .collect()
 }
 
-/// A stable id for a folder's content, so a plain folder can stand in for a commit.
-pub fn dir_revision_id(files: &[File]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for f in files {
-        for b in f
-            .path
-            .as_bytes()
-            .iter()
-            .chain([0u8].iter())
-            .chain(f.bytes.iter())
-        {
-            hash ^= u64::from(*b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("dir-{hash:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
