@@ -109,19 +109,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status this error came from, if any.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::Unauthorized { .. } => Some(401),
-            Error::Forbidden { .. } => Some(403),
-            Error::NotFound { .. } => Some(404),
-            Error::ApplyConflict { .. } | Error::Conflict { .. } => Some(409),
-            Error::Invalid { .. } => Some(422),
-            Error::Status { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-
     /// True for 404.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
