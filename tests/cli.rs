@@ -15,22 +15,7 @@ fn write_config(body: &str) -> std::path::PathBuf {
 fn repository() -> String {
     let dir = temp_dir("repo");
     let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(&dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", text(&out));
+        common::git::git_in(&dir, args);
     };
     git(&["init", "-q", "--bare", "repo.git"]);
     git(&["init", "-q", "work"]);
