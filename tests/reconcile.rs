@@ -1172,15 +1172,30 @@ fn lease_holder(cluster: &Cluster) -> String {
 fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
     let f = Fixture::new("leader", "");
     let prefix = unique("elect");
+    // Served over plain HTTP by the test Git servers, whose access log shows
+    // which nodes (plumb's User-Agent names them) reached the Git server.
+    let servers = common::git::Servers::get();
+    let remote = common::git::Remote::create(&servers, "leader");
+    let ns = f.ns.clone();
+    let push = |value: &str| {
+        remote.write(
+            "manifests/a.yaml",
+            config_map("a", value).replace("NS", &ns),
+        );
+        remote.commit_and_push(value);
+    };
     let base = std::fs::read_to_string(&f.config)
         .unwrap()
         .replace(
             "leaderElection: {enabled: false}",
             "leaderElection: {leaseDuration: 4s, renewEvery: 1s}",
         )
+        .replace(
+            &format!("file://{}", f.bare.display()),
+            &servers.http_url(&remote),
+        )
         .replacen("sources:", "interval: 2s\nsources:", 1);
-    f.write("a.yaml", &config_map("a", "1"));
-    f.commit();
+    push("1");
     let mut nodes: Vec<(String, KillOnDrop)> = (0..4)
         .map(|i| {
             let node = format!("{prefix}-{i}");
@@ -1223,8 +1238,7 @@ fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
     eventually("a leader", || lease_holder(&f.cluster).starts_with(&prefix));
     let leader = lease_holder(&f.cluster);
     // Let a few cycles and renewals pass, then check that only the leader wrote anything but the Lease.
-    f.write("a.yaml", &config_map("a", "2"));
-    f.commit();
+    push("2");
     eventually("the change", || {
         f.get("configmap", "a").unwrap()["data"]["key"] == "2"
     });
@@ -1242,8 +1256,7 @@ fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
     let (_, child) = nodes.iter_mut().find(|(n, _)| *n == leader).unwrap();
     child.0.kill().unwrap();
     child.0.wait().unwrap();
-    f.write("a.yaml", &config_map("a", "3"));
-    f.commit();
+    push("3");
     eventually("a new leader", || {
         let h = lease_holder(&f.cluster);
         h.starts_with(&prefix) && h != leader

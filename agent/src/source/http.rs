@@ -71,6 +71,9 @@ impl UreqHttp {
                     .split_once(':')
                     .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
             })
+            // Ours (plumb/<version> (<node>)) instead of gix's, so that a Git
+            // server's log tells plumb's nodes apart, as the API server's does.
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("user-agent"))
             .collect();
         for (k, v) in &self.headers {
             all.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
