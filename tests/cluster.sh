@@ -156,6 +156,45 @@ contexts:
 KC
 }
 
+# Starts kube-apiserver on the ports recorded in $dir/ports (used by up and restart-apiserver).
+start_apiserver() {
+    local etcd_port api_port
+    read -r etcd_port api_port <"$dir/ports"
+    "$apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
+        --secure-port "$api_port" --bind-address 127.0.0.1 --insecure-port 0 \
+        --cert-dir "$dir/pki" --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
+        --client-ca-file "$dir/pki/ca.crt" --token-auth-file "$dir/tokens.csv" \
+        --authorization-mode RBAC \
+        --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
+        --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/16 \
+        --audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log" \
+        --enable-priority-and-fairness=false \
+        >>"$dir/apiserver.log" 2>&1 &
+    echo $! >"$dir/apiserver.pid"
+}
+
+wait_ready() {
+    local i
+    for i in $(seq 1 120); do
+        curl -sf --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer $(cat "$dir/admin.token")" \
+            "$(cat "$dir/server")/readyz" >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    log "kube-apiserver not ready after 60 s"; tail -n 20 "$dir/apiserver.log" >&2; return 1
+}
+
+# An API server outage for tests: stop kube-apiserver, wait $1 seconds, start it again.
+restart_apiserver() {
+    local pid; pid=$(cat "$dir/apiserver.pid")
+    kill "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    sleep "${1:-3}"
+    start_apiserver
+    wait_ready
+    log "kube-apiserver restarted"
+}
+
 up() {
     if running; then
         log "already running ($dir)"
@@ -186,17 +225,8 @@ POL
         --initial-cluster "plumb-test=http://127.0.0.1:$peer_port" \
         --unsafe-no-fsync >"$dir/etcd.log" 2>&1 &
     echo $! >"$dir/etcd.pid"
-    "$apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-        --secure-port "$api_port" --bind-address 127.0.0.1 --insecure-port 0 \
-        --cert-dir "$dir/pki" --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
-        --client-ca-file "$dir/pki/ca.crt" --token-auth-file "$dir/tokens.csv" \
-        --authorization-mode RBAC \
-        --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
-        --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/16 \
-        --audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log" \
-        --enable-priority-and-fairness=false \
-        >"$dir/apiserver.log" 2>&1 &
-    echo $! >"$dir/apiserver.pid"
+    printf '%s %s\n' "$etcd_port" "$api_port" >"$dir/ports"
+    start_apiserver
     write_kubeconfig admin "    token: $admin_token"
     write_kubeconfig restricted "    token: $restricted_token"
     write_kubeconfig cert-admin "    client-certificate-data: $(b64 "$dir/pki/cert-admin.crt")
@@ -261,5 +291,6 @@ install) install_all ;;
 up) up ;;
 down) down_quiet; log "stopped" ;;
 env) echo "PLUMB_TEST_CLUSTER=$dir" ;;
-*) echo "usage: $0 install|up|down|env" >&2; exit 2 ;;
+restart-apiserver) restart_apiserver "${2:-3}" ;;
+*) echo "usage: $0 install|up|down|env|restart-apiserver [SECONDS]" >&2; exit 2 ;;
 esac

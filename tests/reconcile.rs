@@ -11,7 +11,12 @@ use std::process::{Command, Output};
 use common::{plumb, temp_dir, text, unique, Cluster};
 use serde_json::Value;
 
+/// The outage test stops the API server: it takes this for writing, every
+/// other test that talks to the cluster takes it for reading (in Fixture).
+static CLUSTER_IN_USE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 struct Fixture {
+    _shared: Option<std::sync::RwLockReadGuard<'static, ()>>,
     cluster: Cluster,
     work: PathBuf,
     bare: PathBuf,
@@ -28,6 +33,15 @@ fn git(dir: &std::path::Path, args: &[&str]) {
 impl Fixture {
     /// A repository with `manifests/`, a namespace for the sync's objects, and a config.
     fn new(prefix: &str, sync_extra: &str) -> Fixture {
+        let shared = CLUSTER_IN_USE.read().unwrap_or_else(|e| e.into_inner());
+        Fixture {
+            _shared: Some(shared),
+            ..Fixture::without_lock(prefix, sync_extra)
+        }
+    }
+
+    /// Like `new`, for a test that already holds the cluster exclusively.
+    fn without_lock(prefix: &str, sync_extra: &str) -> Fixture {
         let cluster = Cluster::get();
         let dir = temp_dir(prefix);
         let work = dir.join("work");
@@ -50,6 +64,7 @@ impl Fixture {
         )
         .unwrap();
         Fixture {
+            _shared: None,
             cluster,
             work,
             bare,
@@ -1172,6 +1187,16 @@ fn lease_holder(cluster: &Cluster) -> String {
 fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
     let f = Fixture::new("leader", "");
     let prefix = unique("elect");
+    // A Lease left by an earlier run (of another node name) would make the
+    // test wait out its duration first.
+    f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "delete",
+        "lease",
+        "plumb",
+        "--ignore-not-found",
+    ]);
     // Served over plain HTTP by the test Git servers, whose access log shows
     // which nodes (plumb's User-Agent names them) reached the Git server.
     let servers = common::git::Servers::get();
@@ -1244,7 +1269,7 @@ fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
     });
     let writers: std::collections::BTreeSet<String> = writes_by_node(&f.cluster, &prefix)
         .into_iter()
-        .filter(|(_, _, r, _)| r != "leases")
+        .filter(|(_, _, r, _)| r != "leases" && r != "namespaces")
         .map(|(n, ..)| n)
         .collect();
     assert!(
@@ -1290,7 +1315,7 @@ fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
     let mut windows: std::collections::BTreeMap<String, (String, String)> =
         std::collections::BTreeMap::new();
     for (node, _, resource, at) in writes_by_node(&f.cluster, &prefix) {
-        if resource == "leases" {
+        if resource == "leases" || resource == "namespaces" {
             continue;
         }
         let w = windows.entry(node).or_insert((at.clone(), at.clone()));
@@ -1458,5 +1483,104 @@ fn metrics_health_and_readiness_are_served_by_the_daemon() {
     assert!(
         !text.contains("password") && !text.contains("token"),
         "{text}"
+    );
+}
+
+#[test]
+fn an_api_server_outage_causes_no_double_leadership() {
+    let _exclusive = CLUSTER_IN_USE.write().unwrap_or_else(|e| e.into_inner());
+    let f = Fixture::without_lock("outage", "");
+    let prefix = unique("outage");
+    // A Lease left by an earlier run (of another node name) would make the
+    // test wait out its duration first.
+    f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "delete",
+        "lease",
+        "plumb",
+        "--ignore-not-found",
+    ]);
+    let base = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace(
+            "leaderElection: {enabled: false}",
+            "leaderElection: {leaseDuration: 4s, renewEvery: 1s}",
+        )
+        .replacen("sources:", "interval: 2s\nsources:", 1);
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    let nodes: Vec<KillOnDrop> = (0..2)
+        .map(|i| {
+            let node = format!("{prefix}-{i}");
+            let dir = f.config.parent().unwrap().join(&node);
+            std::fs::create_dir_all(&dir).unwrap();
+            let config = base
+                .replace(
+                    &format!("nodeName: {}", f.node),
+                    &format!("nodeName: {node}"),
+                )
+                .replace(
+                    &format!(
+                        "stateDir: {}",
+                        f.config.parent().unwrap().join("state").display()
+                    ),
+                    &format!("stateDir: {}", dir.join("state").display()),
+                );
+            let path = dir.join("plumb.yaml");
+            std::fs::write(&path, config).unwrap();
+            let log = std::fs::File::create(dir.join("log")).unwrap();
+            KillOnDrop(
+                plumb()
+                    .arg("run")
+                    .arg("--config")
+                    .arg(&path)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    eventually("the first apply", || f.get("configmap", "a").is_some());
+    // Longer than the lease: the holder's gate closes while nobody can renew.
+    let repo_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let out = Command::new("bash")
+        .arg(repo_root.join("tests/cluster.sh"))
+        .args(["restart-apiserver", "6"])
+        .env("PLUMB_TEST_CLUSTER", &f.cluster.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    f.write("a.yaml", &config_map("a", "2"));
+    f.commit();
+    eventually("an apply after the outage", || {
+        f.get("configmap", "a")
+            .is_some_and(|c| c["data"]["key"] == "2")
+    });
+    drop(nodes);
+    // Writes (other than the Lease's) by each node, in time order: the writer
+    // changes at most once per takeover, and never back and forth in one burst.
+    // (Every node makes sure plumb-system exists when it starts, before any
+    // election: that bootstrap write is not leadership.)
+    let writes: Vec<(String, String)> = writes_by_node(&f.cluster, &prefix)
+        .into_iter()
+        .filter(|(_, _, r, _)| r != "leases" && r != "namespaces")
+        .map(|(node, _, _, at)| (at, node))
+        .collect();
+    let mut sorted = writes.clone();
+    sorted.sort();
+    let mut switches = 0;
+    for pair in sorted.windows(2) {
+        if pair[0].1 != pair[1].1 {
+            switches += 1;
+        }
+    }
+    assert!(
+        switches <= 1,
+        "writers alternated, a sign of double leadership: {sorted:?}"
     );
 }
