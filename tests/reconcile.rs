@@ -1387,6 +1387,8 @@ fn metrics_health_and_readiness_are_served_by_the_daemon() {
     let bad_path = f.config.with_file_name("bad.yaml");
     std::fs::write(&bad_path, &bad).unwrap();
     f.write("a.yaml", &config_map("a", "1"));
+    // A planted secret that must never reach the metrics.
+    f.write("secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: planted\nstringData:\n  password: planted-m3trics-secret\n");
     f.commit();
     {
         let _daemon = KillOnDrop(
@@ -1432,9 +1434,23 @@ fn metrics_health_and_readiness_are_served_by_the_daemon() {
     });
     assert_eq!(scrape(port, "/readyz").0, 200);
     let text = scrape(port, "/metrics").1;
+    assert_eq!(
+        sample(
+            &text,
+            &format!("plumb_objects_managed{{sync=\"{}\"}}", f.sync)
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("plumb_objects_applied_total{{sync=\"{}\"}}", f.sync)
+        ),
+        Some(2.0),
+        "{text}"
+    );
     for series in [
-        format!("plumb_objects_managed{{sync=\"{}\"}}", f.sync),
-        format!("plumb_objects_applied_total{{sync=\"{}\"}}", f.sync),
         format!("plumb_leader{{sync=\"{}\"}}", f.sync),
         format!(
             "plumb_reconcile_duration_seconds_count{{sync=\"{}\"}}",
@@ -1476,7 +1492,7 @@ fn metrics_health_and_readiness_are_served_by_the_daemon() {
             &text,
             &format!("plumb_objects_applied_total{{sync=\"{}\"}}", f.sync)
         ),
-        Some(2.0),
+        Some(3.0),
         "{text}"
     );
     assert!(patches(&text) > patches_before, "{text}");
