@@ -11,14 +11,17 @@
 # PROFILE: a cargo profile, default release.
 #
 # Routes, in order of preference:
-#   zig  musl via cargo-zigbuild with zig (PyPI's ziglang) as C compiler and
-#        linker: needs rustup's rust-std for the musl target.
-#   gnu  static glibc via Debian's gcc-<arch>-linux-gnu* cross compiler and
-#        rustup's gnu target, linked with -C target-feature=+crt-static.
-# A musl target whose route can't be had (rustup answers 404 for
-# armv7-unknown-linux-musleabihf on some machines) falls back to the gnu
-# triple of the same architecture, and the script says so.
-# PLUMB_BUILD_ROUTE=zig|gnu forces a route (no fallback).
+#   zig      musl via cargo-zigbuild with zig (PyPI's ziglang) as C compiler
+#            and linker: needs rustup's rust-std for the musl target.
+#   zig-std  the same on a nightly toolchain that is already installed, with
+#            -Zbuild-std (std built from rust-src), for a musl target rustup
+#            has no rust-std for (it answers 404 for
+#            armv7-unknown-linux-musleabihf on some machines).
+#   gnu      static glibc via Debian's gcc-<arch>-linux-gnu* cross compiler
+#            and rustup's gnu target, linked with -C target-feature=+crt-static.
+# A musl target whose routes can't be had falls back to the gnu triple of
+# the same architecture, and the script says so.
+# PLUMB_BUILD_ROUTE=zig|zig-std|gnu forces a route (no fallback).
 #
 # Everything it needs is installed idempotently: rustup targets, Debian
 # packages (apt-get update once, only when something is missing), zig into a
@@ -104,6 +107,27 @@ build_zig() {
     cargo zigbuild --locked -p plumb --bin plumb --target "$target" --profile "$profile"
 }
 
+# -Zbuild-std for a target rustup has no rust-std for: nightly (only if it is
+# installed already) and its rust-src.
+setup_build_std() {
+    rustup toolchain list 2>/dev/null | grep -q '^nightly' || { why="$why; no nightly toolchain for -Zbuild-std"; return 1; }
+    rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' ||
+        rustup component add rust-src --toolchain nightly >/dev/null 2>&1 || { why="$why; rustup component add rust-src failed"; return 1; }
+}
+
+build_zig_std() {
+    local up
+    up=$(printf '%s' "$target" | tr 'a-z-' 'A-Z_')
+    # zig brings the C runtime objects; a std built from source has none of its own.
+    if [ -n "${RUSTFLAGS:-}" ]; then
+        export RUSTFLAGS="$RUSTFLAGS -C link-self-contained=no"
+    else
+        export "CARGO_TARGET_${up}_RUSTFLAGS=-C link-self-contained=no"
+    fi
+    log "route zig-std: cargo +nightly zigbuild -Zbuild-std --target $target --profile $profile (zig $(zig version), $(rustc +nightly --version))"
+    cargo +nightly zigbuild --locked -Zbuild-std=std,panic_abort -p plumb --bin plumb --target "$target" --profile "$profile"
+}
+
 build_gnu() {
     local t=$1 cc pkg
     case "$t" in
@@ -130,12 +154,13 @@ build_gnu() {
 # The route, with the reason.
 chosen=""
 case "$route" in
-zig)
-    [ "$target" = "$gnu" ] && die "route zig builds musl targets only, not $target"
-    rust_target "$target" || die "$why"
+zig | zig-std)
+    [ "$target" = "$gnu" ] && die "route $route builds musl targets only, not $target"
+    if [ "$route" = zig ]; then rust_target "$target" || die "$why"; fi
     setup_zig || die "$why"
     setup_zigbuild || die "$why"
-    chosen=zig
+    if [ "$route" = zig-std ]; then setup_build_std || die "$why"; fi
+    chosen=$route
     ;;
 gnu) chosen=gnu ;;
 auto)
@@ -145,20 +170,24 @@ auto)
     elif rust_target "$target" && setup_zig && setup_zigbuild; then
         chosen=zig
         log "route zig: rustup has $target, zig and cargo-zigbuild are here"
+    elif [ -n "$why" ] && ! rustup target list --installed 2>/dev/null | grep -qx "$target" &&
+        setup_zig && setup_zigbuild && setup_build_std; then
+        chosen=zig-std
+        log "route zig-std: $why; building its std from source on the installed nightly"
     else
         chosen=gnu
-        log "route zig unavailable ($why); falling back to static glibc: $gnu"
+        log "routes zig and zig-std unavailable ($why); falling back to static glibc: $gnu"
     fi
     ;;
-*) die "PLUMB_BUILD_ROUTE must be zig or gnu, not '$route'" ;;
+*) die "PLUMB_BUILD_ROUTE must be zig, zig-std or gnu, not '$route'" ;;
 esac
 
 SECONDS=0
 out_triple=$target
-if [ "$chosen" = zig ]; then
-    if ! build_zig; then
-        [ "$route" = auto ] || die "the zig route failed"
-        log "the zig route failed (above); falling back to static glibc: $gnu"
+if [ "$chosen" = zig ] || [ "$chosen" = zig-std ]; then
+    if ! { if [ "$chosen" = zig ]; then build_zig; else build_zig_std; fi; }; then
+        [ "$route" = auto ] || die "the $chosen route failed"
+        log "the $chosen route failed (above); falling back to static glibc: $gnu"
         chosen=gnu
     fi
 fi
