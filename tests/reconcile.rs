@@ -75,6 +75,26 @@ impl Fixture {
         }
     }
 
+    /// The config `base` as another node would have it: its own node name
+    /// and stateDir, in a folder of its own; returns the config's path.
+    fn node_config(&self, base: &str, node: &str) -> PathBuf {
+        let dir = self.config.parent().unwrap().join(node);
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = self.config.parent().unwrap().join("state");
+        let config = base
+            .replace(
+                &format!("nodeName: {}", self.node),
+                &format!("nodeName: {node}"),
+            )
+            .replace(
+                &format!("stateDir: {}", state.display()),
+                &format!("stateDir: {}", dir.join("state").display()),
+            );
+        let path = dir.join("plumb.yaml");
+        std::fs::write(&path, config).unwrap();
+        path
+    }
+
     fn write(&self, path: &str, content: &str) {
         let path = self.work.join("manifests").join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -1224,22 +1244,7 @@ fn three_nodes_elect_one_writer_and_a_standby_takes_over_when_it_dies() {
     let mut nodes: Vec<(String, KillOnDrop)> = (0..4)
         .map(|i| {
             let node = format!("{prefix}-{i}");
-            let dir = f.config.parent().unwrap().join(&node);
-            std::fs::create_dir_all(&dir).unwrap();
-            let config = base
-                .replace(
-                    &format!("nodeName: {}", f.node),
-                    &format!("nodeName: {node}"),
-                )
-                .replace(
-                    &format!(
-                        "stateDir: {}",
-                        f.config.parent().unwrap().join("state").display()
-                    ),
-                    &format!("stateDir: {}", dir.join("state").display()),
-                );
-            let path = dir.join("plumb.yaml");
-            std::fs::write(&path, config).unwrap();
+            let path = f.node_config(&base, &node);
             (node, path)
         })
         .collect::<Vec<_>>()
@@ -1528,24 +1533,8 @@ fn an_api_server_outage_causes_no_double_leadership() {
     f.commit();
     let nodes: Vec<KillOnDrop> = (0..2)
         .map(|i| {
-            let node = format!("{prefix}-{i}");
-            let dir = f.config.parent().unwrap().join(&node);
-            std::fs::create_dir_all(&dir).unwrap();
-            let config = base
-                .replace(
-                    &format!("nodeName: {}", f.node),
-                    &format!("nodeName: {node}"),
-                )
-                .replace(
-                    &format!(
-                        "stateDir: {}",
-                        f.config.parent().unwrap().join("state").display()
-                    ),
-                    &format!("stateDir: {}", dir.join("state").display()),
-                );
-            let path = dir.join("plumb.yaml");
-            std::fs::write(&path, config).unwrap();
-            let log = std::fs::File::create(dir.join("log")).unwrap();
+            let path = f.node_config(&base, &format!("{prefix}-{i}"));
+            let log = std::fs::File::create(path.with_file_name("log")).unwrap();
             KillOnDrop(
                 plumb()
                     .arg("run")
