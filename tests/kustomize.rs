@@ -1,0 +1,1 @@
+//! Built-in kustomize against `kubectl kustomize`: each fixture rendered both ways.
