@@ -1063,3 +1063,47 @@ fn a_deleted_branch_is_ref_not_found_and_the_last_good_stays() {
     remote.push_to("feature");
     assert_eq!(poll(&mut src), unchanged(&commit));
 }
+
+#[test]
+fn a_local_repository_owned_by_another_user_is_read() {
+    // git refuses "dubious ownership" unless told the path is safe; a node's
+    // file:// repository is usually not owned by the plumb user.
+    let servers = Servers::get();
+    let (remote, commit) = small_repo(&servers, "foreign");
+    let owner = |uid: &str| {
+        let out = Command::new("chown")
+            .args(["-R", uid])
+            .arg(&remote.bare)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "chown: {out:?}");
+    };
+    owner("65534:65534");
+    let state = temp_dir("foreign-state");
+    let url = format!("file://{}", remote.bare.display());
+    let mut src = open(&source("foreign", &url, main_branch()), &state);
+    let polled = src.poll();
+    owner("0:0");
+    assert_eq!(
+        polled.unwrap_or_else(|e| panic!("{e}")),
+        updated(&commit, None)
+    );
+    assert_eq!(
+        paths(&files(&mut src, &commit, "apps")),
+        ["apps/db.yaml", "apps/web.yaml"]
+    );
+}
+
+#[test]
+fn a_local_path_that_is_no_repository_says_what_git_said() {
+    let state = temp_dir("not-a-repo-state");
+    let empty = temp_dir("not-a-repo");
+    let url = format!("file://{}", empty.display());
+    let mut src = open(&source("nothing", &url, main_branch()), &state);
+    let message = poll_err(&mut src).to_string();
+    assert!(
+        message.contains("does not appear to be a git repository")
+            || message.contains("not a git repository"),
+        "git's own words are missing: {message}"
+    );
+}

@@ -10,6 +10,7 @@
 //! is written atomically, and only when it changes.
 
 pub mod http;
+mod local;
 mod progress;
 
 use std::collections::BTreeMap;
@@ -475,10 +476,10 @@ impl GitSource {
                         .map_err(|e| self.unreachable(e))?,
                 )
             }
-            Scheme::File => Box::new(
-                io::file::connect(url.path.clone(), Protocol::V2, false)
-                    .map_err(|e| self.unreachable(e))?,
-            ),
+            Scheme::File => local::connect(Path::new(
+                url.path.to_os_str().map_err(|e| self.unreachable(e))?,
+            ))
+            .map_err(|e| self.unreachable(e))?,
         })
     }
 
