@@ -159,8 +159,8 @@ YAML
 git_() { GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 git -c user.name=t -c user.email=t@localhost "$@"; }
 git_ -C "$work/src" init -q -b main && git_ -C "$work/src" add -A && git_ -C "$work/src" commit -q -m apps
 git_ clone -q --bare "$work/src" "$croot/srv/repo.git"
-# Git refuses a repository its user doesn't own ("dubious ownership").
-chown -R "$uid:$gid" "$croot/srv/repo.git"
+# Root owns the repository, as when an admin made it on the node: plumb
+# must read it anyway (git calls that "dubious ownership" unless told).
 install -m 0644 "$unit" "$croot/etc/systemd/system/plumb.service"
 ln -s /etc/systemd/system/plumb.service "$croot/etc/systemd/system/multi-user.target.wants/plumb.service"
 mkdir -p "$croot/etc/systemd/system/plumb.service.d"
