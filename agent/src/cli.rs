@@ -237,6 +237,7 @@ fn folder_sync() -> config::Sync {
         interval: std::time::Duration::from_secs(60),
         suspend: false,
         exclude: Vec::new(),
+        render: config::Render::Auto,
     }
 }
 

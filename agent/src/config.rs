@@ -194,6 +194,19 @@ pub struct Sync {
     pub suspend: bool,
     /// Globs, relative to `path`, of files to leave out.
     pub exclude: Vec<String>,
+    /// How kustomization folders are rendered.
+    pub render: Render,
+}
+
+/// How a sync renders folders holding a kustomization file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Render {
+    /// Built-in kustomize where a kustomization file exists, plain YAML elsewhere.
+    #[default]
+    Auto,
+    /// `kustomize build` or `kubectl kustomize` from the node's PATH.
+    KustomizeExternal,
 }
 
 /// Why the config could not be used.
@@ -501,6 +514,8 @@ struct RawSync {
     suspend: bool,
     #[serde(default, deserialize_with = "de_globs")]
     exclude: Vec<String>,
+    #[serde(default)]
+    render: Render,
 }
 
 impl RawSettings {
@@ -553,6 +568,7 @@ impl RawSettings {
                     interval: s.interval.or(self.interval).unwrap_or(DEFAULT_INTERVAL),
                     suspend: s.suspend,
                     exclude: s.exclude,
+                    render: s.render,
                 })
                 .collect(),
         }
@@ -1259,10 +1275,15 @@ syncs:
         assert_eq!(sync.timeout, Duration::from_secs(120));
         assert_eq!(sync.interval, Duration::from_secs(180));
         assert!(sync.exclude.is_empty());
+        assert_eq!(sync.render, Render::Auto);
         let s = parse(&format!(
-            "{head}  - {{name: s, source: a, prune: true, allowEmpty: true, selfHeal: false, wait: false, timeout: 30s, interval: 10s, suspend: true, exclude: ['*.md', 'tests/**']}}\n"
+            "{head}  - {{name: s, source: a, prune: true, allowEmpty: true, selfHeal: false, wait: false, timeout: 30s, interval: 10s, suspend: true, exclude: ['*.md', 'tests/**'], render: kustomize-external}}\n"
         ))
         .unwrap();
+        assert_eq!(s.syncs[0].render, Render::KustomizeExternal);
+        let (line, _, msg) = error_at(&format!("{head}  - {{name: s, source: a, render: helm}}\n"));
+        assert_eq!(line, 4);
+        assert!(msg.contains("auto") && msg.contains("kustomize-external"), "{msg}");
         let sync = &s.syncs[0];
         assert!(sync.prune && sync.allow_empty && !sync.self_heal && !sync.wait && sync.suspend);
         assert_eq!(sync.timeout, Duration::from_secs(30));
