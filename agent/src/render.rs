@@ -6,6 +6,9 @@
 //! table plus the revision's CRDs offline). Every error names the file, the
 //! document's index and its line, and all errors are reported, not just the first.
 
+pub mod external;
+pub mod kustomize;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 

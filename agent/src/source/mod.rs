@@ -928,6 +928,43 @@ impl GitSource {
         Ok(files)
     }
 
+    /// Every file of the revision at `commit` except those in `skip` (paths
+    /// relative to the repository): what a kustomization may refer to
+    /// outside the sync's folder.
+    pub fn other_files(&mut self, commit: &str, skip: &[File]) -> Result<Vec<File>, SourceError> {
+        let repo = self.repo()?;
+        let local = |e: &dyn std::fmt::Display| SourceError::Local {
+            name: self.settings.name.clone(),
+            path: repo.git_dir().to_owned(),
+            cause: e.to_string(),
+        };
+        let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| local(&e))?;
+        let tree = repo
+            .find_commit(id)
+            .map_err(|e| local(&e))?
+            .tree()
+            .map_err(|e| local(&e))?;
+        let skip: std::collections::HashSet<&str> = skip.iter().map(|f| f.path.as_str()).collect();
+        let mut files = Vec::new();
+        for e in tree
+            .traverse()
+            .breadthfirst
+            .files()
+            .map_err(|e| local(&e))?
+        {
+            let path = e.filepath.to_str_lossy();
+            if e.mode.is_blob() && !skip.contains(path.as_ref()) {
+                let bytes = repo.find_blob(e.oid).map_err(|e| local(&e))?.data.clone();
+                files.push(File {
+                    path: path.into_owned(),
+                    bytes,
+                });
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
     /// Bytes the local clone takes on disk.
     pub fn disk_usage(&self) -> u64 {
         store::disk_usage(&self.dir).unwrap_or(0)

@@ -1,0 +1,183 @@
+//! `render: kustomize-external`: a kustomization folder built by the node's
+//! own `kustomize` or `kubectl`, for features outside the built-in set.
+//!
+//! The source keeps no worktree, so the revision's files are written out
+//! once per revision under the runtime folder (tmpfs under systemd, so the
+//! SD card sees no writes); later cycles of the same revision reuse them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::File;
+
+/// Programs tried in order, with the arguments that build a folder.
+const PROGRAMS: &[(&str, &[&str])] = &[("kustomize", &["build"]), ("kubectl", &["kustomize"])];
+
+/// Marks a revision's folder as completely written.
+const COMPLETE: &str = ".plumb-complete";
+
+/// Why an external build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalError {
+    /// Neither program is on PATH.
+    #[error("render: kustomize-external needs `kustomize` or `kubectl` on PATH, and neither is there (PATH={path})")]
+    NoProgram { path: String },
+    /// The revision could not be written out.
+    #[error("cannot write the revision to {}: {cause}", path.display())]
+    Write {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    /// The program failed.
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Failed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+}
+
+/// Where revisions are written: systemd's `$RUNTIME_DIRECTORY`, else
+/// `/run/plumb` when it can be made, else the temporary folder.
+pub fn runtime_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RUNTIME_DIRECTORY").filter(|d| !d.is_empty()) {
+        // systemd may list several, separated by ':'.
+        let first = dir
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        return PathBuf::from(first);
+    }
+    let run = PathBuf::from("/run/plumb");
+    if std::fs::create_dir_all(&run).is_ok() {
+        return run;
+    }
+    std::env::temp_dir().join("plumb")
+}
+
+/// Builds `dir` (relative to the revision's top) of revision `id`, whose
+/// files are `files`, and returns the program's YAML output with a label
+/// naming the command, for error messages and origins.
+pub fn build(
+    base: &Path,
+    sync: &str,
+    id: &str,
+    files: &[&File],
+    dir: &str,
+) -> Result<File, ExternalError> {
+    let (program, args) = find_program()?;
+    let top = write_revision(&base.join(sync), id, files)?;
+    let target = if dir.is_empty() {
+        top.clone()
+    } else {
+        top.join(dir)
+    };
+    let command = format!("{program} {} {dir}", args.join(" "));
+    let output = Command::new(program)
+        .args(args)
+        .arg(&target)
+        .current_dir(&top)
+        .output()
+        .map_err(|e| ExternalError::Failed {
+            command: command.clone(),
+            status: "not started".into(),
+            stderr: e.to_string(),
+        })?;
+    if !output.status.success() {
+        return Err(ExternalError::Failed {
+            command,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr)
+                .trim()
+                .replace(&*top.to_string_lossy(), "<revision>"),
+        });
+    }
+    Ok(File {
+        path: format!("{} ({command})", if dir.is_empty() { "." } else { dir }),
+        bytes: output.stdout,
+    })
+}
+
+fn find_program() -> Result<(&'static str, &'static [&'static str]), ExternalError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for (program, args) in PROGRAMS {
+        if std::env::split_paths(&path).any(|d| is_executable(&d.join(program))) {
+            return Ok((program, args));
+        }
+    }
+    Err(ExternalError::NoProgram {
+        path: path.to_string_lossy().into_owned(),
+    })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Writes the revision under `sync_dir/<id>` unless it is there already,
+/// and removes the sync's older revisions.
+fn write_revision(sync_dir: &Path, id: &str, files: &[&File]) -> Result<PathBuf, ExternalError> {
+    let top = sync_dir.join(id);
+    let write_err = |path: &Path| {
+        let path = path.to_owned();
+        move |cause| ExternalError::Write { path, cause }
+    };
+    if !top.join(COMPLETE).exists() {
+        let _ = std::fs::remove_dir_all(&top);
+        for file in files {
+            // Paths come from the Git tree, which has no `..`; refuse anyway.
+            if file.path.split('/').any(|p| p == ".." || p.is_empty()) {
+                continue;
+            }
+            let path = top.join(&file.path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(write_err(parent))?;
+            }
+            std::fs::write(&path, &file.bytes).map_err(write_err(&path))?;
+        }
+        std::fs::create_dir_all(&top).map_err(write_err(&top))?;
+        std::fs::write(top.join(COMPLETE), b"").map_err(write_err(&top))?;
+    }
+    if let Ok(entries) = std::fs::read_dir(sync_dir) {
+        for entry in entries.flatten() {
+            if entry.file_name() != id {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    Ok(top)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revision_is_written_once_and_older_ones_go() {
+        let base = std::env::temp_dir().join(format!("plumb-external-{}", std::process::id()));
+        let file = File {
+            path: "apps/cm.yaml".into(),
+            bytes: b"a: 1\n".to_vec(),
+        };
+        let top = write_revision(&base, "one", &[&file]).unwrap();
+        assert_eq!(std::fs::read(top.join("apps/cm.yaml")).unwrap(), b"a: 1\n");
+        let written = std::fs::metadata(top.join("apps/cm.yaml"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        // The same revision again: nothing rewritten.
+        write_revision(&base, "one", &[&file]).unwrap();
+        let again = std::fs::metadata(top.join("apps/cm.yaml"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(written, again);
+        write_revision(&base, "two", &[&file]).unwrap();
+        assert!(!base.join("one").exists());
+        assert!(base.join("two/apps/cm.yaml").exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
