@@ -13,8 +13,77 @@
 #    disk after plumb's first fetch against `git clone --depth 1` and a full
 #    clone; bytes written by an idle poll and by a one-file change; time and
 #    peak RSS of the first fetch against `git clone --depth 1`.
+# 3. Kustomize: a generated kustomization of 1,000 objects through three
+#    levels (tests/fixtures/kustomize/_large/generate.sh) — `plumb render`
+#    against `kubectl kustomize`: objects, wall time, peak RSS. Needs no
+#    cluster and runs alone with `tests/bench.sh kustomize` (PLUMB_BIN=path
+#    measures that binary instead of a fresh release build); its table goes
+#    between the BENCH:KUSTOMIZE markers.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+
+# ---------------------------------------------------------------- 3. kustomize
+kustomize_bench() {
+    local kwork=$repo/target/bench-kustomize bin=${PLUMB_BIN:-} build=release
+    if [ -z "$bin" ]; then
+        cargo build -q --release -p plumb
+        bin=$repo/target/release/plumb
+    fi
+    case $bin in */debug/*) build=debug ;; esac
+    rm -rf "$kwork" && mkdir -p "$kwork"
+    local entry apps=125
+    entry=$(bash "$repo/tests/fixtures/kustomize/_large/generate.sh" "$kwork/large" "$apps")
+    local files; files=$(find "$kwork/large" -type f | wc -l)
+    # Best wall time and highest peak RSS (KiB) of 3 runs; "seconds kib objects".
+    kmeasure() {
+        local best="" peak=0 s kib
+        for _ in 1 2 3; do
+            /usr/bin/time -f "%e %M" -o "$kwork/time" "$@" >"$kwork/out" 2>"$kwork/err" || { cat "$kwork/err" >&2; return 1; }
+            read -r s kib <"$kwork/time"
+            if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; fi
+            [ "$kib" -gt "$peak" ] && peak=$kib
+        done
+        echo "$best $peak $(grep -c '^kind:' "$kwork/out")"
+    }
+    local r p_s p_kib p_n k_s k_kib k_n
+    r=$(kmeasure "$bin" render "$entry")
+    read -r p_s p_kib p_n <<<"$r"
+    r=$(kmeasure kubectl kustomize "$entry")
+    read -r k_s k_kib k_n <<<"$r"
+    local kver; kver=$(kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: //p')
+    local table
+    table=$(cat <<MD
+Measured by \`tests/bench.sh kustomize\` on $(date -u +%Y-%m-%d) ($(nproc) cores; plumb $build build; kubectl kustomize $kver; best wall time and highest peak RSS of 3 runs).
+
+**Kustomize: a generated kustomization of $k_n objects** ($apps apps, each a Deployment, Service, ServiceAccount, Ingress, PodDisruptionBudget and HorizontalPodAutoscaler plus a generated ConfigMap and Secret; $files files; base → staging overlay → production overlay with prefixes, namespaces, labels into selectors, images, replicas, strategic merge and JSON patches, generator merges)
+
+| tool | objects | wall time (s) | peak RSS (MB) |
+|---|---:|---:|---:|
+| plumb render | $p_n | $p_s | $((p_kib / 1024)) |
+| kubectl kustomize | $k_n | $k_s | $((k_kib / 1024)) |
+
+\`plumb render\` also does what plumb does to every revision before applying (default namespace, its ownership label, port protocols) and prints YAML.
+MD
+)
+    local doc=$repo/docs/performance.md
+    python3 - "$doc" "$table" <<'PY'
+import sys
+path, table = sys.argv[1], sys.argv[2]
+text = open(path).read()
+begin, end = "<!-- BENCH:KUSTOMIZE:BEGIN -->", "<!-- BENCH:KUSTOMIZE:END -->"
+if begin not in text:
+    text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
+PY
+    echo "$table"
+}
+if [ "${1:-}" = kustomize ]; then
+    kustomize_bench
+    exit 0
+fi
+
 cluster=${PLUMB_TEST_CLUSTER:-$repo/target/test-cluster}
 work=$repo/target/bench
 [ -f "$cluster/server" ] || { echo "no test cluster: run tests/cluster.sh up" >&2; exit 2; }
@@ -195,3 +264,4 @@ open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
 PY
 echo "$table"
 kubectl --kubeconfig "$kubeconfig" delete namespace bench-kubectl bench-plumb --wait=false >/dev/null 2>&1 || true
+kustomize_bench
