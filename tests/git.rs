@@ -1092,6 +1092,14 @@ fn a_local_repository_owned_by_another_user_is_read() {
         paths(&files(&mut src, &commit, "apps")),
         ["apps/db.yaml", "apps/web.yaml"]
     );
+
+    // A work tree rather than a bare repository: git finds its .git.
+    let url = format!("file://{}", remote.work.display());
+    let mut src = open(
+        &source("worktree", &url, main_branch()),
+        &temp_dir("worktree-state"),
+    );
+    assert_eq!(poll(&mut src), updated(&commit, None));
 }
 
 #[test]

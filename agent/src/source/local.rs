@@ -27,7 +27,6 @@ pub fn connect(path: &Path) -> io::Result<Box<dyn Transport + Send>> {
         .arg("-c")
         .arg(safe)
         .arg("upload-pack")
-        .arg("--strict")
         .arg(path)
         .env("GIT_PROTOCOL", "version=2")
         .stdin(Stdio::piped())
