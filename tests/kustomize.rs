@@ -439,3 +439,38 @@ fn plumb_validate_counts_a_kustomizations_objects() {
         "wanted {expected} objects in:\n{output}"
     );
 }
+
+#[test]
+fn every_object_names_the_file_it_came_from() {
+    let root = fixtures();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for name in cases(&root) {
+        let fs = DirFs { root: root.clone() };
+        let Ok(manifests) = build(&fs, &name) else {
+            continue; // the comparison test reports refusals
+        };
+        for m in manifests {
+            checked += 1;
+            let file = &m.origin.file;
+            let kind = m.object["kind"].as_str().unwrap_or_default();
+            let in_kustomization = plumb::render::KUSTOMIZATION_FILES
+                .iter()
+                .any(|k| file == k || file.ends_with(&format!("/{k}")));
+            // Declared objects point at their file and line; generated ones
+            // (ConfigMaps, Secrets) at the kustomization or generator file.
+            if !root.join(file).is_file()
+                || m.origin.line == 0
+                || (in_kustomization && !matches!(kind, "ConfigMap" | "Secret"))
+            {
+                wrong.push(format!(
+                    "{name}: {} from '{}'",
+                    show_identity(&m.object),
+                    m.origin
+                ));
+            }
+        }
+    }
+    assert!(checked > 150, "only {checked} objects checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
