@@ -134,9 +134,9 @@ pub enum RenderError {
         first: Origin,
         second: Origin,
     },
-    /// A kustomization, which plumb cannot render yet.
-    #[error("{file}: kustomize is not supported yet; the folder holding it would be applied wrongly as plain YAML, so plumb refuses it")]
-    Kustomization { file: String },
+    /// A kustomization that cannot be built; `at` is its file (and line).
+    #[error("{at}: {message}")]
+    Kustomize { at: String, message: String },
     /// A cluster-scoped object given a namespace.
     #[error("{origin}: {object} is cluster-scoped but names namespace '{namespace}'")]
     NamespaceOnClusterScoped {
@@ -303,20 +303,55 @@ pub fn select(paths: &[String], plumbignore: Option<&[u8]>, exclude: &[String]) 
     out
 }
 
-/// Parses every file into documents, flattening `kind: List`. Files must be
-/// given in the order they should be read (sorted by path).
+/// Parses every file into documents, flattening `kind: List`; folders
+/// holding a kustomization file are built with kustomize (see
+/// [`parse_tree`]). Files must be given in the order they should be read
+/// (sorted by path).
 pub fn parse_files(files: &[File]) -> Result<Vec<Manifest>, Vec<RenderError>> {
+    let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+    parse_tree(&kustomize::MemFs::new(files), &paths)
+}
+
+/// Parses a sync's folder: folders holding a kustomization file are built
+/// with kustomize (the topmost one wins; nothing under it is read as plain
+/// YAML), every other selected manifest is parsed as plain YAML. `selected`
+/// are the paths `select` chose (relative to the revision top, sorted).
+pub fn parse_tree(
+    fs: &dyn kustomize::Fs,
+    selected: &[String],
+) -> Result<Vec<Manifest>, Vec<RenderError>> {
+    let parent = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+    let dirs: Vec<String> = selected
+        .iter()
+        .filter(|p| KUSTOMIZATION_FILES.contains(&p.rsplit('/').next().unwrap_or(p)))
+        .map(|p| parent(p))
+        .collect();
+    let roots: Vec<&String> = dirs
+        .iter()
+        .filter(|d| !dirs.iter().any(|o| o != *d && kustomize::within(o, d)))
+        .collect();
+    let mut built: Vec<&String> = Vec::new();
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
-    for file in files {
-        let name = file.path.rsplit('/').next().unwrap_or(&file.path);
-        if KUSTOMIZATION_FILES.contains(&name) {
-            errors.push(RenderError::Kustomization {
-                file: file.path.clone(),
-            });
-            continue;
-        }
-        match parse_file(file) {
+    for path in selected {
+        let result = match roots.iter().find(|r| kustomize::within(r, path)) {
+            Some(root) if built.contains(root) => continue,
+            Some(root) => {
+                built.push(root);
+                kustomize::build(fs, root)
+            }
+            None => match fs.read(path) {
+                Some(bytes) => parse_file(&File {
+                    path: path.clone(),
+                    bytes,
+                }),
+                None => Err(vec![RenderError::Kustomize {
+                    at: path.clone(),
+                    message: "cannot be read".into(),
+                }]),
+            },
+        };
+        match result {
             Ok(mut found) => manifests.append(&mut found),
             Err(mut e) => errors.append(&mut e),
         }
@@ -328,7 +363,8 @@ pub fn parse_files(files: &[File]) -> Result<Vec<Manifest>, Vec<RenderError>> {
     }
 }
 
-fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
+/// Parses one file into its objects, with origins.
+pub(crate) fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
     let text = String::from_utf8_lossy(&file.bytes);
     let documents = if file.path.ends_with(".json") {
         let value: Value = serde_json::from_str(&text).map_err(|e| {
@@ -374,7 +410,10 @@ fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
 /// its index and the line its content starts on. A `---` at the start of a
 /// line always begins a document in YAML (block scalars are indented), so
 /// splitting on it is exact. Returns (index, line, value) per document.
-fn yaml_documents(path: &str, text: &str) -> Result<Vec<(usize, usize, Value)>, Vec<RenderError>> {
+pub(crate) fn yaml_documents(
+    path: &str,
+    text: &str,
+) -> Result<Vec<(usize, usize, Value)>, Vec<RenderError>> {
     struct Chunk {
         start: usize,
         explicit: bool,
@@ -749,12 +788,37 @@ mod tests {
     }
 
     #[test]
-    fn kustomizations_are_refused_not_applied() {
-        let errors =
-            render(&[file("base/kustomization.yaml", "resources: [a.yaml]\n")]).unwrap_err();
-        assert!(errors[0]
-            .to_string()
-            .contains("kustomize is not supported yet"));
+    fn kustomization_folders_are_built_and_the_rest_read_as_yaml() {
+        let cm =
+            |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n");
+        let files = [
+            file(
+                "app/kustomization.yaml",
+                "namePrefix: p-\nresources: [cm.yaml, nested]\n",
+            ),
+            file("app/cm.yaml", &cm("a")),
+            file("app/nested/kustomization.yaml", "resources: [cm.yaml]\n"),
+            file("app/nested/cm.yaml", &cm("b")),
+            // Not listed by app/kustomization.yaml: not applied either.
+            file("app/stray.yaml", &cm("stray")),
+            file("plain/cm.yaml", &cm("c")),
+        ];
+        let names: Vec<String> = render(&files)
+            .unwrap()
+            .iter()
+            .map(|m| m.key().name)
+            .collect();
+        assert_eq!(names, ["p-a", "p-b", "c"]);
+
+        let errors = render(&[file(
+            "base/kustomization.yaml",
+            "resources: [a.yaml]\nvars: []\n",
+        )])
+        .unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "base/kustomization.yaml:2: vars: not supported by plumb's built-in kustomize; use `render: kustomize-external` for this sync"
+        );
     }
 
     #[test]
