@@ -332,9 +332,9 @@ fn generate_large(apps: usize) -> PathBuf {
 #[test]
 fn a_generated_fixture_of_200_objects_renders_as_kubectl_does() {
     let out = generate_large(25);
-    let expected = kubectl_kustomize(&out.join("prod")).unwrap_or_else(|e| panic!("{e}"));
+    let expected = kubectl_kustomize(&out).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(expected.len(), 200, "the generator's object count changed");
-    let actual = plumb_build(&out, "prod").unwrap_or_else(|e| panic!("plumb refused it:\n{e}"));
+    let actual = plumb_build(&out, "").unwrap_or_else(|e| panic!("plumb refused it:\n{e}"));
     if let Some(diff) = compare(expected, actual) {
         panic!("the generated fixture differs from kubectl kustomize:\n{diff}");
     }
