@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::{self, Settings};
 use crate::error::{exit_code, Error, Verdict};
 use crate::kube::{self, Client};
-use crate::reconcile::{self, Context, SyncMemory};
+use crate::reconcile::{self, Context, Revision, SyncMemory};
 use crate::source::{self, GitSource};
 
 const HELP: &str = "\
@@ -242,13 +242,25 @@ fn folder_sync() -> config::Sync {
 }
 
 fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
-    let (sync, files, label) = match &args.dir {
+    let (sync, revision, label) = match &args.dir {
         Some(dir) => {
-            let files = source::files_in_dir(dir, &[]).map_err(|e| Error::Io {
+            let io = |source| Error::Io {
                 path: dir.clone(),
-                source: e,
-            })?;
-            (folder_sync(), files, dir.display().to_string())
+                source,
+            };
+            let (root, below) = folder_root(dir).map_err(io)?;
+            let mut files = source::files_in_dir(dir, &[]).map_err(io)?;
+            if !below.is_empty() {
+                for f in &mut files {
+                    f.path = format!("{below}/{}", f.path);
+                }
+            }
+            let revision = Revision {
+                id: String::new(),
+                files,
+                rest: reconcile::Rest::Folder(root),
+            };
+            (folder_sync(), revision, dir.display().to_string())
         }
         None => {
             let settings = Settings::load(&config_path(args))?;
@@ -257,19 +269,16 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
                 args.sync.as_deref().expect("parse ensures a sync"),
             )?
             .clone();
-            let (commit, files) = fetch_revision(&settings, &sync, &mut BTreeMap::new())?;
-            (
-                sync,
-                files,
-                format!(
-                    "sync '{}' at {}",
-                    args.sync.as_deref().unwrap_or_default(),
-                    crate::report::short(&commit)
-                ),
-            )
+            let revision = fetch_revision(&settings, &sync, &mut BTreeMap::new())?;
+            let label = format!(
+                "sync '{}' at {}",
+                args.sync.as_deref().unwrap_or_default(),
+                crate::report::short(&revision.id)
+            );
+            (sync, revision, label)
         }
     };
-    let result = reconcile::render_revision(None, &sync, &files);
+    let result = reconcile::render_revision(None, &sync, &revision);
     match (args.command == Command::Render, result) {
         (true, Ok((manifests, warnings))) => {
             for w in warnings {
@@ -292,7 +301,7 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
             println!(
                 "{label}: valid ({} objects from {} files)",
                 manifests.len(),
-                files.len()
+                revision.files.len()
             );
             Ok(Verdict::Yes)
         }
@@ -342,16 +351,33 @@ fn source_for<'a>(
     Ok(sources.get_mut(&sync.source).expect("inserted above"))
 }
 
-/// Polls a sync's source and reads its files at the newest commit.
+/// Polls a sync's source and reads what it renders at the newest commit.
 fn fetch_revision(
     settings: &Settings,
     sync: &config::Sync,
     sources: &mut BTreeMap<String, GitSource>,
-) -> Result<(String, Vec<crate::render::File>), Error> {
+) -> Result<Revision, Error> {
     let src = source_for(settings, sync, sources)?;
     let commit = src.poll()?.commit().to_owned();
-    let files = src.files(&commit, &sync.path, &sync.exclude)?;
-    Ok((commit, files))
+    Ok(Revision::read(src, sync, &commit)?)
+}
+
+/// What `plumb render DIR` reads paths relative to: the top of the Git work
+/// tree holding DIR (a kustomization may refer to folders beside DIR, as in
+/// a sync), else DIR itself; and DIR's path from there.
+fn folder_root(dir: &Path) -> std::io::Result<(PathBuf, String)> {
+    let dir = dir.canonicalize()?;
+    let root = dir
+        .ancestors()
+        .find(|a| a.join(".git").exists())
+        .unwrap_or(&dir)
+        .to_owned();
+    let below = dir
+        .strip_prefix(&root)
+        .expect("an ancestor")
+        .to_string_lossy()
+        .into_owned();
+    Ok((root, below))
 }
 
 /// Connects to the cluster the config names.
@@ -464,13 +490,13 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
         .iter()
         .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
     {
-        let (_, files) = fetch_revision(&settings, sync, &mut sources)?;
+        let revision = fetch_revision(&settings, sync, &mut sources)?;
         let problems = |problems| Error::Revision {
             sync: sync.name.clone(),
             problems,
         };
         let (manifests, _) =
-            reconcile::render_revision(Some(&client), sync, &files).map_err(problems)?;
+            reconcile::render_revision(Some(&client), sync, &revision).map_err(problems)?;
         let parent = crate::report::get_parent(&client, &sync.name)?;
         let (inventory, _) =
             crate::report::read_parent(parent.as_ref()).map_err(|e| problems(vec![e]))?;

@@ -1283,7 +1283,10 @@ syncs:
         assert_eq!(s.syncs[0].render, Render::KustomizeExternal);
         let (line, _, msg) = error_at(&format!("{head}  - {{name: s, source: a, render: helm}}\n"));
         assert_eq!(line, 4);
-        assert!(msg.contains("auto") && msg.contains("kustomize-external"), "{msg}");
+        assert!(
+            msg.contains("auto") && msg.contains("kustomize-external"),
+            "{msg}"
+        );
         let sync = &s.syncs[0];
         assert!(sync.prune && sync.allow_empty && !sync.self_heal && !sync.wait && sync.suspend);
         assert_eq!(sync.timeout, Duration::from_secs(30));

@@ -15,11 +15,13 @@ use serde_json::Value;
 
 use crate::apply::{self, ClusterScopes, Created, ObjectFailure, Target};
 use crate::config;
+use crate::config::Render;
 use crate::health::{self, Health};
 use crate::kube::{ApiResource, ApplyOptions, Client, Propagation};
 use crate::plan::{self, LiveState};
 use crate::prune::{self, Inventory, LiveFacts, PruneDecision};
-use crate::render::{self, File, Manifest, ObjectRef, OfflineScopes};
+use crate::render::kustomize::{DirFs, MemFs};
+use crate::render::{self, external, File, Manifest, ObjectRef, OfflineScopes};
 use crate::report::{self, Severity, SyncStatus};
 
 /// The revision to reconcile: its id (a commit) and the files under the sync's path.
@@ -27,8 +29,43 @@ use crate::report::{self, Severity, SyncStatus};
 pub struct Revision {
     /// Commit id, or another stable id for a plain folder.
     pub id: String,
-    /// Selected files, sorted by path.
+    /// The manifests `render::select` chose under the sync's path, sorted by
+    /// path (relative to the revision's top).
     pub files: Vec<File>,
+    /// Where the rest of the revision is, for kustomizations (which may
+    /// refer to any folder of it).
+    pub rest: Rest,
+}
+
+/// The part of a revision outside the selected manifests.
+#[derive(Debug, Clone)]
+pub enum Rest {
+    /// Read into memory: every other file of a Git revision when a
+    /// kustomization is among the selected ones, else nothing.
+    Files(Vec<File>),
+    /// A folder on disk (`plumb render DIR`), read as needed.
+    Folder(PathBuf),
+}
+
+impl Revision {
+    /// Reads what `sync` renders at `commit`.
+    pub fn read(
+        source: &mut crate::source::GitSource,
+        sync: &config::Sync,
+        commit: &str,
+    ) -> Result<Revision, crate::source::SourceError> {
+        let files = source.files(commit, &sync.path, &sync.exclude)?;
+        let rest = if files.iter().any(|f| render::is_kustomization(&f.path)) {
+            source.other_files(commit, &files)?
+        } else {
+            Vec::new()
+        };
+        Ok(Revision {
+            id: commit.to_owned(),
+            files,
+            rest: Rest::Files(rest),
+        })
+    }
 }
 
 /// What a sync remembers between cycles; kept in memory by the daemon and
@@ -194,15 +231,43 @@ pub struct Context<'a> {
     pub refused: Option<&'a str>,
 }
 
-/// Renders a revision's files into objects (discovery decides scopes, with
-/// the revision's CRDs as fallback). Errors are lines a person can act on.
+/// Renders a revision into objects (discovery decides scopes, with the
+/// revision's CRDs as fallback). Errors are lines a person can act on.
 pub fn render_revision(
     client: Option<&Client>,
     sync: &config::Sync,
-    files: &[File],
+    revision: &Revision,
 ) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
-    let parsed = render::parse_files(files)
-        .map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let selected: Vec<String> = revision.files.iter().map(|f| f.path.clone()).collect();
+    let parsed = match &revision.rest {
+        Rest::Files(rest) => {
+            let fs = MemFs::new(revision.files.iter().chain(rest));
+            match sync.render {
+                Render::Auto => render::parse_tree(&fs, &selected),
+                Render::KustomizeExternal => {
+                    let base = external::runtime_dir();
+                    let all = || revision.files.iter().chain(rest);
+                    render::parse_tree_with(&fs, &selected, &mut |dir| {
+                        external_output(
+                            dir,
+                            external::build_revision(&base, &sync.name, &revision.id, all(), dir),
+                        )
+                    })
+                }
+            }
+        }
+        Rest::Folder(root) => {
+            let fs = DirFs { root: root.clone() };
+            match sync.render {
+                Render::Auto => render::parse_tree(&fs, &selected),
+                Render::KustomizeExternal => render::parse_tree_with(&fs, &selected, &mut |dir| {
+                    external_output(dir, external::build_folder(root, dir))
+                }),
+            }
+        }
+    }
+    .map_err(lines)?;
     let offline = OfflineScopes::with_crds(parsed.iter().map(|m| &m.object));
     let id = prune::applyset_id(&prune::parent_name(&sync.name), prune::SYSTEM_NAMESPACE);
     let labels = BTreeMap::from([(prune::PART_OF_LABEL.to_owned(), id)]);
@@ -214,7 +279,25 @@ pub fn render_revision(
         Some(client) => render::finish(parsed, &defaults, &ClusterScopes { client, offline }),
         None => render::finish(parsed, &defaults, &offline),
     };
-    result.map_err(|e| e.iter().map(ToString::to_string).collect())
+    result.map_err(lines)
+}
+
+/// An external build's output, parsed; a failure names the folder.
+fn external_output(
+    dir: &str,
+    output: Result<File, external::ExternalError>,
+) -> Result<Vec<Manifest>, Vec<render::RenderError>> {
+    match output {
+        Ok(file) => render::parse_file(&file),
+        Err(e) => Err(vec![render::RenderError::Kustomize {
+            at: if dir.is_empty() {
+                ".".into()
+            } else {
+                dir.to_owned()
+            },
+            message: e.to_string(),
+        }]),
+    }
 }
 
 /// Runs one cycle of one sync.
@@ -249,7 +332,7 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
             .set_condition("Reconciling", false, "Suspended", "", &now);
         return finish(ctx, report, parent.as_ref(), inventory, memory, None);
     }
-    let (manifests, warnings) = match render_revision(Some(ctx.client), ctx.sync, &revision.files) {
+    let (manifests, warnings) = match render_revision(Some(ctx.client), ctx.sync, revision) {
         Ok(x) => x,
         Err(errors) => {
             let message = format!(
@@ -312,18 +395,12 @@ pub fn sync_cycle(
         Ok(c) => c,
         Err(e) => return report_failure(ctx, "SourceFailed", e.to_string()),
     };
-    let files = match source.files(&commit, &ctx.sync.path, &ctx.sync.exclude) {
-        Ok(f) => f,
+    let revision = match Revision::read(source, ctx.sync, &commit) {
+        Ok(r) => r,
         Err(e) => return report_failure(ctx, "SourceFailed", e.to_string()),
     };
-    let mut report = run(
-        ctx,
-        &Revision {
-            id: commit.clone(),
-            files,
-        },
-        memory,
-    );
+    let mut report = run(ctx, &revision, memory);
+    drop(revision);
     match &report.verdict {
         Verdict::Ready | Verdict::Stalled(_) => {
             if let Err(e) = source.pin(&ctx.sync.name, &commit) {
@@ -337,12 +414,12 @@ pub fn sync_cycle(
                 .map(str::to_owned)
                 .filter(|p| *p != commit && refused_before_apply)
             {
-                if let Ok(files) = source.files(&pinned, &ctx.sync.path, &ctx.sync.exclude) {
+                if let Ok(in_force) = Revision::read(source, ctx.sync, &pinned) {
                     let fallback = Context {
                         refused: Some(&commit),
                         ..*ctx
                     };
-                    let drift = run(&fallback, &Revision { id: pinned, files }, memory);
+                    let drift = run(&fallback, &in_force, memory);
                     report.drifted = drift.drifted;
                     report.warnings.extend(drift.warnings);
                 }

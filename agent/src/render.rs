@@ -256,6 +256,11 @@ impl Scopes for OfflineScopes {
 pub const KUSTOMIZATION_FILES: &[&str] =
     &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// Whether a path names a kustomization file.
+pub fn is_kustomization(path: &str) -> bool {
+    KUSTOMIZATION_FILES.contains(&path.rsplit('/').next().unwrap_or(path))
+}
+
 /// Whether a path is a manifest plumb reads: `*.yaml`, `*.yml`, `*.json`, or a kustomization file.
 pub fn is_manifest_path(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -303,14 +308,8 @@ pub fn select(paths: &[String], plumbignore: Option<&[u8]>, exclude: &[String]) 
     out
 }
 
-/// Parses every file into documents, flattening `kind: List`; folders
-/// holding a kustomization file are built with kustomize (see
-/// [`parse_tree`]). Files must be given in the order they should be read
-/// (sorted by path).
-pub fn parse_files(files: &[File]) -> Result<Vec<Manifest>, Vec<RenderError>> {
-    let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    parse_tree(&kustomize::MemFs::new(files), &paths)
-}
+/// Objects, or every mistake found.
+pub type Rendered = Result<Vec<Manifest>, Vec<RenderError>>;
 
 /// Parses a sync's folder: folders holding a kustomization file are built
 /// with kustomize (the topmost one wins; nothing under it is read as plain
@@ -320,10 +319,20 @@ pub fn parse_tree(
     fs: &dyn kustomize::Fs,
     selected: &[String],
 ) -> Result<Vec<Manifest>, Vec<RenderError>> {
+    parse_tree_with(fs, selected, &mut |root| kustomize::build(fs, root))
+}
+
+/// [`parse_tree`] with another way to build a kustomization folder
+/// (`render: kustomize-external`).
+pub fn parse_tree_with(
+    fs: &dyn kustomize::Fs,
+    selected: &[String],
+    build: &mut dyn FnMut(&str) -> Rendered,
+) -> Rendered {
     let parent = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
     let dirs: Vec<String> = selected
         .iter()
-        .filter(|p| KUSTOMIZATION_FILES.contains(&p.rsplit('/').next().unwrap_or(p)))
+        .filter(|p| is_kustomization(p))
         .map(|p| parent(p))
         .collect();
     let roots: Vec<&String> = dirs
@@ -338,7 +347,7 @@ pub fn parse_tree(
             Some(root) if built.contains(root) => continue,
             Some(root) => {
                 built.push(root);
-                kustomize::build(fs, root)
+                build(root)
             }
             None => match fs.read(path) {
                 Some(bytes) => parse_file(&File {
@@ -690,6 +699,12 @@ fn set_protocols(ports: &mut Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Renders exactly these files (a revision with nothing else in it).
+    fn parse_files(files: &[File]) -> Rendered {
+        let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+        parse_tree(&kustomize::MemFs::new(files), &paths)
+    }
 
     fn file(path: &str, text: &str) -> File {
         File {

@@ -57,28 +57,32 @@ pub fn runtime_dir() -> PathBuf {
     std::env::temp_dir().join("plumb")
 }
 
-/// Builds `dir` (relative to the revision's top) of revision `id`, whose
-/// files are `files`, and returns the program's YAML output with a label
-/// naming the command, for error messages and origins.
-pub fn build(
+/// Builds `dir` (relative to the revision's top) of revision `id` of
+/// `sync`, whose files are `files`: writes them out under `base` (once per
+/// revision) and runs the program there.
+pub fn build_revision<'a>(
     base: &Path,
     sync: &str,
     id: &str,
-    files: &[&File],
+    files: impl IntoIterator<Item = &'a File>,
     dir: &str,
 ) -> Result<File, ExternalError> {
-    let (program, args) = find_program()?;
+    find_program()?;
     let top = write_revision(&base.join(sync), id, files)?;
-    let target = if dir.is_empty() {
-        top.clone()
-    } else {
-        top.join(dir)
-    };
-    let command = format!("{program} {} {dir}", args.join(" "));
+    build_folder(&top, dir)
+}
+
+/// Builds `dir` under the folder `top` with the node's kustomize or
+/// kubectl; the output comes back as a file to parse, its path naming the
+/// command (for origins and errors).
+pub fn build_folder(top: &Path, dir: &str) -> Result<File, ExternalError> {
+    let (program, args) = find_program()?;
+    let shown = if dir.is_empty() { "." } else { dir };
+    let command = format!("{program} {} {shown}", args.join(" "));
     let output = Command::new(program)
         .args(args)
-        .arg(&target)
-        .current_dir(&top)
+        .arg(top.join(dir))
+        .current_dir(top)
         .output()
         .map_err(|e| ExternalError::Failed {
             command: command.clone(),
@@ -91,11 +95,11 @@ pub fn build(
             status: output.status.to_string(),
             stderr: String::from_utf8_lossy(&output.stderr)
                 .trim()
-                .replace(&*top.to_string_lossy(), "<revision>"),
+                .replace(&format!("{}/", top.display()), ""),
         });
     }
     Ok(File {
-        path: format!("{} ({command})", if dir.is_empty() { "." } else { dir }),
+        path: format!("{shown} ({command})"),
         bytes: output.stdout,
     })
 }
@@ -119,7 +123,11 @@ fn is_executable(path: &Path) -> bool {
 
 /// Writes the revision under `sync_dir/<id>` unless it is there already,
 /// and removes the sync's older revisions.
-fn write_revision(sync_dir: &Path, id: &str, files: &[&File]) -> Result<PathBuf, ExternalError> {
+fn write_revision<'a>(
+    sync_dir: &Path,
+    id: &str,
+    files: impl IntoIterator<Item = &'a File>,
+) -> Result<PathBuf, ExternalError> {
     let top = sync_dir.join(id);
     let write_err = |path: &Path| {
         let path = path.to_owned();
@@ -162,20 +170,20 @@ mod tests {
             path: "apps/cm.yaml".into(),
             bytes: b"a: 1\n".to_vec(),
         };
-        let top = write_revision(&base, "one", &[&file]).unwrap();
+        let top = write_revision(&base, "one", [&file]).unwrap();
         assert_eq!(std::fs::read(top.join("apps/cm.yaml")).unwrap(), b"a: 1\n");
         let written = std::fs::metadata(top.join("apps/cm.yaml"))
             .unwrap()
             .modified()
             .unwrap();
         // The same revision again: nothing rewritten.
-        write_revision(&base, "one", &[&file]).unwrap();
+        write_revision(&base, "one", [&file]).unwrap();
         let again = std::fs::metadata(top.join("apps/cm.yaml"))
             .unwrap()
             .modified()
             .unwrap();
         assert_eq!(written, again);
-        write_revision(&base, "two", &[&file]).unwrap();
+        write_revision(&base, "two", [&file]).unwrap();
         assert!(!base.join("one").exists());
         assert!(base.join("two/apps/cm.yaml").exists());
         std::fs::remove_dir_all(&base).unwrap();

@@ -41,10 +41,10 @@ pub struct MemFs {
 
 impl MemFs {
     /// A revision holding these files.
-    pub fn new(files: &[File]) -> MemFs {
+    pub fn new<'a>(files: impl IntoIterator<Item = &'a File>) -> MemFs {
         MemFs {
             files: files
-                .iter()
+                .into_iter()
                 .map(|f| (f.path.clone(), f.bytes.clone()))
                 .collect(),
         }
