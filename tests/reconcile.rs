@@ -1775,4 +1775,7 @@ fn render_kustomize_external_runs_the_nodes_kubectl_and_fails_clearly_without_on
     // The revision was written out once, under the runtime folder.
     let written: Vec<_> = std::fs::read_dir(runtime.join(&f.sync)).unwrap().collect();
     assert_eq!(written.len(), 1, "{written:?}");
+    // Its build is kept: the next cycle of the same revision starts no program.
+    let out = run(only_git.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

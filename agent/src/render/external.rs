@@ -16,6 +16,9 @@ const PROGRAMS: &[(&str, &[&str])] = &[("kustomize", &["build"]), ("kubectl", &[
 /// Marks a revision's folder as completely written.
 const COMPLETE: &str = ".plumb-complete";
 
+/// Prefix of a kept build's file in a revision's folder.
+const BUILT: &str = ".plumb-built-";
+
 /// Why an external build failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExternalError {
@@ -58,8 +61,9 @@ pub fn runtime_dir() -> PathBuf {
 }
 
 /// Builds `dir` (relative to the revision's top) of revision `id` of
-/// `sync`, whose files are `files`: writes them out under `base` (once per
-/// revision) and runs the program there.
+/// `sync`, whose files are `files`: writes them out under `base` and runs
+/// the program there, once per revision (a revision's build never changes,
+/// and a daemon's cycles would otherwise start the program every interval).
 pub fn build_revision<'a>(
     base: &Path,
     sync: &str,
@@ -67,9 +71,28 @@ pub fn build_revision<'a>(
     files: impl IntoIterator<Item = &'a File>,
     dir: &str,
 ) -> Result<File, ExternalError> {
+    let kept = base
+        .join(sync)
+        .join(id)
+        .join(format!("{BUILT}{}", dir.replace('/', "%")));
+    if let Some((path, yaml)) = std::fs::read(&kept).ok().as_deref().and_then(split_record) {
+        return Ok(File { path, bytes: yaml });
+    }
     find_program()?;
     let top = write_revision(&base.join(sync), id, files)?;
-    build_folder(&top, dir)
+    let built = build_folder(&top, dir)?;
+    let mut record = format!("{}\n", built.path).into_bytes();
+    record.extend_from_slice(&built.bytes);
+    // Only a cache: a failed write means the next cycle builds again.
+    let _ = std::fs::write(&kept, record);
+    Ok(built)
+}
+
+/// A kept build: its label on the first line, then the program's output.
+fn split_record(record: &[u8]) -> Option<(String, Vec<u8>)> {
+    let at = record.iter().position(|b| *b == b'\n')?;
+    let label = String::from_utf8(record[..at].to_vec()).ok()?;
+    Some((label, record[at + 1..].to_vec()))
 }
 
 /// Builds `dir` under the folder `top` with the node's kustomize or
