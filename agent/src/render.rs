@@ -8,6 +8,7 @@
 
 pub mod external;
 pub mod kustomize;
+mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -475,7 +476,7 @@ pub(crate) fn yaml_documents(
         if blank(&chunk.text) {
             continue;
         }
-        match serde_yaml_ng::from_str::<Value>(&chunk.text) {
+        match yaml::from_str(&chunk.text) {
             Ok(value) => {
                 documents.push((index, chunk.start + first_content_line(&chunk.text), value))
             }

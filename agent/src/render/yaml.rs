@@ -1,0 +1,681 @@
+//! One YAML document as kubectl reads it, into a JSON value.
+//!
+//! serde_yaml_ng follows YAML 1.2; kubectl reads manifests with go-yaml
+//! (v2 for `kubectl apply -f`, v3 under `kubectl kustomize`), which keep two
+//! YAML 1.1 habits that real repositories rely on, and this reader follows
+//! them:
+//!
+//! - **Numbers.** A plain scalar that starts with a digit or a sign is, for
+//!   go-yaml, an integer if Go's `strconv.ParseInt(s, 0, 64)` takes it once
+//!   its underscores are dropped: `0644` is octal (420), as are `0o644` and
+//!   `+0644`; `0x1A`/`0X1A` and `0b101`/`0B101` too; `1_000` is 1000. Failing
+//!   that it is a float if it looks like one: `08` and `0648` are 8 and 648.
+//!   A quoted (`'0644'`, `"0644"`), block (`|`) or `!!str`-tagged scalar stays
+//!   a string. Keys are left as written (see below).
+//! - **Merge keys.** A plain `<<` key whose value is a mapping, an alias of
+//!   one, or a list of them merges those mappings into its own: the keys
+//!   written in the mapping win over merged ones wherever `<<` stands, and an
+//!   earlier mapping in a `<<` list wins over a later one (as kustomize does;
+//!   `kubectl apply -f` lets a key written *before* the `<<` lose, a go-yaml
+//!   v2 quirk not copied here). A quoted `"<<"` is an ordinary key.
+//!
+//! And one JSON habit: a float with no fraction (`1.0`, `1e3`) is written
+//! as the integer kubectl sends (`1`, `1000`).
+//!
+//! Left as serde_yaml_ng reads them, where kubectl differs:
+//! - `yes`/`no`/`on`/`off`/`y`/`n` are strings. `kubectl apply -f` (go-yaml
+//!   v2) reads them as booleans, keys included (`on:` becomes `"true":`),
+//!   while `kubectl kustomize` (go-yaml v3) keeps them strings, as here.
+//! - Keys are their text: kubectl apply turns an unquoted `0644:` key into
+//!   `"420"`, `0x10:` into `"16"`, `~:` into `"null"`; kustomize refuses
+//!   non-string keys altogether.
+//! - Dates (`2001-12-14`) stay strings, as for kubectl apply; kustomize
+//!   writes them as `2001-12-14T00:00:00Z`.
+//! - A tag on the line before its scalar (`!!str` then `0644` on the next
+//!   line) is not seen, so that scalar is read as a number.
+//!
+//! How a scalar's style is known: serde_yaml_ng hands plain and quoted
+//! scalars without escapes to `visit_borrowed_str` as a slice of the input,
+//! ending, for a quoted one, just before its closing quote; escaped, block
+//! and multi-line scalars come through `visit_str`, and none of them reads
+//! as a number for go-yaml. So a borrowed scalar followed by a quote is
+//! quoted, and one that is not is plain.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Parses one YAML document (as `serde_yaml_ng::from_str` does: several
+/// documents are an error) the way kubectl reads it. Errors, and their
+/// positions, are serde_yaml_ng's.
+pub(crate) fn from_str(text: &str) -> Result<Value, serde_yaml_ng::Error> {
+    Node { input: text }.deserialize(serde_yaml_ng::Deserializer::from_str(text))
+}
+
+/// Any YAML node, read into a JSON value. `input` is the text the
+/// deserializer reads, to place the scalars it lends.
+#[derive(Clone, Copy)]
+struct Node<'de> {
+    input: &'de str,
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'de> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'de> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    // Beyond 64 bits go-yaml falls back to a float.
+    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or_else(|_| float(v as f64), Value::from))
+    }
+
+    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
+        Ok(u64::try_from(v).map_or_else(|_| float(v as f64), Value::from))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(float(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value, E> {
+        if plain(self.input, v) && !tagged(self.input, v) {
+            if let Some(number) = yaml11_number(v) {
+                return Ok(number);
+            }
+        }
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut own = Map::new();
+        // The mappings of each `<<` key, in the order the keys come.
+        let mut merges: Vec<Vec<Map<String, Value>>> = Vec::new();
+        while let Some(key) = map.next_key_seed(Key { input: self.input })? {
+            match key {
+                KeyName::Merge => merges.push(map.next_value_seed(Merge { node: self })?),
+                KeyName::Text(key) => {
+                    let value = map.next_value_seed(self)?;
+                    own.insert(key, value);
+                }
+            }
+        }
+        // Written keys first; then a later `<<` over an earlier one (as a
+        // repeated key does), and within one the earlier mapping.
+        for mappings in merges.into_iter().rev() {
+            for mapping in mappings {
+                for (key, value) in mapping {
+                    own.entry(key).or_insert(value);
+                }
+            }
+        }
+        Ok(Value::Object(own))
+    }
+}
+
+/// A float as JSON: integral ones as integers, as Go's encoding/json writes
+/// them; infinities and NaN, which JSON lacks, as null (serde_json's choice).
+fn float(v: f64) -> Value {
+    // 2^63: every integral f64 below it in magnitude is an exact i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if v.fract() == 0.0 && v.abs() < LIMIT {
+        Value::from(v as i64)
+    } else {
+        Number::from_f64(v).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// Where `scalar` sits in `input`, if it is a slice of it.
+fn offset(input: &str, scalar: &str) -> Option<usize> {
+    let start = (scalar.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    (start + scalar.len() <= input.len()).then_some(start)
+}
+
+/// A scalar lent from the input is plain unless a quote closes it.
+fn plain(input: &str, scalar: &str) -> bool {
+    match offset(input, scalar) {
+        Some(start) => !matches!(
+            input.as_bytes().get(start + scalar.len()),
+            Some(b'\'' | b'"')
+        ),
+        None => false,
+    }
+}
+
+/// Whether a tag (`!!str`, `!foo`) stands before the scalar on its line,
+/// perhaps with an anchor (`&a`) on either side.
+fn tagged(input: &str, scalar: &str) -> bool {
+    let Some(start) = offset(input, scalar) else {
+        return false;
+    };
+    let before = &input.as_bytes()[..start];
+    let mut end = before.len();
+    for _ in 0..2 {
+        while end > 0 && matches!(before[end - 1], b' ' | b'\t') {
+            end -= 1;
+        }
+        let token_start = before[..end]
+            .iter()
+            .rposition(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b','))
+            .map_or(0, |i| i + 1);
+        match before.get(token_start) {
+            Some(b'!') if token_start < end => return true,
+            Some(b'&') if token_start < end => end = token_start,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// What go-yaml makes of a plain scalar serde_yaml_ng left a string: an
+/// integer per Go's `ParseInt(s, 0, 64)` (then `ParseUint`) with the
+/// underscores dropped, else a float if it has a float's shape, else none.
+fn yaml11_number(scalar: &str) -> Option<Value> {
+    let first = *scalar.as_bytes().first()?;
+    if !(first.is_ascii_digit() || first == b'+' || first == b'-') {
+        return None;
+    }
+    let plain: String = scalar.chars().filter(|&c| c != '_').collect();
+    let (negative, unsigned) = match plain.as_bytes().first() {
+        Some(b'-') => (true, &plain[1..]),
+        Some(b'+') => (false, &plain[1..]),
+        _ => (false, plain.as_str()),
+    };
+    if let Some(magnitude) = go_parse_uint(unsigned) {
+        let limit = 1u64 << 63;
+        if negative && magnitude <= limit {
+            return Some(Value::from((magnitude as i64).wrapping_neg()));
+        }
+        if !negative && magnitude < limit {
+            return Some(Value::from(magnitude as i64));
+        }
+        // ParseUint takes no sign.
+        if plain.as_bytes()[0].is_ascii_digit() {
+            return Some(Value::from(magnitude));
+        }
+    }
+    if float_shaped(&plain) {
+        return plain
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(float);
+    }
+    None
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)` for an underscore-free `s`: a `0x`,
+/// `0o` or `0b` prefix (any case) picks the base, a lone leading `0` means
+/// octal, anything else is decimal.
+fn go_parse_uint(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let (radix, digits) = match b {
+        [] => return None,
+        [b'0', p, _, ..] if matches!(p.to_ascii_lowercase(), b'x' | b'o' | b'b') => {
+            let radix = match p.to_ascii_lowercase() {
+                b'x' => 16,
+                b'o' => 8,
+                _ => 2,
+            };
+            (radix, &s[2..])
+        }
+        [b'0', ..] => (8, &s[1..]),
+        _ => (10, s),
+    };
+    if digits.is_empty() {
+        return Some(0);
+    }
+    // from_str_radix also takes a sign, which Go does not here.
+    if !digits.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// go-yaml's float shape: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn float_shaped(s: &str) -> bool {
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let rest = if let Some(fraction) = s.strip_prefix('.') {
+        let n = digits(fraction);
+        if n == 0 {
+            return false;
+        }
+        &fraction[n..]
+    } else {
+        let n = digits(s);
+        if n == 0 {
+            return false;
+        }
+        let rest = &s[n..];
+        match rest.strip_prefix('.') {
+            Some(fraction) => &fraction[digits(fraction)..],
+            None => rest,
+        }
+    };
+    match rest.strip_prefix(['e', 'E']) {
+        None => rest.is_empty(),
+        Some(exponent) => {
+            let exponent = exponent.strip_prefix(['-', '+']).unwrap_or(exponent);
+            let n = digits(exponent);
+            n > 0 && n == exponent.len()
+        }
+    }
+}
+
+/// A mapping key: its text, as serde_json reads keys (the scalar as written:
+/// `1`, `~`, `0644`), or a plain `<<`.
+struct Key<'de> {
+    input: &'de str,
+}
+
+enum KeyName {
+    Merge,
+    Text(String),
+}
+
+impl<'de> DeserializeSeed<'de> for Key<'de> {
+    type Value = KeyName;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<KeyName, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'de> {
+    type Value = KeyName;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<KeyName, E> {
+        if v == "<<" && plain(self.input, v) {
+            return Ok(KeyName::Merge);
+        }
+        Ok(KeyName::Text(v.to_owned()))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<KeyName, E> {
+        Ok(KeyName::Text(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<KeyName, E> {
+        Ok(KeyName::Text(v))
+    }
+}
+
+/// The value of a `<<` key: a mapping, or a list of mappings.
+struct Merge<'de> {
+    node: Node<'de>,
+}
+
+const MERGE: &str = "a mapping or a list of mappings to merge (`<<`)";
+
+impl<'de> DeserializeSeed<'de> for Merge<'de> {
+    type Value = Vec<Map<String, Value>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Merge<'de> {
+    type Value = Vec<Map<String, Value>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(MERGE)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Ok(vec![mapping(self.node.visit_map(map)?)])
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut mappings = Vec::new();
+        while let Some(m) = seq.next_element_seed(MergeItem { node: self.node })? {
+            mappings.push(m);
+        }
+        Ok(mappings)
+    }
+}
+
+/// One mapping of a `<<` list.
+struct MergeItem<'de> {
+    node: Node<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for MergeItem<'de> {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MergeItem<'de> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(MERGE)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Ok(mapping(self.node.visit_map(map)?))
+    }
+}
+
+fn mapping(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => unreachable!("visit_map builds an object"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(text: &str) -> Value {
+        from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[test]
+    fn plain_octal_is_a_number_quoted_stays_a_string() {
+        let text = "\
+plain: 0644
+single: '0644'
+double: \"0644\"
+block: |
+  0644
+folded: >-
+  0644
+escaped: \"\\x30644\"
+continued: \"\\
+  0644\"
+tagged: !!str 0644
+anchoredTag: &a !!str 0755
+o: 0o600
+seq: [0644, '0644', \"0400\", 0755]
+blockSeq:
+  - 0400
+  - '0400'
+map: {mode: 0755, quoted: '0755'}
+";
+        assert_eq!(
+            read(text),
+            json!({
+                "plain": 420, "single": "0644", "double": "0644",
+                "block": "0644\n", "folded": "0644", "escaped": "0644",
+                "continued": "0644", "tagged": "0644", "anchoredTag": "0755",
+                "o": 384,
+                "seq": [420, "0644", "0400", 493],
+                "blockSeq": [256, "0400"],
+                "map": {"mode": 493, "quoted": "0755"},
+            })
+        );
+    }
+
+    /// Each as `kubectl label --local -o json` (go-yaml v2) and `kubectl
+    /// kustomize` (go-yaml v3) read it, checked with kubectl 1.32.
+    #[test]
+    fn numbers_follow_go_yaml() {
+        let cases = [
+            ("0644", json!(420)),
+            ("0o644", json!(420)),
+            ("+0644", json!(420)),
+            ("-0644", json!(-420)),
+            ("0_644", json!(420)),
+            ("1_000", json!(1000)),
+            ("0x1A", json!(26)),
+            ("0X1A", json!(26)),
+            ("0x_1A", json!(26)),
+            ("0b101", json!(5)),
+            ("0B101", json!(5)),
+            ("08", json!(8)),
+            ("0900", json!(900)),
+            ("0648", json!(648)),
+            ("00", json!(0)),
+            ("0", json!(0)),
+            ("+12", json!(12)),
+            ("1.5", json!(1.5)),
+            ("1e3", json!(1000)),
+            ("1.", json!(1)),
+            (".5", json!(0.5)),
+            ("0.50", json!(0.5)),
+            ("1:30", json!("1:30")),
+            ("2001-12-14", json!("2001-12-14")),
+            ("0x", json!("0x")),
+            ("0b2", json!("0b2")),
+            ("09.5", json!(9.5)),
+            ("-0x1A", json!(-26)),
+            ("01777777777777777777777", json!(u64::MAX)),
+            ("-01000000000000000000000", json!(i64::MIN)),
+            ("1e400", json!("1e400")),
+            ("yes", json!("yes")),
+            ("on", json!("on")),
+            ("true", json!(true)),
+            ("~", json!(null)),
+            ("_1", json!("_1")),
+            ("1.0", json!(1)),
+            ("0O17", json!(15)),
+            ("+0x1A", json!(26)),
+            ("1_000.5", json!(1000.5)),
+        ];
+        for (scalar, want) in cases {
+            assert_eq!(read(&format!("v: {scalar}\n"))["v"], want, "{scalar}");
+        }
+    }
+
+    #[test]
+    fn keys_keep_their_text() {
+        let value = read("0644: a\n1: b\n~: c\n'0644x': d\nyes: e\n");
+        assert_eq!(
+            value,
+            json!({"0644": "a", "1": "b", "~": "c", "0644x": "d", "yes": "e"})
+        );
+    }
+
+    #[test]
+    fn aliases_of_octal_scalars_are_numbers() {
+        let value = read("a: &m 0644\nb: *m\nc: &q '0644'\nd: *q\n");
+        assert_eq!(value, json!({"a": 420, "b": 420, "c": "0644", "d": "0644"}));
+    }
+
+    #[test]
+    fn merge_key_single_mapping() {
+        let text = "\
+base: &base {a: 1, b: 2}
+after:
+  <<: *base
+  a: own
+before:
+  a: own
+  <<: *base
+inline:
+  <<: {x: 1, y: 2}
+  y: 3
+";
+        assert_eq!(
+            read(text),
+            json!({
+                "base": {"a": 1, "b": 2},
+                "after": {"a": "own", "b": 2},
+                "before": {"a": "own", "b": 2},
+                "inline": {"x": 1, "y": 3},
+            })
+        );
+    }
+
+    #[test]
+    fn merge_key_list_earlier_wins_and_own_keys_win() {
+        let text = "\
+base: &base {a: base-a, b: base-b, c: base-c}
+other: &other {a: other-a, d: other-d}
+list:
+  <<: [*other, *base]
+own:
+  b: own
+  <<: [*base, *other]
+twice:
+  <<: *base
+  <<: *other
+";
+        let value = read(text);
+        assert_eq!(
+            value["list"],
+            json!({"a": "other-a", "b": "base-b", "c": "base-c", "d": "other-d"})
+        );
+        assert_eq!(
+            value["own"],
+            json!({"a": "base-a", "b": "own", "c": "base-c", "d": "other-d"})
+        );
+        // A repeated `<<`: the later wins, as for any repeated key.
+        assert_eq!(
+            value["twice"],
+            json!({"a": "other-a", "b": "base-b", "c": "base-c", "d": "other-d"})
+        );
+    }
+
+    #[test]
+    fn merges_nest_and_quoted_merge_keys_are_keys() {
+        let text = "\
+base: &base {a: 1, m: 0644}
+holder: &holder
+  <<: *base
+  z: 2
+deep:
+  <<: *holder
+  a: 3
+items:
+  - <<: *base
+    c: 4
+quoted:
+  \"<<\": *base
+";
+        let value = read(text);
+        assert_eq!(value["deep"], json!({"a": 3, "m": 420, "z": 2}));
+        assert_eq!(value["items"], json!([{"a": 1, "m": 420, "c": 4}]));
+        assert_eq!(value["quoted"], json!({"<<": {"a": 1, "m": 420}}));
+    }
+
+    #[test]
+    fn merging_a_scalar_is_an_error_at_the_scalar() {
+        let err = from_str("s: &s hello\nm:\n  a: 1\n  <<: *s\n").unwrap_err();
+        assert!(
+            err.to_string().contains("expected a mapping or a list"),
+            "{err}"
+        );
+        assert_eq!(err.location().map(|l| l.line()), Some(1), "{err}");
+        let err = from_str("m:\n  <<: [{a: 1}, 2]\n").unwrap_err();
+        assert!(err.to_string().contains("invalid type: integer"), "{err}");
+        assert_eq!(err.location().map(|l| l.line()), Some(2), "{err}");
+    }
+
+    /// Errors, their text and their places, are serde_yaml_ng's.
+    #[test]
+    fn errors_are_serde_yaml_ngs() {
+        for text in [
+            "a: 1\nb: [unclosed\n",
+            "a: 1\n  b: 2\n",
+            "a:\n  - 1\n  b: 2\n",
+            "a: 1\n---\nb: 2\n",
+            "a: *nowhere\n",
+            "? [1, 2]\n: x\n",
+            "a: !custom 1\n",
+            "a: 1\nb:\n  c: {d: [1, \"x\n",
+        ] {
+            let ours = from_str(text).unwrap_err();
+            let theirs = serde_yaml_ng::from_str::<Value>(text).unwrap_err();
+            assert_eq!(ours.to_string(), theirs.to_string(), "{text}");
+            assert_eq!(
+                ours.location().map(|l| (l.line(), l.column())),
+                theirs.location().map(|l| (l.line(), l.column())),
+                "{text}"
+            );
+        }
+    }
+
+    /// What serde_yaml_ng already reads as kubectl does reads the same.
+    #[test]
+    fn the_rest_reads_as_before() {
+        let text = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, labels: {app: a}}
+data:
+  s: hello world
+  multi: |
+    line 1
+    line 2
+  empty: ''
+n: null
+e:
+t: True
+i: -12
+h: 0x10
+f: 1.5
+inf: .inf
+u: 'it''s'
+dup: 1
+dup: 2
+";
+        let mut before = serde_yaml_ng::from_str::<Value>(text).unwrap();
+        // The one change: a float with no fraction is an integer.
+        assert_eq!(before["f"], json!(1.5));
+        assert_eq!(read(text), before);
+        before["x"] = json!(1);
+        assert_ne!(read(text), before);
+    }
+}
