@@ -177,8 +177,9 @@ fn yaml_objects(text: &str) -> Result<Vec<Value>, String> {
 
 /// JSON 6902 operations, written as JSON or YAML.
 fn json_ops(text: &str) -> Result<Value, String> {
-    let ops: Value =
-        serde_yaml_ng::from_str(text).map_err(|e| format!("invalid JSON 6902 patch: {e}"))?;
+    // kubectl's YAML reading (octal modes, merge keys), as for resources.
+    let ops: Value = crate::render::yaml::from_str(text)
+        .map_err(|e| format!("invalid JSON 6902 patch: {e}"))?;
     match &ops {
         Value::Array(items) if !items.is_empty() => Ok(ops),
         _ => Err("a JSON 6902 patch must be a non-empty list of operations".into()),
