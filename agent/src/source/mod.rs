@@ -865,6 +865,17 @@ impl GitSource {
         Ok(())
     }
 
+    /// The repository and the id of `commit`'s tree.
+    fn tree_of(&self, commit: &str) -> Result<(gix::Repository, gix::ObjectId), SourceError> {
+        let repo = self.repo()?;
+        let tree = gix::ObjectId::from_hex(commit.as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|id| repo.find_commit(id).map_err(|e| e.to_string()))
+            .and_then(|c| c.tree_id().map(|t| t.detach()).map_err(|e| e.to_string()))
+            .map_err(|cause| self.local(repo.git_dir(), cause))?;
+        Ok((repo, tree))
+    }
+
     /// The files a sync reads at `commit`: under `path`, selected by
     /// `.plumbignore` and `exclude`, with paths relative to the repository.
     pub fn files(
@@ -873,18 +884,9 @@ impl GitSource {
         path: &str,
         exclude: &[String],
     ) -> Result<Vec<File>, SourceError> {
-        let repo = self.repo()?;
-        let local = |e: &dyn std::fmt::Display| SourceError::Local {
-            name: self.settings.name.clone(),
-            path: repo.git_dir().to_owned(),
-            cause: e.to_string(),
-        };
-        let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| local(&e))?;
-        let mut tree = repo
-            .find_commit(id)
-            .map_err(|e| local(&e))?
-            .tree()
-            .map_err(|e| local(&e))?;
+        let (repo, tree) = self.tree_of(commit)?;
+        let local = |e: &dyn std::fmt::Display| self.local(repo.git_dir(), e);
+        let mut tree = repo.find_tree(tree).map_err(|e| local(&e))?;
         if !path.is_empty() {
             let entry = tree.lookup_entry_by_path(path).map_err(|e| local(&e))?;
             let Some(entry) = entry.filter(|e| e.mode().is_tree()) else {
@@ -932,18 +934,9 @@ impl GitSource {
     /// relative to the repository): what a kustomization may refer to
     /// outside the sync's folder.
     pub fn other_files(&mut self, commit: &str, skip: &[File]) -> Result<Vec<File>, SourceError> {
-        let repo = self.repo()?;
-        let local = |e: &dyn std::fmt::Display| SourceError::Local {
-            name: self.settings.name.clone(),
-            path: repo.git_dir().to_owned(),
-            cause: e.to_string(),
-        };
-        let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| local(&e))?;
-        let tree = repo
-            .find_commit(id)
-            .map_err(|e| local(&e))?
-            .tree()
-            .map_err(|e| local(&e))?;
+        let (repo, tree) = self.tree_of(commit)?;
+        let local = |e: &dyn std::fmt::Display| self.local(repo.git_dir(), e);
+        let tree = repo.find_tree(tree).map_err(|e| local(&e))?;
         let skip: std::collections::HashSet<&str> = skip.iter().map(|f| f.path.as_str()).collect();
         let mut files = Vec::new();
         for e in tree
