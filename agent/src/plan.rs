@@ -194,6 +194,7 @@ mod tests {
                 document: 0,
                 line: 1,
             },
+            kustomized: false,
         };
         let ms = vec![
             m("apps/v1", "Deployment", "web"),

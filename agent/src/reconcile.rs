@@ -288,7 +288,15 @@ fn external_output(
     output: Result<File, external::ExternalError>,
 ) -> Result<Vec<Manifest>, Vec<render::RenderError>> {
     match output {
-        Ok(file) => render::parse_file(&file),
+        Ok(file) => render::parse_file(&file).map(|objects| {
+            objects
+                .into_iter()
+                .map(|m| Manifest {
+                    kustomized: true,
+                    ..m
+                })
+                .collect()
+        }),
         Err(e) => Err(vec![render::RenderError::Kustomize {
             at: if dir.is_empty() {
                 ".".into()

@@ -88,6 +88,10 @@ pub struct Manifest {
     pub object: Value,
     /// Where it was declared.
     pub origin: Origin,
+    /// Built by kustomize, whose `namespace:` also lands on kinds it cannot
+    /// tell are cluster-scoped (custom ones); there, as with `kubectl apply
+    /// -k`, the namespace is dropped rather than refused.
+    pub kustomized: bool,
 }
 
 impl Manifest {
@@ -405,6 +409,7 @@ pub(crate) fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>>
             Ok(mut objects) => manifests.extend(objects.drain(..).map(|object| Manifest {
                 object,
                 origin: origin.clone(),
+                kustomized: false,
             })),
             Err(e) => errors.push(e),
         }
@@ -606,6 +611,11 @@ pub fn finish(
         match scopes.namespaced(&api_version, &key.kind) {
             Some(true) if key.namespace.is_empty() => {
                 m.object["metadata"]["namespace"] = Value::String(defaults.namespace.to_owned());
+            }
+            Some(false) if !key.namespace.is_empty() && m.kustomized => {
+                if let Some(meta) = m.object["metadata"].as_object_mut() {
+                    meta.remove("namespace");
+                }
             }
             Some(false) if !key.namespace.is_empty() => {
                 errors.push(RenderError::NamespaceOnClusterScoped {
@@ -835,6 +845,32 @@ mod tests {
             errors[0].to_string(),
             "base/kustomization.yaml:2: vars: not supported by plumb's built-in kustomize; use `render: kustomize-external` for this sync"
         );
+    }
+
+    #[test]
+    fn kustomizes_namespace_on_a_cluster_scoped_custom_kind_is_dropped() {
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: issuers.ex.com}\nspec: {group: ex.com, scope: Cluster, names: {kind: ClusterIssuer, plural: issuers}}\n";
+        let issuer = "apiVersion: ex.com/v1\nkind: ClusterIssuer\nmetadata: {name: letsencrypt}\n";
+        let rendered = render(&[
+            file("crd.yaml", crd),
+            file(
+                "certs/kustomization.yaml",
+                "namespace: certs\nresources: [issuer.yaml]\n",
+            ),
+            file("certs/issuer.yaml", issuer),
+        ])
+        .unwrap();
+        let built = rendered
+            .iter()
+            .find(|m| m.key().kind == "ClusterIssuer")
+            .unwrap();
+        assert_eq!(built.key().namespace, "", "{:?}", built.object);
+        // Written by hand, the same namespace is a mistake worth refusing.
+        let by_hand = issuer.replace(
+            "{name: letsencrypt}",
+            "{name: letsencrypt, namespace: certs}",
+        );
+        assert!(render(&[file("crd.yaml", crd), file("issuer.yaml", &by_hand)]).is_err());
     }
 
     #[test]

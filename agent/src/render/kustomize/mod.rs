@@ -484,6 +484,7 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
         .map(|r| Manifest {
             object: r.object,
             origin: r.origin,
+            kustomized: true,
         })
         .collect())
 }
