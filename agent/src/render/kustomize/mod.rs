@@ -269,6 +269,14 @@ impl Res {
             namespace: self.namespace().to_owned(),
         }
     }
+    /// Whether its identity now is `id` (kustomize's ResId.Equals), without
+    /// building an [`Id`]: duplicate checks ask this of every pair.
+    pub fn is(&self, id: &Id) -> bool {
+        self.name() == id.name
+            && self.kind() == id.kind
+            && self.api_version() == id.api_version
+            && self.effective_namespace() == id.effective_namespace()
+    }
     /// The identity it was declared with.
     pub fn org(&self) -> Id {
         self.prev.first().cloned().unwrap_or_else(|| self.cur())
@@ -305,7 +313,7 @@ impl Res {
 /// Adds an object; an identity already present is an error, as in kustomize.
 fn append(objects: &mut Vec<Res>, res: Res) -> Result<(), String> {
     let id = res.cur();
-    if let Some(other) = objects.iter().find(|o| o.cur().equals(&id)) {
+    if let Some(other) = objects.iter().find(|o| o.is(&id)) {
         return Err(format!(
             "{id} is declared twice: at {} and at {}",
             other.origin, res.origin

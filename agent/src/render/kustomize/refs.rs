@@ -269,6 +269,17 @@ fn table() -> Vec<Backref> {
 /// Rewrites every reference to a renamed object to its final name.
 pub fn fix_references(objects: &mut [Res]) -> Result<(), String> {
     let table = table();
+    // Which objects each table entry can point at, by kind: computed once,
+    // since fixing references changes no object's identity (and checking
+    // every object for every referrer made this quadratic).
+    let of_kind: Vec<Vec<usize>> = table
+        .iter()
+        .map(|backref| {
+            (0..objects.len())
+                .filter(|&i| is_of_kind(&objects[i], backref))
+                .collect()
+        })
+        .collect();
     for i in 0..objects.len() {
         let api_version = objects[i].api_version().to_owned();
         let org_kind = objects[i].org().kind;
@@ -285,7 +296,7 @@ pub fn fix_references(objects: &mut [Res]) -> Result<(), String> {
             path: "",
         };
         let mut outcome = Ok(());
-        for backref in &table {
+        for (backref, of_kind) in table.iter().zip(&of_kind) {
             let mut candidates = None;
             for (group, version, kind, path) in &backref.referrers {
                 let wanted = FieldSpec {
@@ -299,7 +310,7 @@ pub fn fix_references(objects: &mut [Res]) -> Result<(), String> {
                     continue;
                 }
                 let candidates: &Vec<usize> =
-                    candidates.get_or_insert_with(|| visible(objects, &object, backref));
+                    candidates.get_or_insert_with(|| visible(objects, of_kind, &object));
                 referrer.path = path;
                 let any = FieldSpec {
                     group: "",
@@ -335,8 +346,8 @@ struct Referrer<'a> {
 }
 
 /// Objects of the referred kind that the referrer may name
-/// (kustomize's SubsetThatCouldBeReferencedByResource, then the kind).
-fn visible(objects: &[Res], object: &Value, backref: &Backref) -> Vec<usize> {
+/// (kustomize's SubsetThatCouldBeReferencedByResource), among `of_kind`.
+fn visible(objects: &[Res], of_kind: &[usize], object: &Value) -> Vec<usize> {
     let referrer_ns = effective_namespace_of(object);
     let binding_namespaces: Vec<String> = if object["kind"] == "RoleBinding" {
         object["subjects"]
@@ -349,25 +360,27 @@ fn visible(objects: &[Res], object: &Value, backref: &Backref) -> Vec<usize> {
     } else {
         Vec::new()
     };
-    objects
+    of_kind
         .iter()
-        .enumerate()
-        .filter(|(_, o)| {
+        .copied()
+        .filter(|&i| {
+            let o = &objects[i];
             referrer_ns.is_none()
                 || o.is_cluster_scoped()
                 || o.effective_namespace() == referrer_ns.as_deref().unwrap_or_default()
                 || binding_namespaces.iter().any(|n| n == o.namespace())
         })
-        .filter(|(_, o)| {
-            o.prev.iter().any(|id| {
-                let (g, v) = fieldspec::group_version(&id.api_version);
-                id.kind == backref.kind
-                    && (backref.group.is_empty() || backref.group == g)
-                    && (backref.version.is_empty() || backref.version == v)
-            })
-        })
-        .map(|(i, _)| i)
         .collect()
+}
+
+/// Whether an object was ever of the kind a table entry points at.
+fn is_of_kind(o: &Res, backref: &Backref) -> bool {
+    o.prev.iter().any(|id| {
+        let (g, v) = fieldspec::group_version(&id.api_version);
+        id.kind == backref.kind
+            && (backref.group.is_empty() || backref.group == g)
+            && (backref.version.is_empty() || backref.version == v)
+    })
 }
 
 /// The namespace an object is in for matching: None when cluster-scoped.

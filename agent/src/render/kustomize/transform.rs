@@ -178,8 +178,8 @@ fn yaml_objects(text: &str) -> Result<Vec<Value>, String> {
 /// JSON 6902 operations, written as JSON or YAML.
 fn json_ops(text: &str) -> Result<Value, String> {
     // kubectl's YAML reading (octal modes, merge keys), as for resources.
-    let ops: Value = crate::render::yaml::from_str(text)
-        .map_err(|e| format!("invalid JSON 6902 patch: {e}"))?;
+    let ops: Value =
+        crate::render::yaml::from_str(text).map_err(|e| format!("invalid JSON 6902 patch: {e}"))?;
     match &ops {
         Value::Array(items) if !items.is_empty() => Ok(ops),
         _ => Err("a JSON 6902 patch must be a non-empty list of operations".into()),
@@ -446,7 +446,7 @@ pub fn namespace(
     }
     for (i, r) in objects.iter().enumerate() {
         let id = r.cur();
-        if objects[..i].iter().any(|o| o.cur().equals(&id)) {
+        if objects[..i].iter().any(|o| o.is(&id)) {
             return Err(format!("setting the namespace makes two objects {id}"));
         }
     }
