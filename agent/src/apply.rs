@@ -394,18 +394,23 @@ pub fn apply_all(
             .push(by_key[&key]);
     }
     for (stage, group) in stages {
-        let results = parallel(&group, PARALLELISM, |t| apply_one(client, t, validation));
+        // Each worker boils the server's answer down to an `Applied` at once:
+        // a stage's answers, kept whole until the stage ends, were the largest
+        // part of a first apply's peak heap (2.9 of 8.2 MB for 300 objects).
+        let results = parallel(&group, PARALLELISM, |t| {
+            apply_one(client, t, validation).map(|live| Applied {
+                object: t.manifest.key(),
+                resource_version: live["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                fingerprint: plan::fingerprint(&live["metadata"]),
+            })
+        });
         let mut failures = Vec::new();
         for (t, r) in group.iter().zip(results) {
             match r {
-                Ok(live) => applied.push(Applied {
-                    object: t.manifest.key(),
-                    resource_version: live["metadata"]["resourceVersion"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    fingerprint: plan::fingerprint(&live["metadata"]),
-                }),
+                Ok(a) => applied.push(a),
                 Err(e) => failures.push(failure(t.manifest, e)),
             }
         }

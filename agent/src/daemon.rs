@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{signal, SignalKind};
@@ -39,6 +39,16 @@ pub fn next_wait(interval: Duration, jitter: f64, failures: u32, random: f64) ->
         .min(BACKOFF_CAP)
         .min(interval.max(Duration::from_secs(5)));
     ceiling.mul_f64(random)
+}
+
+static RELEASE_MEMORY: OnceLock<fn()> = OnceLock::new();
+
+/// Sets what returns the allocator's free memory to the OS, run on a cycle's
+/// thread when the cycle is over. The binary sets it, as it chooses the
+/// allocator: mimalloc otherwise keeps much of a cycle's peak resident
+/// through the idle wait that follows (measured: 3.5 MB more per idle daemon).
+pub fn release_memory_with(release: fn()) {
+    let _ = RELEASE_MEMORY.set(release);
 }
 
 /// A source shared by the syncs that read it, polled at most once per its interval.
@@ -368,7 +378,11 @@ impl SyncJob {
             let cycle_memory = memory.clone();
             job.liveness.cycle_started(&job.sync.name, job.deadline);
             let ready = tokio::task::spawn_blocking(move || {
-                cycle_job.cycle(&mut cycle_memory.lock().unwrap(), force_poll)
+                let ready = cycle_job.cycle(&mut cycle_memory.lock().unwrap(), force_poll);
+                if let Some(release) = RELEASE_MEMORY.get() {
+                    release();
+                }
+                ready
             })
             .await
             .unwrap_or(false);

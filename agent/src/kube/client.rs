@@ -4,6 +4,7 @@
 //! ureq is blocking; under tokio these calls run on blocking threads.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use ureq::http;
 use ureq::tls::{ClientCert, PrivateKey, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use super::discovery::{self, ApiResource};
 use super::error::{from_status, Action, Error};
@@ -24,6 +27,13 @@ const PAGE_SIZE: usize = 500;
 
 /// Largest response body accepted (a page of 500 big objects fits easily).
 const MAX_BODY: u64 = 64 << 20;
+
+/// Size of each of a connection's read and write buffers, and the largest
+/// response header accepted (which must fit the read buffer). ureq's default,
+/// 128 KiB, is allocated and zeroed four times per TLS connection (in and out,
+/// for the TLS and the TCP layer): 0.5 MiB a connection, most of a first
+/// apply's heap beside the objects. API server headers are a few hundred bytes.
+const BUFFER: usize = 16 << 10;
 
 /// How transient failures (connection errors, 429, 5xx) are retried.
 #[derive(Debug, Clone, Copy)]
@@ -134,15 +144,19 @@ impl Client {
             tracing::warn!(server = %conn.server, "insecure-skip-tls-verify is set: the API server's certificate is not verified");
             tls = tls.disable_verification(true);
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .tls_config(tls.build())
             .http_status_as_error(false)
             .user_agent(user_agent)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(60)))
             .max_idle_connections_per_host(8)
-            .build()
-            .into();
+            .input_buffer_size(BUFFER)
+            .output_buffer_size(BUFFER)
+            .max_response_header_size(BUFFER)
+            .build();
+        let agent =
+            ureq::Agent::with_parts(config, DefaultConnector::default(), IpFirst::default());
         Ok(Client {
             agent,
             server: conn.server.clone(),
@@ -496,33 +510,36 @@ impl Client {
         self.list_as(resource, namespace, label_selector, "application/json")
     }
 
-    /// Lists only the objects' metadata (PartialObjectMetadataList): cheaper for drift checks.
+    /// Lists only the objects' metadata (PartialObjectMetadataList), and
+    /// that without `metadata.managedFields`: cheaper for drift checks.
     pub fn list_metadata(
         &self,
         resource: &ApiResource,
         namespace: Option<&str>,
         label_selector: Option<&str>,
     ) -> Result<Vec<Value>, Error> {
-        self.list_as(
+        let items: Vec<WithoutManagedFields> = self.list_as(
             resource,
             namespace,
             label_selector,
             "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
-        )
+        )?;
+        Ok(items.into_iter().map(|item| item.0).collect())
     }
 
-    fn list_as(
+    fn list_as<T: DeserializeOwned>(
         &self,
         resource: &ApiResource,
         namespace: Option<&str>,
         label_selector: Option<&str>,
         accept: &str,
-    ) -> Result<Vec<Value>, Error> {
+    ) -> Result<Vec<T>, Error> {
         #[derive(serde::Deserialize)]
-        struct Page {
+        #[serde(bound = "T: DeserializeOwned")]
+        struct Page<T> {
             // An empty metadata-only list comes as `"items": null`.
             #[serde(default)]
-            items: Option<Vec<Value>>,
+            items: Option<Vec<T>>,
             #[serde(default)]
             metadata: PageMeta,
         }
@@ -545,7 +562,7 @@ impl Client {
             }
             let path = format!("{base}?{}", encode_query(&query));
             let reply = self.send(&action, http::Method::GET, &path, None, accept)?;
-            let page: Page = decode(&action, &reply.body)?;
+            let page: Page<T> = decode(&action, &reply.body)?;
             items.extend(page.items.unwrap_or_default());
             match page.metadata.next.filter(|t| !t.is_empty()) {
                 Some(token) => next = Some(token),
@@ -725,6 +742,91 @@ impl Client {
     }
 }
 
+/// ureq's resolver, but an IP address is taken as it is. ureq resolves before
+/// every request, pooled connection or not, and with a timeout set it does so
+/// on a new thread: a thread per request, even for `https://10.43.0.1`.
+#[derive(Debug, Default)]
+struct IpFirst(DefaultResolver);
+
+impl Resolver for IpFirst {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or_default();
+        let ip = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port = uri.port_u16().or(match uri.scheme_str() {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        });
+        match (ip.parse::<IpAddr>(), port) {
+            (Ok(ip), Some(port)) => {
+                let mut addrs = self.empty();
+                addrs.push(SocketAddr::new(ip, port));
+                Ok(addrs)
+            }
+            _ => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// A listed object as JSON, without `metadata.managedFields`: they are most
+/// of a metadata-only list's bytes, and nothing plumb lists them for reads
+/// them (drift names field managers from a GET of the one object). Parsing
+/// them only to drop them would still hold a whole page of them at once.
+struct WithoutManagedFields(Value);
+
+impl<'de> serde::Deserialize<'de> for WithoutManagedFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(Without(&["metadata", "managedFields"]))
+            .map(WithoutManagedFields)
+    }
+}
+
+/// Parses a JSON object into a [`Value`], leaving out the field at a path of keys.
+struct Without<'a>(&'a [&'a str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Without<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Without<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match self.0 {
+                [last] if key == *last => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+                [first, rest @ ..] if key == *first => {
+                    let value = map.next_value_seed(Without(rest))?;
+                    out.insert(key, value);
+                }
+                _ => {
+                    out.insert(key, map.next_value()?);
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 enum Outcome {
     Done(Reply),
     Transient {
@@ -833,6 +935,43 @@ mod tests {
         assert_eq!(
             p.backoff(1, Some(Duration::from_secs(600)), 0.0),
             Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn ip_addresses_need_no_lookup() {
+        let resolve = |uri: &str| {
+            let config = ureq::config::Config::default();
+            IpFirst::default()
+                .resolve(&uri.parse().unwrap(), &config, NextTimeout::default())
+                .unwrap()
+                .to_vec()
+        };
+        assert_eq!(
+            resolve("https://10.43.0.1/api"),
+            ["10.43.0.1:443".parse().unwrap()]
+        );
+        assert_eq!(
+            resolve("https://[::1]:6443/api"),
+            ["[::1]:6443".parse().unwrap()]
+        );
+        assert!(resolve("http://localhost:8080/")
+            .iter()
+            .all(|a: &SocketAddr| a.port() == 8080 && a.ip().is_loopback()));
+    }
+
+    #[test]
+    fn listed_metadata_leaves_managed_fields_out() {
+        let item: WithoutManagedFields = serde_json::from_str(
+            r#"{"kind": "PartialObjectMetadata", "metadata": {"name": "a",
+                "managedFields": [{"manager": "plumb", "fieldsV1": {"f:data": {}}}],
+                "labels": {"managedFields": "stays"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            item.0,
+            serde_json::json!({"kind": "PartialObjectMetadata",
+                "metadata": {"name": "a", "labels": {"managedFields": "stays"}}})
         );
     }
 
