@@ -503,15 +503,15 @@ fn list_live(
         let items = client
             .list_metadata(r, None, Some(&selector))
             .map_err(|e| e.to_string())?;
-        for item in items {
-            let meta = &item["metadata"];
+        for mut item in items {
+            let meta = item["metadata"].take();
             let key = ObjectRef {
                 group: r.group.clone(),
                 kind: r.kind.clone(),
                 namespace: meta["namespace"].as_str().unwrap_or_default().to_owned(),
                 name: meta["name"].as_str().unwrap_or_default().to_owned(),
             };
-            live.insert(key, item["metadata"].clone());
+            live.insert(key, meta);
         }
     }
     Ok(live)

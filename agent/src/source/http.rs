@@ -49,6 +49,10 @@ impl UreqHttp {
             .timeout_recv_response(Some(timeout))
             .timeout_per_read(Some(timeout))
             .user_agent(user_agent)
+            // ureq's defaults allocate 0.5 MiB per connection; packs stream
+            // through gix, so small buffers cost no round trips.
+            .input_buffer_size(16 << 10)
+            .output_buffer_size(16 << 10)
             .build()
             .into();
         let headers = authorization
