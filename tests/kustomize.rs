@@ -221,18 +221,11 @@ fn every_fixture_renders_as_kubectl_kustomize_does() {
             }
         }
     }
-    if !failures.is_empty() {
-        let list: Vec<&str> = failures
-            .iter()
-            .map(|f| f.split(':').next().unwrap())
-            .collect();
-        panic!(
-            "{} of {} fixtures differ from kubectl kustomize: {list:?}\n\n{}",
-            failures.len(),
-            names.len(),
-            failures.join("\n\n")
-        );
-    }
+    fail_if_any(
+        &failures,
+        names.len(),
+        "fixtures differ from kubectl kustomize",
+    );
 }
 
 /// The lines of an error case's `expect` file, and whether kustomize itself
@@ -301,18 +294,7 @@ fn every_error_fixture_is_refused_naming_file_and_field() {
         plumb_only < names.len(),
         "every error case is plumb-only: nothing checks kustomize's refusals"
     );
-    if !failures.is_empty() {
-        let list: Vec<&str> = failures
-            .iter()
-            .map(|f| f.split(':').next().unwrap())
-            .collect();
-        panic!(
-            "{} of {} error fixtures fail: {list:?}\n\n{}",
-            failures.len(),
-            names.len(),
-            failures.join("\n\n")
-        );
-    }
+    fail_if_any(&failures, names.len(), "error fixtures fail");
 }
 
 /// The large fixture's generator, run into a fresh folder; returns the entry.
@@ -473,4 +455,20 @@ fn every_object_names_the_file_it_came_from() {
     }
     assert!(checked > 150, "only {checked} objects checked");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Fails once, listing every failing case (each failure starts with its
+/// case's name and a colon) and then the details.
+fn fail_if_any(failures: &[String], total: usize, what: &str) {
+    if !failures.is_empty() {
+        let list: Vec<&str> = failures
+            .iter()
+            .map(|f| f.split(':').next().unwrap())
+            .collect();
+        panic!(
+            "{} of {total} {what}: {list:?}\n\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
 }
