@@ -53,20 +53,8 @@ aarch64-unknown-linux-gnu | armv7-unknown-linux-gnueabihf) gnu=$target ;;
 *) die "unsupported target '$target' (aarch64-unknown-linux-musl, armv7-unknown-linux-musleabihf, aarch64-unknown-linux-gnu, armv7-unknown-linux-gnueabihf)" ;;
 esac
 
-apt_updated=0
-apt_install() {
-    local missing=() p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing Debian packages: ${missing[*]}"
-    if [ $apt_updated -eq 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        apt_updated=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# apt_install, shared with the test scripts.
+. "$repo/tests/apt.sh"
 
 # rustup target add, quietly; returns 1 (with the reason in $why) if it can't.
 why=""

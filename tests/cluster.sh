@@ -19,20 +19,7 @@ k8s_version="1.20.5+really1.20.2-1.1+deb12u1"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 
-apt_updated=0
-apt_install() {
-    local missing=()
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing ${missing[*]}"
-    if [ $apt_updated -eq 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        apt_updated=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+. "$repo/tests/apt.sh"
 
 add_deb_src() {
     local f=/etc/apt/sources.list.d/plumb-deb-src.sources

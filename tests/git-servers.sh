@@ -24,23 +24,7 @@ die() { log "$*"; exit 1; }
 
 case "$dir" in /|'') die "refusing PLUMB_TEST_GIT='$dir'" ;; esac
 
-apt_updated=0
-apt_install() {
-    [ $# -eq 0 ] && return 0
-    log "installing $*"
-    # Package scripts must not start system-wide nginx/sshd on 0.0.0.0.
-    local policy=/usr/sbin/policy-rc.d own_policy=0 rc=0
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && own_policy=1
-    fi
-    if [ $apt_updated -eq 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq || rc=$?
-        apt_updated=1
-    fi
-    [ $rc -eq 0 ] && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null || rc=$?; }
-    [ $own_policy -eq 1 ] && rm -f "$policy"
-    return $rc
-}
+. "$repo/tests/apt.sh"
 
 install_all() {
     local missing=()

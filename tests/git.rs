@@ -86,6 +86,19 @@ fn small_repo(servers: &Servers, prefix: &str) -> (Remote, String) {
     (remote, commit)
 }
 
+/// Pushes a second commit that changes apps/web.yaml and checks that the
+/// source moves to it and reads the new content; returns its id.
+fn follows_a_new_commit(src: &mut GitSource, remote: &Remote, first: &str) -> String {
+    remote.write("apps/web.yaml", config_map("web", "2"));
+    let second = remote.commit_and_push("second");
+    assert_eq!(poll(src), updated(&second, Some(first)));
+    assert_eq!(
+        content(&files(src, &second, "apps"), "apps/web.yaml"),
+        config_map("web", "2")
+    );
+    second
+}
+
 /// The repository folders (`repo-<n>`) a source keeps.
 fn generations(state_dir: &Path, name: &str) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(source_dir(state_dir, name))
@@ -456,13 +469,7 @@ fn plain_http_anonymous() {
     let settings = source("plain", &servers.http_url(&remote), main_branch());
     let mut src = open(&settings, &state);
     assert_eq!(poll(&mut src), updated(&commit, None));
-    remote.write("apps/web.yaml", config_map("web", "2"));
-    let second = remote.commit_and_push("second");
-    assert_eq!(poll(&mut src), updated(&second, Some(&commit)));
-    assert_eq!(
-        content(&files(&mut src, &second, "apps"), "apps/web.yaml"),
-        config_map("web", "2")
-    );
+    let second = follows_a_new_commit(&mut src, &remote, &commit);
     assert_eq!(poll(&mut src), unchanged(&second));
 }
 
@@ -630,13 +637,7 @@ fn ssh_with_a_deploy_key_and_known_hosts() {
     });
     let mut src = open(&settings, &state);
     assert_eq!(poll(&mut src), updated(&commit, None));
-    remote.write("apps/web.yaml", config_map("web", "2"));
-    let second = remote.commit_and_push("second");
-    assert_eq!(poll(&mut src), updated(&second, Some(&commit)));
-    assert_eq!(
-        content(&files(&mut src, &second, "apps"), "apps/web.yaml"),
-        config_map("web", "2")
-    );
+    let second = follows_a_new_commit(&mut src, &remote, &commit);
     assert_eq!(poll(&mut src), unchanged(&second));
 }
 
@@ -834,13 +835,7 @@ fn crash_remnants_do_not_wedge_the_source() {
     ] {
         assert!(!gone.exists(), "{} survived the restart", gone.display());
     }
-    remote.write("apps/web.yaml", config_map("web", "2"));
-    let second = remote.commit_and_push("second");
-    assert_eq!(poll(&mut src), updated(&second, Some(&commit)));
-    assert_eq!(
-        content(&files(&mut src, &second, "apps"), "apps/web.yaml"),
-        config_map("web", "2")
-    );
+    follows_a_new_commit(&mut src, &remote, &commit);
 }
 
 /// Set in the child process the test below kills: "<url>\n<stateDir>".

@@ -143,6 +143,22 @@ impl Fixture {
         text(&out)
     }
 
+    /// Another manager's edit: sets the ConfigMap's `key`.
+    fn edit_config_map(&self, name: &str, value: &str) {
+        let patch = format!(r#"{{"data":{{"key":"{value}"}}}}"#);
+        let out = self.kubectl(&[
+            "-n",
+            &self.ns,
+            "patch",
+            "configmap",
+            name,
+            "--type=merge",
+            "-p",
+            &patch,
+        ]);
+        assert!(out.status.success(), "kubectl patch: {}", text(&out));
+    }
+
     fn kubectl(&self, args: &[&str]) -> Output {
         self.cluster.kubectl(args)
     }
@@ -503,16 +519,7 @@ fn report_only_when_self_heal_is_off() {
     f.write("a.yaml", &config_map("a", "git"));
     f.commit();
     f.reconcile_ok();
-    f.kubectl(&[
-        "-n",
-        &f.ns,
-        "patch",
-        "configmap",
-        "a",
-        "--type=merge",
-        "-p",
-        r#"{"data":{"key":"edited"}}"#,
-    ]);
+    f.edit_config_map("a", "edited");
     let out = f.reconcile();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(
@@ -947,16 +954,7 @@ fn drift_is_corrected_against_the_revision_in_force_while_a_newer_one_is_refused
     f.reconcile_ok();
     f.write("bad.yaml", "this: [is not\n");
     f.commit();
-    f.kubectl(&[
-        "-n",
-        &f.ns,
-        "patch",
-        "configmap",
-        "a",
-        "--type=merge",
-        "-p",
-        r#"{"data":{"key":"edited"}}"#,
-    ]);
+    f.edit_config_map("a", "edited");
     let out = f.reconcile();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(

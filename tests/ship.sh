@@ -38,14 +38,8 @@ stage() { # prints how long the previous stage took, then the next one's name
     fail "no test cluster at $cluster: start it with tests/cluster.sh up (tests/run does)"
 
 stage "install qemu-user-static and file"
-missing=()
-command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
-command -v file >/dev/null || missing+=(file)
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$repo/tests/apt.sh"
+apt_install qemu-user-static file
 
 stage "build $target, profile $profile"
 bin=$(./cross/build.sh "$target" "$profile" | tail -n1)

@@ -27,18 +27,9 @@ static_only=0
 log() { printf '[systemd] %s\n' "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
-missing=()
-command -v systemd-analyze >/dev/null || missing+=(systemd)
-[ -x /bin/kill ] || missing+=(procps)
-if [ $static_only = 0 ]; then
-    command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
-    command -v debootstrap >/dev/null || missing+=(debootstrap)
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$repo/tests/apt.sh"
+apt_install systemd procps
+[ $static_only = 1 ] || apt_install systemd-container debootstrap
 log "$(systemd-analyze --version | head -n1)"
 
 root=$(mktemp -d)
