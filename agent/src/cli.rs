@@ -249,16 +249,21 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
                 source,
             };
             let (root, below) = folder_root(dir).map_err(io)?;
-            let mut files = source::files_in_dir(dir, &[]).map_err(io)?;
-            if !below.is_empty() {
-                for f in &mut files {
-                    f.path = format!("{below}/{}", f.path);
-                }
-            }
+            let selected = source::manifests_in_dir(dir, &[])
+                .map_err(io)?
+                .into_iter()
+                .map(|p| {
+                    if below.is_empty() {
+                        p
+                    } else {
+                        format!("{below}/{p}")
+                    }
+                })
+                .collect();
             let revision = Revision {
                 id: String::new(),
-                files,
-                rest: reconcile::Rest::Folder(root),
+                selected,
+                tree: reconcile::Tree::Folder(root),
             };
             (folder_sync(), revision, dir.display().to_string())
         }
@@ -301,7 +306,7 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
             println!(
                 "{label}: valid ({} objects from {} files)",
                 manifests.len(),
-                revision.files.len()
+                revision.selected.len()
             );
             Ok(Verdict::Yes)
         }

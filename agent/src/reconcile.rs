@@ -24,24 +24,24 @@ use crate::render::kustomize::{DirFs, MemFs};
 use crate::render::{self, external, File, Manifest, ObjectRef, OfflineScopes};
 use crate::report::{self, Severity, SyncStatus};
 
-/// The revision to reconcile: its id (a commit) and the files under the sync's path.
+/// The revision to reconcile: its id (a commit), the manifests under the
+/// sync's path, and where render reads them from.
 #[derive(Debug, Clone)]
 pub struct Revision {
     /// Commit id, or another stable id for a plain folder.
     pub id: String,
-    /// The manifests `render::select` chose under the sync's path, sorted by
-    /// path (relative to the revision's top).
-    pub files: Vec<File>,
-    /// Where the rest of the revision is, for kustomizations (which may
-    /// refer to any folder of it).
-    pub rest: Rest,
+    /// The manifests `render::select` chose under the sync's path, sorted
+    /// (paths relative to the revision's top).
+    pub selected: Vec<String>,
+    /// Where their contents are.
+    pub tree: Tree,
 }
 
-/// The part of a revision outside the selected manifests.
+/// Where render reads a revision's files.
 #[derive(Debug, Clone)]
-pub enum Rest {
-    /// Read into memory: every other file of a Git revision when a
-    /// kustomization is among the selected ones, else nothing.
+pub enum Tree {
+    /// In memory: the selected files, and every other file of a Git revision
+    /// when a kustomization is among them (it may refer to any folder).
     Files(Vec<File>),
     /// A folder on disk (`plumb render DIR`), read as needed.
     Folder(PathBuf),
@@ -54,16 +54,16 @@ impl Revision {
         sync: &config::Sync,
         commit: &str,
     ) -> Result<Revision, crate::source::SourceError> {
-        let files = source.files(commit, &sync.path, &sync.exclude)?;
-        let rest = if files.iter().any(|f| render::is_kustomization(&f.path)) {
-            source.other_files(commit, &files)?
-        } else {
-            Vec::new()
-        };
+        let mut files = source.files(commit, &sync.path, &sync.exclude)?;
+        let selected: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+        if selected.iter().any(|p| render::is_kustomization(p)) {
+            let rest = source.other_files(commit, &files)?;
+            files.extend(rest);
+        }
         Ok(Revision {
             id: commit.to_owned(),
-            files,
-            rest: Rest::Files(rest),
+            selected,
+            tree: Tree::Files(files),
         })
     }
 }
@@ -239,29 +239,28 @@ pub fn render_revision(
     revision: &Revision,
 ) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
     let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
-    let selected: Vec<String> = revision.files.iter().map(|f| f.path.clone()).collect();
-    let parsed = match &revision.rest {
-        Rest::Files(rest) => {
-            let fs = MemFs::new(revision.files.iter().chain(rest));
+    let selected = &revision.selected;
+    let parsed = match &revision.tree {
+        Tree::Files(files) => {
+            let fs = MemFs::new(files);
             match sync.render {
-                Render::Auto => render::parse_tree(&fs, &selected),
+                Render::Auto => render::parse_tree(&fs, selected),
                 Render::KustomizeExternal => {
                     let base = external::runtime_dir();
-                    let all = || revision.files.iter().chain(rest);
-                    render::parse_tree_with(&fs, &selected, &mut |dir| {
+                    render::parse_tree_with(&fs, selected, &mut |dir| {
                         external_output(
                             dir,
-                            external::build_revision(&base, &sync.name, &revision.id, all(), dir),
+                            external::build_revision(&base, &sync.name, &revision.id, files, dir),
                         )
                     })
                 }
             }
         }
-        Rest::Folder(root) => {
+        Tree::Folder(root) => {
             let fs = DirFs { root: root.clone() };
             match sync.render {
-                Render::Auto => render::parse_tree(&fs, &selected),
-                Render::KustomizeExternal => render::parse_tree_with(&fs, &selected, &mut |dir| {
+                Render::Auto => render::parse_tree(&fs, selected),
+                Render::KustomizeExternal => render::parse_tree_with(&fs, selected, &mut |dir| {
                     external_output(dir, external::build_folder(root, dir))
                 }),
             }

@@ -993,8 +993,9 @@ fn verify(repo: &gix::Repository, commit: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads a plain folder as a revision: `plumb render DIR` and `plumb validate DIR`.
-pub fn files_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<File>> {
+/// The manifests of a plain folder, relative to it (selected as in a
+/// revision): `plumb render DIR` and `plumb validate DIR`.
+pub fn manifests_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<String>> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -1027,10 +1028,7 @@ pub fn files_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<File>
         }
         Err(_) => None,
     };
-    crate::render::select(&paths, ignore.as_deref(), exclude)
-        .into_iter()
-        .map(|p| std::fs::read(dir.join(&p)).map(|bytes| File { path: p, bytes }))
-        .collect()
+    Ok(crate::render::select(&paths, ignore.as_deref(), exclude))
 }
 
 #[cfg(test)]

@@ -33,27 +33,27 @@ pub trait Fs {
     fn is_dir(&self, path: &str) -> bool;
 }
 
-/// An in-memory revision (from `render::File`s), for Git revisions and tests.
+/// An in-memory revision (borrowed `render::File`s), for Git revisions and tests.
 #[derive(Debug, Default, Clone)]
-pub struct MemFs {
-    files: BTreeMap<String, Vec<u8>>,
+pub struct MemFs<'a> {
+    files: BTreeMap<&'a str, &'a [u8]>,
 }
 
-impl MemFs {
+impl<'a> MemFs<'a> {
     /// A revision holding these files.
-    pub fn new<'a>(files: impl IntoIterator<Item = &'a File>) -> MemFs {
+    pub fn new(files: impl IntoIterator<Item = &'a File>) -> MemFs<'a> {
         MemFs {
             files: files
                 .into_iter()
-                .map(|f| (f.path.clone(), f.bytes.clone()))
+                .map(|f| (f.path.as_str(), f.bytes.as_slice()))
                 .collect(),
         }
     }
 }
 
-impl Fs for MemFs {
+impl Fs for MemFs<'_> {
     fn read(&self, path: &str) -> Option<Vec<u8>> {
-        self.files.get(path).cloned()
+        self.files.get(path).map(|b| b.to_vec())
     }
 
     fn is_dir(&self, path: &str) -> bool {
@@ -62,7 +62,7 @@ impl Fs for MemFs {
         }
         let prefix = format!("{path}/");
         self.files
-            .range(prefix.clone()..)
+            .range(prefix.as_str()..)
             .next()
             .is_some_and(|(p, _)| p.starts_with(&prefix))
     }
@@ -759,15 +759,14 @@ fn show(dir: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn fs(files: &[(&str, &str)]) -> MemFs {
-        let files: Vec<File> = files
+    fn revision(files: &[(&str, &str)]) -> Vec<File> {
+        files
             .iter()
             .map(|(p, t)| File {
                 path: (*p).into(),
                 bytes: t.as_bytes().to_vec(),
             })
-            .collect();
-        MemFs::new(&files)
+            .collect()
     }
 
     fn errors(fs: &MemFs, dir: &str) -> String {
@@ -794,7 +793,8 @@ mod tests {
                 .unwrap_err()
                 .contains("plumb reads only the synced revision"));
         }
-        let m = fs(&[("a/b/c.yaml", "")]);
+        let files = revision(&[("a/b/c.yaml", "")]);
+        let m = MemFs::new(&files);
         assert!(
             m.is_dir("a")
                 && m.is_dir("a/b")
@@ -807,11 +807,12 @@ mod tests {
     #[test]
     fn prefixes_and_hashes_reach_references() {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      serviceAccountName: sa\n      containers:\n      - name: c\n        image: nginx:1\n        envFrom: [{configMapRef: {name: cfg}}]\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: sa}\n";
-        let m = fs(&[
+        let files = revision(&[
             ("base/kustomization.yaml", "resources: [deploy.yaml]\nconfigMapGenerator:\n- name: cfg\n  literals: [A=1, 'B=quoted & <html>']\n"),
             ("base/deploy.yaml", deploy),
             ("prod/kustomization.yaml", "resources: [../base]\nnamePrefix: p-\nnameSuffix: -s\nnamespace: prod\nimages: [{name: nginx, newTag: '2'}]\n"),
         ]);
+        let m = MemFs::new(&files);
         let out = build(&m, "prod").unwrap();
         let kinds: Vec<&str> = out
             .iter()
@@ -842,7 +843,7 @@ mod tests {
     #[test]
     fn mistakes_name_the_file_and_field() {
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
-        let m = fs(&[
+        let files = revision(&[
             (
                 "k/kustomization.yaml",
                 "resources:\n- cm.yaml\nnamePrefx: p-\n",
@@ -860,6 +861,7 @@ mod tests {
             ("twice/a.yaml", cm),
             ("twice/b.yaml", cm),
         ]);
+        let m = MemFs::new(&files);
         let e = errors(&m, "k");
         assert!(
             e.starts_with("k/kustomization.yaml:3:") && e.contains("unknown field `namePrefx`"),
@@ -894,10 +896,11 @@ mod tests {
 
     #[test]
     fn generators_merge_into_base_objects() {
-        let m = fs(&[
+        let files = revision(&[
             ("base/kustomization.yaml", "configMapGenerator:\n- name: cfg\n  literals: [A=1, B=2]\n"),
             ("over/kustomization.yaml", "resources: [../base]\nnamePrefix: o-\nconfigMapGenerator:\n- name: cfg\n  behavior: merge\n  literals: [B=3]\n  options: {labels: {x: y}}\n"),
         ]);
+        let m = MemFs::new(&files);
         let out = build(&m, "over").unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(
