@@ -671,7 +671,13 @@ fn apply_cycle(
     memory.applied = Some(report.revision.clone());
     // 4. Health.
     let unhealthy = if ctx.sync.wait {
-        wait_healthy(client, &targets, ctx.sync.timeout)
+        let started = Instant::now();
+        let mut lines = wait_healthy(client, &targets, ctx.sync.timeout);
+        if lines.is_empty() {
+            let left = ctx.sync.timeout.saturating_sub(started.elapsed());
+            lines = wait_gone(client, &report.pruned, left);
+        }
+        lines
     } else {
         Vec::new()
     };
@@ -883,6 +889,83 @@ fn unmanaged_in_namespace(
         .collect())
 }
 
+/// A revision whose health check failed stays unhealthy in drift cycles
+/// until its objects are healthy: one look at each (no waiting), so that a
+/// restarted daemon never calls it Ready on the strength of an idle cycle.
+/// Returns the Event to send when the verdict changed to Ready (the status
+/// is then written once); the verdict stays Stalled while it is not.
+fn recheck_health(
+    ctx: &Context,
+    report: &mut CycleReport,
+    targets: &[Target],
+) -> Option<(Severity, &'static str, String)> {
+    let failed = report
+        .status
+        .condition("Ready")
+        .is_some_and(|c| c.reason == "HealthCheckFailed");
+    if !ctx.sync.wait || !failed || ctx.refused.is_some() {
+        return None;
+    }
+    let unhealthy = wait_healthy(ctx.client, targets, Duration::ZERO);
+    if !unhealthy.is_empty() {
+        let message = report
+            .status
+            .condition("Ready")
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        report.verdict = Verdict::Stalled(message);
+        return None;
+    }
+    let now = report::now();
+    let message = format!(
+        "revision {} is healthy now",
+        report::short(&report.revision)
+    );
+    report.status.health.clear();
+    report
+        .status
+        .set_condition("Ready", true, "Succeeded", &message, &now);
+    report
+        .status
+        .set_condition("Stalled", false, "Succeeded", "", &now);
+    Some((Severity::Normal, "Succeeded", message))
+}
+
+/// Follows pruned objects until they are gone (a Namespace until its
+/// controller has emptied and finalised it, an object until its finalizers
+/// ran) or the timeout passes; returns a line per object still there.
+fn wait_gone(client: &Client, pruned: &[ObjectRef], timeout: Duration) -> Vec<String> {
+    let started = Instant::now();
+    let mut pending: Vec<&ObjectRef> = pruned.iter().collect();
+    loop {
+        let mut still = Vec::new();
+        let mut lines = Vec::new();
+        for key in pending {
+            let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
+            let live = client
+                .resolve_group_kind(&key.group, &key.kind)
+                .and_then(|resource| client.get(&resource, ns, &key.name));
+            match live {
+                // A kind no longer served went with its CRD.
+                Ok(None) | Err(crate::kube::Error::UnknownKind { .. }) => {}
+                Ok(Some(_)) => {
+                    lines.push(format!("{key}: pruned, still being deleted"));
+                    still.push(key);
+                }
+                Err(e) => {
+                    lines.push(format!("{key}: pruned, {e}"));
+                    still.push(key);
+                }
+            }
+        }
+        if still.is_empty() || started.elapsed() >= timeout {
+            return lines;
+        }
+        pending = still;
+        std::thread::sleep(Duration::from_secs(1).min(timeout.saturating_sub(started.elapsed())));
+    }
+}
+
 /// Follows health until every object is ready or the timeout passes;
 /// returns a line per object still not ready.
 fn wait_healthy(client: &Client, targets: &[Target], timeout: Duration) -> Vec<String> {
@@ -1026,6 +1109,9 @@ fn drift_cycle(
     }
     memory.fingerprints = fingerprints.into_iter().collect();
     if report.drifted.is_empty() {
+        if let Some(event) = recheck_health(ctx, &mut report, &targets) {
+            return finish(ctx, report, parent, inventory, memory, Some(event));
+        }
         // Idle: the parent and status stay as they are; only changed fingerprints are saved.
         return finish(ctx, report, parent, inventory, memory, None);
     }

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod git;
 
 use std::path::{Path, PathBuf};
@@ -152,4 +153,16 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Polls `check` every 200 ms until it holds; fails after 60 s naming `what`.
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

@@ -3,7 +3,6 @@
 //!
 //! ureq is blocking; under tokio these calls run on blocking threads.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -91,7 +90,7 @@ pub struct Client {
     credentials: Credentials,
     file_token: Mutex<Option<(Instant, Secret)>>,
     retry: RetryPolicy,
-    resources: Mutex<HashMap<String, Arc<Vec<ApiResource>>>>,
+    served: Mutex<Option<Arc<discovery::Served>>>,
     write_gate: Option<Arc<crate::lease::Gate>>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
@@ -164,7 +163,7 @@ impl Client {
             credentials: conn.credentials.clone(),
             file_token: Mutex::new(None),
             retry: RetryPolicy::default(),
-            resources: Mutex::new(HashMap::new()),
+            served: Mutex::new(None),
             write_gate: None,
             metrics: None,
         })
@@ -370,20 +369,59 @@ impl Client {
         self.get_json(&action, "/version")
     }
 
-    /// Resolves apiVersion + kind to a resource, from a per-group-version cache.
-    /// A miss refetches that group-version once, so a CRD created a moment ago is found.
-    pub fn resolve(&self, api_version: &str, kind: &str) -> Result<ApiResource, Error> {
-        let cached = self.resources.lock().unwrap().get(api_version).cloned();
-        if let Some(list) = &cached {
-            if let Some(r) = discovery::find(list, kind) {
-                return Ok(r.clone());
-            }
+    /// What the server serves, from the cache or else from aggregated discovery.
+    fn served(&self) -> Result<Arc<discovery::Served>, Error> {
+        if let Some(served) = self.served.lock().unwrap().clone() {
+            return Ok(served);
         }
-        let list = Arc::new(self.fetch_group_version(api_version)?);
-        self.resources
-            .lock()
-            .unwrap()
-            .insert(api_version.to_owned(), list.clone());
+        self.discover()
+    }
+
+    /// Fetches aggregated discovery (two requests: `/api` and `/apis`) and caches it.
+    fn discover(&self) -> Result<Arc<discovery::Served>, Error> {
+        let mut served = discovery::Served::default();
+        for path in ["/api", "/apis"] {
+            let action = Action {
+                verb: "get",
+                resource: format!("discovery ({path})"),
+                namespace: None,
+                name: None,
+            };
+            let reply = self.send(
+                &action,
+                http::Method::GET,
+                path,
+                None,
+                discovery::AGGREGATED_ACCEPT,
+            )?;
+            let list: discovery::DiscoveryList = decode(&action, &reply.body)?;
+            served.add(list).map_err(|cause| Error::Decode {
+                action: Box::new(action.clone()),
+                cause,
+            })?;
+        }
+        let served = Arc::new(served);
+        *self.served.lock().unwrap() = Some(served.clone());
+        Ok(served)
+    }
+
+    /// Resolves apiVersion + kind to a resource, from the discovery cache.
+    /// A miss fetches discovery again once, so a CRD created a moment ago is found.
+    pub fn resolve(&self, api_version: &str, kind: &str) -> Result<ApiResource, Error> {
+        let cached = self.served()?;
+        if let Some(r) = cached
+            .by_version
+            .get(api_version)
+            .and_then(|list| discovery::find(list, kind))
+        {
+            return Ok(r.clone());
+        }
+        let fresh = self.discover()?;
+        let list = fresh
+            .by_version
+            .get(api_version)
+            .cloned()
+            .unwrap_or_default();
         discovery::find(&list, kind)
             .cloned()
             .ok_or_else(|| Error::UnknownKind {
@@ -393,49 +431,18 @@ impl Client {
             })
     }
 
-    fn fetch_group_version(&self, api_version: &str) -> Result<Vec<ApiResource>, Error> {
-        let path = discovery::group_version_path(api_version);
-        let action = Action {
-            verb: "get",
-            resource: format!("discovery for '{api_version}'"),
-            namespace: None,
-            name: None,
-        };
-        match self.get_json::<discovery::ResourceList>(&action, &path) {
-            Ok(list) => Ok(discovery::resources(api_version, list)),
-            Err(e) if e.is_not_found() => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Resolves a group and kind (no version, as inventories keep them) via
     /// the group's preferred version.
     pub fn resolve_group_kind(&self, group: &str, kind: &str) -> Result<ApiResource, Error> {
         if group.is_empty() {
             return self.resolve("v1", kind);
         }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Group {
-            preferred_version: Option<GroupVersion>,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct GroupVersion {
-            group_version: String,
-        }
-        let action = Action {
-            verb: "get",
-            resource: format!("discovery for group '{group}'"),
-            namespace: None,
-            name: None,
+        let preferred = |served: &discovery::Served| served.preferred_version(group).map(str::to_owned);
+        let gv = match preferred(&self.served()?) {
+            Some(gv) => Some(gv),
+            None => preferred(&self.discover()?),
         };
-        let preferred = match self.get_json::<Group>(&action, &format!("/apis/{group}")) {
-            Ok(g) => g.preferred_version.map(|v| v.group_version),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e),
-        };
-        match preferred {
+        match gv {
             Some(gv) => self.resolve(&gv, kind),
             None => Err(Error::UnknownKind {
                 api_version: group.into(),
@@ -445,44 +452,10 @@ impl Client {
         }
     }
 
-    /// Every namespaced resource the server serves that can be listed.
+    /// Every namespaced resource the server serves that can be listed, at
+    /// its group's preferred version (fresh discovery).
     pub fn namespaced_resources(&self) -> Result<Vec<ApiResource>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Groups {
-            #[serde(default)]
-            groups: Vec<NamedGroup>,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct NamedGroup {
-            preferred_version: GroupVersion,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct GroupVersion {
-            group_version: String,
-        }
-        let action = Action {
-            verb: "get",
-            resource: "discovery".into(),
-            namespace: None,
-            name: None,
-        };
-        let groups: Groups = self.get_json(&action, "/apis")?;
-        let mut versions = vec!["v1".to_owned()];
-        versions.extend(
-            groups
-                .groups
-                .into_iter()
-                .map(|g| g.preferred_version.group_version),
-        );
-        let mut out = Vec::new();
-        for gv in versions {
-            let list = Arc::new(self.fetch_group_version(&gv)?);
-            out.extend(list.iter().filter(|r| r.namespaced && r.listable).cloned());
-            self.resources.lock().unwrap().insert(gv, list);
-        }
-        Ok(out)
+        Ok(self.discover()?.namespaced_resources())
     }
 
     /// Gets one object; `None` when it does not exist.
@@ -584,7 +557,12 @@ impl Client {
             .then(|| object["metadata"]["namespace"].as_str())
             .flatten();
         let action = resource.action("patch", namespace, Some(name));
-        let mut query = vec![("fieldManager", FIELD_MANAGER.to_owned())];
+        // Strict: a field the schema doesn't declare (`replica:`, `contianers:`)
+        // is an error naming it, not silently dropped.
+        let mut query = vec![
+            ("fieldManager", FIELD_MANAGER.to_owned()),
+            ("fieldValidation", "Strict".to_owned()),
+        ];
         if options.force {
             query.push(("force", "true".into()));
         }

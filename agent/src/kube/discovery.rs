@@ -132,41 +132,131 @@ pub fn group_version_path(api_version: &str) -> String {
     }
 }
 
-/// An APIResourceList as the server sends it.
+/// The Accept header that asks `/api` and `/apis` for aggregated discovery
+/// (apidiscovery.k8s.io/v2, GA since Kubernetes 1.30): every group, version
+/// and resource in one answer each, instead of one request per group-version.
+pub const AGGREGATED_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// An APIGroupDiscoveryList as the server sends it.
 #[derive(Debug, serde::Deserialize)]
-pub struct ResourceList {
+pub struct DiscoveryList {
     #[serde(default)]
-    resources: Vec<RawResource>,
+    kind: String,
+    #[serde(default)]
+    items: Vec<DiscoveryGroup>,
 }
 
 #[derive(Debug, serde::Deserialize)]
-struct RawResource {
-    name: String,
-    kind: String,
+struct DiscoveryGroup {
     #[serde(default)]
-    namespaced: bool,
+    metadata: GroupMeta,
+    #[serde(default)]
+    versions: Vec<DiscoveryVersion>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct GroupMeta {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct DiscoveryVersion {
+    version: String,
+    #[serde(default)]
+    resources: Vec<DiscoveryResource>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DiscoveryResource {
+    resource: String,
+    #[serde(default)]
+    response_kind: Option<ResponseKind>,
+    #[serde(default)]
+    scope: String,
     #[serde(default)]
     verbs: Vec<String>,
 }
 
-/// The resources of one group-version, subresources left out.
-pub fn resources(api_version: &str, list: ResourceList) -> Vec<ApiResource> {
-    let (group, version) = match api_version.split_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", api_version),
-    };
-    list.resources
-        .into_iter()
-        .filter(|r| !r.name.contains('/'))
-        .map(|r| ApiResource {
-            group: group.into(),
-            version: version.into(),
-            kind: r.kind,
-            plural: r.name,
-            namespaced: r.namespaced,
-            listable: r.verbs.iter().any(|v| v == "list"),
-        })
-        .collect()
+#[derive(Debug, serde::Deserialize)]
+struct ResponseKind {
+    #[serde(default)]
+    kind: String,
+}
+
+/// What the server serves: each group-version's resources, and each group's
+/// versions in the server's order of preference.
+#[derive(Debug, Default, Clone)]
+pub struct Served {
+    /// "v1", "apps/v1", … → resources.
+    pub by_version: std::collections::HashMap<String, std::sync::Arc<Vec<ApiResource>>>,
+    /// group → its group-versions, preferred first ("" is the core group).
+    pub preferred: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl Served {
+    /// Adds one aggregated discovery answer (`/api` or `/apis`); an answer of
+    /// another kind (a server without aggregated discovery) is an error.
+    pub fn add(&mut self, list: DiscoveryList) -> Result<(), String> {
+        if list.kind != "APIGroupDiscoveryList" {
+            return Err(format!(
+                "the server answered discovery with '{}', not an aggregated APIGroupDiscoveryList (plumb needs Kubernetes 1.33 or later)",
+                list.kind
+            ));
+        }
+        for group in list.items {
+            let name = group.metadata.name;
+            let mut versions = Vec::new();
+            for v in group.versions {
+                let api_version = if name.is_empty() {
+                    v.version.clone()
+                } else {
+                    format!("{name}/{}", v.version)
+                };
+                let resources = v
+                    .resources
+                    .into_iter()
+                    .filter_map(|r| {
+                        Some(ApiResource {
+                            group: name.clone(),
+                            version: v.version.clone(),
+                            kind: r.response_kind.filter(|k| !k.kind.is_empty())?.kind,
+                            plural: r.resource,
+                            namespaced: r.scope == "Namespaced",
+                            listable: r.verbs.iter().any(|v| v == "list"),
+                        })
+                    })
+                    .collect();
+                self.by_version
+                    .insert(api_version.clone(), std::sync::Arc::new(resources));
+                versions.push(api_version);
+            }
+            self.preferred.insert(name, versions);
+        }
+        Ok(())
+    }
+
+    /// The group's preferred group-version, if the group is served.
+    pub fn preferred_version(&self, group: &str) -> Option<&str> {
+        self.preferred
+            .get(group)
+            .and_then(|vs| vs.first())
+            .map(String::as_str)
+    }
+
+    /// Every namespaced, listable resource at its group's preferred version.
+    pub fn namespaced_resources(&self) -> Vec<ApiResource> {
+        let mut out: Vec<ApiResource> = self
+            .preferred
+            .values()
+            .filter_map(|vs| vs.first())
+            .filter_map(|gv| self.by_version.get(gv))
+            .flat_map(|list| list.iter().filter(|r| r.namespaced && r.listable).cloned())
+            .collect();
+        out.sort();
+        out
+    }
 }
 
 /// The resource for `kind`, if the group-version serves it.
@@ -210,16 +300,53 @@ mod tests {
     }
 
     #[test]
-    fn resource_lists_skip_subresources() {
-        let list: ResourceList = serde_json::from_str(
-            r#"{"resources":[{"name":"deployments","kind":"Deployment","namespaced":true},{"name":"deployments/status","kind":"Deployment","namespaced":true}]}"#,
+    fn aggregated_discovery_keeps_preference_order_and_skips_subresources() {
+        let apis: DiscoveryList = serde_json::from_str(
+            r#"{"kind":"APIGroupDiscoveryList","items":[
+              {"metadata":{"name":"apps"},"versions":[{"version":"v1","resources":[
+                {"resource":"deployments","responseKind":{"group":"","version":"","kind":"Deployment"},"scope":"Namespaced","verbs":["get","list"],
+                 "subresources":[{"subresource":"status","responseKind":{"kind":"Deployment"}}]}]}]},
+              {"metadata":{"name":"autoscaling"},"versions":[
+                {"version":"v2","resources":[{"resource":"horizontalpodautoscalers","responseKind":{"kind":"HorizontalPodAutoscaler"},"scope":"Namespaced","verbs":["list"]}]},
+                {"version":"v1","resources":[{"resource":"horizontalpodautoscalers","responseKind":{"kind":"HorizontalPodAutoscaler"},"scope":"Namespaced","verbs":["list"]}]}]},
+              {"metadata":{"name":"rbac.authorization.k8s.io"},"versions":[{"version":"v1","resources":[
+                {"resource":"clusterroles","responseKind":{"kind":"ClusterRole"},"scope":"Cluster","verbs":["list"]}]}]}]}"#,
         )
         .unwrap();
-        let rs = resources("apps/v1", list);
-        assert_eq!(rs.len(), 1);
-        assert_eq!(rs[0].group, "apps");
-        assert_eq!(find(&rs, "Deployment").unwrap().plural, "deployments");
-        assert!(hint(&rs, "deployment").contains("did you mean 'Deployment'"));
+        let core: DiscoveryList = serde_json::from_str(
+            r#"{"kind":"APIGroupDiscoveryList","items":[{"metadata":{},"versions":[{"version":"v1","resources":[
+              {"resource":"configmaps","responseKind":{"kind":"ConfigMap"},"scope":"Namespaced","verbs":["create","list"]},
+              {"resource":"bindings","responseKind":{"kind":"Binding"},"scope":"Namespaced","verbs":["create"]}]}]}]}"#,
+        )
+        .unwrap();
+        let mut served = Served::default();
+        served.add(core).unwrap();
+        served.add(apis).unwrap();
+        let apps = &served.by_version["apps/v1"];
+        assert_eq!(apps.len(), 1);
+        assert_eq!(find(apps, "Deployment").unwrap().plural, "deployments");
+        assert!(find(&served.by_version["v1"], "ConfigMap").unwrap().namespaced);
+        assert_eq!(served.preferred_version("autoscaling"), Some("autoscaling/v2"));
+        assert_eq!(served.preferred_version(""), Some("v1"));
+        assert_eq!(served.preferred_version("nope"), None);
+        let listed: Vec<String> = served
+            .namespaced_resources()
+            .iter()
+            .map(|r| format!("{}/{}", r.api_version(), r.plural))
+            .collect();
+        assert_eq!(
+            listed,
+            ["v1/configmaps", "apps/v1/deployments", "autoscaling/v2/horizontalpodautoscalers"]
+        );
+        assert!(hint(apps, "deployment").contains("did you mean 'Deployment'"));
         assert!(hint(&[], "X").contains("not served"));
+    }
+
+    #[test]
+    fn an_unaggregated_answer_is_refused() {
+        let plain: DiscoveryList =
+            serde_json::from_str(r#"{"kind":"APIGroupList","groups":[]}"#).unwrap();
+        let err = Served::default().add(plain).unwrap_err();
+        assert!(err.contains("APIGroupList"), "{err}");
     }
 }

@@ -1,0 +1,438 @@
+//! Health, for real: the test cluster runs kube-controller-manager,
+//! kube-scheduler and three nodes simulated by kwok, so Deployments,
+//! StatefulSets, DaemonSets and Jobs roll out through their own controllers
+//! and plumb follows what they report. No test here writes the status of a
+//! built-in workload; kwok's stages (tests/cluster/kwok-stages.yaml) turn the
+//! labels `plumb.test/never-ready` and `plumb.test/fail` into Pods that never
+//! become Ready and Job Pods that fail.
+
+mod common;
+
+use common::fixture::*;
+use common::{plumb, text};
+
+/// A fixture whose sync waits for health, with this timeout.
+fn waiting(prefix: &str, timeout: &str) -> Fixture {
+    let f = Fixture::new(prefix, &format!("    timeout: {timeout}\n"));
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("wait: false", "wait: true");
+    std::fs::write(&f.config, config).unwrap();
+    f
+}
+
+fn message(f: &Fixture, condition: &str) -> String {
+    f.condition(condition)["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The nodes the sync's Pods run on, sorted, duplicates kept.
+fn pod_nodes(f: &Fixture) -> Vec<String> {
+    let out = f.kubectl(&[
+        "-n",
+        &f.ns,
+        "get",
+        "pods",
+        "-o",
+        "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}",
+    ]);
+    let mut nodes: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+const NEVER_READY: &str = "      labels: {app: web}\n";
+
+#[test]
+fn a_deployment_that_rolls_out_becomes_ready_and_one_that_cannot_is_reported() {
+    let f = waiting("rollout", "120s");
+    f.write("web.yaml", DEPLOYMENT);
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("Ready"), "{out}");
+    assert_eq!(f.condition("Ready")["status"], "True", "{out}");
+    let live = f.get("deployment", "web").unwrap();
+    assert_eq!(live["status"]["availableReplicas"], 2, "{live}");
+    assert_eq!(pod_nodes(&f).len(), 2);
+
+    // A new template whose Pods never become Ready, with a short progress
+    // deadline: the controller's own verdict ends the wait, long before
+    // the sync's 120 s.
+    f.write(
+        "web.yaml",
+        &DEPLOYMENT
+            .replace(
+                NEVER_READY,
+                "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
+            )
+            .replace("  replicas: 2\n", "  replicas: 2\n  progressDeadlineSeconds: 5\n"),
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(f.condition("Ready")["reason"], "HealthCheckFailed");
+    let ready = message(&f, "Ready");
+    assert!(
+        ready.contains("Deployment.apps") && ready.contains("progress deadline exceeded"),
+        "{ready}"
+    );
+    assert!(ready.contains("ProgressDeadlineExceeded") || ready.contains("has timed out progressing"), "{ready}");
+}
+
+#[test]
+fn pods_that_never_become_ready_stall_the_sync_at_its_timeout() {
+    let f = waiting("neverready", "8s");
+    f.write(
+        "web.yaml",
+        &DEPLOYMENT.replace(
+            NEVER_READY,
+            "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
+        ),
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(f.condition("Stalled")["status"], "True");
+    let ready = message(&f, "Ready");
+    assert!(ready.contains("0 of 2 replicas available"), "{ready}");
+    // Scheduled and running, just never Ready.
+    assert_eq!(pod_nodes(&f).len(), 2);
+}
+
+#[test]
+fn a_restarted_daemon_does_not_call_an_unhealthy_revision_ready() {
+    let f = waiting("recheck", "5s");
+    // Pods that wait for a node with this label: none has it yet.
+    let pool = common::unique("pool");
+    f.write(
+        "web.yaml",
+        &DEPLOYMENT.replace(
+            "    spec:\n      containers:\n",
+            &format!("    spec:\n      nodeSelector: {{plumb.test/pool: {pool}}}\n      containers:\n"),
+        ),
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(f.condition("Ready")["reason"], "HealthCheckFailed");
+    // The same revision again, as a fresh daemon's first cycle sees it: no
+    // apply, so a drift cycle, which must look at health again.
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!text(&out).contains("applied"), "{}", text(&out));
+    assert_eq!(f.condition("Ready")["reason"], "HealthCheckFailed");
+
+    // A node joins the pool: the Pods run, and a drift cycle calls it Ready.
+    f.kubectl(&["label", "node", "pi-2", &format!("plumb.test/pool={pool}")]);
+    common::eventually("the Pods to be available", || {
+        f.get("deployment", "web").unwrap()["status"]["availableReplicas"] == 2
+    });
+    let out = f.reconcile();
+    f.kubectl(&["label", "node", "pi-2", "plumb.test/pool-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(f.condition("Ready")["status"], "True");
+    assert_eq!(f.condition("Stalled")["status"], "False");
+}
+
+#[test]
+fn a_statefulset_with_a_volume_claim_and_a_daemonset_on_every_node_become_ready() {
+    let f = waiting("stateful", "120s");
+    f.write(
+        "db.yaml",
+        "apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 2
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      containers:
+        - name: db
+          image: postgres:17-alpine
+          volumeMounts:
+            - {name: data, mountPath: /var/lib/postgresql/data}
+  volumeClaimTemplates:
+    - metadata:
+        name: data
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources:
+          requests:
+            storage: 1Gi
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+spec:
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      containers:
+        - name: agent
+          image: busybox:1.37
+",
+    );
+    f.commit();
+    let out = f.reconcile_ok();
+    assert_eq!(f.condition("Ready")["status"], "True", "{out}");
+    let sts = f.get("statefulset", "db").unwrap();
+    assert_eq!(sts["status"]["readyReplicas"], 2, "{sts}");
+    let claims = f.kubectl(&[
+        "-n",
+        &f.ns,
+        "get",
+        "pvc",
+        "-o",
+        "jsonpath={.items[*].status.phase}",
+    ]);
+    assert_eq!(text(&claims).trim(), "Bound Bound");
+    let ds = f.get("daemonset", "agent").unwrap();
+    assert_eq!(ds["status"]["desiredNumberScheduled"], 3, "{ds}");
+    assert_eq!(ds["status"]["numberAvailable"], 3, "{ds}");
+    let nodes = pod_nodes(&f);
+    for node in ["pi-1", "pi-2", "pi-3"] {
+        assert!(nodes.iter().any(|n| n == node), "no Pod on {node}: {nodes:?}");
+    }
+}
+
+const JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: NAME
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      labels: {job: NAME}
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: main
+          image: busybox:1.37
+          command: [sh, -c, 'true']
+";
+
+#[test]
+fn a_job_that_succeeds_is_ready_and_one_that_fails_is_reported_failed() {
+    let f = waiting("jobs", "120s");
+    f.write("migrate.yaml", &JOB.replace("NAME", "migrate"));
+    f.commit();
+    let out = f.reconcile_ok();
+    assert_eq!(f.condition("Ready")["status"], "True", "{out}");
+    let job = f.get("job", "migrate").unwrap();
+    assert_eq!(job["status"]["succeeded"], 1, "{job}");
+
+    f.write(
+        "broken.yaml",
+        &JOB.replace("NAME", "broken").replace(
+            "      labels: {job: broken}\n",
+            "      labels: {job: broken, plumb.test/fail: \"true\"}\n",
+        ),
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let ready = message(&f, "Ready");
+    assert!(
+        ready.contains("Job.batch") && ready.contains("broken") && ready.contains("job failed"),
+        "{ready}"
+    );
+    assert!(!ready.contains("migrate"), "{ready}");
+}
+
+#[test]
+fn a_custom_resource_follows_its_ready_condition() {
+    let f = waiting("custom", "60s");
+    let group = format!("{}.plumb.test", f.ns);
+    f.write(
+        "crd.yaml",
+        &format!(
+            "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      subresources: {{status: {{}}}}
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: {group}/v1
+kind: Widget
+metadata:
+  name: w
+spec: {{size: 1}}
+"
+        ),
+    );
+    f.commit();
+    // No controller serves Widgets: the test plays it, which custom
+    // resources (unlike built-in workloads) may have done here.
+    let child = plumb()
+        .arg("reconcile")
+        .arg("--config")
+        .arg(&f.config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::eventually("the widget", || f.get(&format!("widgets.{group}"), "w").is_some());
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "patch",
+        &format!("widgets.{group}"),
+        "w",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"Done","message":"ok"}]}}"#,
+    ]);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(f.condition("Ready")["status"], "True");
+}
+
+#[test]
+fn current_apis_apply_and_become_healthy() {
+    let f = waiting("current", "120s");
+    f.write("web.yaml", DEPLOYMENT);
+    f.write(
+        "current.yaml",
+        "apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  schedule: '0 3 * * *'
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+            - {name: main, image: busybox:1.37}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 4
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target: {type: Utilization, averageUtilization: 80}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: web
+spec:
+  minAvailable: 1
+  selector:
+    matchLabels: {app: web}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+spec:
+  rules:
+    - host: web.pi.lan
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service: {name: web, port: {number: 80}}
+",
+    );
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("5 applied"), "{out}");
+    assert_eq!(f.condition("Ready")["status"], "True", "{out}");
+    for (kind, name) in [
+        ("cronjobs.batch", "nightly"),
+        ("horizontalpodautoscalers.autoscaling", "web"),
+        ("poddisruptionbudgets.policy", "web"),
+        ("ingresses.networking.k8s.io", "web"),
+    ] {
+        assert!(f.get(kind, name).is_some(), "{kind} {name} missing");
+    }
+    let pdb = f.get("poddisruptionbudgets.policy", "web").unwrap();
+    assert_eq!(pdb["status"]["currentHealthy"], 2, "{pdb}");
+}
+
+#[test]
+fn a_misspelt_field_fails_validation_naming_it_and_applies_nothing() {
+    let f = Fixture::new("strict", "");
+    f.write("cfg.yaml", &config_map("cfg", "one"));
+    f.write(
+        "web.yaml",
+        &DEPLOYMENT.replace("  replicas: 2\n", "  replica: 2\n"),
+    );
+    f.commit();
+    let out = f.reconcile();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("web.yaml"), "{all}");
+    assert!(all.contains("Deployment"), "{all}");
+    assert!(all.contains(".spec.replica"), "{all}");
+    assert!(f.get("configmap", "cfg").is_none(), "something was applied: {all}");
+    assert!(f.get("deployment", "web").is_none());
+    assert_eq!(f.condition("Ready")["reason"], "ValidationFailed");
+}
+
+#[test]
+fn pruning_a_namespace_with_pods_waits_for_its_finalisation() {
+    let f = waiting("nsfinal", "120s");
+    let ns = common::unique("apps");
+    f.write("anchor.yaml", &config_map("anchor", "1"));
+    f.write(
+        "apps.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n{}",
+            DEPLOYMENT.replace("  name: web\n", &format!("  name: web\n  namespace: {ns}\n"))
+        ),
+    );
+    f.commit();
+    f.reconcile_ok();
+    let pods = f.kubectl(&["-n", &ns, "get", "pods", "-o", "name"]);
+    assert_eq!(text(&pods).lines().count(), 2, "{}", text(&pods));
+
+    f.remove("apps.yaml");
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("pruned"), "{out}");
+    // The namespace controller emptied it and the namespace is gone when
+    // the cycle ends: the wait covered its finalisation.
+    let gone = f.kubectl(&["get", "namespace", &ns, "--ignore-not-found", "-o", "name"]);
+    assert_eq!(text(&gone).trim(), "", "{out}");
+}
