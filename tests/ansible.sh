@@ -67,9 +67,7 @@ mkdir -p "$root/usr/local/bin" "$root/etc/systemd/system" "$root/var/lib"
 user_existed=1
 id plumb >/dev/null 2>&1 || user_existed=0
 server_pid=""
-standin_pid=""
 cleanup() {
-    [ -n "$standin_pid" ] && kill "$standin_pid" 2>/dev/null || true
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
     if [ "$user_existed" = 0 ]; then
         userdel plumb 2>/dev/null || true
@@ -113,23 +111,9 @@ plumb_credentials:
   - {name: git-token, content: "not-a-real-token"}
 YAML
 
-# The test cluster runs no controllers, so nothing fills in the token Secret
-# the role makes. This stands in for the token controller: it puts a real
-# token for the ServiceAccount (TokenRequest) and the cluster's CA into it.
+# The role makes a service-account token Secret; the controller-manager's
+# token controller fills it in, as on k3s.
 kubectl_ -n plumb-system delete secret plumb-token --ignore-not-found >/dev/null 2>&1 || true
-(
-    for _ in $(seq 1 120); do
-        if [ -n "$(kubectl_ -n plumb-system get secret plumb-token -o 'jsonpath={.metadata.name}' 2>/dev/null)" ]; then
-            token=$(kubectl_ -n plumb-system create token plumb --duration=2h)
-            ca=$(base64 -w0 <"$cluster/pki/ca.crt")
-            kubectl_ -n plumb-system patch secret plumb-token --type=merge \
-                -p "{\"data\":{\"token\":\"$(printf '%s' "$token" | base64 -w0)\",\"ca.crt\":\"$ca\"}}" >/dev/null
-            exit 0
-        fi
-        sleep 1
-    done
-) &
-standin_pid=$!
 
 run() { # name, extra ansible-playbook args...: runs site.yml, output in $work/<name>.log
     local name=$1

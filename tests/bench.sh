@@ -21,6 +21,8 @@
 #    cluster and runs alone with `tests/bench.sh kustomize` (PLUMB_BIN=path
 #    measures that binary instead of a fresh release build); its table goes
 #    between the BENCH:KUSTOMIZE markers.
+# 4. Datastore: `tests/bench.sh datastore [MINUTES]` alone — rows kine writes
+#    into SQLite while plumb idles, election off and on (BENCH:DATASTORE).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -143,6 +145,86 @@ spec:
 YAML
     done
 }
+
+# ---------------------------------------------------------------- 4. datastore
+# Rows the cluster's datastore (kine on SQLite, as k3s) gains while `plumb run`
+# idles on the 300 objects, leader election off and then on, each for
+# $1 minutes (default 10), beside what the controllers and the simulated
+# nodes write in the same minutes. Every write to the API server is one row
+# in kine's table; plumb's rows are those of its own keys (its parent
+# ConfigMaps, Lease and Events in plumb-system) plus its other writes that
+# the audit log shows, by User-Agent (none is expected).
+datastore_bench() {
+    local minutes=${1:-10}
+    local db=$cluster/db/state.db
+    [ "$(cut -d' ' -f2 "$cluster/kind")" = kine ] && [ -f "$db" ] ||
+        { echo "the datastore bench needs the kine (SQLite) test cluster" >&2; return 2; }
+    apt_install sqlite3
+    rows() { sqlite3 "file:$db?mode=ro" "$1"; }
+    make_manifests "$work/ds-src/apps" bench-datastore
+    git_ init -q --bare "$work/ds.git"
+    git_ -C "$work/ds-src" init -q && git_ -C "$work/ds-src" add -A && git_ -C "$work/ds-src" commit -q -m apps
+    git_ -C "$work/ds-src" push -q "$work/ds.git" HEAD:refs/heads/main
+    local node=bench-ds-$$ table_rows=""
+    for election in false true; do
+        cat >"$work/ds-$election.yaml" <<YAML
+kubeconfig: $kubeconfig
+stateDir: $work/ds-state
+nodeName: $node-$election
+interval: 10s
+jitter: 0
+listen: ""
+leaderElection: {enabled: $election}
+sources: [{name: ds, url: "file://$work/ds.git", ref: {branch: main}}]
+syncs: [{name: ds, source: ds, path: apps, namespace: bench-datastore, wait: false}]
+YAML
+        "$plumb" reconcile --config "$work/ds-$election.yaml" >/dev/null 2>&1 || true
+        "$plumb" run --config "$work/ds-$election.yaml" >"$work/ds-$election.log" 2>&1 &
+        local daemon=$! from l
+        sleep 15 # its first cycle, and the first lease take-over, are not idle
+        from=$(rows "select coalesce(max(id), 0) from kine")
+        l=$(lines)
+        sleep $((minutes * 60))
+        local all own writes
+        all=$(rows "select count(*) from kine where id > $from")
+        own=$(rows "select count(*) from kine where id > $from and name like '/registry/%/plumb-system/%'")
+        writes=$(tail -n +"$((l + 1))" "$audit" | grep "($node-$election)" | grep -v 'dryRun=All' |
+            grep -vE '"namespace":"plumb-system"' | grep -cE '"verb":"(create|update|patch|delete)"' || true)
+        kill "$daemon" && wait "$daemon" || true
+        table_rows+="| $( [ $election = true ] && echo on || echo off ) | $minutes | $((own + writes)) | $own | $writes | $((all - own - writes)) | $all |"$'\n'
+    done
+    local table
+    table=$(cat <<MD
+Measured by \`tests/bench.sh datastore\` on $(date -u +%Y-%m-%d) ($(nproc) cores; test cluster: Kubernetes $(kubectl --kubeconfig "$kubeconfig" version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])') on kine $(bash "$repo/tests/tools/build.sh" version kine) with SQLite, three kwok nodes; \`plumb run\` with a 10 s interval on the 300 objects, release build).
+
+**Datastore rows written while plumb idles** (rows added to kine's table)
+
+| leader election | minutes | plumb's rows | of them in plumb-system | plumb's other writes (audit log) | controllers' and nodes' rows | all rows |
+|---|---:|---:|---:|---:|---:|---:|
+$table_rows
+With election on, plumb's rows are its Lease renewals (every \`renewEvery\`, default 20 s: 3 a minute).
+MD
+)
+    local doc=$repo/docs/performance.md
+    python3 - "$doc" "$table" <<'PY'
+import sys
+path, table = sys.argv[1], sys.argv[2]
+text = open(path).read()
+begin, end = "<!-- BENCH:DATASTORE:BEGIN -->", "<!-- BENCH:DATASTORE:END -->"
+if begin not in text:
+    text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
+PY
+    echo "$table"
+    kubectl --kubeconfig "$kubeconfig" delete namespace bench-datastore --wait=false >/dev/null 2>&1 || true
+}
+if [ "${1:-}" = datastore ]; then
+    . "$repo/tests/apt.sh"
+    datastore_bench "${2:-10}"
+    exit 0
+fi
 
 make_manifests "$work/kubectl" bench-kubectl ", protocol: TCP"
 node=bench-$$

@@ -438,9 +438,9 @@ impl Client {
             return self.resolve("v1", kind);
         }
         let preferred = |served: &discovery::Served| served.preferred_version(group).map(str::to_owned);
-        let gv = match preferred(&self.served()?) {
+        let gv = match preferred(&*self.served()?) {
             Some(gv) => Some(gv),
-            None => preferred(&self.discover()?),
+            None => preferred(&*self.discover()?),
         };
         match gv {
             Some(gv) => self.resolve(&gv, kind),
