@@ -66,7 +66,7 @@ Measured by \`tests/bench.sh kustomize\` on $(date -u +%Y-%m-%d) ($(nproc) cores
 | plumb render | $p_n | $p_s | $((p_kib / 1024)) |
 | kubectl kustomize | $k_n | $k_s | $((k_kib / 1024)) |
 
-\`plumb render\` also does what plumb does to every revision before applying (default namespace, its ownership label, port protocols) and prints YAML.
+\`plumb render\` also does what plumb does to every revision before applying (default namespace, its ownership label) and prints YAML.
 MD
 )
     local doc=$repo/docs/performance.md
@@ -110,8 +110,6 @@ lines() { wc -l <"$audit"; }
 
 # ---------------------------------------------------------------- 1. apply
 make_manifests() { # dir namespace [protocol-suffix] [apps]
-    # kubectl's copy spells out `protocol: TCP`, which Kubernetes 1.20's
-    # server-side apply requires; plumb adds it itself.
     local proto=${3:-}
     mkdir -p "$1"
     printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$2" >"$1/00-ns.yaml"
@@ -226,7 +224,7 @@ if [ "${1:-}" = datastore ]; then
     exit 0
 fi
 
-make_manifests "$work/kubectl" bench-kubectl ", protocol: TCP"
+make_manifests "$work/kubectl" bench-kubectl
 node=bench-$$
 git_ init -q --bare "$work/apply.git"
 git_ init -q "$work/apply-src"

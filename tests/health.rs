@@ -299,7 +299,16 @@ spec: {{size: 1}}
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    common::eventually("the widget", || f.get(&format!("widgets.{group}"), "w").is_some());
+    // kubectl's discovery may not know the new kind yet: a failed get is "not yet".
+    common::eventually("the widget", || {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(f.cluster.kubeconfig("admin"))
+            .args(["-n", &f.ns, "get", &format!("widgets.{group}"), "w", "-o", "name"])
+            .output()
+            .unwrap();
+        out.status.success() && !out.stdout.is_empty()
+    });
     f.kubectl(&[
         "-n",
         &f.ns,

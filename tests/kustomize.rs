@@ -374,7 +374,7 @@ fn plumb_render_of_nested_kustomizations_prints_kubectls_objects() {
     let out = plumb().arg("render").arg(&case).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    // plumb render adds its own label, default namespaces and port protocols
+    // plumb render adds its own label and default namespaces
     // before printing, so the objects are compared by identity here; the
     // library test above compares them in full.
     let ids = |objects: &[Value]| {

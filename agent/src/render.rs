@@ -591,7 +591,7 @@ pub struct Defaults<'a> {
     pub labels: &'a BTreeMap<String, String>,
 }
 
-/// Defaults namespaces, adds labels, defaults port protocols, and refuses
+/// Defaults namespaces, adds labels, and refuses
 /// duplicates. Returns the objects and warnings (kinds of unknown scope).
 pub fn finish(
     manifests: Vec<Manifest>,
@@ -643,7 +643,6 @@ pub fn finish(
                 }
             }
         }
-        default_port_protocols(&mut m.object);
         let key = m.key();
         if let Some(first) = seen.get(&key) {
             errors.push(RenderError::Duplicate {
@@ -660,49 +659,6 @@ pub fn finish(
         Ok((out, warnings))
     } else {
         Err(errors)
-    }
-}
-
-/// Kubernetes 1.20's server-side apply rejects list entries that omit
-/// `protocol` (a key of the ports lists), and real manifests omit it all the
-/// time; `TCP` is the server's own default, so this changes nothing else.
-pub fn default_port_protocols(object: &mut Value) {
-    let group = group_of(object["apiVersion"].as_str().unwrap_or_default()).to_owned();
-    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-    let pod_spec: Option<&mut Value> = match (group.as_str(), kind.as_str()) {
-        ("", "Service") => {
-            set_protocols(&mut object["spec"]["ports"]);
-            None
-        }
-        ("", "Pod") => Some(&mut object["spec"]),
-        ("", "PodTemplate") => Some(&mut object["template"]["spec"]),
-        ("", "ReplicationController")
-        | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
-        | ("batch", "Job") => Some(&mut object["spec"]["template"]["spec"]),
-        ("batch", "CronJob") => {
-            Some(&mut object["spec"]["jobTemplate"]["spec"]["template"]["spec"])
-        }
-        _ => None,
-    };
-    if let Some(spec) = pod_spec {
-        for list in ["containers", "initContainers"] {
-            if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
-                for c in containers {
-                    if let Some(ports) = c.get_mut("ports") {
-                        set_protocols(ports);
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn set_protocols(ports: &mut Value) {
-    if let Some(ports) = ports.as_array_mut() {
-        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-            port.entry("protocol")
-                .or_insert_with(|| Value::String("TCP".into()));
-        }
     }
 }
 
@@ -899,25 +855,6 @@ mod tests {
             warnings[0].contains("kind Thing of group 'x.io' is unknown"),
             "{warnings:?}"
         );
-    }
-
-    #[test]
-    fn ports_get_tcp_where_they_omit_protocol() {
-        let mut svc = json!({"apiVersion": "v1", "kind": "Service", "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
-        default_port_protocols(&mut svc);
-        assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
-        assert_eq!(svc["spec"]["ports"][1]["protocol"], "UDP");
-        let mut cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 8080}]}]}}}}}});
-        default_port_protocols(&mut cron);
-        assert_eq!(
-            cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["ports"][0]
-                ["protocol"],
-            "TCP"
-        );
-        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"ports": "x"}});
-        let before = cm.clone();
-        default_port_protocols(&mut cm);
-        assert_eq!(cm, before);
     }
 
     #[test]
