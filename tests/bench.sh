@@ -91,8 +91,11 @@ fi
 cluster=${PLUMB_TEST_CLUSTER:-$repo/target/test-cluster}
 work=$repo/target/bench
 [ -f "$cluster/server" ] || { echo "no test cluster: run tests/cluster.sh up" >&2; exit 2; }
-cargo build -q --release -p plumb
-plumb=$repo/target/release/plumb
+plumb=${PLUMB_BIN:-}
+if [ -z "$plumb" ]; then
+    cargo build -q --release -p plumb
+    plumb=$repo/target/release/plumb
+fi
 kubeconfig=$cluster/admin.kubeconfig
 audit=$cluster/audit.log
 rm -rf "$work" && mkdir -p "$work"
@@ -193,7 +196,7 @@ YAML
     done
     local table
     table=$(cat <<MD
-Measured by \`tests/bench.sh datastore\` on $(date -u +%Y-%m-%d) ($(nproc) cores; test cluster: Kubernetes $(kubectl --kubeconfig "$kubeconfig" version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])') on kine $(bash "$repo/tests/tools/build.sh" version kine) with SQLite, three kwok nodes; \`plumb run\` with a 10 s interval on the 300 objects, release build).
+Measured by \`tests/bench.sh datastore\` on $(date -u +%Y-%m-%d) ($(nproc) cores; test cluster: Kubernetes $(kubectl --kubeconfig "$kubeconfig" version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])') on kine $(bash "$repo/tests/tools/build.sh" version kine) with SQLite, three kwok nodes; \`plumb run\` with a 10 s interval on the 300 objects).
 
 **Datastore rows written while plumb idles** (rows added to kine's table)
 

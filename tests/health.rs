@@ -70,7 +70,10 @@ fn a_deployment_that_rolls_out_becomes_ready_and_one_that_cannot_is_reported() {
                 NEVER_READY,
                 "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
             )
-            .replace("  replicas: 2\n", "  replicas: 2\n  progressDeadlineSeconds: 5\n"),
+            .replace(
+                "  replicas: 2\n",
+                "  replicas: 2\n  progressDeadlineSeconds: 5\n",
+            ),
     );
     f.commit();
     let out = f.reconcile();
@@ -81,7 +84,10 @@ fn a_deployment_that_rolls_out_becomes_ready_and_one_that_cannot_is_reported() {
         ready.contains("Deployment.apps") && ready.contains("progress deadline exceeded"),
         "{ready}"
     );
-    assert!(ready.contains("ProgressDeadlineExceeded") || ready.contains("has timed out progressing"), "{ready}");
+    assert!(
+        ready.contains("ProgressDeadlineExceeded") || ready.contains("has timed out progressing"),
+        "{ready}"
+    );
 }
 
 #[test]
@@ -113,7 +119,9 @@ fn a_restarted_daemon_does_not_call_an_unhealthy_revision_ready() {
         "web.yaml",
         &DEPLOYMENT.replace(
             "    spec:\n      containers:\n",
-            &format!("    spec:\n      nodeSelector: {{plumb.test/pool: {pool}}}\n      containers:\n"),
+            &format!(
+                "    spec:\n      nodeSelector: {{plumb.test/pool: {pool}}}\n      containers:\n"
+            ),
         ),
     );
     f.commit();
@@ -206,7 +214,10 @@ spec:
     assert_eq!(ds["status"]["numberAvailable"], 3, "{ds}");
     let nodes = pod_nodes(&f);
     for node in ["pi-1", "pi-2", "pi-3"] {
-        assert!(nodes.iter().any(|n| n == node), "no Pod on {node}: {nodes:?}");
+        assert!(
+            nodes.iter().any(|n| n == node),
+            "no Pod on {node}: {nodes:?}"
+        );
     }
 }
 
@@ -304,7 +315,15 @@ spec: {{size: 1}}
         let out = std::process::Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(f.cluster.kubeconfig("admin"))
-            .args(["-n", &f.ns, "get", &format!("widgets.{group}"), "w", "-o", "name"])
+            .args([
+                "-n",
+                &f.ns,
+                "get",
+                &format!("widgets.{group}"),
+                "w",
+                "-o",
+                "name",
+            ])
             .output()
             .unwrap();
         out.status.success() && !out.stdout.is_empty()
@@ -414,7 +433,10 @@ fn a_misspelt_field_fails_validation_naming_it_and_applies_nothing() {
     assert!(all.contains("web.yaml"), "{all}");
     assert!(all.contains("Deployment"), "{all}");
     assert!(all.contains(".spec.replica"), "{all}");
-    assert!(f.get("configmap", "cfg").is_none(), "something was applied: {all}");
+    assert!(
+        f.get("configmap", "cfg").is_none(),
+        "something was applied: {all}"
+    );
     assert!(f.get("deployment", "web").is_none());
     assert_eq!(f.condition("Ready")["reason"], "ValidationFailed");
 }
@@ -428,7 +450,10 @@ fn pruning_a_namespace_with_pods_waits_for_its_finalisation() {
         "apps.yaml",
         &format!(
             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n{}",
-            DEPLOYMENT.replace("  name: web\n", &format!("  name: web\n  namespace: {ns}\n"))
+            DEPLOYMENT.replace(
+                "  name: web\n",
+                &format!("  name: web\n  namespace: {ns}\n")
+            )
         ),
     );
     f.commit();

@@ -135,7 +135,14 @@ fn namespaces_are_pruned_only_when_they_hold_nothing_unmanaged() {
     };
     // The namespace controller may have finalised it already.
     let live = f
-        .kubectl(&["get", "namespace", &empty, "--ignore-not-found", "-o", "json"])
+        .kubectl(&[
+            "get",
+            "namespace",
+            &empty,
+            "--ignore-not-found",
+            "-o",
+            "json",
+        ])
         .stdout;
     let deleted = live.is_empty()
         || serde_json::from_slice::<Value>(&live).unwrap()["metadata"]["deletionTimestamp"]

@@ -665,7 +665,6 @@ pub fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     /// Renders exactly these files (a revision with nothing else in it).
     fn parse_files(files: &[File]) -> Rendered {

@@ -276,4 +276,3 @@ spec:
           ports:
             - containerPort: 80
 ";
-

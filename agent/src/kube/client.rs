@@ -437,7 +437,8 @@ impl Client {
         if group.is_empty() {
             return self.resolve("v1", kind);
         }
-        let preferred = |served: &discovery::Served| served.preferred_version(group).map(str::to_owned);
+        let preferred =
+            |served: &discovery::Served| served.preferred_version(group).map(str::to_owned);
         let gv = match preferred(&*self.served()?) {
             Some(gv) => Some(gv),
             None => preferred(&*self.discover()?),

@@ -135,7 +135,8 @@ pub fn group_version_path(api_version: &str) -> String {
 /// The Accept header that asks `/api` and `/apis` for aggregated discovery
 /// (apidiscovery.k8s.io/v2, GA since Kubernetes 1.30): every group, version
 /// and resource in one answer each, instead of one request per group-version.
-pub const AGGREGATED_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_ACCEPT: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// An APIGroupDiscoveryList as the server sends it.
 #[derive(Debug, serde::Deserialize)]
@@ -325,8 +326,15 @@ mod tests {
         let apps = &served.by_version["apps/v1"];
         assert_eq!(apps.len(), 1);
         assert_eq!(find(apps, "Deployment").unwrap().plural, "deployments");
-        assert!(find(&served.by_version["v1"], "ConfigMap").unwrap().namespaced);
-        assert_eq!(served.preferred_version("autoscaling"), Some("autoscaling/v2"));
+        assert!(
+            find(&served.by_version["v1"], "ConfigMap")
+                .unwrap()
+                .namespaced
+        );
+        assert_eq!(
+            served.preferred_version("autoscaling"),
+            Some("autoscaling/v2")
+        );
         assert_eq!(served.preferred_version(""), Some("v1"));
         assert_eq!(served.preferred_version("nope"), None);
         let listed: Vec<String> = served
@@ -336,7 +344,11 @@ mod tests {
             .collect();
         assert_eq!(
             listed,
-            ["v1/configmaps", "apps/v1/deployments", "autoscaling/v2/horizontalpodautoscalers"]
+            [
+                "v1/configmaps",
+                "apps/v1/deployments",
+                "autoscaling/v2/horizontalpodautoscalers"
+            ]
         );
         assert!(hint(apps, "deployment").contains("did you mean 'Deployment'"));
         assert!(hint(&[], "X").contains("not served"));
