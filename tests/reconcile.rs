@@ -219,6 +219,68 @@ fn broken_yaml_or_an_invalid_object_applies_nothing() {
     assert!(f.get("deployment", "web").is_none());
 }
 
+/// Hardening defect 1 and hostile input 6: names the API server would refuse
+/// (a space, non-ASCII, a path, a query) crashed `plumb reconcile` when put
+/// into a URL. They are render errors with file and line; nothing is applied.
+#[test]
+fn a_name_with_a_space_or_a_path_is_a_render_error_not_a_crash() {
+    let f = Fixture::new("names", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    for (file, manifest, words) in [
+        ("space.yaml", config_map("my app", "2"), "'my app'"),
+        ("accent.yaml", config_map("café", "2"), "caf\\u{e9}"),
+        (
+            "path.yaml",
+            config_map("../../kube-system/configmaps/victim", "2"),
+            "metadata.name '../../kube-system/configmaps/victim'",
+        ),
+        (
+            "query.yaml",
+            config_map("x?dryRun=All&y", "2"),
+            "x?dryRun=All&y",
+        ),
+        (
+            "namespace.yaml",
+            config_map("ok", "2").replace("  name: ok\n", "  name: ok\n  namespace: Bad Space\n"),
+            "metadata.namespace 'Bad Space'",
+        ),
+        (
+            "version.yaml",
+            config_map("ok", "2").replace("apiVersion: v1", "apiVersion: apps/v1/x"),
+            "apiVersion 'apps/v1/x'",
+        ),
+    ] {
+        f.write("a.yaml", &config_map("a", "2"));
+        f.write(file, &manifest);
+        f.commit();
+        for command in [vec!["reconcile"], vec!["validate", "--sync", &f.sync]] {
+            let out = plumb()
+                .args(&command)
+                .arg("--config")
+                .arg(&f.config)
+                .output()
+                .unwrap();
+            let all = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{command:?} {file}: {all}");
+            assert!(
+                all.contains(&format!("manifests/{file}:1")),
+                "{command:?} {file}: {all}"
+            );
+            assert!(all.contains(words), "{command:?} {file}: {all}");
+            assert!(!all.contains("panicked"), "{all}");
+        }
+        assert_eq!(
+            f.get("configmap", "a").unwrap()["data"]["key"],
+            "1",
+            "part of a revision with {file} was applied"
+        );
+        assert_eq!(f.condition("Ready")["reason"], "RenderFailed");
+        f.remove(file);
+    }
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

@@ -8,6 +8,7 @@
 
 pub mod external;
 pub mod kustomize;
+pub mod names;
 mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
@@ -142,6 +143,17 @@ pub enum RenderError {
     /// A kustomization that cannot be built; `at` is its file (and line).
     #[error("{at}: {message}")]
     Kustomize { at: String, message: String },
+    /// A name, namespace or apiVersion the API server would refuse.
+    #[error("{origin}: {kind} {field} '{value}' is invalid: {rule}")]
+    Invalid {
+        origin: Origin,
+        kind: String,
+        /// "metadata.name", "metadata.namespace" or "apiVersion".
+        field: &'static str,
+        /// The value, with control and non-ASCII characters escaped.
+        value: String,
+        rule: String,
+    },
     /// A cluster-scoped object given a namespace.
     #[error("{origin}: {object} is cluster-scoped but names namespace '{namespace}'")]
     NamespaceOnClusterScoped {
@@ -582,6 +594,38 @@ fn check_name(map: &Map<String, Value>, origin: &Origin) -> Result<(), RenderErr
     }
 }
 
+/// The first of apiVersion, name and namespace that the API server would
+/// refuse, checked before any of them is put into a request path.
+fn invalid_identity(
+    m: &Manifest,
+    api_version: &str,
+    default_namespace: &str,
+) -> Option<RenderError> {
+    let key = m.key();
+    let invalid = |field, value: &str, rule: String| RenderError::Invalid {
+        origin: m.origin.clone(),
+        kind: key.kind.clone(),
+        field,
+        value: value.escape_default().to_string(),
+        rule,
+    };
+    if let Err(rule) = names::check_api_version(api_version) {
+        return Some(invalid("apiVersion", api_version, rule));
+    }
+    if let Err(rule) = names::check(names::name_rule(&key.group, &key.kind), &key.name) {
+        return Some(invalid("metadata.name", &key.name, rule.to_owned()));
+    }
+    let namespace = m.object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or(default_namespace);
+    if !namespace.is_empty() {
+        if let Err(rule) = names::check(names::NameRule::Label, namespace) {
+            return Some(invalid("metadata.namespace", namespace, rule.to_owned()));
+        }
+    }
+    None
+}
+
 /// What render adds to every object.
 #[derive(Debug, Clone)]
 pub struct Defaults<'a> {
@@ -630,6 +674,10 @@ pub fn finish(
                 m.origin, key.kind, key.group
             )),
             _ => {}
+        }
+        if let Some(error) = invalid_identity(&m, &api_version, defaults.namespace) {
+            errors.push(error);
+            continue;
         }
         if !defaults.labels.is_empty() {
             let labels = m.object["metadata"]

@@ -295,7 +295,11 @@ pub fn summary(status: &SyncStatus) -> String {
 
 /// The first 7 characters of a commit id (or the whole of a shorter id).
 pub fn short(revision: &str) -> &str {
-    &revision[..revision.len().min(7)]
+    // The status ConfigMap is editable by others: any text may come back here.
+    match revision.char_indices().nth(7) {
+        Some((end, _)) => &revision[..end],
+        None => revision,
+    }
 }
 
 #[cfg(test)]
@@ -303,6 +307,15 @@ mod tests {
     use super::*;
     use crate::render::ObjectRef;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn short_revisions_cut_at_characters_not_bytes() {
+        assert_eq!(short("0123456789abcdef"), "0123456");
+        assert_eq!(short("abc"), "abc");
+        // A status edited by someone else: multi-byte characters must not panic.
+        assert_eq!(short("ééééééééé"), "ééééééé");
+        assert_eq!(short("€"), "€");
+    }
 
     #[test]
     fn conditions_keep_transition_times() {

@@ -269,14 +269,18 @@ impl Client {
         })? {
             request = request.header("Authorization", format!("Bearer {token}"));
         }
+        let unbuildable = |e: http::Error| Error::Request {
+            action: Box::new(action.clone()),
+            cause: e.to_string(),
+        };
         let result = match body {
             Some((content_type, bytes)) => self.agent.run(
                 request
                     .header("Content-Type", content_type)
                     .body(bytes)
-                    .expect("valid request"),
+                    .map_err(unbuildable)?,
             ),
-            None => self.agent.run(request.body(()).expect("valid request")),
+            None => self.agent.run(request.body(()).map_err(unbuildable)?),
         };
         let mut response = match result {
             Ok(r) => r,
@@ -884,7 +888,7 @@ pub fn encode_query(pairs: &[(&str, String)]) -> String {
         .join("&")
 }
 
-fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

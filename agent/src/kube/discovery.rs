@@ -92,17 +92,18 @@ impl ApiResource {
     /// URL path of the collection (name `None`) or of one object.
     pub fn path(&self, namespace: Option<&str>, name: Option<&str>) -> String {
         let mut path = group_version_path(&self.api_version());
+        // Names come from Git: each is one path segment, whatever it holds.
         if self.namespaced {
             if let Some(ns) = namespace {
                 path.push_str("/namespaces/");
-                path.push_str(ns);
+                path.push_str(&segment(ns));
             }
         }
         path.push('/');
         path.push_str(&self.plural);
         if let Some(name) = name {
             path.push('/');
-            path.push_str(name);
+            path.push_str(&segment(name));
         }
         path
     }
@@ -121,6 +122,15 @@ impl ApiResource {
             name: name.map(str::to_owned),
         }
     }
+}
+
+/// One URL path segment holding `text` exactly: percent-encoded, and "." or
+/// ".." (which a server would resolve as a path step) spelt as %2E.
+fn segment(text: &str) -> String {
+    if text.bytes().all(|b| b == b'.') {
+        return "%2E".repeat(text.len());
+    }
+    super::client::percent_encode(text)
 }
 
 /// `/api/v1` for the core group, `/apis/<group>/<version>` otherwise.
@@ -288,6 +298,18 @@ mod tests {
             "/api/v1/namespaces/a/configmaps/b"
         );
         assert_eq!(cm.path(None, None), "/api/v1/configmaps");
+        assert_eq!(
+            cm.path(Some("a"), Some("../../kube-system/configmaps/victim")),
+            "/api/v1/namespaces/a/configmaps/..%2F..%2Fkube-system%2Fconfigmaps%2Fvictim"
+        );
+        assert_eq!(
+            cm.path(Some("a b"), Some("x?dryRun=All&y")),
+            "/api/v1/namespaces/a%20b/configmaps/x%3FdryRun%3DAll%26y"
+        );
+        assert_eq!(
+            cm.path(Some("a"), Some("..")),
+            "/api/v1/namespaces/a/configmaps/%2E%2E"
+        );
         let crd = ApiResource::crd();
         assert_eq!(
             crd.path(Some("ignored"), Some("x")),

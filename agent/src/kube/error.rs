@@ -45,6 +45,9 @@ pub enum Error {
         server: String,
         cause: String,
     },
+    /// A request that cannot be built (a path or header the HTTP layer refuses).
+    #[error("failed to {action}: cannot build the request: {cause}")]
+    Request { action: Box<Action>, cause: String },
     /// The credentials could not be read (a tokenFile that is missing).
     #[error("failed to {action}: {cause}")]
     Credentials { action: Box<Action>, cause: String },
