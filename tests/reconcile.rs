@@ -281,6 +281,49 @@ fn a_name_with_a_space_or_a_path_is_a_render_error_not_a_crash() {
     }
 }
 
+/// Hardening defect 2: a source failure read the parent with
+/// `unwrap_or_default()`, so an unreadable status wrote an empty inventory
+/// over it and orphaned every managed object.
+#[test]
+fn a_source_failure_with_an_unreadable_parent_leaves_the_inventory_alone() {
+    let f = Fixture::new("unreadable", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let parent = format!("plumb-{}", f.sync);
+    let inventory = || {
+        text(&f.kubectl(&[
+            "-n",
+            "plumb-system",
+            "get",
+            "configmap",
+            &parent,
+            "-o",
+            "jsonpath={.data.inventory}",
+        ]))
+    };
+    let before = inventory();
+    assert!(before.contains("\"a\""), "{before}");
+    f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "patch",
+        "configmap",
+        &parent,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"status":"{not json"}}"#,
+    ]);
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("path: manifests", "path: nowhere");
+    std::fs::write(&f.config, config).unwrap();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(inventory(), before, "the inventory was overwritten");
+    assert!(text(&out).contains("unreadable"), "{}", text(&out));
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

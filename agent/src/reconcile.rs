@@ -451,7 +451,17 @@ pub fn report_failure(ctx: &Context, reason: &str, message: String) -> CycleRepo
             return report;
         }
     };
-    let (inventory, status) = report::read_parent(parent.as_ref()).unwrap_or_default();
+    // An unreadable parent is reported and left alone, as the cycle does: an
+    // empty inventory written over it would orphan every managed object.
+    let (inventory, status) = match report::read_parent(parent.as_ref()) {
+        Ok(x) => x,
+        Err(e) => {
+            report.verdict = Verdict::Failed(format!(
+                "{message}; and the parent ConfigMap is unreadable, so nothing was written: {e}"
+            ));
+            return report;
+        }
+    };
     report.status = status;
     report.revision = report.status.revision.clone().unwrap_or_default();
     let mut memory = SyncMemory::load(ctx.state_dir, &ctx.sync.name);
