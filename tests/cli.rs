@@ -94,12 +94,12 @@ fn validate_config_accepts_a_good_file() {
     assert!(text(&out).contains("valid (1 source(s), 1 sync(s))"));
     // PLUMB_CONFIG is the same as --config.
     let out = plumb()
-        .args(["-c"])
-        .arg(&path)
+        .env("PLUMB_CONFIG", &path)
         .arg("validate")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("valid (1 source(s), 1 sync(s))"));
 }
 
 #[test]

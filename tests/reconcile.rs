@@ -737,17 +737,27 @@ fn drift_is_corrected_against_the_revision_in_force_while_a_newer_one_is_refused
 
 #[test]
 fn a_suspended_sync_is_neither_applied_nor_pruned() {
-    let f = Fixture::new("suspend", "    suspend: true\n");
+    let f = Fixture::new("suspend", "");
     f.write("a.yaml", &config_map("a", "1"));
+    f.write("b.yaml", &config_map("b", "1"));
+    f.commit();
+    f.reconcile_ok();
+    // Suspended, then a commit that changes one object and removes the other.
+    let config = std::fs::read_to_string(&f.config).unwrap() + "    suspend: true\n";
+    std::fs::write(&f.config, config).unwrap();
+    f.write("a.yaml", &config_map("a", "2"));
+    f.remove("b.yaml");
     f.commit();
     // Suspended is not Ready: exit 1, as for any sync that is not Ready.
     let out = f.reconcile();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("suspended"), "{}", text(&out));
-    assert!(
-        f.get("configmap", "a").is_none(),
+    assert_eq!(
+        f.get("configmap", "a").unwrap()["data"]["key"],
+        "1",
         "a suspended sync applied"
     );
+    assert!(f.get("configmap", "b").is_some(), "a suspended sync pruned");
     assert_eq!(f.condition("Ready")["reason"], "Suspended");
 }
 

@@ -378,22 +378,8 @@ pub fn apply_all(
     skip: &BTreeSet<ObjectRef>,
 ) -> Result<Vec<Applied>, (Vec<Applied>, Vec<ObjectFailure>)> {
     let mut applied = Vec::new();
-    let manifests: Vec<&Manifest> = targets
-        .iter()
-        .map(|t| t.manifest)
-        .filter(|m| !skip.contains(&m.key()))
-        .collect();
-    let by_key: BTreeMap<ObjectRef, &Target> =
-        targets.iter().map(|t| (t.manifest.key(), t)).collect();
-    let mut stages: BTreeMap<Stage, Vec<&Target>> = BTreeMap::new();
-    for m in manifests {
-        let key = m.key();
-        stages
-            .entry(plan::stage_of(&key))
-            .or_default()
-            .push(by_key[&key]);
-    }
-    for (stage, group) in stages {
+    let to_apply = targets.iter().filter(|t| !skip.contains(&t.manifest.key()));
+    for (stage, group) in plan::stages(to_apply, |t| t.manifest.key()) {
         // Each worker boils the server's answer down to an `Applied` at once:
         // a stage's answers, kept whole until the stage ends, were the largest
         // part of a first apply's peak heap (2.9 of 8.2 MB for 300 objects).

@@ -226,17 +226,24 @@ impl Metrics {
     }
 }
 
-/// Resident memory from /proc/self/statm (pages × page size).
+/// Resident memory, from VmRSS in /proc/self/status: in kB whatever the page
+/// size (a Pi 5's kernel uses 16 KiB pages, so counting pages × 4096 is wrong).
 fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
+    std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map(|pages| pages * 4096)
+        .and_then(|s| vm_rss_bytes(&s))
         .unwrap_or(0)
+}
+
+fn vm_rss_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line["VmRSS:".len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` until the task is dropped.
@@ -332,6 +339,14 @@ mod tests {
             wrote: false,
             status,
         }
+    }
+
+    #[test]
+    fn resident_memory_is_vm_rss_in_bytes() {
+        let status = "Name:\tplumb\nVmHWM:\t   9000 kB\nVmRSS:\t   8812 kB\nRssAnon:\t 2000 kB\n";
+        assert_eq!(vm_rss_bytes(status), Some(8812 * 1024));
+        assert_eq!(vm_rss_bytes("Name:\tx\n"), None);
+        assert!(resident_bytes() > 0);
     }
 
     #[test]

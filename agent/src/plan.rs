@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::render::{Manifest, ObjectRef};
+use crate::render::ObjectRef;
 
 /// Apply stages, in order: each waits for the one before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,11 +33,15 @@ pub fn stage_of(key: &ObjectRef) -> Stage {
     }
 }
 
-/// Manifests grouped by stage, in stage order, each group in revision order.
-pub fn stages(manifests: &[Manifest]) -> Vec<(Stage, Vec<&Manifest>)> {
-    let mut groups: BTreeMap<Stage, Vec<&Manifest>> = BTreeMap::new();
-    for m in manifests {
-        groups.entry(stage_of(&m.key())).or_default().push(m);
+/// Items (manifests, or targets of them) grouped by the stage of their
+/// object, in stage order, each group in the order given.
+pub fn stages<T>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> ObjectRef,
+) -> Vec<(Stage, Vec<T>)> {
+    let mut groups: BTreeMap<Stage, Vec<T>> = BTreeMap::new();
+    for item in items {
+        groups.entry(stage_of(&key(&item))).or_default().push(item);
     }
     groups.into_iter().collect()
 }
@@ -173,7 +177,7 @@ fn numbers_equal(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::Origin;
+    use crate::render::{Manifest, Origin};
     use serde_json::json;
 
     fn key(group: &str, kind: &str, name: &str) -> ObjectRef {
@@ -208,7 +212,7 @@ mod tests {
             m("v1", "Namespace", "apps"),
             m("rbac.authorization.k8s.io/v1", "ClusterRole", "r"),
         ];
-        let order: Vec<(Stage, Vec<String>)> = stages(&ms)
+        let order: Vec<(Stage, Vec<String>)> = stages(&ms, |m| m.key())
             .into_iter()
             .map(|(s, g)| (s, g.iter().map(|m| m.key().name).collect()))
             .collect();
