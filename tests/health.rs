@@ -470,3 +470,40 @@ fn pruning_a_namespace_with_pods_waits_for_its_finalisation() {
     let gone = f.kubectl(&["get", "namespace", &ns, "--ignore-not-found", "-o", "name"]);
     assert_eq!(text(&gone).trim(), "", "{out}");
 }
+
+/// Hardening defect 3: a one-shot run took the Lease once and never renewed
+/// it, so after one lease duration every write (here: the status at the end
+/// of a long health wait) was refused as NotLeader.
+#[test]
+fn a_one_shot_run_longer_than_its_lease_renews_it_and_keeps_writing() {
+    let f = waiting("longrun", "10s");
+    // The only test of this binary that takes the Lease: a stale one from an
+    // earlier run (another node's name) would be waited out first.
+    f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "delete",
+        "lease",
+        "plumb",
+        "--ignore-not-found",
+    ]);
+    let config = std::fs::read_to_string(&f.config).unwrap().replace(
+        "leaderElection: {enabled: false}",
+        "leaderElection: {leaseDuration: 4s, renewEvery: 1s}",
+    );
+    std::fs::write(&f.config, config).unwrap();
+    f.write(
+        "web.yaml",
+        &DEPLOYMENT.replace(
+            NEVER_READY,
+            "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
+        ),
+    );
+    f.commit();
+    let out = f.reconcile();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!all.contains("leader lease"), "{all}");
+    // Written after the 10 s wait, well past the 4 s lease.
+    assert_eq!(f.condition("Ready")["reason"], "HealthCheckFailed", "{all}");
+}

@@ -397,11 +397,20 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
     if let Some(name) = &args.sync {
         find_sync(&settings, name)?;
     }
-    let mut client = connect(&settings, args.context.as_deref())?;
+    let client = connect(&settings, args.context.as_deref())?;
     let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
-    if settings.leader_election.enabled {
-        client = take_lease(&settings, client)?;
-    }
+    let (client, _renewer) = if settings.leader_election.enabled {
+        let (client, elector) = take_lease(&settings, client)?;
+        let client = std::sync::Arc::new(client);
+        let renewer = crate::lease::Renewer::spawn(
+            elector,
+            client.clone(),
+            settings.leader_election.renew_every,
+        );
+        (client, Some(renewer))
+    } else {
+        (std::sync::Arc::new(client), None)
+    };
     let node = settings.node_name.clone();
     let mut sources = BTreeMap::new();
     let mut all_ready = true;
@@ -455,7 +464,12 @@ pub fn reconcile_sync(
 /// A one-shot run takes the Lease when it is free or this node's; when
 /// another node holds it, it watches for one lease duration (expiry is judged
 /// by this node's clock, as the daemon does) and gives up naming the holder.
-fn take_lease(settings: &Settings, client: Client) -> Result<Client, Error> {
+/// Waits for the leader lease; returns the client whose writes it gates and
+/// the elector that must keep renewing it.
+fn take_lease(
+    settings: &Settings,
+    client: Client,
+) -> Result<(Client, crate::lease::Elector), Error> {
     let election = &settings.leader_election;
     // The Lease lives in plumb-system, which must exist before anyone leads.
     crate::report::ensure_system_namespace(&client)?;
@@ -466,7 +480,7 @@ fn take_lease(settings: &Settings, client: Client) -> Result<Client, Error> {
     let started = std::time::Instant::now();
     loop {
         match elector.step(&client)? {
-            crate::lease::Standing::Leader => return Ok(client),
+            crate::lease::Standing::Leader => return Ok((client, elector)),
             crate::lease::Standing::Standby { holder }
                 if started.elapsed() > election.lease_duration + election.renew_every =>
             {

@@ -238,8 +238,19 @@ async fn elect(
     let elector = Arc::new(Mutex::new(elector));
     let mut stop = wiring.stop.clone();
     loop {
+        // A thread of its own, not tokio's blocking pool: cycles that sleep
+        // through health waits fill that pool and would starve renewals.
         let (e, c) = (elector.clone(), wiring.client.clone());
-        match tokio::task::spawn_blocking(move || e.lock().unwrap().step(&c)).await {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("plumb-lease".into())
+            .spawn(move || {
+                let _ = tx.send(e.lock().unwrap().step(&c));
+            });
+        if let Err(e) = &spawned {
+            tracing::warn!(error = %e, "cannot start the leader election thread");
+        }
+        match rx.await {
             Ok(Ok(Standing::Leader)) => {
                 if !*leading.borrow() {
                     tracing::info!("this node leads: reconciling");

@@ -98,6 +98,59 @@ pub fn decide(
     }
 }
 
+/// Renews the lease on a thread of its own while a one-shot run works, so a
+/// `plumb reconcile` longer than the lease keeps its right to write; stops
+/// (and joins the thread) when dropped.
+pub struct Renewer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Renewer {
+    /// Steps `elector` every `every` until dropped.
+    pub fn spawn(mut elector: Elector, client: Arc<Client>, every: Duration) -> Renewer {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("plumb-lease".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    match elector.step(&client) {
+                        Ok(Standing::Leader) => {}
+                        Ok(Standing::Standby { holder }) => {
+                            tracing::warn!(%holder, "another node took the leader lease: this run stops writing")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "renewing the leader lease failed"),
+                    }
+                }
+            });
+        match thread {
+            Ok(thread) => Renewer {
+                stop: Some(stop),
+                thread: Some(thread),
+            },
+            // Without a thread the gate runs out after one lease, as before.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the lease renewal thread");
+                Renewer {
+                    stop: None,
+                    thread: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Takes part in the election for one node.
 pub struct Elector {
     me: String,

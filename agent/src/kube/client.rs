@@ -223,17 +223,19 @@ impl Client {
         body: Option<(&str, &[u8])>,
         accept: &str,
     ) -> Result<Reply, Error> {
-        if let Some(gate) = &self.write_gate {
-            let write = method != http::Method::GET;
-            if write && !action.resource.starts_with("leases.") && !gate.is_open() {
+        let gated = self
+            .write_gate
+            .as_ref()
+            .filter(|_| method != http::Method::GET && !action.resource.starts_with("leases."));
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            // Before each attempt: a retry must not land after leadership ended.
+            if gated.is_some_and(|gate| !gate.is_open()) {
                 return Err(Error::NotLeader {
                     action: Box::new(action.clone()),
                 });
             }
-        }
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
             attempt += 1;
             let (error, retry_after) =
                 match self.send_once(action, method.clone(), path_and_query, body, accept) {
