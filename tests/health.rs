@@ -449,11 +449,13 @@ fn pruning_a_namespace_with_pods_waits_for_its_finalisation() {
     f.write(
         "apps.yaml",
         &format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n{}",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n{}---\n{}",
             DEPLOYMENT.replace(
                 "  name: web\n",
                 &format!("  name: web\n  namespace: {ns}\n")
-            )
+            ),
+            // Its Endpoints (no ownerReference) and EndpointSlice come from controllers.
+            format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  selector: {{app: web}}\n  ports:\n    - port: 80\n")
         ),
     );
     f.commit();
@@ -465,6 +467,7 @@ fn pruning_a_namespace_with_pods_waits_for_its_finalisation() {
     f.commit();
     let out = f.reconcile_ok();
     assert!(out.contains("pruned"), "{out}");
+    assert!(!out.contains("kept Namespace"), "{out}");
     // The namespace controller emptied it and the namespace is gone when
     // the cycle ends: the wait covered its finalisation.
     let gone = f.kubectl(&["get", "namespace", &ns, "--ignore-not-found", "-o", "name"]);

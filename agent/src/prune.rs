@@ -188,6 +188,64 @@ pub fn is_namespace_default(kind: &str, name: &str) -> bool {
     ) || (kind == "Secret" && name.starts_with("default-token-"))
 }
 
+/// A live object in a namespace about to be pruned.
+#[derive(Debug, Clone)]
+pub struct LiveObject {
+    /// Which object.
+    pub key: ObjectRef,
+    /// Its uid.
+    pub uid: String,
+    /// The uids of its ownerReferences.
+    pub owners: Vec<String>,
+}
+
+/// The objects of a namespace that plumb does not manage: neither in the
+/// inventory (`managed`), nor owned through ownerReferences by something
+/// managed (a Deployment's ReplicaSets and their Pods, a Service's
+/// EndpointSlices), nor the Endpoints that the endpoints controller keeps
+/// for a managed Service under its name (they carry no ownerReference), nor
+/// what every namespace gets by default.
+pub fn unmanaged<'a>(
+    objects: &'a [LiveObject],
+    managed: &BTreeSet<&ObjectRef>,
+) -> Vec<&'a ObjectRef> {
+    let mirrors_managed_service = |k: &ObjectRef| {
+        k.group.is_empty()
+            && k.kind == "Endpoints"
+            && managed.contains(&ObjectRef {
+                kind: "Service".into(),
+                ..k.clone()
+            })
+    };
+    let mut managed_uids: BTreeSet<&str> = objects
+        .iter()
+        .filter(|o| managed.contains(&o.key) || mirrors_managed_service(&o.key))
+        .map(|o| o.uid.as_str())
+        .collect();
+    loop {
+        let before = managed_uids.len();
+        for o in objects {
+            if o.owners
+                .iter()
+                .any(|owner| managed_uids.contains(owner.as_str()))
+            {
+                managed_uids.insert(&o.uid);
+            }
+        }
+        if managed_uids.len() == before {
+            break;
+        }
+    }
+    objects
+        .iter()
+        .filter(|o| {
+            !managed_uids.contains(o.uid.as_str())
+                && !is_namespace_default(&o.key.kind, &o.key.name)
+        })
+        .map(|o| &o.key)
+        .collect()
+}
+
 /// The next inventory: what the revision applied, plus candidates whose
 /// delete failed (tried again next time, never orphaned).
 pub fn next_inventory(applied: &BTreeSet<ObjectRef>, failed_deletes: &[ObjectRef]) -> Inventory {
@@ -207,6 +265,47 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn unmanaged_objects_are_those_no_managed_object_owns_or_mirrors() {
+        let key = |kind: &str, name: &str| ObjectRef {
+            group: if kind == "Deployment" || kind == "ReplicaSet" {
+                "apps".into()
+            } else {
+                String::new()
+            },
+            kind: kind.into(),
+            namespace: "apps".into(),
+            name: name.into(),
+        };
+        let live = |kind: &str, name: &str, uid: &str, owners: &[&str]| LiveObject {
+            key: key(kind, name),
+            uid: uid.into(),
+            owners: owners.iter().map(|o| o.to_string()).collect(),
+        };
+        let objects = [
+            live("Deployment", "web", "d", &[]),
+            live("ReplicaSet", "web-1", "rs", &["d"]),
+            live("Pod", "web-1-a", "p", &["rs"]),
+            live("Service", "web", "s", &[]),
+            live("Endpoints", "web", "e", &[]),
+            live("Endpoints", "other", "e2", &[]),
+            live("ConfigMap", "kube-root-ca.crt", "root", &[]),
+            live("ServiceAccount", "default", "sa", &[]),
+            live("ConfigMap", "not-ours", "x", &[]),
+            live("Pod", "orphan", "o", &["gone"]),
+        ];
+        let (deployment, service) = (key("Deployment", "web"), key("Service", "web"));
+        let managed: BTreeSet<&ObjectRef> = [&deployment, &service].into_iter().collect();
+        let names: Vec<String> = unmanaged(&objects, &managed)
+            .iter()
+            .map(|k| format!("{} {}", k.kind, k.name))
+            .collect();
+        assert_eq!(
+            names,
+            ["Endpoints other", "ConfigMap not-ours", "Pod orphan"]
+        );
     }
 
     #[test]

@@ -848,20 +848,13 @@ fn unmanaged_in_namespace(
     managed: &BTreeSet<&ObjectRef>,
 ) -> Result<Vec<String>, String> {
     let resources = client.namespaced_resources().map_err(|e| e.to_string())?;
-    let mut objects: Vec<(ObjectRef, String, Vec<String>)> = Vec::new();
+    let mut objects: Vec<prune::LiveObject> = Vec::new();
     for r in resources.iter().filter(|r| r.kind != "Event") {
         let items = client
             .list_metadata(r, Some(namespace), None)
             .map_err(|e| e.to_string())?;
         for item in items {
             let meta = &item["metadata"];
-            let key = ObjectRef {
-                group: r.group.clone(),
-                kind: r.kind.clone(),
-                namespace: namespace.to_owned(),
-                name: meta["name"].as_str().unwrap_or_default().to_owned(),
-            };
-            let uid = meta["uid"].as_str().unwrap_or_default().to_owned();
             let owners = meta["ownerReferences"]
                 .as_array()
                 .map(|o| {
@@ -870,32 +863,21 @@ fn unmanaged_in_namespace(
                         .collect()
                 })
                 .unwrap_or_default();
-            objects.push((key, uid, owners));
+            objects.push(prune::LiveObject {
+                key: ObjectRef {
+                    group: r.group.clone(),
+                    kind: r.kind.clone(),
+                    namespace: namespace.to_owned(),
+                    name: meta["name"].as_str().unwrap_or_default().to_owned(),
+                },
+                uid: meta["uid"].as_str().unwrap_or_default().to_owned(),
+                owners,
+            });
         }
     }
-    // Managed: in the inventory, or owned (transitively) by something managed.
-    let mut managed_uids: BTreeSet<String> = objects
-        .iter()
-        .filter(|(k, _, _)| managed.contains(k))
-        .map(|(_, u, _)| u.clone())
-        .collect();
-    loop {
-        let before = managed_uids.len();
-        for (_, uid, owners) in &objects {
-            if owners.iter().any(|o| managed_uids.contains(o)) {
-                managed_uids.insert(uid.clone());
-            }
-        }
-        if managed_uids.len() == before {
-            break;
-        }
-    }
-    Ok(objects
-        .iter()
-        .filter(|(k, uid, _)| {
-            !managed_uids.contains(uid) && !prune::is_namespace_default(&k.kind, &k.name)
-        })
-        .map(|(k, _, _)| format!("{} {}", k.kind, k.name))
+    Ok(prune::unmanaged(&objects, managed)
+        .into_iter()
+        .map(|k| format!("{} {}", k.kind, k.name))
         .collect())
 }
 
