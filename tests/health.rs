@@ -450,10 +450,13 @@ fn pruning_a_namespace_with_pods_waits_for_its_finalisation() {
         "apps.yaml",
         &format!(
             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n{}---\n{}",
-            DEPLOYMENT.replace(
-                "  name: web\n",
-                &format!("  name: web\n  namespace: {ns}\n")
-            ),
+            // Ten Deployments: their Pods outlive a Deployment deleted in the
+            // background, so the namespace must see them as its dependents.
+            (1..=10)
+                .map(|i| DEPLOYMENT
+                    .replace("  name: web\n", &format!("  name: web-{i}\n  namespace: {ns}\n")))
+                .collect::<Vec<_>>()
+                .join("---\n"),
             // Its Endpoints (no ownerReference) and EndpointSlice come from controllers.
             format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  selector: {{app: web}}\n  ports:\n    - port: 80\n")
         ),
@@ -461,7 +464,7 @@ fn pruning_a_namespace_with_pods_waits_for_its_finalisation() {
     f.commit();
     f.reconcile_ok();
     let pods = f.kubectl(&["-n", &ns, "get", "pods", "-o", "name"]);
-    assert_eq!(text(&pods).lines().count(), 2, "{}", text(&pods));
+    assert_eq!(text(&pods).lines().count(), 20, "{}", text(&pods));
 
     f.remove("apps.yaml");
     f.commit();

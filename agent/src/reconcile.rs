@@ -833,8 +833,12 @@ fn prune_one(
     }
     let decision = prune::decide(candidate, &facts, id);
     if decision == PruneDecision::Delete {
+        // Foreground: a pruned Deployment stays (being deleted) until its
+        // ReplicaSets and Pods are gone, so a Namespace pruned after it sees
+        // them as its dependents, not as someone else's objects, and the
+        // health wait for what was pruned covers the whole tree.
         client
-            .delete(&resource, ns, &candidate.name, Propagation::Background)
+            .delete(&resource, ns, &candidate.name, Propagation::Foreground)
             .map_err(|e| e.to_string())?;
     }
     Ok(decision)
