@@ -600,6 +600,30 @@ fn the_daemon_reconciles_on_sigusr1_refuses_a_broken_reload_and_stops_on_sigterm
         child.try_wait().unwrap().is_none(),
         "a broken reload stopped the daemon"
     );
+    // Hardening defect 4: a valid config whose kubeconfig is broken killed
+    // the daemon; it is refused the same way.
+    let broken = f.config.with_file_name("broken.kubeconfig");
+    std::fs::write(&broken, "apiVersion: v1\nkind: Config\nclusters: [oops\n").unwrap();
+    std::fs::write(
+        &f.config,
+        config.replace(
+            &format!("kubeconfig: {}", f.cluster.kubeconfig("admin").display()),
+            &format!("kubeconfig: {}", broken.display()),
+        ),
+    )
+    .unwrap();
+    signal(&child, "HUP");
+    eventually("the broken kubeconfig to be refused", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap()
+            .matches("the new configuration is refused")
+            .count()
+            == 2
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "a reload with a broken kubeconfig stopped the daemon"
+    );
     std::fs::write(&f.config, &config).unwrap();
 
     // The old config keeps running: another change still arrives.

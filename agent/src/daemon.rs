@@ -132,6 +132,7 @@ async fn supervise(
         .listen
         .map(|addr| tokio::spawn(serve_logged(addr, metrics.clone(), liveness.clone())));
     let mut serving = settings.listen;
+    let mut connected = crate::cli::connect(&settings, context.as_deref())?;
     loop {
         let election = &settings.leader_election;
         let gate = Gate::new();
@@ -145,8 +146,7 @@ async fn supervise(
                 .map(|addr| tokio::spawn(serve_logged(addr, metrics.clone(), liveness.clone())));
             serving = settings.listen;
         }
-        let mut client =
-            crate::cli::connect(&settings, context.as_deref())?.with_metrics(metrics.clone());
+        let mut client = connected.with_metrics(metrics.clone());
         if election.enabled {
             // The Lease lives in plumb-system, which must exist before anyone leads.
             if let Err(e) = crate::report::ensure_system_namespace(&client) {
@@ -188,28 +188,34 @@ async fn supervise(
         notify::send("READY=1");
         let reload = loop {
             tokio::select! {
-                _ = term.recv() => break false,
-                _ = int.recv() => break false,
+                _ = term.recv() => break None,
+                _ = int.recv() => break None,
                 _ = usr1.recv() => {
                     tracing::info!("SIGUSR1: reconciling every sync now");
                     now.notify_waiters();
                 }
-                _ = hup.recv() => match Settings::load(&config_path) {
-                    Ok(new) => {
+                // A reload is checked whole (config and kubeconfig) before it
+                // replaces the running one: a broken kubeconfig keeps the old.
+                _ = hup.recv() => match Settings::load(&config_path).map_err(Error::from).and_then(|new| {
+                    let client = crate::cli::connect(&new, context.as_deref())?;
+                    Ok((new, client))
+                }) {
+                    Ok((new, client)) => {
                         tracing::info!("SIGHUP: configuration reloaded");
                         settings = new;
-                        break true;
+                        break Some(client);
                     }
                     Err(e) => tracing::error!(error = %e, "SIGHUP: the new configuration is refused; the old one keeps running"),
                 },
             }
         };
         let _ = stop_tx.send(true);
-        if !reload {
+        let Some(client) = reload else {
             tracing::info!("stopping");
             notify::send("STOPPING=1");
             return Ok(Verdict::Yes);
-        }
+        };
+        connected = client;
         notify::send("RELOADING=1");
         // Let the syncs finish the cycle they are in before the new config takes over.
         for task in tasks {
