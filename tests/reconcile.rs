@@ -1569,6 +1569,28 @@ fn render_kustomize_external_runs_the_nodes_kubectl_and_fails_clearly_without_on
     );
     assert!(f.get("configmap", "target").is_none());
 
+    // Hardening defect 4: a program that hangs is stopped at the sync's
+    // timeout (here 3 s), with nothing applied.
+    let hanging = temp_dir("hanging-kubectl");
+    std::fs::write(hanging.join("kubectl"), "#!/bin/sh\nexec sleep 600\n").unwrap();
+    std::fs::set_permissions(
+        hanging.join("kubectl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(only_git.join("git"), hanging.join("git")).unwrap();
+    let config = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(&f.config, format!("{config}    timeout: 3s\n")).unwrap();
+    let out = run(&format!("{}:/usr/bin:/bin", hanging.display()));
+    std::fs::write(&f.config, &config).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("did not finish within 3s"),
+        "{}",
+        text(&out)
+    );
+    assert!(f.get("configmap", "target").is_none());
+
     let out = run(&std::env::var("PATH").unwrap());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(

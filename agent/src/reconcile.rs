@@ -250,7 +250,14 @@ pub fn render_revision(
                     render::parse_tree_with(&fs, selected, &mut |dir| {
                         external_output(
                             dir,
-                            external::build_revision(&base, &sync.name, &revision.id, files, dir),
+                            external::build_revision(
+                                &base,
+                                &sync.name,
+                                &revision.id,
+                                files,
+                                dir,
+                                sync.timeout,
+                            ),
                         )
                     })
                 }
@@ -261,7 +268,7 @@ pub fn render_revision(
             match sync.render {
                 Render::Auto => render::parse_tree(&fs, selected),
                 Render::KustomizeExternal => render::parse_tree_with(&fs, selected, &mut |dir| {
-                    external_output(dir, external::build_folder(root, dir))
+                    external_output(dir, external::build_folder(root, dir, sync.timeout))
                 }),
             }
         }

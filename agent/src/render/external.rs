@@ -31,6 +31,12 @@ pub enum ExternalError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    /// The program ran past the sync's timeout and was killed.
+    #[error("`{command}` did not finish within {}s (the sync's timeout) and was stopped", timeout.as_secs())]
+    TimedOut {
+        command: String,
+        timeout: std::time::Duration,
+    },
     /// The program failed.
     #[error("`{command}` failed ({status}): {stderr}")]
     Failed {
@@ -70,6 +76,7 @@ pub fn build_revision<'a>(
     id: &str,
     files: impl IntoIterator<Item = &'a File>,
     dir: &str,
+    timeout: std::time::Duration,
 ) -> Result<File, ExternalError> {
     let kept = base
         .join(sync)
@@ -80,7 +87,7 @@ pub fn build_revision<'a>(
     }
     find_program()?;
     let top = write_revision(&base.join(sync), id, files)?;
-    let built = build_folder(&top, dir)?;
+    let built = build_folder(&top, dir, timeout)?;
     let mut record = format!("{}\n", built.path).into_bytes();
     record.extend_from_slice(&built.bytes);
     // Only a cache: a failed write means the next cycle builds again.
@@ -98,32 +105,77 @@ fn split_record(record: &[u8]) -> Option<(String, Vec<u8>)> {
 /// Builds `dir` under the folder `top` with the node's kustomize or
 /// kubectl; the output comes back as a file to parse, its path naming the
 /// command (for origins and errors).
-pub fn build_folder(top: &Path, dir: &str) -> Result<File, ExternalError> {
+pub fn build_folder(
+    top: &Path,
+    dir: &str,
+    timeout: std::time::Duration,
+) -> Result<File, ExternalError> {
     let (program, args) = find_program()?;
     let shown = if dir.is_empty() { "." } else { dir };
     let command = format!("{program} {} {shown}", args.join(" "));
-    let output = Command::new(program)
+    let not_started = |e: std::io::Error| ExternalError::Failed {
+        command: command.clone(),
+        status: "not started".into(),
+        stderr: e.to_string(),
+    };
+    let mut child = Command::new(program)
         .args(args)
         .arg(top.join(dir))
         .current_dir(top)
-        .output()
-        .map_err(|e| ExternalError::Failed {
-            command: command.clone(),
-            status: "not started".into(),
-            stderr: e.to_string(),
-        })?;
-    if !output.status.success() {
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(not_started)?;
+    // Read both pipes while waiting, so a program that writes a lot never
+    // blocks on a full pipe before the deadline.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait().map_err(not_started)? {
+            Some(status) => break status,
+            None if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ExternalError::TimedOut { command, timeout });
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
         return Err(ExternalError::Failed {
             command,
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr)
+            status: status.to_string(),
+            stderr: String::from_utf8_lossy(&stderr)
                 .trim()
                 .replace(&format!("{}/", top.display()), ""),
         });
     }
     Ok(File {
         path: format!("{shown} ({command})"),
-        bytes: output.stdout,
+        bytes: stdout,
     })
 }
 
