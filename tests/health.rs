@@ -513,3 +513,85 @@ fn a_one_shot_run_longer_than_its_lease_renews_it_and_keeps_writing() {
     // Written after the 10 s wait, well past the 4 s lease.
     assert_eq!(f.condition("Ready")["reason"], "HealthCheckFailed", "{all}");
 }
+
+/// Hardening defect 4: the daemon held a source's lock for a whole cycle,
+/// health wait included, so syncs sharing a source ran one after another.
+#[test]
+fn syncs_sharing_a_source_do_not_wait_for_each_others_health() {
+    let f = waiting("shared", "90s");
+    let other = common::unique("other");
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replacen("sources:", "interval: 1h\nsources:", 1)
+        .replacen(
+            "    ref: {branch: main}\n",
+            "    ref: {branch: main}\n    interval: 1s\n",
+            1,
+        )
+        + &format!(
+            "  - name: {other}\n    source: repo\n    path: other\n    namespace: {}\n    interval: 1s\n",
+            f.ns
+        );
+    std::fs::write(&f.config, config).unwrap();
+    f.write(
+        "web.yaml",
+        &DEPLOYMENT.replace(
+            NEVER_READY,
+            "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
+        ),
+    );
+    let write_other = |value: &str| {
+        std::fs::create_dir_all(f.work.join("other")).unwrap();
+        std::fs::write(
+            f.work.join("other/cm.yaml"),
+            config_map("other", value).replace("NS", &f.ns),
+        )
+        .unwrap();
+    };
+    write_other("1");
+    f.commit();
+    let _daemon = Daemon(
+        plumb()
+            .arg("run")
+            .arg("--config")
+            .arg(&f.config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The first sync is now in its 90 s health wait.
+    common::eventually("the Deployment", || f.get("deployment", "web").is_some());
+    write_other("2");
+    f.commit();
+    common::eventually("the other sync's next revision", || {
+        f.get("configmap", "other")
+            .is_some_and(|cm| cm["data"]["key"] == "2")
+    });
+    // This sync's cycle has not ended: no status says HealthCheckFailed yet.
+    let status = f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "get",
+        "configmap",
+        &format!("plumb-{}", f.sync),
+        "--ignore-not-found",
+        "-o",
+        "jsonpath={.data.status}",
+    ]);
+    assert!(
+        !text(&status).contains("HealthCheckFailed"),
+        "the other sync waited for this one's health wait to end: {}",
+        text(&status)
+    );
+}
+
+/// A `plumb run` stopped when the test ends, even when it fails.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -344,6 +344,15 @@ fn start(settings: &Settings, wiring: &Wiring) -> Result<Vec<tokio::task::JoinHa
     Ok(tasks)
 }
 
+/// A shared source, locked for each step a cycle takes with it.
+struct Locked<'a>(&'a Mutex<SharedSource>);
+
+impl reconcile::SourceAccess for Locked<'_> {
+    fn with<R>(&mut self, step: impl FnOnce(&mut GitSource) -> R) -> R {
+        step(&mut self.0.lock().unwrap().source)
+    }
+}
+
 struct SyncJob {
     sync: config::Sync,
     source: Arc<Mutex<SharedSource>>,
@@ -428,10 +437,12 @@ impl SyncJob {
             refused: None,
         };
         let mut warnings = Vec::new();
-        let mut shared = self.source.lock().unwrap();
-        let commit = shared.commit(force_poll, &mut warnings);
-        let report = reconcile::sync_cycle(&ctx, &mut shared.source, commit, memory);
-        drop(shared);
+        let commit = self
+            .source
+            .lock()
+            .unwrap()
+            .commit(force_poll, &mut warnings);
+        let report = reconcile::sync_cycle(&ctx, &mut Locked(&self.source), commit, memory);
         self.metrics.cycle(&report, started.elapsed().as_secs_f64());
         self.liveness.cycle_finished(
             &self.sync.name,

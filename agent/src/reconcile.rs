@@ -395,13 +395,27 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
     }
 }
 
+/// How a cycle reaches its Git source: for as long as one step needs it
+/// (reading a revision, pinning one), never across the apply and health wait,
+/// so that syncs sharing a source don't wait for each other's cycles.
+pub trait SourceAccess {
+    /// Runs `step` with the source.
+    fn with<R>(&mut self, step: impl FnOnce(&mut crate::source::GitSource) -> R) -> R;
+}
+
+impl SourceAccess for crate::source::GitSource {
+    fn with<R>(&mut self, step: impl FnOnce(&mut crate::source::GitSource) -> R) -> R {
+        step(self)
+    }
+}
+
 /// One cycle of one sync given its source and the commit to reconcile (or
 /// why there is none): reads the files, reconciles, pins what got applied.
 /// When a newer revision is refused before anything of it was applied, drift
 /// of the revision in force is still corrected.
 pub fn sync_cycle(
     ctx: &Context,
-    source: &mut crate::source::GitSource,
+    source: &mut impl SourceAccess,
     commit: Result<String, crate::source::SourceError>,
     memory: &mut SyncMemory,
 ) -> CycleReport {
@@ -409,7 +423,7 @@ pub fn sync_cycle(
         Ok(c) => c,
         Err(e) => return report_failure(ctx, "SourceFailed", e.to_string()),
     };
-    let revision = match Revision::read(source, ctx.sync, &commit) {
+    let revision = match source.with(|s| Revision::read(s, ctx.sync, &commit)) {
         Ok(r) => r,
         Err(e) => return report_failure(ctx, "SourceFailed", e.to_string()),
     };
@@ -417,18 +431,17 @@ pub fn sync_cycle(
     drop(revision);
     match &report.verdict {
         Verdict::Ready | Verdict::Stalled(_) => {
-            if let Err(e) = source.pin(&ctx.sync.name, &commit) {
+            if let Err(e) = source.with(|s| s.pin(&ctx.sync.name, &commit)) {
                 report.warnings.push(e.to_string());
             }
         }
         Verdict::Failed(_) => {
             let refused_before_apply = report.applied.is_empty();
             if let Some(pinned) = source
-                .pinned(&ctx.sync.name)
-                .map(str::to_owned)
+                .with(|s| s.pinned(&ctx.sync.name).map(str::to_owned))
                 .filter(|p| *p != commit && refused_before_apply)
             {
-                if let Ok(in_force) = Revision::read(source, ctx.sync, &pinned) {
+                if let Ok(in_force) = source.with(|s| Revision::read(s, ctx.sync, &pinned)) {
                     let fallback = Context {
                         refused: Some(&commit),
                         ..*ctx
