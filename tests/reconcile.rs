@@ -652,6 +652,116 @@ fn the_daemon_reconciles_on_sigusr1_refuses_a_broken_reload_and_stops_on_sigterm
     assert!(memory["applied"].is_string());
 }
 
+/// Hardening defect 5: `plumb diff` showed prunes that reconcile would never
+/// make. Both now decide through `prune::plan_one`: over an object that
+/// lost the ApplySet label, one annotated `plumb.dev/prune: disabled`, a
+/// Namespace holding someone else's object, and plumb-system itself, diff
+/// predicts exactly reconcile's prunes and keeps.
+#[test]
+fn diff_predicts_the_prunes_and_keeps_reconcile_makes() {
+    let f = Fixture::new("diffprune", "");
+    let held = unique("held");
+    f.write("plain.yaml", &config_map("plain", "1"));
+    f.write(
+        "disabled.yaml",
+        &config_map("disabled", "1").replace(
+            "  name: disabled\n",
+            "  name: disabled\n  annotations: {plumb.dev/prune: disabled}\n",
+        ),
+    );
+    f.write("relabelled.yaml", &config_map("relabelled", "1"));
+    f.write(
+        "held.yaml",
+        &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {held}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inside\n  namespace: {held}\ndata: {{a: b}}\n"),
+    );
+    f.write(
+        "system.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: plumb-system\n",
+    );
+    f.write("anchor.yaml", &config_map("anchor", "1"));
+    f.commit();
+    f.reconcile_ok();
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "label",
+        "configmap",
+        "relabelled",
+        "applyset.kubernetes.io/part-of-",
+    ]);
+    f.kubectl(&[
+        "-n",
+        &held,
+        "create",
+        "configmap",
+        "not-ours",
+        "--from-literal=x=y",
+    ]);
+    for file in [
+        "plain.yaml",
+        "disabled.yaml",
+        "relabelled.yaml",
+        "held.yaml",
+        "system.yaml",
+    ] {
+        f.remove(file);
+    }
+    f.commit();
+    let kept = |stderr: &str| -> Vec<String> {
+        let mut lines: Vec<String> = stderr
+            .lines()
+            .filter_map(|l| l.split_once(": kept ").map(|(_, rest)| rest.to_owned()))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let diff = plumb()
+        .arg("diff")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    let stdout = String::from_utf8_lossy(&diff.stdout).into_owned();
+    // A deletion's hunk takes every line away.
+    let mut predicted: Vec<&str> = stdout
+        .split("--- ")
+        .filter(|d| d.contains(" +0,0 @@"))
+        .filter_map(|d| d.split(" (live)").next())
+        .collect();
+    predicted.sort();
+    let predicted_kept = kept(&String::from_utf8_lossy(&diff.stderr));
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout_r = String::from_utf8_lossy(&out.stdout).into_owned();
+    let made_kept = kept(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        predicted_kept,
+        made_kept,
+        "diff:\n{}\nreconcile:\n{}",
+        text(&diff),
+        text(&out)
+    );
+    assert_eq!(made_kept.len(), 4, "{}", text(&out));
+    assert_eq!(
+        predicted,
+        {
+            let mut expected = [
+                format!("ConfigMap {held}/inside"),
+                format!("ConfigMap {}/plain", f.ns),
+            ];
+            expected.sort();
+            expected
+        },
+        "{stdout}\nreconcile: {}",
+        text(&out)
+    );
+    assert!(stdout_r.contains("2 pruned"), "{}", text(&out));
+    assert!(f.get("configmap", "plain").is_none());
+    assert!(f.get("configmap", "disabled").is_some());
+    assert!(f.get("configmap", "relabelled").is_some());
+}
+
 #[test]
 fn diff_shows_what_would_change_and_exits_1() {
     let f = Fixture::new("diff", "");

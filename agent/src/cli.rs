@@ -519,10 +519,15 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
         let parent = crate::report::get_parent(&client, &sync.name)?;
         let (inventory, _) =
             crate::report::read_parent(parent.as_ref()).map_err(|e| problems(vec![e]))?;
-        for d in crate::diff::diff(&client, &manifests, &inventory, sync.prune).map_err(problems)? {
+        let found = crate::diff::diff(&client, &sync.name, &manifests, &inventory, sync.prune)
+            .map_err(problems)?;
+        for d in &found.diffs {
             print!("{d}");
-            changes += 1;
         }
+        for line in &found.kept {
+            eprintln!("{}: {line}", sync.name);
+        }
+        changes += found.diffs.len();
     }
     Ok(if changes == 0 {
         Verdict::Yes

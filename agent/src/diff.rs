@@ -42,14 +42,27 @@ pub fn unified(label: &str, before: &str, after: &str) -> String {
         .to_string()
 }
 
+/// What `plumb diff` found: a unified diff per object that applying the
+/// revision would change or pruning would delete, and a note per object
+/// pruning would keep (with why, as reconcile says it).
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Diffs, each one change.
+    pub diffs: Vec<String>,
+    /// "kept OBJECT: why" lines, which are not changes.
+    pub kept: Vec<String>,
+}
+
 /// Diffs of every object that applying the revision would change, and of
-/// every inventory member pruning would delete. Errors name the object.
+/// every inventory member pruning would delete, decided exactly as the
+/// cycle decides (`prune::plan_one`). Errors name the object.
 pub fn diff(
     client: &Client,
+    sync: &str,
     manifests: &[Manifest],
     inventory: &prune::Inventory,
     prune_on: bool,
-) -> Result<Vec<String>, Vec<String>> {
+) -> Result<Changes, Vec<String>> {
     let targets: Vec<Target> = apply::resolve(client, manifests)
         .map_err(|f| f.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let results = apply::parallel(&targets, apply::PARALLELISM, |t| {
@@ -71,35 +84,37 @@ pub fn diff(
         let before = live.as_ref().map(shown).unwrap_or_default();
         Ok::<String, String>(unified(&key.to_string(), &before, &shown(&after)))
     });
-    let mut out = Vec::new();
+    let mut changes = Changes::default();
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok(d) if !d.is_empty() => out.push(d),
+            Ok(d) if !d.is_empty() => changes.diffs.push(d),
             Ok(_) => {}
             Err(e) => errors.push(e),
         }
     }
     if prune_on {
         let desired: BTreeSet<ObjectRef> = manifests.iter().map(Manifest::key).collect();
+        let id = prune::applyset_id(&prune::parent_name(sync), prune::SYSTEM_NAMESPACE);
         for gone in prune::prune_candidates(inventory, &desired) {
-            let resource = match client.resolve_group_kind(&gone.group, &gone.kind) {
-                Ok(r) => r,
-                Err(e) => {
-                    errors.push(format!("{gone}: {e}"));
-                    continue;
-                }
-            };
-            let ns = (!gone.namespace.is_empty()).then_some(gone.namespace.as_str());
-            match client.get(&resource, ns, &gone.name) {
-                Ok(Some(live)) => out.push(unified(&gone.to_string(), &shown(&live), "")),
-                Ok(None) => {}
+            match prune::plan_one(client, &gone, &id, inventory, &desired) {
+                Ok(plan) => match (plan.decision, plan.live) {
+                    (prune::PruneDecision::Delete, Some(live)) => {
+                        changes
+                            .diffs
+                            .push(unified(&gone.to_string(), &shown(&live), ""))
+                    }
+                    (prune::PruneDecision::Keep(why), _) => {
+                        changes.kept.push(format!("kept {gone}: {why}"))
+                    }
+                    _ => {}
+                },
                 Err(e) => errors.push(format!("{gone}: {e}")),
             }
         }
     }
     if errors.is_empty() {
-        Ok(out)
+        Ok(changes)
     } else {
         Err(errors)
     }

@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 
+use serde_json::Value;
+
+use crate::kube::{ApiResource, Client, Propagation};
 use crate::render::ObjectRef;
 
 /// Label on the parent: the ApplySet's id.
@@ -252,6 +255,128 @@ pub fn next_inventory(applied: &BTreeSet<ObjectRef>, failed_deletes: &[ObjectRef
     let mut members = applied.clone();
     members.extend(failed_deletes.iter().cloned());
     Inventory { members }
+}
+
+// ---------------------------------------------------------------- the I/O
+
+/// What pruning one candidate would do, read from the live object: the
+/// decision `decide` makes of it, and the object. Writes nothing; `plumb
+/// diff` shows exactly these decisions, and `prune_one` carries them out.
+pub fn plan_one(
+    client: &Client,
+    candidate: &ObjectRef,
+    id: &str,
+    inventory: &Inventory,
+    desired: &BTreeSet<ObjectRef>,
+) -> Result<PrunePlan, String> {
+    let resource = client
+        .resolve_group_kind(&candidate.group, &candidate.kind)
+        .map_err(|e| e.to_string())?;
+    let ns = (!candidate.namespace.is_empty()).then_some(candidate.namespace.as_str());
+    let live = client
+        .get(&resource, ns, &candidate.name)
+        .map_err(|e| e.to_string())?;
+    let mut facts = LiveFacts::default();
+    if let Some(live) = &live {
+        facts.exists = true;
+        let strings = |v: &Value| -> BTreeMap<String, String> {
+            v.as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        facts.labels = strings(&live["metadata"]["labels"]);
+        facts.annotations = strings(&live["metadata"]["annotations"]);
+        if candidate.group.is_empty()
+            && candidate.kind == "Namespace"
+            && facts.labels.get(PART_OF_LABEL).map(String::as_str) == Some(id)
+        {
+            let managed: BTreeSet<&ObjectRef> =
+                inventory.members.iter().chain(desired.iter()).collect();
+            facts.unmanaged_inside = unmanaged_in_namespace(client, &candidate.name, &managed)?;
+        }
+    }
+    Ok(PrunePlan {
+        decision: decide(candidate, &facts, id),
+        resource,
+        live,
+    })
+}
+
+/// One candidate's prune, planned.
+pub struct PrunePlan {
+    /// What to do.
+    pub decision: PruneDecision,
+    /// Its resource.
+    pub resource: ApiResource,
+    /// The live object, when it exists.
+    pub live: Option<Value>,
+}
+
+/// Prunes one candidate as `plan_one` decides.
+pub fn prune_one(
+    client: &Client,
+    candidate: &ObjectRef,
+    id: &str,
+    inventory: &Inventory,
+    desired: &BTreeSet<ObjectRef>,
+) -> Result<PruneDecision, String> {
+    let plan = plan_one(client, candidate, id, inventory, desired)?;
+    if plan.decision == PruneDecision::Delete {
+        let ns = (!candidate.namespace.is_empty()).then_some(candidate.namespace.as_str());
+        // Foreground: a pruned Deployment stays (being deleted) until its
+        // ReplicaSets and Pods are gone, so a Namespace pruned after it sees
+        // them as its dependents, not as someone else's objects, and the
+        // health wait for what was pruned covers the whole tree.
+        client
+            .delete(&plan.resource, ns, &candidate.name, Propagation::Foreground)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(plan.decision)
+}
+
+/// Objects in a namespace that plumb does not manage, directly or through
+/// ownerReferences, leaving out what every namespace has by itself and Events.
+fn unmanaged_in_namespace(
+    client: &Client,
+    namespace: &str,
+    managed: &BTreeSet<&ObjectRef>,
+) -> Result<Vec<String>, String> {
+    let resources = client.namespaced_resources().map_err(|e| e.to_string())?;
+    let mut objects: Vec<LiveObject> = Vec::new();
+    for r in resources.iter().filter(|r| r.kind != "Event") {
+        let items = client
+            .list_metadata(r, Some(namespace), None)
+            .map_err(|e| e.to_string())?;
+        for item in items {
+            let meta = &item["metadata"];
+            let owners = meta["ownerReferences"]
+                .as_array()
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|r| r["uid"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            objects.push(LiveObject {
+                key: ObjectRef {
+                    group: r.group.clone(),
+                    kind: r.kind.clone(),
+                    namespace: namespace.to_owned(),
+                    name: meta["name"].as_str().unwrap_or_default().to_owned(),
+                },
+                uid: meta["uid"].as_str().unwrap_or_default().to_owned(),
+                owners,
+            });
+        }
+    }
+    Ok(unmanaged(&objects, managed)
+        .into_iter()
+        .map(|k| format!("{} {}", k.kind, k.name))
+        .collect())
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ use crate::apply::{self, ClusterScopes, Created, ObjectFailure, Target};
 use crate::config;
 use crate::config::Render;
 use crate::health::{self, Health};
-use crate::kube::{ApiResource, ApplyOptions, Client, Propagation};
+use crate::kube::{ApiResource, ApplyOptions, Client};
 use crate::plan::{self, LiveState};
-use crate::prune::{self, Inventory, LiveFacts, PruneDecision};
+use crate::prune::{self, Inventory, PruneDecision};
 use crate::render::kustomize::{DirFs, MemFs};
 use crate::render::{self, external, File, Manifest, ObjectRef, OfflineScopes};
 use crate::report::{self, Severity, SyncStatus};
@@ -671,7 +671,7 @@ fn apply_cycle(
     if ctx.sync.prune {
         let candidates = prune::prune_candidates(&inventory, &desired);
         for candidate in candidates {
-            match prune_one(client, &candidate, &id, &inventory, &desired) {
+            match prune::prune_one(client, &candidate, &id, &inventory, &desired) {
                 Ok(PruneDecision::Delete) => {
                     fingerprints.remove(&candidate);
                     report.pruned.push(candidate);
@@ -812,97 +812,6 @@ fn describe_changes(report: &CycleReport) -> (Severity, &'static str, String) {
     }
     message.push_str(&parts.join("; "));
     (Severity::Normal, "ReconciliationSucceeded", message)
-}
-
-fn prune_one(
-    client: &Client,
-    candidate: &ObjectRef,
-    id: &str,
-    inventory: &Inventory,
-    desired: &BTreeSet<ObjectRef>,
-) -> Result<PruneDecision, String> {
-    let resource = client
-        .resolve_group_kind(&candidate.group, &candidate.kind)
-        .map_err(|e| e.to_string())?;
-    let ns = (!candidate.namespace.is_empty()).then_some(candidate.namespace.as_str());
-    let live = client
-        .get(&resource, ns, &candidate.name)
-        .map_err(|e| e.to_string())?;
-    let mut facts = LiveFacts::default();
-    if let Some(live) = &live {
-        facts.exists = true;
-        let strings = |v: &Value| -> BTreeMap<String, String> {
-            v.as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        facts.labels = strings(&live["metadata"]["labels"]);
-        facts.annotations = strings(&live["metadata"]["annotations"]);
-        if candidate.group.is_empty()
-            && candidate.kind == "Namespace"
-            && facts.labels.get(prune::PART_OF_LABEL).map(String::as_str) == Some(id)
-        {
-            let managed: BTreeSet<&ObjectRef> =
-                inventory.members.iter().chain(desired.iter()).collect();
-            facts.unmanaged_inside = unmanaged_in_namespace(client, &candidate.name, &managed)?;
-        }
-    }
-    let decision = prune::decide(candidate, &facts, id);
-    if decision == PruneDecision::Delete {
-        // Foreground: a pruned Deployment stays (being deleted) until its
-        // ReplicaSets and Pods are gone, so a Namespace pruned after it sees
-        // them as its dependents, not as someone else's objects, and the
-        // health wait for what was pruned covers the whole tree.
-        client
-            .delete(&resource, ns, &candidate.name, Propagation::Foreground)
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(decision)
-}
-
-/// Objects in a namespace that plumb does not manage, directly or through
-/// ownerReferences, leaving out what every namespace has by itself and Events.
-fn unmanaged_in_namespace(
-    client: &Client,
-    namespace: &str,
-    managed: &BTreeSet<&ObjectRef>,
-) -> Result<Vec<String>, String> {
-    let resources = client.namespaced_resources().map_err(|e| e.to_string())?;
-    let mut objects: Vec<prune::LiveObject> = Vec::new();
-    for r in resources.iter().filter(|r| r.kind != "Event") {
-        let items = client
-            .list_metadata(r, Some(namespace), None)
-            .map_err(|e| e.to_string())?;
-        for item in items {
-            let meta = &item["metadata"];
-            let owners = meta["ownerReferences"]
-                .as_array()
-                .map(|o| {
-                    o.iter()
-                        .filter_map(|r| r["uid"].as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            objects.push(prune::LiveObject {
-                key: ObjectRef {
-                    group: r.group.clone(),
-                    kind: r.kind.clone(),
-                    namespace: namespace.to_owned(),
-                    name: meta["name"].as_str().unwrap_or_default().to_owned(),
-                },
-                uid: meta["uid"].as_str().unwrap_or_default().to_owned(),
-                owners,
-            });
-        }
-    }
-    Ok(prune::unmanaged(&objects, managed)
-        .into_iter()
-        .map(|k| format!("{} {}", k.kind, k.name))
-        .collect())
 }
 
 /// A revision whose health check failed stays unhealthy in drift cycles
