@@ -324,6 +324,44 @@ fn a_source_failure_with_an_unreadable_parent_leaves_the_inventory_alone() {
     assert!(text(&out).contains("unreadable"), "{}", text(&out));
 }
 
+/// Hostile input 14 and 15: invalid UTF-8 in a value was replaced by U+FFFD
+/// and applied; a UTF-8 byte-order mark was refused as "more than one
+/// document". As kubectl: the mark is skipped, the bad byte refused at its
+/// line and column, nothing applied.
+#[test]
+fn a_byte_order_mark_is_read_and_invalid_utf8_is_refused_at_its_line() {
+    let f = Fixture::new("encoding", "");
+    let dir = f.work.join("manifests");
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(config_map("bom", "1").replace("NS", &f.ns).as_bytes());
+    std::fs::write(dir.join("bom.yaml"), &bom).unwrap();
+    f.commit();
+    f.reconcile_ok();
+    assert_eq!(f.get("configmap", "bom").unwrap()["data"]["key"], "1");
+
+    f.write("bom.yaml", &config_map("bom", "2"));
+    std::fs::write(
+        dir.join("latin1.yaml"),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: latin1\ndata:\n  key: caf\xE9\n",
+    )
+    .unwrap();
+    f.commit();
+    for command in [vec!["reconcile"], vec!["validate", "--sync", &f.sync]] {
+        let out = plumb()
+            .args(&command)
+            .arg("--config")
+            .arg(&f.config)
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {all}");
+        assert!(all.contains("manifests/latin1.yaml:6:11"), "{command:?}: {all}");
+        assert!(all.contains("not UTF-8"), "{command:?}: {all}");
+    }
+    assert_eq!(f.get("configmap", "bom").unwrap()["data"]["key"], "1");
+    assert!(f.get("configmap", "latin1").is_none());
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

@@ -389,9 +389,30 @@ pub fn parse_tree_with(
     }
 }
 
+/// A file's text, as kubectl reads it: a leading byte-order mark is
+/// skipped, and a byte that is not UTF-8 is an error at its line and column
+/// (never replaced by U+FFFD and applied).
+pub(crate) fn text_of(bytes: &[u8]) -> Result<&str, (usize, usize)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+        let line = good.matches('\n').count() + 1;
+        let column = good.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+        (line, column)
+    })
+}
+
 /// Parses one file into its objects, with origins.
 pub(crate) fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
-    let text = String::from_utf8_lossy(&file.bytes);
+    let text = text_of(&file.bytes).map_err(|(line, column)| {
+        vec![RenderError::Syntax {
+            file: file.path.clone(),
+            line,
+            column,
+            format: "text",
+            message: "not UTF-8 (manifests must be UTF-8 text)".into(),
+        }]
+    })?;
     let documents = if file.path.ends_with(".json") {
         let value: Value = serde_json::from_str(&text).map_err(|e| {
             vec![RenderError::Syntax {

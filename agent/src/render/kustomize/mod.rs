@@ -520,7 +520,11 @@ impl Builder<'_> {
                 })
             }
         };
-        let text = String::from_utf8_lossy(&self.fs.read(&file).unwrap_or_default()).into_owned();
+        let bytes = self.fs.read(&file).unwrap_or_default();
+        let text = super::text_of(&bytes).map_err(|(line, column)| RenderError::Kustomize {
+            at: format!("{file}:{line}:{column}"),
+            message: "not UTF-8 (a kustomization must be UTF-8 text)".into(),
+        })?;
         let k: Kustomization = if text.trim().is_empty() {
             Kustomization::default()
         } else {
@@ -543,7 +547,7 @@ impl Builder<'_> {
         let loaded = Loaded {
             dir: dir.to_owned(),
             file,
-            text,
+            text: text.to_owned(),
             k,
         };
         if let Some(field) = loaded.k.refused().first() {
