@@ -257,3 +257,37 @@ fn check_reports_the_kubeconfig_search_when_none_is_found() {
     assert!(output.contains("$KUBECONFIG: not set"), "{output}");
     assert!(output.contains("/etc/rancher/k3s/k3s.yaml"), "{output}");
 }
+
+/// Hostile input 17: `plumb render DIR | head -1` died of a panic on the
+/// closed pipe (SIGABRT, exit 134). A reader that goes away ends the output
+/// quietly.
+#[test]
+fn render_into_a_closed_pipe_exits_quietly() {
+    use std::io::BufRead;
+    let dir = temp_dir("epipe");
+    // Far more than a pipe holds, so plumb is still writing when it closes.
+    let manifests: String = (0..3000)
+        .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm-{i}, namespace: x}}\ndata: {{index: \"{i}\"}}\n"))
+        .collect();
+    std::fs::write(dir.join("many.yaml"), manifests).unwrap();
+    let mut child = plumb()
+        .arg("render")
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "---\n");
+    // The reader is dropped here, as `head -1` exits.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("failed printing"),
+        "{stderr}"
+    );
+}

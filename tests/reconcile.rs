@@ -355,7 +355,10 @@ fn a_byte_order_mark_is_read_and_invalid_utf8_is_refused_at_its_line() {
             .unwrap();
         let all = text(&out);
         assert_eq!(out.status.code(), Some(1), "{command:?}: {all}");
-        assert!(all.contains("manifests/latin1.yaml:6:11"), "{command:?}: {all}");
+        assert!(
+            all.contains("manifests/latin1.yaml:6:11"),
+            "{command:?}: {all}"
+        );
         assert!(all.contains("not UTF-8"), "{command:?}: {all}");
     }
     assert_eq!(f.get("configmap", "bom").unwrap()["data"]["key"], "1");

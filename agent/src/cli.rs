@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -177,6 +178,20 @@ pub fn config_path(args: &Args) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH))
 }
 
+/// Whether a write to standard output went through: a reader that went
+/// away (`plumb render | head -1`) ends the output quietly, any other
+/// failure is an error.
+fn written(result: std::io::Result<()>) -> Result<bool, Error> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(Error::Io {
+            path: PathBuf::from("standard output"),
+            source: e,
+        }),
+    }
+}
+
 fn run(args: Args) -> Result<Verdict, Error> {
     match args.command {
         Command::Help => {
@@ -289,14 +304,14 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
             for w in warnings {
                 eprintln!("warning: {w}");
             }
+            let mut out = std::io::stdout().lock();
             for m in manifests {
-                println!(
-                    "---\n{}",
-                    serde_yaml_ng::to_string(&m.object)
-                        .expect("values serialise")
-                        .trim_end()
-                );
+                let yaml = serde_yaml_ng::to_string(&m.object).expect("values serialise");
+                if !written(writeln!(out, "---\n{}", yaml.trim_end()))? {
+                    break;
+                }
             }
+            written(out.flush())?;
             Ok(Verdict::Yes)
         }
         (false, Ok((manifests, warnings))) => {
@@ -521,9 +536,13 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
             crate::report::read_parent(parent.as_ref()).map_err(|e| problems(vec![e]))?;
         let found = crate::diff::diff(&client, &sync.name, &manifests, &inventory, sync.prune)
             .map_err(problems)?;
+        let mut out = std::io::stdout().lock();
         for d in &found.diffs {
-            print!("{d}");
+            if !written(write!(out, "{d}"))? {
+                break;
+            }
         }
+        written(out.flush())?;
         for line in &found.kept {
             eprintln!("{}: {line}", sync.name);
         }
