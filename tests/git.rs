@@ -431,6 +431,62 @@ sources:
     }
 }
 
+/// Hostile input 8: a token in the source URL was stored in clear in
+/// stateDir (`state.json`'s origin), mode 0644 outside the unit. No state
+/// file holds a credential, each is 0600, and a state file an older release
+/// wrote with the token is rewritten without it (the clone kept).
+#[test]
+fn a_token_in_the_url_never_reaches_the_state_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let servers = Servers::get();
+    let (remote, commit) = small_repo(&servers, "url-token");
+    let secrets = Secrets::new(&servers, "git-url-token-secrets");
+    let url = servers.https_url(&remote).replacen(
+        "https://",
+        &format!(
+            "https://{}:{}@",
+            servers.var("GIT_HTTP_USER"),
+            secrets.password
+        ),
+        1,
+    );
+    let state = temp_dir("git-url-token");
+    let mut settings = source("token-url", &url, main_branch());
+    settings.ca_file = Some(PathBuf::from(servers.var("GIT_CA")));
+    let no_secret_anywhere = || {
+        for (path, _) in snapshot(&source_dir(&state, "token-url")) {
+            let full = source_dir(&state, "token-url").join(&path);
+            if full.is_file() {
+                let bytes = std::fs::read(&full).unwrap();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(&secrets.password),
+                    "{} holds the password",
+                    full.display()
+                );
+            }
+        }
+    };
+    let mut src = open(&settings, &state);
+    assert_eq!(poll(&mut src), updated(&commit, None));
+    drop(src);
+    no_secret_anywhere();
+    let state_file = source_dir(&state, "token-url").join("state.json");
+    let mode = std::fs::metadata(&state_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "state.json is {mode:o}");
+
+    // As an older release left it: the origin with the token, mode 0644.
+    let text = std::fs::read_to_string(&state_file).unwrap();
+    let redacted = servers.https_url(&remote);
+    assert!(text.contains(&redacted), "{text}");
+    std::fs::write(&state_file, text.replace(&redacted, &url)).unwrap();
+    std::fs::set_permissions(&state_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut src = open(&settings, &state);
+    assert_eq!(poll(&mut src), unchanged(&commit), "the clone was not kept");
+    no_secret_anywhere();
+    let mode = std::fs::metadata(&state_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "state.json is {mode:o}");
+}
+
 #[test]
 fn https_with_a_bearer_token_and_anonymous() {
     let servers = Servers::get();

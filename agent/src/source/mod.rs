@@ -146,8 +146,30 @@ pub struct GitSource {
     user_agent: String,
 }
 
+/// What the state file remembers of the URL and ref: never a credential.
 fn origin_of(settings: &config::Source) -> String {
-    format!("{} {}", settings.url, settings.git_ref)
+    format!(
+        "{} {}",
+        without_credentials(&settings.url),
+        settings.git_ref
+    )
+}
+
+/// The URL without the user and password of an `http(s)://user:TOKEN@host`
+/// form (a token may stand alone as the user); other schemes keep their
+/// user (`ssh://git@host`), which is no secret.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return url.to_owned();
+    }
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 /// The full ref name a branch or tag is advertised under.
@@ -220,8 +242,18 @@ impl GitSource {
         let loaded: Option<SourceState> = std::fs::read(source.state_path())
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
+        let mut forget_credentials = false;
         match loaded {
             Some(state) if state.origin == origin_of(settings) => source.state = state,
+            // An older release kept the URL as written, token and all: the
+            // same origin, rewritten without it below.
+            Some(state) if without_credentials(&state.origin) == origin_of(settings) => {
+                source.state = SourceState {
+                    origin: origin_of(settings),
+                    ..state
+                };
+                forget_credentials = true;
+            }
             Some(state) => {
                 tracing::info!(source = %settings.name, "the url or ref changed: starting a fresh clone");
                 source.state = SourceState {
@@ -231,6 +263,9 @@ impl GitSource {
                 };
             }
             None => source.state.origin = origin_of(settings),
+        }
+        if forget_credentials {
+            source.save_state()?;
         }
         source.remove_leftovers();
         source.remove_crash_leftovers(&source.gen_dir(source.state.generation));
@@ -1034,6 +1069,33 @@ pub fn manifests_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_keep_no_credentials() {
+        for (url, kept) in [
+            (
+                "https://git:TOKEN@example.com/me/repo.git",
+                "https://example.com/me/repo.git",
+            ),
+            (
+                "https://TOKEN@example.com/repo.git",
+                "https://example.com/repo.git",
+            ),
+            ("HTTP://u:p%40ss@h:8080/r", "HTTP://h:8080/r"),
+            (
+                "https://example.com/a@b/repo.git",
+                "https://example.com/a@b/repo.git",
+            ),
+            (
+                "ssh://git@example.com/repo.git",
+                "ssh://git@example.com/repo.git",
+            ),
+            ("git@example.com:me/repo.git", "git@example.com:me/repo.git"),
+            ("file:///srv/repo.git", "file:///srv/repo.git"),
+        ] {
+            assert_eq!(without_credentials(url), kept, "{url}");
+        }
+    }
 
     #[test]
     fn refs_and_errors_read_well() {
