@@ -365,6 +365,35 @@ fn a_byte_order_mark_is_read_and_invalid_utf8_is_refused_at_its_line() {
     assert!(f.get("configmap", "latin1").is_none());
 }
 
+/// Hostile input 16: a manifest past the API server's request limit got 413
+/// three times (150 MB sent) and was reported as "cannot reach the API
+/// server: Broken pipe". It is refused at render, named with its size.
+#[test]
+fn an_object_too_large_for_the_api_server_is_refused_with_its_size() {
+    let f = Fixture::new("toolarge", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    f.write("a.yaml", &config_map("a", "2"));
+    f.write("big.yaml", &config_map("big", &"x".repeat(4 * 1024 * 1024)));
+    f.commit();
+    let requests_before = f.audit().len();
+    let out = f.reconcile();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("manifests/big.yaml:1"), "{all}");
+    assert!(all.contains("at most 3145728 bytes"), "{all}");
+    assert!(!all.contains("Broken pipe"), "{all}");
+    assert_eq!(f.get("configmap", "a").unwrap()["data"]["key"], "1");
+    // Only the status write: nothing was sent for the object.
+    let sent: Vec<Value> = f.audit()[requests_before..]
+        .iter()
+        .filter(|e| e["objectRef"]["name"] == "big")
+        .cloned()
+        .collect();
+    assert!(sent.is_empty(), "{sent:?}");
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

@@ -143,6 +143,14 @@ pub enum RenderError {
     /// A kustomization that cannot be built; `at` is its file (and line).
     #[error("{at}: {message}")]
     Kustomize { at: String, message: String },
+    /// An object larger than the API server takes in one request.
+    #[error("{origin}: {object} is {bytes} bytes as JSON; the API server takes at most {limit} bytes per request (3 MiB), so it could never be applied")]
+    TooLarge {
+        origin: Origin,
+        object: Box<ObjectRef>,
+        bytes: u64,
+        limit: u64,
+    },
     /// A name, namespace or apiVersion the API server would refuse.
     #[error("{origin}: {kind} {field} '{value}' is invalid: {rule}")]
     Invalid {
@@ -615,6 +623,26 @@ fn check_name(map: &Map<String, Value>, origin: &Origin) -> Result<(), RenderErr
     }
 }
 
+/// The largest request body kube-apiserver accepts (`MaxRequestBodyBytes`).
+pub const MAX_OBJECT_BYTES: u64 = 3 * 1024 * 1024;
+
+/// How many bytes `value` takes as JSON, counted without building the text.
+fn json_size(value: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// The first of apiVersion, name and namespace that the API server would
 /// refuse, checked before any of them is put into a request path.
 fn invalid_identity(
@@ -698,6 +726,16 @@ pub fn finish(
         }
         if let Some(error) = invalid_identity(&m, &api_version, defaults.namespace) {
             errors.push(error);
+            continue;
+        }
+        let bytes = json_size(&m.object);
+        if bytes > MAX_OBJECT_BYTES {
+            errors.push(RenderError::TooLarge {
+                origin: m.origin.clone(),
+                object: Box::new(m.key()),
+                bytes,
+                limit: MAX_OBJECT_BYTES,
+            });
             continue;
         }
         if !defaults.labels.is_empty() {

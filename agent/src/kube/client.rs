@@ -24,6 +24,9 @@ pub const FIELD_MANAGER: &str = "plumb";
 /// How many list items to ask for per page.
 const PAGE_SIZE: usize = 500;
 
+/// The largest request body kube-apiserver accepts.
+const MAX_REQUEST_BYTES: u64 = 3 * 1024 * 1024;
+
 /// Largest response body accepted (a page of 500 big objects fits easily).
 const MAX_BODY: u64 = 64 << 20;
 
@@ -227,6 +230,17 @@ impl Client {
             .write_gate
             .as_ref()
             .filter(|_| method != http::Method::GET && !action.resource.starts_with("leases."));
+        if let Some((_, bytes)) = body.filter(|(_, b)| b.len() as u64 > MAX_REQUEST_BYTES) {
+            // The server would close the connection mid-upload (a broken
+            // pipe, retried): say what it is instead, and send nothing.
+            return Err(Error::Request {
+                action: Box::new(action.clone()),
+                cause: format!(
+                    "the request body is {} bytes; the API server takes at most {MAX_REQUEST_BYTES} (3 MiB)",
+                    bytes.len()
+                ),
+            });
+        }
         let started = Instant::now();
         let mut attempt = 0;
         loop {
