@@ -394,6 +394,72 @@ fn an_object_too_large_for_the_api_server_is_refused_with_its_size() {
     assert!(sent.is_empty(), "{sent:?}");
 }
 
+/// Hostile input 18: `plumb render DIR` followed a link in the work tree to
+/// /etc/shadow into a rendered Secret, while a sync skipped every link
+/// silently. One rule for both: a link to a file inside the repository is
+/// read as that file; any other link is an error naming it.
+#[test]
+fn links_inside_the_repository_are_read_and_links_out_of_it_are_refused() {
+    let f = Fixture::new("links", "");
+    std::fs::create_dir_all(f.work.join("shared")).unwrap();
+    std::fs::write(
+        f.work.join("shared/cm.yaml"),
+        config_map("linked", "1").replace("NS", &f.ns),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../shared/cm.yaml", f.work.join("manifests/linked.yaml")).unwrap();
+    f.commit();
+    f.reconcile_ok();
+    assert_eq!(f.get("configmap", "linked").unwrap()["data"]["key"], "1");
+    // The same folder through `plumb render DIR` (a work tree).
+    let out = plumb()
+        .arg("render")
+        .arg(f.work.join("manifests"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: linked"));
+
+    // A manifest linked out of the repository, then a secretGenerator file.
+    std::os::unix::fs::symlink("/etc/passwd", f.work.join("manifests/passwd.yaml")).unwrap();
+    f.commit();
+    let out = f.reconcile();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("manifests/passwd.yaml is a symbolic link"),
+        "{all}"
+    );
+    assert!(all.contains("outside the repository"), "{all}");
+    assert!(!all.contains("root:x:0"), "{all}");
+    let out = plumb()
+        .arg("validate")
+        .arg(f.work.join("manifests"))
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("passwd.yaml is a symbolic link"), "{all}");
+    assert!(!all.contains("root:x:0"), "{all}");
+    std::fs::remove_file(f.work.join("manifests/passwd.yaml")).unwrap();
+
+    let kustomized = f.work.join("manifests");
+    std::os::unix::fs::symlink("/etc/passwd", kustomized.join("users")).unwrap();
+    std::fs::write(
+        kustomized.join("kustomization.yaml"),
+        "resources: [linked.yaml]\nsecretGenerator:\n  - name: stolen\n    files: [users]\n",
+    )
+    .unwrap();
+    let out = plumb().arg("render").arg(&kustomized).output().unwrap();
+    let all = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("users"), "{all}");
+    assert!(
+        !all.contains("cm9vdDp4OjA6"),
+        "the file's content was rendered: {all}"
+    );
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

@@ -264,7 +264,7 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
                 source,
             };
             let (root, below) = folder_root(dir).map_err(io)?;
-            let selected = source::manifests_in_dir(dir, &[])
+            let selected = source::manifests_in_dir(dir, &root, &[])
                 .map_err(io)?
                 .into_iter()
                 .map(|p| {

@@ -84,6 +84,14 @@ pub enum SourceError {
         path: PathBuf,
         cause: String,
     },
+    /// A symbolic link plumb will not follow.
+    #[error("source '{name}': revision {commit}: {path} is a symbolic link that {why}; plumb reads links only to files inside the repository")]
+    BadLink {
+        name: String,
+        commit: String,
+        path: String,
+        why: String,
+    },
     /// The revision lacks what the sync asks for.
     #[error("source '{name}': revision {commit} has no folder '{path}'")]
     NoSuchPath {
@@ -919,9 +927,9 @@ impl GitSource {
         path: &str,
         exclude: &[String],
     ) -> Result<Vec<File>, SourceError> {
-        let (repo, tree) = self.tree_of(commit)?;
+        let (repo, root) = self.tree_of(commit)?;
         let local = |e: &dyn std::fmt::Display| self.local(repo.git_dir(), e);
-        let mut tree = repo.find_tree(tree).map_err(|e| local(&e))?;
+        let mut tree = repo.find_tree(root).map_err(|e| local(&e))?;
         if !path.is_empty() {
             let entry = tree.lookup_entry_by_path(path).map_err(|e| local(&e))?;
             let Some(entry) = entry.filter(|e| e.mode().is_tree()) else {
@@ -940,8 +948,17 @@ impl GitSource {
             .map_err(|e| local(&e))?;
         let mut blobs = BTreeMap::new();
         for e in entries {
+            let relative = e.filepath.to_str_lossy().into_owned();
             if e.mode.is_blob() {
-                blobs.insert(e.filepath.to_str_lossy().into_owned(), e.oid);
+                blobs.insert(relative, e.oid);
+            } else if e.mode.is_link() {
+                let full = if path.is_empty() {
+                    relative.clone()
+                } else {
+                    format!("{path}/{relative}")
+                };
+                let target = self.link_target(&repo, root, commit, &full, e.oid)?;
+                blobs.insert(relative, target);
             }
         }
         let read = |oid: &gix::ObjectId| -> Result<Vec<u8>, SourceError> {
@@ -969,9 +986,9 @@ impl GitSource {
     /// relative to the repository): what a kustomization may refer to
     /// outside the sync's folder.
     pub fn other_files(&mut self, commit: &str, skip: &[File]) -> Result<Vec<File>, SourceError> {
-        let (repo, tree) = self.tree_of(commit)?;
+        let (repo, root) = self.tree_of(commit)?;
         let local = |e: &dyn std::fmt::Display| self.local(repo.git_dir(), e);
-        let tree = repo.find_tree(tree).map_err(|e| local(&e))?;
+        let tree = repo.find_tree(root).map_err(|e| local(&e))?;
         let skip: std::collections::HashSet<&str> = skip.iter().map(|f| f.path.as_str()).collect();
         let mut files = Vec::new();
         for e in tree
@@ -981,22 +998,94 @@ impl GitSource {
             .map_err(|e| local(&e))?
         {
             let path = e.filepath.to_str_lossy();
-            if e.mode.is_blob() && !skip.contains(path.as_ref()) {
-                let bytes = repo.find_blob(e.oid).map_err(|e| local(&e))?.data.clone();
-                files.push(File {
-                    path: path.into_owned(),
-                    bytes,
-                });
+            if skip.contains(path.as_ref()) || !(e.mode.is_blob() || e.mode.is_link()) {
+                continue;
             }
+            let oid = if e.mode.is_link() {
+                self.link_target(&repo, root, commit, &path, e.oid)?
+            } else {
+                e.oid
+            };
+            let bytes = repo.find_blob(oid).map_err(|e| local(&e))?.data.clone();
+            files.push(File {
+                path: path.into_owned(),
+                bytes,
+            });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
+    }
+
+    /// The blob a symbolic link at `path` (relative to the repository)
+    /// stands for, as kubectl kustomize reads one: its target, resolved
+    /// from the link's folder, must be a file inside the repository (links
+    /// to links are followed a few times); anything else is an error.
+    fn link_target(
+        &self,
+        repo: &gix::Repository,
+        root: gix::ObjectId,
+        commit: &str,
+        path: &str,
+        link: gix::ObjectId,
+    ) -> Result<gix::ObjectId, SourceError> {
+        let bad = |why: String| SourceError::BadLink {
+            name: self.settings.name.clone(),
+            commit: commit.to_owned(),
+            path: path.to_owned(),
+            why,
+        };
+        let local = |e: &dyn std::fmt::Display| self.local(repo.git_dir(), e);
+        let (mut at, mut oid) = (path.to_owned(), link);
+        for _ in 0..8 {
+            let target = repo.find_blob(oid).map_err(|e| local(&e))?.data.clone();
+            let target = String::from_utf8_lossy(&target).into_owned();
+            let resolved = resolve_link(&at, &target)
+                .ok_or_else(|| bad(format!("points to '{target}', outside the repository")))?;
+            let tree = repo.find_tree(root).map_err(|e| local(&e))?;
+            let entry = tree
+                .lookup_entry_by_path(&resolved)
+                .map_err(|e| local(&e))?
+                .ok_or_else(|| {
+                    bad(format!(
+                        "points to '{target}', which is not in the revision"
+                    ))
+                })?;
+            let mode = entry.mode();
+            if mode.is_blob() {
+                return Ok(entry.object_id());
+            }
+            if !mode.is_link() {
+                return Err(bad(format!("points to '{target}', a folder")));
+            }
+            (at, oid) = (resolved, entry.object_id());
+        }
+        Err(bad("leads through more than 8 links".into()))
     }
 
     /// Bytes the local clone takes on disk.
     pub fn disk_usage(&self) -> u64 {
         store::disk_usage(&self.dir).unwrap_or(0)
     }
+}
+
+/// The repository path a link at `link` (a repository path) to `target`
+/// names, or None when it leaves the repository (absolute, or too many `..`).
+fn resolve_link(link: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            name => parts.push(name),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// Checks that a commit and every blob of its tree are present, decompress
@@ -1029,9 +1118,15 @@ fn verify(repo: &gix::Repository, commit: &str) -> Result<(), String> {
 }
 
 /// The manifests of a plain folder, relative to it (selected as in a
-/// revision): `plumb render DIR` and `plumb validate DIR`.
-pub fn manifests_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<String>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+/// revision): `plumb render DIR` and `plumb validate DIR`. A symbolic link
+/// is read as its target when that is a file inside `repository` (the work
+/// tree holding DIR), as in a revision; any other link is an error naming it.
+pub fn manifests_in_dir(
+    dir: &Path,
+    repository: &Path,
+    exclude: &[String],
+) -> std::io::Result<Vec<String>> {
+    fn walk(root: &Path, top: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let path = entry.path();
@@ -1039,9 +1134,31 @@ pub fn manifests_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<S
             if name.starts_with('.') {
                 continue;
             }
-            let kind = entry.file_type()?;
+            let mut kind = entry.file_type()?;
+            if kind.is_symlink() {
+                let refuse = |why: &str| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "{} is a symbolic link that {why}; plumb reads links only to files inside the repository",
+                            path.display()
+                        ),
+                    )
+                };
+                let target = std::fs::canonicalize(&path).map_err(|_| refuse("points nowhere"))?;
+                if !target.starts_with(top) {
+                    return Err(refuse(&format!(
+                        "points to {}, outside the repository",
+                        target.display()
+                    )));
+                }
+                kind = std::fs::metadata(&target)?.file_type();
+                if kind.is_dir() {
+                    return Err(refuse("points to a folder"));
+                }
+            }
             if kind.is_dir() {
-                walk(root, &path, out)?;
+                walk(root, top, &path, out)?;
             } else if kind.is_file() {
                 out.push(
                     path.strip_prefix(root)
@@ -1054,7 +1171,8 @@ pub fn manifests_in_dir(dir: &Path, exclude: &[String]) -> std::io::Result<Vec<S
         Ok(())
     }
     let mut paths = Vec::new();
-    walk(dir, dir, &mut paths)?;
+    let top = std::fs::canonicalize(repository)?;
+    walk(dir, &top, dir, &mut paths)?;
     let ignore = match std::fs::File::open(dir.join(".plumbignore")) {
         Ok(mut f) => {
             let mut bytes = Vec::new();

@@ -77,8 +77,11 @@ pub struct DirFs {
 
 impl Fs for DirFs {
     fn read(&self, path: &str) -> Option<Vec<u8>> {
-        let p = self.root.join(path);
-        if p.is_file() {
+        // Through a link only to a file inside the folder, as in a revision
+        // (a generator's `files: [shadow]` linked to /etc/shadow reads nothing).
+        let p = std::fs::canonicalize(self.root.join(path)).ok()?;
+        let root = std::fs::canonicalize(&self.root).ok()?;
+        if p.starts_with(&root) && p.is_file() {
             std::fs::read(p).ok()
         } else {
             None
