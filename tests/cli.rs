@@ -291,3 +291,36 @@ fn render_into_a_closed_pipe_exits_quietly() {
         "{stderr}"
     );
 }
+
+/// Hostile input 21: a stateDir that cannot be written said only "Read-only
+/// file system"; the error names what plumb was doing, and where.
+#[test]
+fn an_unusable_state_dir_names_the_operation() {
+    let dir = temp_dir("badstate");
+    let blocker = dir.join("a-file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let config = dir.join("plumb.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kubeconfig: {}\nstateDir: {}/state\nleaderElection: {{enabled: false}}\nsources: [{{name: s, url: 'file:///nowhere', ref: {{branch: main}}}}]\nsyncs: [{{name: x, source: s}}]\n",
+            Cluster::get().kubeconfig("admin").display(),
+            blocker.display()
+        ),
+    )
+    .unwrap();
+    let out = plumb()
+        .args(["reconcile", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains(&format!(
+            "cannot create the state folder {}/state",
+            blocker.display()
+        )),
+        "{all}"
+    );
+}

@@ -487,6 +487,41 @@ fn a_token_in_the_url_never_reaches_the_state_dir() {
     assert_eq!(mode, 0o600, "state.json is {mode:o}");
 }
 
+/// Hostile input 21: a git:// server that never answers ended in "Resource
+/// temporarily unavailable (os error 11)"; credentials in the URL that the
+/// server refused were reported as "the server wants credentials".
+#[test]
+fn a_silent_server_times_out_and_refused_url_credentials_say_so() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // Accepts, then never says a word.
+    let held = std::thread::spawn(move || silent.accept().map(|(conn, _)| conn));
+    let state = temp_dir("git-silent");
+    let mut settings = source(
+        "silent",
+        &format!("git://127.0.0.1:{port}/repo.git"),
+        main_branch(),
+    );
+    settings.timeout = std::time::Duration::from_secs(2);
+    let err = poll_err(&mut open(&settings, &state)).to_string();
+    assert!(
+        err.contains("timed out: the server sent nothing for 2s"),
+        "{err}"
+    );
+    drop(held);
+
+    let servers = Servers::get();
+    let (remote, _) = small_repo(&servers, "url-refused");
+    let url = servers
+        .https_url(&remote)
+        .replacen("https://", "https://git:not-the-password@", 1);
+    let mut settings = source("refused", &url, main_branch());
+    settings.ca_file = Some(PathBuf::from(servers.var("GIT_CA")));
+    let err = poll_err(&mut open(&settings, &temp_dir("git-url-refused"))).to_string();
+    assert!(err.contains("refused the credentials in the URL"), "{err}");
+    assert!(!err.contains("not-the-password"), "{err}");
+}
+
 #[test]
 fn https_with_a_bearer_token_and_anonymous() {
     let servers = Servers::get();

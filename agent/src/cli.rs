@@ -186,6 +186,7 @@ fn written(result: std::io::Result<()>) -> Result<bool, Error> {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(Error::Io {
+            doing: "write to",
             path: PathBuf::from("standard output"),
             source: e,
         }),
@@ -260,6 +261,7 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
     let (sync, revision, label) = match &args.dir {
         Some(dir) => {
             let io = |source| Error::Io {
+                doing: "read the folder",
                 path: dir.clone(),
                 source,
             };

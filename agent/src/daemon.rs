@@ -92,8 +92,8 @@ pub fn run(config_path: PathBuf, context: Option<String>) -> Result<Verdict, Err
         .enable_all()
         .max_blocking_threads(8)
         .build()
-        .map_err(|e| Error::Io {
-            path: config_path.clone(),
+        .map_err(|e| Error::Setup {
+            doing: "start the async runtime",
             source: e,
         })?;
     let result = runtime.block_on(supervise(config_path, context, settings));
@@ -107,20 +107,20 @@ async fn supervise(
     context: Option<String>,
     mut settings: Settings,
 ) -> Result<Verdict, Error> {
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Io {
-        path: config_path.clone(),
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Setup {
+        doing: "handle SIGTERM",
         source: e,
     })?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Io {
-        path: config_path.clone(),
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Setup {
+        doing: "handle SIGINT",
         source: e,
     })?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Io {
-        path: config_path.clone(),
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Setup {
+        doing: "handle SIGHUP",
         source: e,
     })?;
-    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| Error::Io {
-        path: config_path.clone(),
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(|e| Error::Setup {
+        doing: "handle SIGUSR1",
         source: e,
     })?;
     let liveness = Liveness::new();

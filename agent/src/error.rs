@@ -30,9 +30,18 @@ pub enum Error {
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),
     /// A file or folder could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("cannot {doing} {}: {source}", path.display())]
     Io {
+        /// What plumb was doing: "create the state folder", "read the folder", …
+        doing: &'static str,
         path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process could not set itself up (its runtime, its signal handlers).
+    #[error("cannot {doing}: {source}")]
+    Setup {
+        doing: &'static str,
         #[source]
         source: std::io::Error,
     },

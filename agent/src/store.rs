@@ -74,12 +74,17 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// beside the daemon on the same node.
 pub fn lock_state_dir(dir: &Path) -> Result<StateLock, crate::error::Error> {
     use crate::error::Error;
-    let io = |e: io::Error| Error::Io {
+    fs::create_dir_all(dir).map_err(|e| Error::Io {
+        doing: "create the state folder",
         path: dir.to_owned(),
         source: e,
-    };
-    fs::create_dir_all(dir).map_err(io)?;
+    })?;
     let path = dir.join("lock");
+    let io = |e: io::Error| Error::Io {
+        doing: "open the state folder's lock file",
+        path: path.clone(),
+        source: e,
+    };
     let mut file = fs::OpenOptions::new()
         .read(true)
         .write(true)

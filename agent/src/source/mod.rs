@@ -590,6 +590,9 @@ impl GitSource {
             || text.contains("authentication required");
         if denied {
             let cause = match &self.settings.auth {
+                None if without_credentials(&self.settings.url) != self.settings.url => {
+                    "the server refused the credentials in the URL".to_owned()
+                }
                 None => "the server wants credentials: give the source an auth".to_owned(),
                 // gix's own words here speak of credential helpers, which plumb never runs.
                 Some(Auth::Ssh { .. }) => format!("the server rejected the deploy key ({text})"),
@@ -623,11 +626,18 @@ impl GitSource {
                 };
             }
         }
-        SourceError::Unreachable {
-            name,
-            url,
-            cause: text,
-        }
+        // A socket read past its timeout surfaces as EAGAIN ("Resource
+        // temporarily unavailable"), which names neither the wait nor the step.
+        let cause =
+            if text.contains("os error 11") || text.contains("Resource temporarily unavailable") {
+                format!(
+                    "timed out: the server sent nothing for {}s (the source's timeout) ({text})",
+                    self.settings.timeout.as_secs()
+                )
+            } else {
+                text
+            };
+        SourceError::Unreachable { name, url, cause }
     }
 
     /// Connects to an ssh source without authenticating, to learn whether ssh
