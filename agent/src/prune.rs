@@ -198,8 +198,18 @@ pub struct LiveObject {
     pub key: ObjectRef,
     /// Its uid.
     pub uid: String,
-    /// The uids of its ownerReferences.
-    pub owners: Vec<String>,
+    /// Its ownerReferences.
+    pub owners: Vec<Owner>,
+}
+
+/// One ownerReference of a live object.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    /// The owner's uid.
+    pub uid: String,
+    /// Whether the owner's kind is namespaced (then it lives in the same
+    /// namespace, and its absence there means it is gone).
+    pub namespaced: bool,
 }
 
 /// The objects of a namespace that plumb does not manage: neither in the
@@ -207,7 +217,9 @@ pub struct LiveObject {
 /// managed (a Deployment's ReplicaSets and their Pods, a Service's
 /// EndpointSlices), nor the Endpoints that the endpoints controller keeps
 /// for a managed Service under its name (they carry no ownerReference), nor
-/// what every namespace gets by default.
+/// what the garbage collector is about to remove (every owner namespaced and
+/// gone: the Pods of a ReplicaSet deleted a moment ago), nor what every
+/// namespace gets by default.
 pub fn unmanaged<'a>(
     objects: &'a [LiveObject],
     managed: &BTreeSet<&ObjectRef>,
@@ -225,12 +237,20 @@ pub fn unmanaged<'a>(
         .filter(|o| managed.contains(&o.key) || mirrors_managed_service(&o.key))
         .map(|o| o.uid.as_str())
         .collect();
+    let present: BTreeSet<&str> = objects.iter().map(|o| o.uid.as_str()).collect();
+    let collected = |o: &LiveObject| {
+        !o.owners.is_empty()
+            && o.owners
+                .iter()
+                .all(|owner| owner.namespaced && !present.contains(owner.uid.as_str()))
+    };
     loop {
         let before = managed_uids.len();
         for o in objects {
-            if o.owners
-                .iter()
-                .any(|owner| managed_uids.contains(owner.as_str()))
+            if collected(o)
+                || o.owners
+                    .iter()
+                    .any(|owner| managed_uids.contains(owner.uid.as_str()))
             {
                 managed_uids.insert(&o.uid);
             }
@@ -327,12 +347,8 @@ pub fn prune_one(
     let plan = plan_one(client, candidate, id, inventory, desired)?;
     if plan.decision == PruneDecision::Delete {
         let ns = (!candidate.namespace.is_empty()).then_some(candidate.namespace.as_str());
-        // Foreground: a pruned Deployment stays (being deleted) until its
-        // ReplicaSets and Pods are gone, so a Namespace pruned after it sees
-        // them as its dependents, not as someone else's objects, and the
-        // health wait for what was pruned covers the whole tree.
         client
-            .delete(&plan.resource, ns, &candidate.name, Propagation::Foreground)
+            .delete(&plan.resource, ns, &candidate.name, Propagation::Background)
             .map_err(|e| e.to_string())?;
     }
     Ok(plan.decision)
@@ -346,6 +362,10 @@ fn unmanaged_in_namespace(
     managed: &BTreeSet<&ObjectRef>,
 ) -> Result<Vec<String>, String> {
     let resources = client.namespaced_resources().map_err(|e| e.to_string())?;
+    let namespaced: BTreeSet<(&str, &str)> = resources
+        .iter()
+        .map(|r| (r.group.as_str(), r.kind.as_str()))
+        .collect();
     let mut objects: Vec<LiveObject> = Vec::new();
     for r in resources.iter().filter(|r| r.kind != "Event") {
         let items = client
@@ -357,7 +377,13 @@ fn unmanaged_in_namespace(
                 .as_array()
                 .map(|o| {
                     o.iter()
-                        .filter_map(|r| r["uid"].as_str().map(str::to_owned))
+                        .filter_map(|r| {
+                            let group = crate::render::group_of(r["apiVersion"].as_str()?);
+                            Some(Owner {
+                                uid: r["uid"].as_str()?.to_owned(),
+                                namespaced: namespaced.contains(&(group, r["kind"].as_str()?)),
+                            })
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -407,7 +433,14 @@ mod tests {
         let live = |kind: &str, name: &str, uid: &str, owners: &[&str]| LiveObject {
             key: key(kind, name),
             uid: uid.into(),
-            owners: owners.iter().map(|o| o.to_string()).collect(),
+            // "cluster:x" stands for a cluster-scoped owner.
+            owners: owners
+                .iter()
+                .map(|o| Owner {
+                    uid: o.trim_start_matches("cluster:").to_string(),
+                    namespaced: !o.starts_with("cluster:"),
+                })
+                .collect(),
         };
         let objects = [
             live("Deployment", "web", "d", &[]),
@@ -419,7 +452,11 @@ mod tests {
             live("ConfigMap", "kube-root-ca.crt", "root", &[]),
             live("ServiceAccount", "default", "sa", &[]),
             live("ConfigMap", "not-ours", "x", &[]),
-            live("Pod", "orphan", "o", &["gone"]),
+            // Its ReplicaSet was deleted a moment ago: the collector's.
+            live("Pod", "collected", "c", &["gone"]),
+            // Owned by something cluster-scoped that plumb doesn't manage.
+            live("ConfigMap", "cluster-owned", "co", &["cluster:node"]),
+            live("Pod", "orphan", "o", &[]),
         ];
         let (deployment, service) = (key("Deployment", "web"), key("Service", "web"));
         let managed: BTreeSet<&ObjectRef> = [&deployment, &service].into_iter().collect();
@@ -429,7 +466,12 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["Endpoints other", "ConfigMap not-ours", "Pod orphan"]
+            [
+                "Endpoints other",
+                "ConfigMap not-ours",
+                "ConfigMap cluster-owned",
+                "Pod orphan"
+            ]
         );
     }
 

@@ -522,6 +522,16 @@ pub(crate) fn yaml_documents(
         if blank(&chunk.text) {
             continue;
         }
+        if let Some((line, column)) = yaml::too_deep(&chunk.text) {
+            errors.push(RenderError::Syntax {
+                file: path.to_owned(),
+                line: chunk.start + line - 1,
+                column,
+                format: "YAML",
+                message: yaml::too_deep_message(),
+            });
+            continue;
+        }
         match yaml::from_str(&chunk.text) {
             Ok(value) => {
                 documents.push((index, chunk.start + first_content_line(&chunk.text), value))

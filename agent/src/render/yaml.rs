@@ -53,6 +53,94 @@ pub(crate) fn from_str(text: &str) -> Result<Value, serde_yaml_ng::Error> {
     Node { input: text }.deserialize(serde_yaml_ng::Deserializer::from_str(text))
 }
 
+/// How deep flow collections (`{…}`, `[…]`) may nest: serde_yaml_ng's own
+/// recursion limit, which it applies only after reading the whole document.
+pub(crate) const MAX_FLOW_DEPTH: usize = 128;
+
+/// Where flow collections first nest deeper than [`MAX_FLOW_DEPTH`], found
+/// by a scan of the text before any parsing: the parser reads a document
+/// whole before its recursion limit applies, and deep flow nesting costs it
+/// super-linear time (a 200 KB patch of `{a: {a: …}}` took minutes).
+/// Quoted scalars, comments and block scalars (`|`, `>`) are skipped, so
+/// braces in text never count.
+pub(crate) fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut block_parent: Option<usize> = None;
+    let mut quote: Option<char> = None;
+    for (i, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = block_parent {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block_parent = None;
+        }
+        if depth == 0 {
+            // Outside flow collections a quoted scalar ends with its line.
+            quote = None;
+        }
+        let mut prev = ' ';
+        let mut chars = line.char_indices().peekable();
+        while let Some((column, c)) = chars.next() {
+            match quote {
+                Some('\'') => {
+                    if c == '\'' {
+                        if chars.peek().map(|(_, n)| *n) == Some('\'') {
+                            chars.next();
+                        } else {
+                            quote = None;
+                        }
+                    }
+                }
+                Some(_) => {
+                    if c == '\\' {
+                        chars.next();
+                    } else if c == '"' {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    '#' if prev == ' ' || prev == '\t' => break,
+                    '\'' | '"' if matches!(prev, ' ' | '\t' | ':' | ',' | '[' | '{' | '-') => {
+                        quote = Some(c)
+                    }
+                    '{' | '[' => {
+                        depth += 1;
+                        if depth > MAX_FLOW_DEPTH {
+                            return Some((i + 1, line[..column].chars().count() + 1));
+                        }
+                    }
+                    '}' | ']' => depth = depth.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            prev = c;
+        }
+        if depth == 0 && quote.is_none() && starts_block_scalar(line) {
+            block_parent = Some(indent);
+        }
+    }
+    None
+}
+
+/// Whether a line's value is a block scalar's indicator (`|`, `>-`, `|2+`, …).
+fn starts_block_scalar(line: &str) -> bool {
+    let value = line.split(" #").next().unwrap_or_default().trim_end();
+    let last = value.rsplit([' ', '\t']).next().unwrap_or_default();
+    let mut chars = last.chars();
+    matches!(chars.next(), Some('|' | '>'))
+        && chars.all(|c| c == '-' || c == '+' || c.is_ascii_digit())
+        && (value.len() == last.len()
+            || value[..value.len() - last.len()]
+                .trim_end()
+                .ends_with([':', '-']))
+}
+
+/// The error for a text [`too_deep`] refuses, placed at line and column.
+pub(crate) fn too_deep_message() -> String {
+    format!("flow collections nested deeper than {MAX_FLOW_DEPTH} levels")
+}
+
 /// Any YAML node, read into a JSON value. `input` is the text the
 /// deserializer reads, to place the scalars it lends.
 #[derive(Clone, Copy)]
@@ -429,6 +517,27 @@ mod tests {
 
     fn read(text: &str) -> Value {
         from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_found_before_parsing_and_text_never_counts() {
+        let deep = format!("data: {}1{}\n", "{a: ".repeat(200), "}".repeat(200));
+        assert_eq!(too_deep(&deep), Some((1, 6 + 4 * 128 + 1)));
+        let shallow = format!("data: {}1{}\n", "{a: ".repeat(100), "}".repeat(100));
+        assert_eq!(too_deep(&shallow), None);
+        let braces = "{".repeat(300);
+        for text in [
+            format!("a: '{braces}'\n"),
+            format!("a: \"{braces}\"\n"),
+            format!("a: 1 # {braces}\n"),
+            format!("script: |\n  {braces}\n  more\nnext: 1\n"),
+            format!("- >-\n    {braces}\n"),
+            format!("a: [\"{braces}\", 'it''s {braces}']\n"),
+        ] {
+            assert_eq!(too_deep(&text), None, "{text}");
+        }
+        // After a block scalar ends, flow nesting counts again.
+        assert!(too_deep(&format!("s: |\n  x\n{deep}")).is_some());
     }
 
     #[test]

@@ -528,6 +528,12 @@ impl Builder<'_> {
             at: format!("{file}:{line}:{column}"),
             message: "not UTF-8 (a kustomization must be UTF-8 text)".into(),
         })?;
+        if let Some((line, column)) = super::yaml::too_deep(text) {
+            return Err(RenderError::Kustomize {
+                at: format!("{file}:{line}:{column}"),
+                message: super::yaml::too_deep_message(),
+            });
+        }
         let k: Kustomization = if text.trim().is_empty() {
             Kustomization::default()
         } else {

@@ -134,6 +134,9 @@ fn named(path: &str, message: String) -> String {
 
 /// A value that parses as a YAML mapping: an inline patch or config rather than a path.
 fn inline_yaml(entry: &str) -> Option<Value> {
+    if crate::render::yaml::too_deep(entry).is_some() {
+        return None;
+    }
     serde_yaml_ng::from_str::<Value>(entry)
         .ok()
         .filter(Value::is_object)
@@ -199,6 +202,12 @@ fn apply_patch(
     allow_name: bool,
     allow_kind: bool,
 ) -> Result<(), String> {
+    if let Some((line, column)) = crate::render::yaml::too_deep(text) {
+        return Err(format!(
+            "{line}:{column}: {}",
+            crate::render::yaml::too_deep_message()
+        ));
+    }
     let first = serde_yaml_ng::from_str::<Value>(text).ok();
     if let Some(Value::Array(_)) = first {
         let Some(target) = target else {
