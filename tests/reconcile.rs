@@ -1193,6 +1193,80 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
         !seen.contains(PLANTED) && !seen.contains(&encoded[..16]),
         "the planted secret leaked:\n{seen}"
     );
+
+    // Hostile input 7: Secrets of the wrong shape, whose API errors echo the
+    // value, and a secretGenerator literal without '=': the value must reach
+    // no output, Event, status, log or metric.
+    let mut seen = String::new();
+    let events = |seen: &mut String| {
+        seen.push_str(&text(&f.kubectl(&[
+            "-n",
+            "plumb-system",
+            "get",
+            "events",
+            "-o",
+            "yaml",
+        ])));
+        seen.push_str(&f.status().to_string());
+    };
+    for (i, shape) in [
+        format!("stringData: {PLANTED}-shape\n"),
+        format!("stringData:\n  password: [{PLANTED}-shape]\n"),
+        format!("data:\n  password: {PLANTED}-shape\n"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        f.write(
+            "secret.yaml",
+            &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n{shape}"),
+        );
+        f.write("marker.yaml", &config_map("marker", &i.to_string()));
+        f.commit();
+        let out = f.reconcile();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        seen.push_str(&text(&out));
+        run(&["reconcile", "--log-format", "json"], &mut seen);
+        events(&mut seen);
+    }
+    f.write("secret.yaml", "");
+    f.write(
+        "kustomization.yaml",
+        &format!("resources: [marker.yaml]\nsecretGenerator:\n  - name: gen\n    literals: [{PLANTED}-literal]\n"),
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    seen.push_str(&text(&out));
+    events(&mut seen);
+    // The daemon's metrics, on a port of its own, after one cycle.
+    let port = free_port();
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("listen: ''", &format!("listen: 127.0.0.1:{port}"));
+    let daemon_config = f.config.with_file_name("daemon.yaml");
+    std::fs::write(&daemon_config, config).unwrap();
+    let mut daemon = plumb()
+        .arg("run")
+        .arg("--config")
+        .arg(&daemon_config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the daemon's metrics", || {
+        let (code, body) = scrape(port, "/metrics");
+        code == 200 && body.contains("plumb_reconciles_total")
+    });
+    seen.push_str(&scrape(port, "/metrics").1);
+    let _ = daemon.kill();
+    let out = daemon.wait_with_output().unwrap();
+    seen.push_str(&text(&out));
+    assert!(
+        seen.contains("literal") && seen.contains("Secret"),
+        "the runs said nothing about the Secrets: {seen}"
+    );
+    assert!(!seen.contains(PLANTED), "a planted secret leaked:\n{seen}");
 }
 
 /// Audit entries of every plumb node whose name starts with `prefix`: (node, verb, resource, timestamp).

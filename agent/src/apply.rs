@@ -50,8 +50,55 @@ fn failure(m: &Manifest, message: impl Into<String>) -> ObjectFailure {
     ObjectFailure {
         object: m.key(),
         origin: Some(m.origin.clone()),
-        message: message.into(),
+        message: redact_secret_values(&m.object, message.into()),
     }
+}
+
+/// A message about a Secret with every value of the Secret taken out: the
+/// API server echoes values of a Secret of the wrong shape (`stringData:
+/// VALUE`, `password: [VALUE]`) in its errors, and these reach the terminal,
+/// Events, the status and logs. Values of any shape under `data` and
+/// `stringData` count, as written and base64-decoded, raw and JSON-escaped.
+pub fn redact_secret_values(object: &Value, message: String) -> String {
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    if object["kind"] != "Secret" || !crate::render::group_of(api_version).is_empty() {
+        return message;
+    }
+    fn strings(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut values = Vec::new();
+    strings(&object["data"], &mut values);
+    strings(&object["stringData"], &mut values);
+    use base64::Engine;
+    let decoded: Vec<String> = values
+        .iter()
+        .filter_map(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+        .filter_map(|b| String::from_utf8(b).ok())
+        .collect();
+    values.extend(decoded);
+    let escaped: Vec<String> = values
+        .iter()
+        .filter_map(|v| serde_json::to_string(v).ok())
+        .map(|q| q[1..q.len() - 1].to_owned())
+        .collect();
+    values.extend(escaped);
+    // Longest first, so a value inside another goes with it; very short
+    // values would blank out ordinary words of the message.
+    values.retain(|v| v.chars().count() >= 4);
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    let mut message = message;
+    for v in &values {
+        message = message.replace(v.as_str(), "***");
+    }
+    message
 }
 
 /// A manifest with the resource it is served as.
@@ -560,6 +607,24 @@ pub fn managers_of(managed_fields: &Value, field: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_values_are_taken_out_of_messages_in_every_shape() {
+        let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "stringData": "planted-value-1",
+            "data": {"password": ["planted-value-2"], "token": "cGxhbnRlZC12YWx1ZS0z"}});
+        let message = "invalid: \"planted-value-1\" and [planted-value-2] and planted-value-3 and cGxhbnRlZC12YWx1ZS0z".to_owned();
+        let out = redact_secret_values(&secret, message);
+        assert!(!out.contains("planted"), "{out}");
+        assert!(!out.contains("cGxhbnRl"), "{out}");
+        assert!(out.starts_with("invalid: "), "{out}");
+        let config_map =
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "visible"}});
+        assert_eq!(
+            redact_secret_values(&config_map, "visible".into()),
+            "visible"
+        );
+    }
 
     #[test]
     fn parallel_keeps_order_and_runs_everything() {

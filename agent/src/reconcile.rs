@@ -994,9 +994,10 @@ fn drift_cycle(
             LiveState::Moved => match precise_drift(client, t, ns) {
                 Ok(d) => d,
                 Err(e) => {
-                    report
-                        .warnings
-                        .push(format!("could not compare {key}: {e}"));
+                    report.warnings.push(apply::redact_secret_values(
+                        &t.manifest.object,
+                        format!("could not compare {key}: {e}"),
+                    ));
                     continue;
                 }
             },
@@ -1023,9 +1024,10 @@ fn drift_cycle(
                             fingerprints.insert(key.clone(), plan::fingerprint(&after["metadata"]));
                             report.applied.push(key);
                         }
-                        Err(e) => report
-                            .warnings
-                            .push(format!("could not correct drift of {key}: {e}")),
+                        Err(e) => report.warnings.push(apply::redact_secret_values(
+                            &t.manifest.object,
+                            format!("could not correct drift of {key}: {e}"),
+                        )),
                     }
                 }
                 report.drifted.push(drift);

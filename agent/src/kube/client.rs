@@ -262,7 +262,9 @@ impl Client {
             if attempt >= self.retry.attempts || started.elapsed() + wait > self.retry.budget {
                 return Err(error);
             }
-            tracing::debug!(%error, attempt, ?wait, "retrying API request");
+            // Not the server's words: they may echo a Secret's value, and
+            // only the final error is redacted by the stage that knows the object.
+            tracing::debug!(%action, attempt, ?wait, "retrying API request after a transient failure");
             std::thread::sleep(wait);
         }
     }

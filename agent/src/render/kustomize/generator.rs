@@ -137,7 +137,11 @@ fn literal_pair(source: &str) -> Result<Pair, String> {
             };
             Ok((k.to_owned(), unquoted.as_bytes().to_vec()))
         }
-        _ => Err(format!("invalid literal '{source}', expected key=value")),
+        // The literal is not shown: a secretGenerator's is a secret value.
+        _ => Err(format!(
+            "invalid literal of {} characters, expected key=value (its text is not shown: it may be a secret)",
+            source.chars().count()
+        )),
     }
 }
 
