@@ -460,6 +460,49 @@ fn links_inside_the_repository_are_read_and_links_out_of_it_are_refused() {
     );
 }
 
+/// Hostile input 1: a sync's Git could hold a ConfigMap named like a parent
+/// (`plumb-system/plumb-<sync>`, its own or another's) and wipe that sync's
+/// inventory and status. plumb's own objects are refused in any revision.
+#[test]
+fn a_revision_may_not_declare_plumbs_own_objects() {
+    let f = Fixture::new("reserved", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let parent = || {
+        text(&f.kubectl(&[
+            "-n",
+            "plumb-system",
+            "get",
+            "configmap",
+            &format!("plumb-{}", f.sync),
+            "-o",
+            "jsonpath={.data.inventory}",
+        ]))
+    };
+    let before = parent();
+    for (file, manifest) in [
+        (
+            "parent.yaml",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plumb-{}\n  namespace: plumb-system\ndata: {{inventory: ''}}\n", f.sync),
+        ),
+        (
+            "lease.yaml",
+            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: plumb\n  namespace: plumb-system\nspec: {holderIdentity: me}\n".to_owned(),
+        ),
+    ] {
+        f.write(file, &manifest);
+        f.commit();
+        let out = f.reconcile();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(all.contains(&format!("manifests/{file}:1")), "{all}");
+        assert!(all.contains("is plumb's own"), "{all}");
+        assert_eq!(parent(), before, "the inventory was overwritten");
+        f.remove(file);
+    }
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

@@ -143,6 +143,13 @@ pub enum RenderError {
     /// A kustomization that cannot be built; `at` is its file (and line).
     #[error("{at}: {message}")]
     Kustomize { at: String, message: String },
+    /// An object plumb keeps for itself: a sync's parent, the leader Lease.
+    #[error("{origin}: {object} is plumb's own ({what}); no revision may declare it")]
+    Reserved {
+        origin: Origin,
+        object: Box<ObjectRef>,
+        what: &'static str,
+    },
     /// An object larger than the API server takes in one request.
     #[error("{origin}: {object} is {bytes} bytes as JSON; the API server takes at most {limit} bytes per request (3 MiB), so it could never be applied")]
     TooLarge {
@@ -633,6 +640,25 @@ fn check_name(map: &Map<String, Value>, origin: &Origin) -> Result<(), RenderErr
     }
 }
 
+/// What plumb keeps in its namespace for itself, which a revision that
+/// declared it would overwrite (one sync's Git wiping another's inventory):
+/// the parent ConfigMaps `plumb-<sync>` (and anything else plumb names
+/// `plumb-…` there) and the leader Lease.
+fn reserved(key: &ObjectRef, namespace: Option<&str>) -> Option<&'static str> {
+    if namespace != Some(crate::prune::SYSTEM_NAMESPACE) {
+        return None;
+    }
+    match (key.group.as_str(), key.kind.as_str()) {
+        ("", "ConfigMap") if key.name.starts_with("plumb-") => {
+            Some("a sync's inventory and status")
+        }
+        ("coordination.k8s.io", "Lease") if key.name == crate::lease::LEASE_NAME => {
+            Some("the leader election's Lease")
+        }
+        _ => None,
+    }
+}
+
 /// The largest request body kube-apiserver accepts (`MaxRequestBodyBytes`).
 pub const MAX_OBJECT_BYTES: u64 = 3 * 1024 * 1024;
 
@@ -736,6 +762,14 @@ pub fn finish(
         }
         if let Some(error) = invalid_identity(&m, &api_version, defaults.namespace) {
             errors.push(error);
+            continue;
+        }
+        if let Some(what) = reserved(&m.key(), m.object["metadata"]["namespace"].as_str()) {
+            errors.push(RenderError::Reserved {
+                origin: m.origin.clone(),
+                object: Box::new(m.key()),
+                what,
+            });
             continue;
         }
         let bytes = json_size(&m.object);
