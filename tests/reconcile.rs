@@ -156,6 +156,160 @@ fn namespaces_are_pruned_only_when_they_hold_nothing_unmanaged() {
         out.contains(&format!("kept Namespace {held}")) && out.contains("ConfigMap not-ours"),
         "{out}"
     );
+    // Hostile input 4: the kept Namespace left the inventory at once and was
+    // never pruned after its objects went; nothing but a log line said so.
+    let status = f.status();
+    assert!(
+        status["kept"]
+            .to_string()
+            .contains(&format!("Namespace {held}")),
+        "{status}"
+    );
+    // JSON: YAML output folds long messages across lines.
+    let events = text(&f.kubectl(&["-n", "plumb-system", "get", "events", "-o", "json"]));
+    assert!(
+        events.contains(&format!("kept Namespace {held}")),
+        "{events}"
+    );
+    let inventory = text(&f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "get",
+        "configmap",
+        &format!("plumb-{}", f.sync),
+        "-o",
+        "jsonpath={.data.inventory}",
+    ]));
+    assert!(inventory.contains(&held), "{inventory}");
+    // Its last unmanaged object goes: the next cycle (same revision) prunes it.
+    f.kubectl(&["-n", &held, "delete", "configmap", "not-ours"]);
+    let out = f.reconcile_ok();
+    assert!(
+        ns(&held)["metadata"]["deletionTimestamp"].is_string(),
+        "the namespace was not pruned once it held nothing unmanaged: {out}"
+    );
+    assert!(f.status()["kept"].is_null(), "{}", f.status());
+}
+
+/// Hostile input 5: removing a CRD from Git pruned it, and with it every
+/// resource of its kind, plumb's or not. A CRD whose kind still has resources
+/// plumb doesn't manage is held: kept, in the inventory, named in the status,
+/// pruned once they are gone.
+#[test]
+fn a_crd_with_resources_plumb_does_not_manage_is_held_until_they_go() {
+    let f = Fixture::new("crdguard", "");
+    let group = format!("{}.plumb.test", f.ns);
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: {group}/v1
+kind: Gadget
+metadata:
+  name: ours
+spec: {{size: 1}}
+"
+    );
+    f.write("crd.yaml", &crd);
+    f.write("anchor.yaml", &config_map("anchor", "1"));
+    f.commit();
+    f.reconcile_ok();
+    // Someone else's resource of that kind, in another namespace.
+    // kubectl's discovery may not know the kind yet: a refused apply is "not yet".
+    let theirs = format!(
+        "apiVersion: {group}/v1\nkind: Gadget\nmetadata:\n  name: theirs\n  namespace: default\nspec: {{size: 2}}\n"
+    );
+    eventually("someone else's Gadget", || {
+        use std::io::Write;
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(f.cluster.kubeconfig("admin"))
+            .args(["apply", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(theirs.as_bytes())
+            .unwrap();
+        child.wait().unwrap().success()
+    });
+    f.remove("crd.yaml");
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(
+        out.contains(&format!(
+            "kept CustomResourceDefinition.apiextensions.k8s.io gadgets.{group}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("Gadget default/theirs"), "{out}");
+    let theirs = text(&f.kubectl(&[
+        "-n",
+        "default",
+        "get",
+        &format!("gadgets.{group}"),
+        "theirs",
+        "-o",
+        "name",
+    ]));
+    assert!(
+        theirs.contains("theirs"),
+        "someone else's resource was deleted"
+    );
+    assert!(
+        f.status()["kept"].to_string().contains("gadgets."),
+        "{}",
+        f.status()
+    );
+    f.kubectl(&[
+        "-n",
+        "default",
+        "delete",
+        &format!("gadgets.{group}"),
+        "theirs",
+    ]);
+    let out = f.reconcile_ok();
+    let crd_left = text(&f.kubectl(&[
+        "get",
+        "crd",
+        &format!("gadgets.{group}"),
+        "--ignore-not-found",
+        "-o",
+        "jsonpath={.metadata.deletionTimestamp}",
+    ]));
+    let gone = text(&f.kubectl(&[
+        "get",
+        "crd",
+        &format!("gadgets.{group}"),
+        "--ignore-not-found",
+        "-o",
+        "name",
+    ]))
+    .trim()
+    .is_empty();
+    assert!(
+        gone || !crd_left.trim().is_empty(),
+        "the CRD was not pruned once its last foreign resource went: {out}"
+    );
 }
 
 #[test]

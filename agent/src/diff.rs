@@ -104,7 +104,7 @@ pub fn diff(
                             .diffs
                             .push(unified(&gone.to_string(), &shown(&live), ""))
                     }
-                    (prune::PruneDecision::Keep(why), _) => {
+                    (prune::PruneDecision::Keep(why) | prune::PruneDecision::Hold(why), _) => {
                         changes.kept.push(format!("kept {gone}: {why}"))
                     }
                     _ => {}

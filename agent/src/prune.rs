@@ -131,6 +131,10 @@ pub enum PruneDecision {
     Gone,
     /// Keep it, and say why; it leaves the inventory.
     Keep(String),
+    /// Not yet: it still holds what plumb doesn't manage (a Namespace with
+    /// someone's objects, a CRD with someone's resources). It stays in the
+    /// inventory, so it goes once they do; the status says why.
+    Hold(String),
 }
 
 /// The live facts a prune decision needs about one candidate.
@@ -142,7 +146,8 @@ pub struct LiveFacts {
     pub labels: BTreeMap<String, String>,
     /// Its annotations.
     pub annotations: BTreeMap<String, String>,
-    /// For a Namespace: objects in it that plumb does not manage (by "Kind name").
+    /// For a Namespace: objects in it that plumb does not manage (by "Kind
+    /// name"); for a CRD: its resources that plumb does not manage.
     pub unmanaged_inside: Vec<String>,
 }
 
@@ -175,8 +180,13 @@ pub fn decide(candidate: &ObjectRef, live: &LiveFacts, id: &str) -> PruneDecisio
         } else {
             String::new()
         };
-        return PruneDecision::Keep(format!(
-            "the namespace holds objects plumb does not manage: {}{more}",
+        let holds = if candidate.kind == "CustomResourceDefinition" {
+            "its kind still has resources plumb does not manage, which deleting it would delete"
+        } else {
+            "the namespace holds objects plumb does not manage"
+        };
+        return PruneDecision::Hold(format!(
+            "{holds}: {}{more}; it stays in the inventory and goes once they do",
             some.join(", ")
         ));
     }
@@ -318,6 +328,14 @@ pub fn plan_one(
                 inventory.members.iter().chain(desired.iter()).collect();
             facts.unmanaged_inside = unmanaged_in_namespace(client, &candidate.name, &managed)?;
         }
+        if candidate.group == "apiextensions.k8s.io"
+            && candidate.kind == "CustomResourceDefinition"
+            && facts.labels.get(PART_OF_LABEL).map(String::as_str) == Some(id)
+        {
+            let managed: BTreeSet<&ObjectRef> =
+                inventory.members.iter().chain(desired.iter()).collect();
+            facts.unmanaged_inside = unmanaged_of_crd(client, live, &managed)?;
+        }
     }
     Ok(PrunePlan {
         decision: decide(candidate, &facts, id),
@@ -352,6 +370,62 @@ pub fn prune_one(
             .map_err(|e| e.to_string())?;
     }
     Ok(plan.decision)
+}
+
+/// The resources of a CRD's kind, in every namespace, that plumb does not
+/// manage (by "Kind namespace/name"): deleting the CRD would delete them.
+fn unmanaged_of_crd(
+    client: &Client,
+    crd: &Value,
+    managed: &BTreeSet<&ObjectRef>,
+) -> Result<Vec<String>, String> {
+    let spec = &crd["spec"];
+    let group = spec["group"].as_str().unwrap_or_default();
+    let kind = spec["names"]["kind"].as_str().unwrap_or_default();
+    let served = spec["versions"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["served"] == true))
+        .and_then(|v| v["name"].as_str());
+    let Some(version) = served else {
+        return Ok(Vec::new());
+    };
+    let resource = ApiResource {
+        group: group.to_owned(),
+        version: version.to_owned(),
+        kind: kind.to_owned(),
+        plural: spec["names"]["plural"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        namespaced: spec["scope"] == "Namespaced",
+        listable: true,
+    };
+    let items = client
+        .list_metadata(&resource, None, None)
+        .map_err(|e| e.to_string())?;
+    Ok(items
+        .iter()
+        .map(|item| ObjectRef {
+            group: group.to_owned(),
+            kind: kind.to_owned(),
+            namespace: item["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            name: item["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .filter(|key| !managed.contains(key))
+        .map(|key| {
+            if key.namespace.is_empty() {
+                format!("{} {}", key.kind, key.name)
+            } else {
+                format!("{} {}/{}", key.kind, key.namespace, key.name)
+            }
+        })
+        .collect())
 }
 
 /// Objects in a namespace that plumb does not manage, directly or through
@@ -552,7 +626,7 @@ mod tests {
         let ns = obj("", "Namespace", "", "a");
         live.unmanaged_inside = vec!["ConfigMap x".into()];
         assert!(
-            matches!(decide(&ns, &live, id), PruneDecision::Keep(r) if r.contains("ConfigMap x"))
+            matches!(decide(&ns, &live, id), PruneDecision::Hold(r) if r.contains("ConfigMap x"))
         );
         live.unmanaged_inside.clear();
         assert_eq!(decide(&ns, &live, id), PruneDecision::Delete);

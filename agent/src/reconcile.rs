@@ -683,6 +683,11 @@ fn apply_cycle(
                     fingerprints.remove(&candidate);
                     report.kept.push((candidate, reason));
                 }
+                Ok(PruneDecision::Hold(reason)) => {
+                    // Stays in the inventory: pruned once what it holds is gone.
+                    failed_deletes.push(candidate.clone());
+                    report.kept.push((candidate, reason));
+                }
                 Err(message) => {
                     report
                         .warnings
@@ -729,6 +734,11 @@ fn apply_cycle(
         drifted: 0,
     };
     status.health = unhealthy.clone();
+    status.kept = report
+        .kept
+        .iter()
+        .map(|(object, why)| format!("{object}: {why}"))
+        .collect();
     status.set_condition("Reconciling", false, "Succeeded", "", &now);
     if unhealthy.is_empty() {
         status.set_condition(
@@ -749,7 +759,7 @@ fn apply_cycle(
         status.set_condition("Stalled", true, "HealthCheckFailed", &message, &now);
         report.verdict = Verdict::Stalled(message);
     }
-    let event = if report.applied.is_empty() && report.pruned.is_empty() {
+    let event = if report.applied.is_empty() && report.pruned.is_empty() && report.kept.is_empty() {
         None
     } else {
         Some(describe_changes(&report))
@@ -804,6 +814,9 @@ fn describe_changes(report: &CycleReport) -> (Severity, &'static str, String) {
     if !report.pruned.is_empty() {
         parts.push(format!("pruned {}", list(&report.pruned)));
     }
+    for (object, why) in &report.kept {
+        parts.push(format!("kept {object} ({why})"));
+    }
     for (object, managers) in &report.conflicts {
         parts.push(format!(
             "took fields of {object} from {}",
@@ -812,6 +825,66 @@ fn describe_changes(report: &CycleReport) -> (Severity, &'static str, String) {
     }
     message.push_str(&parts.join("; "));
     (Severity::Normal, "ReconciliationSucceeded", message)
+}
+
+/// Objects held back from a prune (a Namespace or CRD still holding what
+/// plumb doesn't manage) stay in the inventory; each drift cycle tries them
+/// again, so they go once what they held is gone. Returns the inventory and,
+/// when something was pruned or let go, the Event to send (the status then
+/// changes, and is written once).
+fn retry_held(
+    ctx: &Context,
+    report: &mut CycleReport,
+    inventory: Inventory,
+    manifests: &[Manifest],
+) -> (Inventory, Option<(Severity, &'static str, String)>) {
+    let desired: BTreeSet<ObjectRef> = manifests.iter().map(Manifest::key).collect();
+    let held = prune::prune_candidates(&inventory, &desired);
+    if !ctx.sync.prune || held.is_empty() || ctx.refused.is_some() {
+        return (inventory, None);
+    }
+    let id = prune::applyset_id(&prune::parent_name(&ctx.sync.name), prune::SYSTEM_NAMESPACE);
+    let mut members = inventory.members.clone();
+    let mut kept = Vec::new();
+    let mut changed = false;
+    for candidate in held {
+        match prune::prune_one(ctx.client, &candidate, &id, &inventory, &desired) {
+            Ok(PruneDecision::Delete) => {
+                members.remove(&candidate);
+                report.pruned.push(candidate);
+                changed = true;
+            }
+            Ok(PruneDecision::Gone) => {
+                members.remove(&candidate);
+                changed = true;
+            }
+            Ok(PruneDecision::Keep(why)) => {
+                members.remove(&candidate);
+                report.kept.push((candidate.clone(), why.clone()));
+                kept.push(format!("{candidate}: {why}"));
+                changed = true;
+            }
+            Ok(PruneDecision::Hold(why)) => kept.push(format!("{candidate}: {why}")),
+            Err(e) => report
+                .warnings
+                .push(format!("could not prune {candidate}: {e}")),
+        }
+    }
+    report.status.kept = kept;
+    if !changed {
+        return (Inventory { members }, None);
+    }
+    report.status.counts.pruned = report.pruned.len();
+    let mut message = format!("revision {}: ", report::short(&report.revision));
+    let pruned: Vec<String> = report.pruned.iter().map(ToString::to_string).collect();
+    message.push_str(&format!(
+        "pruned {} that had been held back",
+        pruned.join(", ")
+    ));
+    (
+        Inventory { members },
+        Some((Severity::Normal, "ReconciliationSucceeded", message)),
+    )
 }
 
 /// A revision whose health check failed stays unhealthy in drift cycles
@@ -1035,7 +1108,11 @@ fn drift_cycle(
         }
     }
     memory.fingerprints = fingerprints.into_iter().collect();
+    let (inventory, released) = retry_held(ctx, &mut report, inventory, manifests);
     if report.drifted.is_empty() {
+        if let Some(event) = released {
+            return finish(ctx, report, parent, inventory, memory, Some(event));
+        }
         if let Some(event) = recheck_health(ctx, &mut report, &targets) {
             return finish(ctx, report, parent, inventory, memory, Some(event));
         }

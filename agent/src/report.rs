@@ -70,6 +70,10 @@ pub struct SyncStatus {
     /// Health seen after the last apply, one line per object not ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<String>,
+    /// Objects that left Git but were not pruned, with why ("Namespace
+    /// apps: the namespace holds …"); those held stay in the inventory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
 }
 
 impl SyncStatus {
