@@ -657,6 +657,39 @@ fn a_revision_may_not_declare_plumbs_own_objects() {
     }
 }
 
+/// Hostile input 10: after a failure, a cycle with nothing to apply printed
+/// Ready but left the failure in the status (idle cycles write nothing), so
+/// `plumb status` kept exiting 1. A change of verdict is written, once.
+#[test]
+fn a_failure_that_is_over_is_cleared_from_the_status_once() {
+    let f = Fixture::new("verdict", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let good = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(&f.config, good.replace("path: manifests", "path: nowhere")).unwrap();
+    assert_eq!(f.reconcile().status.code(), Some(1));
+    assert_eq!(f.condition("Ready")["reason"], "SourceFailed");
+    std::fs::write(&f.config, &good).unwrap();
+    let status = || {
+        plumb()
+            .args(["status", "--config"])
+            .arg(&f.config)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(status().status.code(), Some(1));
+    // The same revision, nothing to apply: the verdict turns, and is written.
+    let out = f.reconcile_ok();
+    assert_eq!(f.condition("Ready")["status"], "True", "{out}");
+    let out = status();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Once: the next idle cycle writes nothing.
+    let before = f.writes().len();
+    f.reconcile_ok();
+    assert_eq!(f.writes().len(), before, "{:?}", &f.writes()[before..]);
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

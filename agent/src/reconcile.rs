@@ -887,36 +887,32 @@ fn retry_held(
     )
 }
 
-/// A revision whose health check failed stays unhealthy in drift cycles
-/// until its objects are healthy: one look at each (no waiting), so that a
-/// restarted daemon never calls it Ready on the strength of an idle cycle.
-/// Returns the Event to send when the verdict changed to Ready (the status
-/// is then written once); the verdict stays Stalled while it is not.
-fn recheck_health(
+/// The verdict of a drift cycle that found nothing to correct, when the
+/// status still says otherwise. A failure the revision in force has come
+/// through (a source, API server or drift-check failure) is over: the status
+/// says Ready again, written once. A revision whose health check failed
+/// stays unhealthy until its objects are healthy: one look at each (no
+/// waiting), so a restarted daemon never calls it Ready on the strength of
+/// an idle cycle. Returns the Event to send when the verdict turned Ready.
+fn settle_verdict(
     ctx: &Context,
     report: &mut CycleReport,
     targets: &[Target],
 ) -> Option<(Severity, &'static str, String)> {
-    let failed = report
-        .status
-        .condition("Ready")
-        .is_some_and(|c| c.reason == "HealthCheckFailed");
-    if !ctx.sync.wait || !failed || ctx.refused.is_some() {
+    let ready = report.status.condition("Ready")?;
+    if ready.status == "True" || ctx.refused.is_some() {
         return None;
     }
-    let unhealthy = wait_healthy(ctx.client, targets, Duration::ZERO);
-    if !unhealthy.is_empty() {
-        let message = report
-            .status
-            .condition("Ready")
-            .map(|c| c.message.clone())
-            .unwrap_or_default();
-        report.verdict = Verdict::Stalled(message);
-        return None;
+    if ready.reason == "HealthCheckFailed" && ctx.sync.wait {
+        let message = ready.message.clone();
+        if !wait_healthy(ctx.client, targets, Duration::ZERO).is_empty() {
+            report.verdict = Verdict::Stalled(message);
+            return None;
+        }
     }
     let now = report::now();
     let message = format!(
-        "revision {} is healthy now",
+        "revision {} is in force and ready",
         report::short(&report.revision)
     );
     report.status.health.clear();
@@ -926,6 +922,9 @@ fn recheck_health(
     report
         .status
         .set_condition("Stalled", false, "Succeeded", "", &now);
+    report
+        .status
+        .set_condition("Reconciling", false, "Succeeded", "", &now);
     Some((Severity::Normal, "Succeeded", message))
 }
 
@@ -1113,7 +1112,7 @@ fn drift_cycle(
         if let Some(event) = released {
             return finish(ctx, report, parent, inventory, memory, Some(event));
         }
-        if let Some(event) = recheck_health(ctx, &mut report, &targets) {
+        if let Some(event) = settle_verdict(ctx, &mut report, &targets) {
             return finish(ctx, report, parent, inventory, memory, Some(event));
         }
         // Idle: the parent and status stay as they are; only changed fingerprints are saved.
