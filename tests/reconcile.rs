@@ -690,6 +690,70 @@ fn a_failure_that_is_over_is_cleared_from_the_status_once() {
     assert_eq!(f.writes().len(), before, "{:?}", &f.writes()[before..]);
 }
 
+/// Hostile input 9: when the source could no longer be followed, plumb
+/// served the last good revision but reported Ready and exited 0: the cluster
+/// silently stopped following Git. SourceReady=False (FetchFailed) beside the
+/// revision in force, exit 1, a metric and an Event when it changes.
+#[test]
+fn a_source_that_cannot_be_followed_is_reported_not_ready() {
+    let f = Fixture::new("unfollowed", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    assert_eq!(f.condition("SourceReady")["status"], "True");
+    // The remote goes away (a deleted repository answers like a revoked token or a deleted branch).
+    let moved = f.bare.with_extension("moved");
+    std::fs::rename(&f.bare, &moved).unwrap();
+    let out = f.reconcile();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("the source cannot be followed"), "{all}");
+    let source = f.condition("SourceReady");
+    assert_eq!(source["status"], "False", "{source}");
+    assert_eq!(source["reason"], "FetchFailed", "{source}");
+    assert!(
+        source["message"]
+            .as_str()
+            .unwrap()
+            .contains("serving the last good revision"),
+        "{source}"
+    );
+    assert_eq!(f.get("configmap", "a").unwrap()["data"]["key"], "1");
+    let events = || text(&f.kubectl(&["-n", "plumb-system", "get", "events", "-o", "json"]));
+    assert!(events().contains("FetchFailed"), "{}", events());
+    // The daemon says it too, in its metrics.
+    let port = free_port();
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("listen: ''", &format!("listen: 127.0.0.1:{port}"));
+    let daemon_config = f.config.with_file_name("daemon.yaml");
+    std::fs::write(&daemon_config, config).unwrap();
+    let mut daemon = plumb()
+        .arg("run")
+        .arg("--config")
+        .arg(&daemon_config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let series = format!("plumb_source_ready{{sync=\"{}\"}}", f.sync);
+    eventually("the source_ready metric", || {
+        let (code, body) = scrape(port, "/metrics");
+        code == 200 && sample(&body, &series) == Some(0.0)
+    });
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    // Back: Ready again, and an Event says so.
+    std::fs::rename(&moved, &f.bare).unwrap();
+    f.reconcile_ok();
+    assert_eq!(f.condition("SourceReady")["status"], "True");
+    assert!(
+        events().contains("the source is followed again"),
+        "{}",
+        events()
+    );
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

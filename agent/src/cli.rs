@@ -458,20 +458,31 @@ pub fn reconcile_sync(
     node: &str,
     sources: &mut BTreeMap<String, GitSource>,
 ) -> reconcile::CycleReport {
-    let ctx = Context {
+    let mut ctx = Context {
         client,
         sync,
         node,
         state_dir: &settings.state_dir,
         refused: None,
+        source_failure: None,
     };
     let src = match source_for(settings, sync, sources) {
         Ok(s) => s,
-        Err(e) => return reconcile::report_failure(&ctx, "SourceFailed", e.to_string()),
+        Err(e) => {
+            let why = e.to_string();
+            let ctx = Context {
+                source_failure: Some(&why),
+                ..ctx
+            };
+            return reconcile::report_failure(&ctx, "SourceFailed", why.clone());
+        }
     };
     let mut warnings = Vec::new();
-    let commit = src.newest_or_last_good(&mut warnings);
+    let fetched = src.newest_or_last_good(&mut warnings);
+    let source_failure = fetched.as_ref().ok().and_then(|f| f.failure.clone());
+    ctx.source_failure = source_failure.as_deref();
     let mut memory = SyncMemory::load(&settings.state_dir, &sync.name);
+    let commit = fetched.map(|f| f.commit);
     let mut report = reconcile::sync_cycle(&ctx, src, commit, &mut memory);
     warnings.append(&mut report.warnings);
     report.warnings = warnings;

@@ -56,7 +56,7 @@ struct SharedSource {
     name: String,
     source: GitSource,
     interval: Duration,
-    last_poll: Option<(Instant, String)>,
+    last_poll: Option<(Instant, source::Fetched)>,
     metrics: Arc<Metrics>,
 }
 
@@ -67,10 +67,10 @@ impl SharedSource {
         &mut self,
         force: bool,
         warnings: &mut Vec<String>,
-    ) -> Result<String, source::SourceError> {
-        if let Some((at, commit)) = &self.last_poll {
+    ) -> Result<source::Fetched, source::SourceError> {
+        if let Some((at, fetched)) = &self.last_poll {
             if !force && at.elapsed() < self.interval {
-                return Ok(commit.clone());
+                return Ok(fetched.clone());
             }
         }
         let (started, size_before) = (Instant::now(), self.source.disk_usage());
@@ -429,19 +429,22 @@ impl SyncJob {
     /// One cycle; true when it ended Ready (or suspended).
     fn cycle(&self, memory: &mut SyncMemory, force_poll: bool) -> bool {
         let started = Instant::now();
+        let mut warnings = Vec::new();
+        let fetched = self
+            .source
+            .lock()
+            .unwrap()
+            .commit(force_poll, &mut warnings);
+        let source_failure = fetched.as_ref().ok().and_then(|f| f.failure.clone());
         let ctx = Context {
             client: &self.client,
             sync: &self.sync,
             node: &self.node,
             state_dir: &self.state_dir,
             refused: None,
+            source_failure: source_failure.as_deref(),
         };
-        let mut warnings = Vec::new();
-        let commit = self
-            .source
-            .lock()
-            .unwrap()
-            .commit(force_poll, &mut warnings);
+        let commit = fetched.map(|f| f.commit);
         let report = reconcile::sync_cycle(&ctx, &mut Locked(&self.source), commit, memory);
         self.metrics.cycle(&report, started.elapsed().as_secs_f64());
         self.liveness.cycle_finished(

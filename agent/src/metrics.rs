@@ -45,6 +45,7 @@ pub struct Metrics {
     fetched_bytes: Family<Labels, Counter>,
     api_requests: Family<Labels, Counter>,
     leader: Family<Labels, Gauge>,
+    source_ready: Family<Labels, Gauge>,
     resident: Gauge,
     /// The cluster answered at least once (for /readyz).
     pub cluster_reached: AtomicBool,
@@ -72,6 +73,7 @@ impl Metrics {
             fetched_bytes: Family::default(),
             api_requests: Family::default(),
             leader: Family::default(),
+            source_ready: Family::default(),
             resident: Gauge::default(),
             cluster_reached: AtomicBool::new(false),
             registry: Registry::default(),
@@ -137,6 +139,11 @@ impl Metrics {
             m.leader.clone(),
         );
         registry.register(
+            "source_ready",
+            "1 when the sync's source could be followed in its last cycle, 0 when the last good revision was served instead",
+            m.source_ready.clone(),
+        );
+        registry.register(
             "resident_memory_bytes",
             "The process's resident memory",
             m.resident.clone(),
@@ -170,6 +177,9 @@ impl Metrics {
         self.managed
             .get_or_create(&s)
             .set(report.status.counts.managed as i64);
+        self.source_ready
+            .get_or_create(&s)
+            .set(i64::from(report.source_failure.is_none()));
         if let Some(revision) = &report.status.revision {
             let info = labels(&[("sync", sync), ("revision", revision)]);
             let mut shown = self.revisions_shown.lock().unwrap();
@@ -337,6 +347,7 @@ mod tests {
             conflicts: Default::default(),
             warnings: vec![],
             wrote: false,
+            source_failure: None,
             status,
         }
     }

@@ -158,6 +158,9 @@ pub struct CycleReport {
     pub warnings: Vec<String>,
     /// Whether the cycle wrote anything (cluster or disk).
     pub wrote: bool,
+    /// Why the source could not be followed (the last good revision was
+    /// reconciled instead of the newest): SourceReady=False, not Ready.
+    pub source_failure: Option<String>,
     /// The status as reported.
     pub status: SyncStatus,
 }
@@ -176,13 +179,14 @@ impl CycleReport {
             conflicts: BTreeMap::new(),
             warnings: Vec::new(),
             wrote: false,
+            source_failure: None,
             status: SyncStatus::default(),
         }
     }
 
     /// True when the cycle ended Ready.
     pub fn is_ready(&self) -> bool {
-        self.verdict == Verdict::Ready
+        self.verdict == Verdict::Ready && self.source_failure.is_none()
     }
 
     /// One line for logs and the CLI.
@@ -206,8 +210,12 @@ impl CycleReport {
                     Verdict::Stalled(m) => format!("not ready: {m}"),
                     _ => "Ready".into(),
                 };
+                let source = match &self.source_failure {
+                    Some(why) => format!("; but the source cannot be followed: {why}"),
+                    None => String::new(),
+                };
                 format!(
-                    "{}: revision {rev} {state} ({})",
+                    "{}: revision {rev} {state} ({}){source}",
                     self.sync,
                     parts.join(", ")
                 )
@@ -229,6 +237,9 @@ pub struct Context<'a> {
     /// A newer revision that was refused: this cycle only checks drift of the
     /// revision in force, and leaves the refusal in the status.
     pub refused: Option<&'a str>,
+    /// Why the source could not be followed, when the commit reconciled is
+    /// the last good one rather than the newest: SourceReady is False.
+    pub source_failure: Option<&'a str>,
 }
 
 /// Renders a revision into objects (discovery decides scopes, with the
@@ -421,7 +432,15 @@ pub fn sync_cycle(
 ) -> CycleReport {
     let commit = match commit {
         Ok(c) => c,
-        Err(e) => return report_failure(ctx, "SourceFailed", e.to_string()),
+        Err(e) => {
+            // Nothing was ever fetched: the source cannot be followed either.
+            let why = e.to_string();
+            let ctx = Context {
+                source_failure: Some(&why),
+                ..*ctx
+            };
+            return report_failure(&ctx, "SourceFailed", why.clone());
+        }
     };
     let revision = match source.with(|s| Revision::read(s, ctx.sync, &commit)) {
         Ok(r) => r,
@@ -825,6 +844,42 @@ fn describe_changes(report: &CycleReport) -> (Severity, &'static str, String) {
     }
     message.push_str(&parts.join("; "));
     (Severity::Normal, "ReconciliationSucceeded", message)
+}
+
+/// Sets the SourceReady condition from this cycle's fetch: False with reason
+/// FetchFailed while the source cannot be followed (a full disk, a revoked
+/// token, a deleted branch) and the last good revision stays in force, True
+/// again once it can. Returns the Event to send when it changed.
+fn source_condition(
+    report: &mut CycleReport,
+    failure: Option<&str>,
+) -> Option<(Severity, &'static str, String)> {
+    let was_ready = report
+        .status
+        .condition("SourceReady")
+        .is_none_or(|c| c.status == "True");
+    let now = report::now();
+    report.source_failure = failure.map(str::to_owned);
+    match failure {
+        Some(why) => {
+            report
+                .status
+                .set_condition("SourceReady", false, "FetchFailed", why, &now);
+            was_ready.then(|| (Severity::Warning, "FetchFailed", why.to_owned()))
+        }
+        None => {
+            report
+                .status
+                .set_condition("SourceReady", true, "Succeeded", "", &now);
+            (!was_ready).then(|| {
+                (
+                    Severity::Normal,
+                    "SourceReady",
+                    "the source is followed again".to_owned(),
+                )
+            })
+        }
+    }
 }
 
 /// Objects held back from a prune (a Namespace or CRD still holding what
@@ -1260,6 +1315,7 @@ fn finish(
 ) -> CycleReport {
     let client = ctx.client;
     let mut event = event;
+    let source_event = source_condition(&mut report, ctx.source_failure);
     if let Verdict::Failed(message) = &report.verdict {
         let repeated = report.status.last_failure.as_deref() == Some(message.as_str());
         if !repeated {
@@ -1288,7 +1344,7 @@ fn finish(
             .warnings
             .push(format!("could not write the status: {e}")),
     }
-    if let Some((severity, reason, message)) = event {
+    for (severity, reason, message) in event.into_iter().chain(source_event) {
         match report::post_event(client, &ctx.sync.name, ctx.node, severity, reason, &message) {
             Ok(()) => report.wrote = true,
             Err(e) => report

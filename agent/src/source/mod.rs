@@ -146,6 +146,16 @@ struct SourceState {
 /// A repository that has grown past this many times its fresh size is cloned afresh.
 const GROWTH_LIMIT: f64 = 1.5;
 
+/// The commit a cycle reconciles, and why the source could not be followed
+/// when it is the last good one instead of the newest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The commit.
+    pub commit: String,
+    /// The fetch's failure, when this is the last good commit served instead.
+    pub failure: Option<String>,
+}
+
 /// A Git source and its local clone.
 pub struct GitSource {
     settings: config::Source,
@@ -836,7 +846,7 @@ impl GitSource {
     pub fn newest_or_last_good(
         &mut self,
         warnings: &mut Vec<String>,
-    ) -> Result<String, SourceError> {
+    ) -> Result<Fetched, SourceError> {
         match self.poll() {
             Ok(poll) => {
                 if let Poll::Updated {
@@ -845,15 +855,22 @@ impl GitSource {
                 {
                     warnings.push(note.clone());
                 }
-                Ok(poll.commit().to_owned())
+                Ok(Fetched {
+                    commit: poll.commit().to_owned(),
+                    failure: None,
+                })
             }
             Err(e) => match self.last_good() {
                 Some(last) => {
-                    warnings.push(format!(
+                    let failure = format!(
                         "{e}; serving the last good revision {}",
                         crate::report::short(last)
-                    ));
-                    Ok(last.to_owned())
+                    );
+                    warnings.push(failure.clone());
+                    Ok(Fetched {
+                        commit: last.to_owned(),
+                        failure: Some(failure),
+                    })
                 }
                 None => Err(e),
             },
