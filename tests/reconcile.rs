@@ -754,6 +754,71 @@ fn a_source_that_cannot_be_followed_is_reported_not_ready() {
     );
 }
 
+/// Hostile input 2: two syncs declaring one object relabelled it every cycle
+/// ("1 applied, 1 drifted" forever), and the one that dropped it pruned what
+/// the other still declared. An object in another sync's ApplySet is refused,
+/// naming that sync, unless moved on purpose with plumb.dev/adopt.
+#[test]
+fn an_object_another_sync_manages_is_refused_unless_adopted() {
+    let f = Fixture::new("shared-object", "");
+    let second = unique("second");
+    let config = std::fs::read_to_string(&f.config).unwrap()
+        + &format!(
+            "  - name: {second}\n    source: repo\n    path: second\n    namespace: {}\n    prune: true\n",
+            f.ns
+        );
+    std::fs::write(&f.config, config).unwrap();
+    f.write("shared.yaml", &config_map("shared", "first"));
+    let write_second = |manifest: &str| {
+        std::fs::create_dir_all(f.work.join("second")).unwrap();
+        std::fs::write(
+            f.work.join("second/shared.yaml"),
+            manifest.replace("NS", &f.ns),
+        )
+        .unwrap();
+    };
+    write_second(&config_map("shared", "second"));
+    f.commit();
+    let run = |sync: &str| {
+        plumb()
+            .args(["reconcile", "--sync", sync, "--config"])
+            .arg(&f.config)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&f.sync).status.code(), Some(0));
+    let out = run(&second);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("second/shared.yaml"), "{all}");
+    assert!(
+        all.contains(&format!("already managed by sync '{}'", f.sync)),
+        "{all}"
+    );
+    assert_eq!(
+        f.get("configmap", "shared").unwrap()["data"]["key"],
+        "first"
+    );
+
+    // Moved on purpose: the second sync takes it; the first, once it drops
+    // the object from Git, keeps its hands off (no prune).
+    write_second(&config_map("shared", "second").replace(
+        "  name: shared\n",
+        "  name: shared\n  annotations: {plumb.dev/adopt: \"true\"}\n",
+    ));
+    f.remove("shared.yaml");
+    f.write("other.yaml", &config_map("other", "1"));
+    f.commit();
+    let out = run(&second);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(&f.sync);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let live = f
+        .get("configmap", "shared")
+        .expect("the first sync pruned the moved object");
+    assert_eq!(live["data"]["key"], "second");
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");
@@ -1106,7 +1171,8 @@ fn diff_predicts_the_prunes_and_keeps_reconcile_makes() {
     );
     f.write(
         "system.yaml",
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: plumb-system\n",
+        // Adopted: an earlier run's sync may have labelled it (it is never pruned).
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: plumb-system\n  annotations: {plumb.dev/adopt: \"true\"}\n",
     );
     f.write("anchor.yaml", &config_map("anchor", "1"));
     f.commit();

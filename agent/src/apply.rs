@@ -46,7 +46,8 @@ impl fmt::Display for ObjectFailure {
     }
 }
 
-fn failure(m: &Manifest, message: impl Into<String>) -> ObjectFailure {
+/// A failure of one manifest, its message cleaned of Secret values.
+pub fn object_failure(m: &Manifest, message: impl Into<String>) -> ObjectFailure {
     ObjectFailure {
         object: m.key(),
         origin: Some(m.origin.clone()),
@@ -206,7 +207,7 @@ pub fn create_missing_containers(
         match result {
             Ok(true) => created.objects.push((resource, key)),
             Ok(false) => {}
-            Err(e) => return Err(failure(m, e.to_string())),
+            Err(e) => return Err(object_failure(m, e.to_string())),
         }
     }
     for (resource, key) in &created.objects {
@@ -216,7 +217,7 @@ pub fn create_missing_containers(
                     .iter()
                     .find(|m| &m.key() == key)
                     .expect("created from these");
-                return Err(failure(m, message));
+                return Err(object_failure(m, message));
             }
         }
     }
@@ -283,7 +284,7 @@ pub fn resolve<'a>(
                 manifest: m,
                 resource,
             }),
-            Err(e) => failures.push(failure(m, e.to_string())),
+            Err(e) => failures.push(object_failure(m, e.to_string())),
         }
     }
     if failures.is_empty() {
@@ -343,11 +344,11 @@ pub fn validate(client: &Client, targets: &[Target]) -> Result<Validation, Vec<O
                 adopt: adoption(&after["metadata"]["managedFields"]).is_some(),
             },
             Err(e) if is_immutable_change(&e) && wants_recreate(m) => Outcome::Recreate,
-            Err(e) if is_immutable_change(&e) => Outcome::Failed(failure(
+            Err(e) if is_immutable_change(&e) => Outcome::Failed(object_failure(
                 m,
                 format!("{e}\nan immutable field changed: add the annotation {RECREATE_ANNOTATION}: \"true\" to let plumb delete and recreate the object"),
             )),
-            Err(e) => Outcome::Failed(failure(m, e.to_string())),
+            Err(e) => Outcome::Failed(object_failure(m, e.to_string())),
         }
     });
     let mut validation = Validation::default();
@@ -444,7 +445,7 @@ pub fn apply_all(
         for (t, r) in group.iter().zip(results) {
             match r {
                 Ok(a) => applied.push(a),
-                Err(e) => failures.push(failure(t.manifest, e)),
+                Err(e) => failures.push(object_failure(t.manifest, e)),
             }
         }
         if failures.is_empty() && stage == Stage::Crds {
@@ -452,7 +453,7 @@ pub fn apply_all(
                 if let Err(e) =
                     wait_established(client, &t.manifest.key().name, Duration::from_secs(60))
                 {
-                    failures.push(failure(t.manifest, e));
+                    failures.push(object_failure(t.manifest, e));
                 }
             }
         }

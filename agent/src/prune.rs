@@ -193,6 +193,17 @@ pub fn decide(candidate: &ObjectRef, live: &LiveFacts, id: &str) -> PruneDecisio
     PruneDecision::Delete
 }
 
+/// The annotation that moves an object from another sync's ApplySet to the
+/// one whose revision declares it.
+pub const ADOPT_ANNOTATION: &str = "plumb.dev/adopt";
+
+/// The ApplySet id of another sync that owns an object this sync declares,
+/// unless the declaration moves it on purpose (`plumb.dev/adopt: "true"`):
+/// two syncs must never take one object from each other every cycle.
+pub fn foreign_owner<'a>(live_part_of: Option<&'a str>, id: &str, adopt: bool) -> Option<&'a str> {
+    live_part_of.filter(|owner| *owner != id && !adopt)
+}
+
 /// Objects every namespace gets by itself; they don't make a namespace "in use".
 pub fn is_namespace_default(kind: &str, name: &str) -> bool {
     matches!(
@@ -490,6 +501,17 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn an_object_of_another_applyset_is_foreign_unless_adopted() {
+        assert_eq!(
+            foreign_owner(Some("applyset-b"), "applyset-a", false),
+            Some("applyset-b")
+        );
+        assert_eq!(foreign_owner(Some("applyset-b"), "applyset-a", true), None);
+        assert_eq!(foreign_owner(Some("applyset-a"), "applyset-a", false), None);
+        assert_eq!(foreign_owner(None, "applyset-a", false), None);
     }
 
     #[test]

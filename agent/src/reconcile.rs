@@ -545,7 +545,16 @@ fn list_live(
     resources: &BTreeSet<ApiResource>,
     id: &str,
 ) -> Result<BTreeMap<ObjectRef, Value>, String> {
-    let selector = format!("{}={id}", prune::PART_OF_LABEL);
+    list_labelled(client, resources, &format!("{}={id}", prune::PART_OF_LABEL))
+}
+
+/// Metadata of the live objects of some group-kinds that match `selector`.
+fn list_labelled(
+    client: &Client,
+    resources: &BTreeSet<ApiResource>,
+    selector: &str,
+) -> Result<BTreeMap<ObjectRef, Value>, String> {
+    let selector = selector.to_owned();
     let mut live = BTreeMap::new();
     for r in resources {
         let items = client
@@ -604,15 +613,22 @@ fn apply_cycle(
             return validation_failed(ctx, report, parent, inventory, memory, &created, failures)
         }
     };
+    let id = prune::applyset_id(&prune::parent_name(&ctx.sync.name), prune::SYSTEM_NAMESPACE);
+    let resources: BTreeSet<ApiResource> = targets.iter().map(|t| t.resource.clone()).collect();
+    // Every plumb-labelled object of these kinds: ours, and other syncs'.
+    let mut labelled = list_labelled(client, &resources, prune::PART_OF_LABEL).unwrap_or_default();
+    let foreign = foreign_objects(client, &targets, &labelled, &id);
+    if !foreign.is_empty() {
+        return validation_failed(ctx, report, parent, inventory, memory, &created, foreign);
+    }
     let validation = match apply::validate(client, &targets) {
         Ok(v) => v,
         Err(failures) => {
             return validation_failed(ctx, report, parent, inventory, memory, &created, failures)
         }
     };
-    let id = prune::applyset_id(&prune::parent_name(&ctx.sync.name), prune::SYSTEM_NAMESPACE);
-    let resources: BTreeSet<ApiResource> = targets.iter().map(|t| t.resource.clone()).collect();
-    let before = list_live(client, &resources, &id).unwrap_or_default();
+    labelled.retain(|_, meta| meta["labels"][prune::PART_OF_LABEL] == id.as_str());
+    let before = labelled;
     report.conflicts = validation.conflicts.clone();
     // 2. Apply in stages.
     let desired: BTreeSet<ObjectRef> = manifests.iter().map(Manifest::key).collect();
@@ -784,6 +800,63 @@ fn apply_cycle(
         Some(describe_changes(&report))
     };
     finish(ctx, report, parent, next, memory, event)
+}
+
+/// Objects of this revision that another sync's ApplySet holds: refused,
+/// naming the other sync, unless the manifest moves them on purpose.
+fn foreign_objects(
+    client: &Client,
+    targets: &[Target],
+    labelled: &BTreeMap<ObjectRef, Value>,
+    id: &str,
+) -> Vec<ObjectFailure> {
+    let mut foreign = Vec::new();
+    for t in targets {
+        let key = t.manifest.key();
+        let Some(meta) = labelled.get(&key) else {
+            continue;
+        };
+        let adopt = t.manifest.object["metadata"]["annotations"][prune::ADOPT_ANNOTATION] == "true";
+        if let Some(owner) =
+            prune::foreign_owner(meta["labels"][prune::PART_OF_LABEL].as_str(), id, adopt)
+        {
+            foreign.push((t.manifest, owner.to_owned()));
+        }
+    }
+    if foreign.is_empty() {
+        return Vec::new();
+    }
+    // The other syncs by name: their parents carry the id.
+    let names: BTreeMap<String, String> = client
+        .list_metadata(
+            &ApiResource::config_map(),
+            Some(prune::SYSTEM_NAMESPACE),
+            Some(prune::ID_LABEL),
+        )
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let id = p["metadata"]["labels"][prune::ID_LABEL].as_str()?;
+            let name = p["metadata"]["name"].as_str()?.strip_prefix("plumb-")?;
+            Some((id.to_owned(), name.to_owned()))
+        })
+        .collect();
+    foreign
+        .into_iter()
+        .map(|(m, owner)| {
+            let who = match names.get(&owner) {
+                Some(sync) => format!("sync '{sync}'"),
+                None => format!("another ApplySet ({owner})"),
+            };
+            apply::object_failure(
+                m,
+                format!(
+                    "already managed by {who}; remove it from that sync first, or annotate it {}: \"true\" here to move it",
+                    prune::ADOPT_ANNOTATION
+                ),
+            )
+        })
+        .collect()
 }
 
 fn validation_failed(
