@@ -40,6 +40,10 @@ while [ $# -gt 0 ]; do
     *) break ;;
     esac
 done
+# A running cluster's own versions, for the verbs that act on it.
+if [ "$verb" != up ] && [ -f "$dir/kind" ]; then
+    read -r kubernetes datastore <"$dir/kind"
+fi
 case $kubernetes in
 newest) k8s_tool=kubernetes ;;
 oldest) k8s_tool=kubernetes-oldest ;;

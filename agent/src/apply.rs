@@ -269,6 +269,43 @@ pub fn wait_established(client: &Client, name: &str, timeout: Duration) -> Resul
     }
 }
 
+/// Counts connection-level failures across the workers of a stage: past a
+/// few, the API server is clearly gone (stopped, frozen, unreachable), and
+/// the objects left are not tried, since each would only wait out its
+/// retries for the same answer. The cycle reports that once; the next one
+/// tries again.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    connection_failures: AtomicUsize,
+}
+
+/// Connection failures after which a stage stops trying objects.
+const GIVE_UP_AFTER: usize = 3;
+
+impl Breaker {
+    fn note(&self, e: &Error) {
+        if matches!(e, Error::Connect { .. }) {
+            self.connection_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.connection_failures.load(Ordering::Relaxed) >= GIVE_UP_AFTER
+    }
+
+    /// The one failure that stands for every object not tried.
+    fn not_tried(&self, first: &Manifest, count: usize) -> ObjectFailure {
+        object_failure(
+            first,
+            format!(
+                "not tried, nor {} more: the API server stopped answering ({} connection failures); the next cycle tries again",
+                count - 1,
+                self.connection_failures.load(Ordering::Relaxed)
+            ),
+        )
+    }
+}
+
 /// Finds the resource of every manifest; all failures are reported.
 pub fn resolve<'a>(
     client: &Client,
@@ -321,8 +358,13 @@ pub fn validate(client: &Client, targets: &[Target]) -> Result<Validation, Vec<O
         },
         Recreate,
         Failed(ObjectFailure),
+        NotTried,
     }
+    let breaker = Breaker::default();
     let outcomes = parallel(targets, PARALLELISM, |t| {
+        if breaker.open() {
+            return Outcome::NotTried;
+        }
         let m = t.manifest;
         let dry = |force| {
             client.apply(
@@ -338,6 +380,9 @@ pub fn validate(client: &Client, targets: &[Target]) -> Result<Validation, Vec<O
             Err(Error::ApplyConflict { managers, .. }) => (dry(true), Some(managers)),
             other => (other, None),
         };
+        if let Err(e) = &result {
+            breaker.note(e);
+        }
         match result {
             Ok(after) => Outcome::Fine {
                 conflict,
@@ -353,6 +398,7 @@ pub fn validate(client: &Client, targets: &[Target]) -> Result<Validation, Vec<O
     });
     let mut validation = Validation::default();
     let mut failures = Vec::new();
+    let mut not_tried = Vec::new();
     for (t, outcome) in targets.iter().zip(outcomes) {
         let key = t.manifest.key();
         match outcome {
@@ -368,7 +414,11 @@ pub fn validate(client: &Client, targets: &[Target]) -> Result<Validation, Vec<O
                 validation.recreate.insert(key);
             }
             Outcome::Failed(f) => failures.push(f),
+            Outcome::NotTried => not_tried.push(t.manifest),
         }
+    }
+    if let Some(first) = not_tried.first() {
+        failures.push(breaker.not_tried(first, not_tried.len()));
     }
     if failures.is_empty() {
         Ok(validation)
@@ -427,26 +477,37 @@ pub fn apply_all(
 ) -> Result<Vec<Applied>, (Vec<Applied>, Vec<ObjectFailure>)> {
     let mut applied = Vec::new();
     let to_apply = targets.iter().filter(|t| !skip.contains(&t.manifest.key()));
+    let breaker = Breaker::default();
     for (stage, group) in plan::stages(to_apply, |t| t.manifest.key()) {
         // Each worker boils the server's answer down to an `Applied` at once:
         // a stage's answers, kept whole until the stage ends, were the largest
         // part of a first apply's peak heap (2.9 of 8.2 MB for 300 objects).
         let results = parallel(&group, PARALLELISM, |t| {
-            apply_one(client, t, validation).map(|live| Applied {
-                object: t.manifest.key(),
-                resource_version: live["metadata"]["resourceVersion"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                fingerprint: plan::fingerprint(&live["metadata"]),
-            })
+            if breaker.open() {
+                return None;
+            }
+            Some(apply_one(client, t, validation, &breaker).map(|live| {
+                Applied {
+                    object: t.manifest.key(),
+                    resource_version: live["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    fingerprint: plan::fingerprint(&live["metadata"]),
+                }
+            }))
         });
         let mut failures = Vec::new();
+        let mut not_tried = Vec::new();
         for (t, r) in group.iter().zip(results) {
             match r {
-                Ok(a) => applied.push(a),
-                Err(e) => failures.push(object_failure(t.manifest, e)),
+                Some(Ok(a)) => applied.push(a),
+                Some(Err(e)) => failures.push(object_failure(t.manifest, e)),
+                None => not_tried.push(t.manifest),
             }
+        }
+        if let Some(first) = not_tried.first() {
+            failures.push(breaker.not_tried(first, not_tried.len()));
         }
         if failures.is_empty() && stage == Stage::Crds {
             for t in &group {
@@ -464,7 +525,12 @@ pub fn apply_all(
     Ok(applied)
 }
 
-fn apply_one(client: &Client, t: &Target, validation: &Validation) -> Result<Value, String> {
+fn apply_one(
+    client: &Client,
+    t: &Target,
+    validation: &Validation,
+    breaker: &Breaker,
+) -> Result<Value, String> {
     let key = t.manifest.key();
     let ns = namespace_of(t);
     if validation.recreate.contains(&key) {
@@ -488,7 +554,10 @@ fn apply_one(client: &Client, t: &Target, validation: &Validation) -> Result<Val
                 dry_run: false,
             },
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            breaker.note(&e);
+            e.to_string()
+        })
 }
 
 fn wait_gone(client: &Client, t: &Target, timeout: Duration) -> Result<(), String> {
