@@ -449,16 +449,16 @@ fn pruning_a_namespace_with_pods_waits_for_its_finalisation() {
     f.write(
         "apps.yaml",
         &format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n{}---\n{}",
             // Ten Deployments: their Pods outlive a Deployment deleted in the
             // background, so the namespace must see them as its dependents.
+            // The Service's Endpoints (no ownerReference) and EndpointSlice
+            // come from controllers.
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n{}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  selector: {{app: web}}\n  ports:\n    - port: 80\n",
             (1..=10)
                 .map(|i| DEPLOYMENT
                     .replace("  name: web\n", &format!("  name: web-{i}\n  namespace: {ns}\n")))
                 .collect::<Vec<_>>()
                 .join("---\n"),
-            // Its Endpoints (no ownerReference) and EndpointSlice come from controllers.
-            format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  selector: {{app: web}}\n  ports:\n    - port: 80\n")
         ),
     );
     f.commit();

@@ -429,7 +429,7 @@ pub(crate) fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>>
         }]
     })?;
     let documents = if file.path.ends_with(".json") {
-        let value: Value = serde_json::from_str(&text).map_err(|e| {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
             vec![RenderError::Syntax {
                 file: file.path.clone(),
                 line: e.line(),
@@ -440,7 +440,7 @@ pub(crate) fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>>
         })?;
         vec![(0, 1, value)]
     } else {
-        yaml_documents(&file.path, &text)?
+        yaml_documents(&file.path, text)?
     };
     let mut manifests = Vec::new();
     let mut errors = Vec::new();

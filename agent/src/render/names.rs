@@ -50,9 +50,7 @@ const DNS1035: &str = "a DNS-1035 label must consist of lower case alphanumeric 
 /// Whether `name` follows `rule`; the error says the rule as the API server words it.
 pub fn check(rule: NameRule, name: &str) -> Result<(), &'static str> {
     let ok = match rule {
-        NameRule::Subdomain => {
-            name.len() <= 253 && name.split('.').all(|part| label_chars_ok(part))
-        }
+        NameRule::Subdomain => name.len() <= 253 && name.split('.').all(label_chars_ok),
         NameRule::Label => name.len() <= 63 && label_chars_ok(name),
         NameRule::Dns1035Label => {
             name.len() <= 63 && label_chars_ok(name) && name.as_bytes()[0].is_ascii_lowercase()

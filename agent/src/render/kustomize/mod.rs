@@ -537,7 +537,7 @@ impl Builder<'_> {
         let k: Kustomization = if text.trim().is_empty() {
             Kustomization::default()
         } else {
-            serde_yaml_ng::from_str(&text).map_err(|e| {
+            serde_yaml_ng::from_str(text).map_err(|e| {
                 let at = match e.location() {
                     Some(l) => format!("{file}:{}:{}", l.line(), l.column()),
                     None => file.clone(),
