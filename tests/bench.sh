@@ -26,6 +26,24 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
+# Puts a table between the markers <!-- BENCH:NAME:BEGIN --> and
+# <!-- BENCH:NAME:END --> of docs/performance.md (NAME "" for the plain
+# BENCH markers), adding them at the end the first time.
+write_table() { # name table
+    local marker=BENCH${1:+:$1}
+    python3 - "$repo/docs/performance.md" "$marker" "$2" <<'PY'
+import sys
+path, marker, table = sys.argv[1], sys.argv[2], sys.argv[3]
+text = open(path).read()
+begin, end = f"<!-- {marker}:BEGIN -->", f"<!-- {marker}:END -->"
+if begin not in text:
+    text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
+PY
+}
+
 # ---------------------------------------------------------------- 3. kustomize
 kustomize_bench() {
     local kwork=$repo/target/bench-kustomize bin=${PLUMB_BIN:-} build=release
@@ -69,18 +87,7 @@ Measured by \`tests/bench.sh kustomize\` on $(date -u +%Y-%m-%d) ($(nproc) cores
 \`plumb render\` also does what plumb does to every revision before applying (default namespace, its ownership label) and prints YAML.
 MD
 )
-    local doc=$repo/docs/performance.md
-    python3 - "$doc" "$table" <<'PY'
-import sys
-path, table = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin, end = "<!-- BENCH:KUSTOMIZE:BEGIN -->", "<!-- BENCH:KUSTOMIZE:END -->"
-if begin not in text:
-    text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
-head, rest = text.split(begin, 1)
-_, tail = rest.split(end, 1)
-open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
-PY
+    write_table KUSTOMIZE "$table"
     echo "$table"
 }
 if [ "${1:-}" = kustomize ]; then
@@ -206,18 +213,7 @@ $table_rows
 With election on, plumb's rows are its Lease renewals (every \`renewEvery\`, default 20 s: 3 a minute).
 MD
 )
-    local doc=$repo/docs/performance.md
-    python3 - "$doc" "$table" <<'PY'
-import sys
-path, table = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin, end = "<!-- BENCH:DATASTORE:BEGIN -->", "<!-- BENCH:DATASTORE:END -->"
-if begin not in text:
-    text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
-head, rest = text.split(begin, 1)
-_, tail = rest.split(end, 1)
-open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
-PY
+    write_table DATASTORE "$table"
     echo "$table"
     kubectl --kubeconfig "$kubeconfig" delete namespace bench-datastore --wait=false >/dev/null 2>&1 || true
 }
@@ -376,17 +372,7 @@ its no-op run sends one metadata-only LIST per group-kind and writes nothing.
 plumb's first fetch also renders and validates the 300 manifests (\`plumb validate --sync\`).
 MD
 )
-doc=$repo/docs/performance.md
-[ -f "$doc" ] || printf '# Performance\n\n<!-- BENCH:BEGIN -->\n<!-- BENCH:END -->\n' >"$doc"
-python3 - "$doc" "$table" <<'PY'
-import sys
-path, table = sys.argv[1], sys.argv[2]
-text = open(path).read()
-begin, end = "<!-- BENCH:BEGIN -->", "<!-- BENCH:END -->"
-head, rest = text.split(begin, 1)
-_, tail = rest.split(end, 1)
-open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
-PY
+write_table "" "$table"
 echo "$table"
 kubectl --kubeconfig "$kubeconfig" delete namespace bench-kubectl bench-plumb --wait=false >/dev/null 2>&1 || true
 kustomize_bench

@@ -48,6 +48,14 @@ fn pod_nodes(f: &Fixture) -> Vec<String> {
 
 const NEVER_READY: &str = "      labels: {app: web}\n";
 
+/// The test Deployment, its Pods labelled to run but never become Ready.
+fn never_ready() -> String {
+    DEPLOYMENT.replace(
+        NEVER_READY,
+        "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
+    )
+}
+
 #[test]
 fn a_deployment_that_rolls_out_becomes_ready_and_one_that_cannot_is_reported() {
     let f = waiting("rollout", "120s");
@@ -65,15 +73,10 @@ fn a_deployment_that_rolls_out_becomes_ready_and_one_that_cannot_is_reported() {
     // the sync's 120 s.
     f.write(
         "web.yaml",
-        &DEPLOYMENT
-            .replace(
-                NEVER_READY,
-                "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
-            )
-            .replace(
-                "  replicas: 2\n",
-                "  replicas: 2\n  progressDeadlineSeconds: 5\n",
-            ),
+        &never_ready().replace(
+            "  replicas: 2\n",
+            "  replicas: 2\n  progressDeadlineSeconds: 5\n",
+        ),
     );
     f.commit();
     let out = f.reconcile();
@@ -93,13 +96,7 @@ fn a_deployment_that_rolls_out_becomes_ready_and_one_that_cannot_is_reported() {
 #[test]
 fn pods_that_never_become_ready_stall_the_sync_at_its_timeout() {
     let f = waiting("neverready", "8s");
-    f.write(
-        "web.yaml",
-        &DEPLOYMENT.replace(
-            NEVER_READY,
-            "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
-        ),
-    );
+    f.write("web.yaml", &never_ready());
     f.commit();
     let out = f.reconcile();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -302,14 +299,7 @@ spec: {{size: 1}}
     f.commit();
     // No controller serves Widgets: the test plays it, which custom
     // resources (unlike built-in workloads) may have done here.
-    let child = plumb()
-        .arg("reconcile")
-        .arg("--config")
-        .arg(&f.config)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = f.spawn_reconcile();
     // kubectl's discovery may not know the new kind yet: a failed get is "not yet".
     common::eventually("the widget", || {
         let out = std::process::Command::new("kubectl")
@@ -498,13 +488,7 @@ fn a_one_shot_run_longer_than_its_lease_renews_it_and_keeps_writing() {
         "leaderElection: {leaseDuration: 4s, renewEvery: 1s}",
     );
     std::fs::write(&f.config, config).unwrap();
-    f.write(
-        "web.yaml",
-        &DEPLOYMENT.replace(
-            NEVER_READY,
-            "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
-        ),
-    );
+    f.write("web.yaml", &never_ready());
     f.commit();
     let out = f.reconcile();
     let all = text(&out);
@@ -533,13 +517,7 @@ fn syncs_sharing_a_source_do_not_wait_for_each_others_health() {
             f.ns
         );
     std::fs::write(&f.config, config).unwrap();
-    f.write(
-        "web.yaml",
-        &DEPLOYMENT.replace(
-            NEVER_READY,
-            "      labels: {app: web, plumb.test/never-ready: \"true\"}\n",
-        ),
-    );
+    f.write("web.yaml", &never_ready());
     let write_other = |value: &str| {
         std::fs::create_dir_all(f.work.join("other")).unwrap();
         std::fs::write(

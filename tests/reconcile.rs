@@ -722,20 +722,7 @@ fn a_source_that_cannot_be_followed_is_reported_not_ready() {
     let events = || text(&f.kubectl(&["-n", "plumb-system", "get", "events", "-o", "json"]));
     assert!(events().contains("FetchFailed"), "{}", events());
     // The daemon says it too, in its metrics.
-    let port = free_port();
-    let config = std::fs::read_to_string(&f.config)
-        .unwrap()
-        .replace("listen: ''", &format!("listen: 127.0.0.1:{port}"));
-    let daemon_config = f.config.with_file_name("daemon.yaml");
-    std::fs::write(&daemon_config, config).unwrap();
-    let mut daemon = plumb()
-        .arg("run")
-        .arg("--config")
-        .arg(&daemon_config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (port, mut daemon) = daemon_serving_metrics(&f);
     let series = format!("plumb_source_ready{{sync=\"{}\"}}", f.sync);
     eventually("the source_ready metric", || {
         let (code, body) = scrape(port, "/metrics");
@@ -1600,20 +1587,7 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
     seen.push_str(&text(&out));
     events(&mut seen);
     // The daemon's metrics, on a port of its own, after one cycle.
-    let port = free_port();
-    let config = std::fs::read_to_string(&f.config)
-        .unwrap()
-        .replace("listen: ''", &format!("listen: 127.0.0.1:{port}"));
-    let daemon_config = f.config.with_file_name("daemon.yaml");
-    std::fs::write(&daemon_config, config).unwrap();
-    let mut daemon = plumb()
-        .arg("run")
-        .arg("--config")
-        .arg(&daemon_config)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (port, mut daemon) = daemon_serving_metrics(&f);
     eventually("the daemon's metrics", || {
         let (code, body) = scrape(port, "/metrics");
         code == 200 && body.contains("plumb_reconciles_total")
@@ -1850,6 +1824,26 @@ fn scrape(port: u16, path: &str) -> (u16, String) {
 }
 
 /// The value of one sample line in a scrape, e.g. `plumb_reconciles_total{sync="x",result="ready"}`.
+/// `plumb run` on the fixture's config with a metrics listener on a free
+/// port (output piped); returns the port and the daemon.
+fn daemon_serving_metrics(f: &Fixture) -> (u16, std::process::Child) {
+    let port = free_port();
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("listen: ''", &format!("listen: 127.0.0.1:{port}"));
+    let daemon_config = f.config.with_file_name("daemon.yaml");
+    std::fs::write(&daemon_config, config).unwrap();
+    let daemon = plumb()
+        .arg("run")
+        .arg("--config")
+        .arg(&daemon_config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (port, daemon)
+}
+
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| {
         l.strip_prefix(series)
@@ -2004,14 +1998,7 @@ fn an_api_server_gone_mid_apply_stops_the_cycle_after_a_few_failures() {
         );
     }
     f.commit();
-    let child = plumb()
-        .arg("reconcile")
-        .arg("--config")
-        .arg(&f.config)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = f.spawn_reconcile();
     // The first objects are in: now the API server goes away for 20 s.
     eventually("the apply to start", || {
         let out = f.kubectl(&["-n", &f.ns, "get", "configmaps", "-o", "name"]);

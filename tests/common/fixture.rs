@@ -120,6 +120,18 @@ impl Fixture {
         );
     }
 
+    /// `plumb reconcile` in the background, its output piped.
+    pub fn spawn_reconcile(&self) -> std::process::Child {
+        plumb()
+            .arg("reconcile")
+            .arg("--config")
+            .arg(&self.config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn reconcile(&self) -> Output {
         plumb()
             .arg("reconcile")
