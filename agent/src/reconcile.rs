@@ -656,6 +656,29 @@ fn apply_cycle(
         .map(Manifest::key)
         .collect();
     report.unchanged += skip.len();
+    // The inventory lists every object of the revision before any is applied
+    // (as kubectl's ApplySet records its group-kinds first): a kill -9
+    // mid-apply then leaves nothing labelled that a later prune cannot find.
+    let superset = Inventory {
+        members: inventory.members.union(&desired).cloned().collect(),
+    };
+    if superset.members.len() > inventory.members.len() {
+        let recorded = report::parent_object(&ctx.sync.name, &superset, &report.status);
+        if let Err(e) = report::write_parent(client, parent, &recorded) {
+            let message = format!(
+                "revision {short} was not applied: its objects could not be recorded in the inventory first: {e}"
+            );
+            return fail(
+                ctx,
+                report,
+                parent,
+                inventory,
+                memory,
+                "ApplyFailed",
+                message,
+            );
+        }
+    }
     let (applied, apply_failures) = match apply::apply_all(client, &targets, &validation, &skip) {
         Ok(a) => (a, Vec::new()),
         Err((a, f)) => (a, f),
@@ -684,10 +707,10 @@ fn apply_cycle(
         fingerprints.insert(a.object.clone(), a.fingerprint.clone());
     }
     if !apply_failures.is_empty() {
-        // Keep what did get applied in the inventory, so it is never orphaned.
-        let applied_keys: BTreeSet<ObjectRef> = applied.iter().map(|a| a.object.clone()).collect();
-        let mut members = inventory.members.clone();
-        members.extend(applied_keys);
+        // Keep every object of the revision in the inventory, applied or
+        // not (a request that failed may still have landed): never orphaned;
+        // what does not exist is dropped by the next prune.
+        let members = superset.members;
         memory.fingerprints = fingerprints.into_iter().collect();
         let lines: Vec<String> = apply_failures.iter().map(ToString::to_string).collect();
         let message = format!("revision {short} failed to apply:\n{}", lines.join("\n"));
