@@ -856,6 +856,73 @@ fn a_kill_during_an_apply_orphans_nothing() {
     );
 }
 
+/// Hostile input 20 (its first half): when the inventory could not be
+/// written (past 14,000 objects the API server refused it), the cycle still
+/// printed Ready and exited 0, and nothing it applied could ever be pruned.
+/// A failed status or inventory write is a failed cycle. An admission
+/// policy stands in for the refusal here.
+#[test]
+fn a_failed_inventory_write_is_a_failed_cycle() {
+    let f = Fixture::new("unwritable", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let parent = format!("plumb-{}", f.sync);
+    let policy = unique("deny-parent");
+    f.cluster.kubectl_stdin(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: {policy}}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ['']
+        apiVersions: [v1]
+        operations: [UPDATE]
+        resources: [configmaps]
+  validations:
+    - expression: \"object.metadata.name != '{parent}'\"
+      message: the test refuses this sync's parent
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: {policy}}}
+spec:
+  policyName: {policy}
+  validationActions: [Deny]
+"
+        )),
+    );
+    f.write("b.yaml", &config_map("b", "1"));
+    f.commit();
+    // The policy takes a moment to be in force.
+    let mut out = f.reconcile();
+    for _ in 0..20 {
+        if out.status.code() != Some(0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        f.write("b.yaml", &config_map("b", &unique("v")));
+        f.commit();
+        out = f.reconcile();
+    }
+    let all = text(&out);
+    f.kubectl(&[
+        "delete",
+        "validatingadmissionpolicybinding,validatingadmissionpolicy",
+        &policy,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("could not write the status and inventory"),
+        "{all}"
+    );
+    assert!(all.contains("the test refuses this sync's parent"), "{all}");
+}
+
 #[test]
 fn edits_and_deletes_are_corrected_with_the_manager_named() {
     let f = Fixture::new("drift", "");

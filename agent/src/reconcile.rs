@@ -1436,9 +1436,20 @@ fn finish(
     let desired_parent = report::parent_object(&ctx.sync.name, &inventory, &report.status);
     match report::write_parent(client, parent, &desired_parent) {
         Ok(wrote) => report.wrote |= wrote,
-        Err(e) => report
-            .warnings
-            .push(format!("could not write the status: {e}")),
+        // Without its inventory written, what was applied could never be
+        // pruned: the cycle failed, whatever it applied.
+        Err(e) => {
+            let why = format!(
+                "could not write the status and inventory ({} objects) to {}/{}: {e}",
+                inventory.members.len(),
+                prune::SYSTEM_NAMESPACE,
+                prune::parent_name(&ctx.sync.name)
+            );
+            report.verdict = match std::mem::replace(&mut report.verdict, Verdict::Ready) {
+                Verdict::Failed(m) => Verdict::Failed(format!("{m}; and {why}")),
+                _ => Verdict::Failed(why),
+            };
+        }
     }
     for (severity, reason, message) in event.into_iter().chain(source_event) {
         match report::post_event(client, &ctx.sync.name, ctx.node, severity, reason, &message) {
