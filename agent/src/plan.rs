@@ -46,11 +46,16 @@ pub fn stages<T>(
     groups.into_iter().collect()
 }
 
+/// Annotations a controller writes on objects plumb applies, a moment after
+/// each apply: they are no one's drift, and counting them would cost a
+/// dry-run per Deployment in the cycle after every rollout.
+const CONTROLLER_ANNOTATIONS: &[&str] = &["deployment.kubernetes.io/revision"];
+
 /// A cheap summary of a live object that moves when someone changes it.
 ///
 /// Kinds with a generation: the generation plus a hash of labels and
-/// annotations, so that status updates by controllers don't count as drift.
-/// Others: the resourceVersion.
+/// annotations (less the controllers' own), so that status updates by
+/// controllers don't count as drift. Others: the resourceVersion.
 pub fn fingerprint(metadata: &Value) -> String {
     match metadata["generation"].as_i64() {
         Some(generation) => {
@@ -58,7 +63,10 @@ pub fn fingerprint(metadata: &Value) -> String {
             for field in ["labels", "annotations"] {
                 if let Some(map) = metadata[field].as_object() {
                     // serde_json maps are sorted, so this is stable.
-                    for (k, v) in map {
+                    for (k, v) in map
+                        .iter()
+                        .filter(|(k, _)| !CONTROLLER_ANNOTATIONS.contains(&k.as_str()))
+                    {
                         text.push_str(k);
                         text.push('=');
                         text.push_str(v.as_str().unwrap_or_default());
@@ -225,6 +233,15 @@ mod tests {
                 (Stage::Rest, vec!["web".to_owned(), "w".to_owned()]),
             ]
         );
+    }
+
+    #[test]
+    fn fingerprints_ignore_the_deployment_controllers_revision() {
+        let applied = json!({"generation": 1, "annotations": {"a": "1"}});
+        let annotated = json!({"generation": 1, "annotations": {"a": "1", "deployment.kubernetes.io/revision": "1"}});
+        assert_eq!(fingerprint(&applied), fingerprint(&annotated));
+        let edited = json!({"generation": 1, "annotations": {"a": "2", "deployment.kubernetes.io/revision": "1"}});
+        assert_ne!(fingerprint(&annotated), fingerprint(&edited));
     }
 
     #[test]
