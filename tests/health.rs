@@ -528,7 +528,7 @@ fn syncs_sharing_a_source_do_not_wait_for_each_others_health() {
     };
     write_other("1");
     f.commit();
-    let _daemon = Daemon(
+    let _daemon = common::KillOnDrop(
         plumb()
             .arg("run")
             .arg("--config")
@@ -562,14 +562,4 @@ fn syncs_sharing_a_source_do_not_wait_for_each_others_health() {
         "the other sync waited for this one's health wait to end: {}",
         text(&status)
     );
-}
-
-/// A `plumb run` stopped when the test ends, even when it fails.
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use common::fixture::*;
-use common::{eventually, plumb, temp_dir, text, unique, Cluster};
+use common::{eventually, plumb, temp_dir, text, unique, Cluster, KillOnDrop};
 use serde_json::Value;
 
 #[test]
@@ -1751,17 +1751,6 @@ fn writes_by_node(cluster: &Cluster, prefix: &str) -> Vec<(String, String, Strin
         })
         .filter(|(node, ..)| node.starts_with(prefix))
         .collect()
-}
-
-/// A child process killed when the test ends, even by a panic (a live child
-/// would keep the test's output pipe open and hang the run).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn lease_holder(cluster: &Cluster) -> String {
