@@ -64,11 +64,37 @@ k8s_ldflags() { # version
     echo "$flags"
 }
 
+# What a tool's build depends on besides its pinned version, written into
+# .done: a build whose stamp differs is rebuilt. Empty for most tools.
+stamp() { # name
+    case $1 in
+    helm) sha256sum "$repo/tests/tools/helm-engine-ref/main.go" | cut -c1-16 ;;
+    esac
+}
+
+# Helm's release ldflags (its Makefile): the version, and the Kubernetes
+# version of its default capabilities from the client-go it builds with.
+helm_ldflags() { # version
+    local v=$1 commit client major minor
+    commit=$(go mod download -json "helm.sh/helm/v3@$v" | sed -n 's/.*"Hash": "\([0-9a-f]*\)".*/\1/p' | head -n1)
+    client=$(go list -m -f '{{.Version}}' k8s.io/client-go | tr -d v)
+    major=$(( $(echo "$client" | cut -d. -f1) + 1 )); minor=$(echo "$client" | cut -d. -f2)
+    local flags="-w -s -X helm.sh/helm/v3/internal/version.version=$v -X helm.sh/helm/v3/internal/version.metadata="
+    flags+=" -X helm.sh/helm/v3/internal/version.gitCommit=${commit:-0000000000000000000000000000000000000000}"
+    flags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+    local pkg
+    for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+        flags+=" -X $pkg.k8sVersionMajor=$major -X $pkg.k8sVersionMinor=$minor"
+    done
+    echo "$flags"
+}
+
 build() { # name
-    local name=$1 module version out
+    local name=$1 module version out want
     module=$(field "$name" 2); version=$(field "$name" 3)
     out=$cache/tools/$name-$version
-    if [ -f "$out/.done" ]; then echo "$out"; return 0; fi
+    want=$(stamp "$name")
+    if [ -f "$out/.done" ] && [ "$(cat "$out/.done")" = "$want" ]; then echo "$out"; return 0; fi
     local work=$cache/tools/build-$name-$version
     rm -rf "$out" "$work"
     mkdir -p "$out"
@@ -104,6 +130,17 @@ build() { # name
             CGO_ENABLED=0 go build -trimpath \
                 -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$version" -o "$out/kwok" "$module/cmd/kwok"
             ;;
+        helm)
+            # The helm CLI, and helm-engine-ref (ours: Helm's engine on JSON
+            # cases, for helm-template's reference tests) in the wrapper module.
+            wrapper "$work" "$module" "$version" "$module/cmd/helm"
+            mkdir -p helm-engine-ref
+            cp "$repo/tests/tools/helm-engine-ref/main.go" helm-engine-ref/
+            go mod tidy >/dev/null
+            local flags; flags=$(helm_ldflags "$version")
+            CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$out/helm" "$module/cmd/helm"
+            CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$out/helm-engine-ref" ./helm-engine-ref
+            ;;
         *) log "no build recipe for '$name'"; exit 2 ;;
         esac
     ) >"$cache/tools/$name-$version.log" 2>&1 || {
@@ -112,7 +149,7 @@ build() { # name
         exit 1
     }
     rm -rf "$work"
-    touch "$out/.done"
+    printf '%s' "$want" >"$out/.done"
     log "built $name $version in $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s: $out"
     echo "$out"
 }
