@@ -119,22 +119,22 @@ impl<'f> Executor<'f> {
     }
 }
 
-/// A value as the evaluator holds it: `iface_nil` marks a nil read out of an
-/// `interface {}` slot (a map entry), which Go treats differently from "no value".
+/// A value as the evaluator holds it: `iface` marks a value read out of an
+/// `interface {}` slot (a map entry, a list item), whose static type Go's messages name
+/// ("interface {}"), and whose nil Go treats differently from "no value".
 #[derive(Clone)]
 struct Slot {
     v: Value,
-    iface_nil: bool,
+    iface: bool,
 }
 
 impl Slot {
     fn plain(v: Value) -> Slot {
-        Slot { v, iface_nil: false }
+        Slot { v, iface: false }
     }
 
     fn iface(v: Value) -> Slot {
-        let iface_nil = v.is_nil();
-        Slot { v, iface_nil }
+        Slot { v, iface: true }
     }
 }
 
@@ -270,6 +270,7 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
                     self.at = At::Action(pipe);
                     let text = match &v.v {
                         Value::Nil => "<no value>".to_string(),
+                        Value::Object(o) => o.print_in_template(),
                         other => gofmt::to_string(other),
                     };
                     self.write(&text)?;
@@ -325,9 +326,9 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             if !decl.is_empty() {
                 if c.pipe.is_assign {
                     if decl.len() > 1 {
-                        s.set_var(&decl[0], Slot::plain(index.clone()));
+                        s.set_var(&decl[0], Slot::plain(index.clone()))?;
                     } else {
-                        s.set_var(&decl[0], elem.clone());
+                        s.set_var(&decl[0], elem.clone())?;
                     }
                 } else {
                     s.set_top_var(1, elem.clone());
@@ -335,7 +336,7 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             }
             if decl.len() > 1 {
                 if c.pipe.is_assign {
-                    s.set_var(&decl[1], elem.clone());
+                    s.set_var(&decl[1], elem.clone())?;
                 } else {
                     s.set_top_var(2, Slot::plain(index));
                 }
@@ -382,7 +383,6 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             }
             Value::Nil => {}
             other => {
-                self.at = At::Control("range", c);
                 return self.errorf(format!("range can't iterate over {}", gofmt::to_string(other)));
             }
         }
@@ -422,14 +422,14 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         }
     }
 
-    fn set_var(&mut self, name: &str, value: Slot) {
+    fn set_var(&mut self, name: &str, value: Slot) -> R<()> {
         for v in self.vars.iter_mut().rev() {
             if v.name == name {
                 v.value = value;
-                return;
+                return Ok(());
             }
         }
-        self.vars.push(Var { name: name.to_string(), value });
+        self.errorf(format!("undefined variable: {name}"))
     }
 
     fn set_top_var(&mut self, n: usize, value: Slot) {
@@ -457,7 +457,7 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         let value = value.unwrap_or(Slot::plain(Value::Nil));
         for var in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(var, value.clone());
+                self.set_var(var, value.clone())?;
             } else {
                 self.vars.push(Var { name: var.clone(), value: value.clone() });
             }
@@ -580,7 +580,7 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         receiver: Slot,
     ) -> R<Slot> {
         if receiver.v.is_nil() {
-            if receiver.iface_nil {
+            if receiver.iface {
                 return self.errorf(format!("nil pointer evaluating interface {{}}.{field}"));
             }
             return Ok(Slot::plain(Value::Nil));
@@ -619,7 +619,8 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             }
             _ => {}
         }
-        self.errorf(format!("can't evaluate field {field} in type {}", receiver.v.type_name()))
+        let type_name = if receiver.iface { "interface {}".to_string() } else { receiver.v.type_name() };
+        self.errorf(format!("can't evaluate field {field} in type {type_name}"))
     }
 
     fn eval_function(
@@ -724,7 +725,13 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             Imp::Tpl => self.tpl(&argv),
             Imp::Call => Err(match argv.first() {
                 None | Some(Value::Nil) => "call of nil".to_string(),
-                Some(v) => format!("non-function {} of type {}", node, v.type_name()),
+                Some(v) => {
+                    let callee = match rest.first() {
+                        Some(a) => a.to_string(),
+                        None => gofmt::to_string(v),
+                    };
+                    format!("non-function {callee} of type {}", v.type_name())
+                }
             }),
             Imp::And | Imp::Or => unreachable!("handled above"),
         };
@@ -846,7 +853,7 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             return Ok(value);
         };
         if value.v.is_nil() {
-            if value.iface_nil {
+            if value.iface {
                 return match ty {
                     Ty::Any | Ty::Reflect => Ok(Slot::plain(Value::Nil)),
                     t => self.errorf(format!("wrong type for value; expected {}; got interface {{}}", t.go_name())),

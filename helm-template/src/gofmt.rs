@@ -1,7 +1,7 @@
 //! Go's `fmt` package, as far as templates reach it: `print`, `printf`, `println` and the
 //! default format every action prints with.
 
-use crate::value::{ListKind, Value};
+use crate::value::{MapKind, Value};
 
 /// `fmt.Sprint`: operands in their default format, a space between two operands when
 /// neither is a string.
@@ -39,6 +39,8 @@ pub fn to_string(v: &Value) -> String {
 
 #[derive(Default, Clone)]
 struct Spec {
+    /// `%#v`: Go syntax.
+    sharp_v: bool,
     minus: bool,
     plus: bool,
     sharp: bool,
@@ -139,6 +141,14 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         }
         if spec.minus {
             spec.zero = false;
+        }
+        if verb == 'v' {
+            // `%+v` only matters for structs and `%#v` is Go syntax: neither is a flag on numbers.
+            spec.plus = false;
+            if spec.sharp {
+                spec.sharp = false;
+                spec.sharp_v = true;
+            }
         }
         match args.get(arg_index) {
             None => {
@@ -243,7 +253,15 @@ fn bad_verb(out: &mut String, v: &Value, verb: char) {
 }
 
 fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usize) {
+    if spec.sharp_v {
+        let mut s = String::new();
+        go_syntax(&mut s, v, depth == 0);
+        pad(out, &s, spec);
+        return;
+    }
     match v {
+        // A nil inside a slice or map prints as <nil> whatever the verb.
+        Value::Nil if depth > 0 => pad(out, "<nil>", spec),
         Value::Nil => match verb {
             'v' => pad(out, "<nil>", spec),
             _ => bad_verb(out, v, verb),
@@ -257,9 +275,6 @@ fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usi
         Value::Float(f) => format_float_verb(out, *f, v, verb, spec),
         Value::String(s) => format_string(out, s, v, verb, spec),
         Value::List(l) => {
-            if verb == 'x' || verb == 'X' || verb == 'q' && l.kind == ListKind::String {
-                // Go formats a slice element by element for every verb.
-            }
             let mut inner = String::from("[");
             for (n, item) in l.items.iter().enumerate() {
                 if n > 0 {
@@ -373,10 +388,8 @@ fn format_float_verb(out: &mut String, f: f64, v: &Value, verb: char, spec: &Spe
         'v' | 'g' | 'G' => format_g(f, spec.precision, spec.sharp, verb == 'G'),
         'e' | 'E' => format_e(f, spec.precision.unwrap_or(6), verb == 'E'),
         'f' | 'F' => format_f(f, spec.precision.unwrap_or(6)),
-        'x' | 'X' => {
-            bad_verb(out, v, verb);
-            return;
-        }
+        'x' | 'X' => format_hex_float(f, spec.precision, verb == 'X'),
+        'b' => format_binary_float(f),
         _ => {
             bad_verb(out, v, verb);
             return;
@@ -508,6 +521,133 @@ fn fixed_from_digits(digits: &str, point: i32) -> String {
     } else {
         format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
     }
+}
+
+/// Go's `%#v`: the value as Go source.
+fn go_syntax(out: &mut String, v: &Value, top: bool) {
+    match v {
+        Value::Nil => out.push_str(if top { "<nil>" } else { "interface {}(nil)" }),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint(u) => out.push_str(&format!("0x{u:x}")),
+        Value::Float(f) => out.push_str(&format_g(*f, None, false, false)),
+        Value::String(s) => out.push_str(&quote(s)),
+        Value::List(l) => {
+            out.push_str(&v.type_name());
+            out.push('{');
+            for (n, item) in l.items.iter().enumerate() {
+                if n > 0 {
+                    out.push_str(", ");
+                }
+                go_syntax(out, item, false);
+            }
+            out.push('}');
+        }
+        Value::Map(m) => {
+            out.push_str(&v.type_name());
+            out.push('{');
+            for (n, (k, item)) in m.entries.borrow().iter().enumerate() {
+                if n > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&quote(k));
+                out.push(':');
+                if m.kind == MapKind::String {
+                    go_syntax(out, item, true);
+                } else {
+                    go_syntax(out, item, false);
+                }
+            }
+            out.push('}');
+        }
+        Value::Object(o) => out.push_str(&o.print()),
+    }
+}
+
+/// strconv.FormatFloat(f, 'x', prec, 64): hexadecimal mantissa and binary exponent.
+fn format_hex_float(f: f64, precision: Option<usize>, upper: bool) -> String {
+    if let Some(s) = special(f) {
+        return s;
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let bits = f.to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if f == 0.0 {
+        exp = 0;
+    } else if exp == 0 {
+        // Subnormal: normalise so the leading bit is the implicit one.
+        exp = -1022;
+        while mant & (1u64 << 52) == 0 {
+            mant <<= 1;
+            exp -= 1;
+        }
+        mant &= (1u64 << 52) - 1;
+    } else {
+        exp -= 1023;
+    }
+    let lead = if f == 0.0 { 0 } else { 1 };
+    let mut digits = format!("{mant:013x}");
+    if let Some(p) = precision {
+        if p < 13 {
+            // Round the 52-bit fraction to p hex digits, half to even.
+            let shift = (13 - p) * 4;
+            let full = (1u64 << 52) | mant;
+            let mut kept = full >> shift;
+            let rest = full & ((1u64 << shift) - 1);
+            let half = 1u64 << (shift - 1);
+            if rest > half || (rest == half && kept & 1 == 1) {
+                kept += 1;
+            }
+            let mut lead2 = (kept >> (p * 4)) as i64;
+            if lead2 >= 2 {
+                kept >>= 1;
+                exp += 1;
+                lead2 = 1;
+            }
+            let frac = kept & ((1u64 << (p * 4)) - 1);
+            digits = if p == 0 { String::new() } else { format!("{frac:0width$x}", width = p) };
+            let _ = lead2;
+        } else {
+            while digits.len() < p {
+                digits.push('0');
+            }
+        }
+    } else {
+        digits = digits.trim_end_matches('0').to_string();
+    }
+    let mut s = format!("{sign}0x{lead}");
+    if !digits.is_empty() {
+        s.push('.');
+        s.push_str(&digits);
+    }
+    s.push('p');
+    s.push(if exp < 0 { '-' } else { '+' });
+    let e = exp.unsigned_abs();
+    if e < 10 {
+        s.push('0');
+    }
+    s.push_str(&e.to_string());
+    if upper {
+        s = s.to_uppercase();
+    }
+    s
+}
+
+/// strconv.FormatFloat(f, 'b', -1, 64): decimal mantissa and binary exponent.
+fn format_binary_float(f: f64) -> String {
+    let bits = f.to_bits();
+    let sign = if bits >> 63 == 1 { "-" } else { "" };
+    let exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    let e = if exp == 0 {
+        -1074
+    } else {
+        mant |= 1u64 << 52;
+        exp - 1075
+    };
+    format!("{sign}{mant}p{}{}", if e < 0 { "-" } else { "+" }, e.unsigned_abs())
 }
 
 /// strconv.FormatFloat(f, 'e', prec, 64).

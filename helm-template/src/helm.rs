@@ -100,7 +100,68 @@ impl Default for Capabilities {
 /// What the pinned Helm (v3.22.0, built against client-go v0.37) reports by default.
 pub const DEFAULT_KUBE_VERSION: &str = "v1.37.0";
 pub const DEFAULT_HELM_VERSION: &str = "v3.22.0";
-pub const DEFAULT_API_VERSIONS: &[&str] = &["v1"];
+/// The reference Helm is built from the module proxy, which carries no commit.
+const DEFAULT_GIT_COMMIT: &str = "0000000000000000000000000000000000000000";
+const DEFAULT_GO_VERSION: &str = "go1.26.8";
+pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "lifecycle.k8s.io/v1alpha1",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
+];
 
 impl Capabilities {
     fn major_minor(&self) -> (String, String) {
@@ -141,13 +202,10 @@ impl Object for CapabilitiesObject {
     fn print(&self) -> String {
         let (major, minor) = self.0.major_minor();
         format!(
-            "&{{{{{} {} {}}} [{}] {{{} {} clean go1.26}}}}",
+            "{{{{{} {major} {minor}}} [{}] {}}}",
             self.0.kube_version,
-            major,
-            minor,
             self.0.api_versions.join(" "),
-            self.0.helm_version,
-            ""
+            HelmVersionObject(self.0.helm_version.clone()).print()
         )
     }
     fn to_plain(&self) -> Value {
@@ -187,6 +245,10 @@ impl Object for KubeVersionObject {
         })
     }
     fn print(&self) -> String {
+        format!("{{{} {} {}}}", self.version, self.major, self.minor)
+    }
+    fn print_in_template(&self) -> String {
+        // An addressable KubeVersion is a fmt.Stringer (its String method has a pointer receiver).
         self.version.clone()
     }
     fn to_plain(&self) -> Value {
@@ -239,18 +301,21 @@ impl Object for HelmVersionObject {
     fn member(&self, name: &str) -> Option<Member> {
         Some(Member::Field(match name {
             "Version" => Value::str(&self.0),
-            "GitCommit" | "GoVersion" => Value::str(""),
+            "GitCommit" => Value::str(DEFAULT_GIT_COMMIT),
+            "GoVersion" => Value::str(DEFAULT_GO_VERSION),
             "GitTreeState" => Value::str("clean"),
             _ => return None,
         }))
     }
     fn print(&self) -> String {
-        format!("{{{}   }}", self.0)
+        format!("{{{} {DEFAULT_GIT_COMMIT} clean {DEFAULT_GO_VERSION}}}", self.0)
     }
     fn to_plain(&self) -> Value {
         let mut m = BTreeMap::new();
         m.insert("version".into(), Value::str(&self.0));
+        m.insert("git_commit".into(), Value::str(DEFAULT_GIT_COMMIT));
         m.insert("git_tree_state".into(), Value::str("clean"));
+        m.insert("go_version".into(), Value::str(DEFAULT_GO_VERSION));
         Value::map(m)
     }
     fn is_pointer(&self) -> bool {
@@ -295,7 +360,27 @@ impl Object for ChartObject {
         }))
     }
     fn print(&self) -> String {
-        format!("{{{{{} {} {}}} {}}}", self.0.name, self.0.version, self.0.app_version, self.0.is_root)
+        let c = &self.0;
+        let annotations: Vec<String> = c.annotations.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        format!(
+            "{{{{{} {} [{}] {} {} [{}] [] {} {} {} {} {} {} map[{}] {} [] {}}} {}}}",
+            c.name,
+            c.home,
+            c.sources.join(" "),
+            c.version,
+            c.description,
+            c.keywords.join(" "),
+            c.icon,
+            c.api_version,
+            "",
+            "",
+            c.app_version,
+            c.deprecated,
+            annotations.join(" "),
+            c.kube_version,
+            c.chart_type,
+            c.is_root
+        )
     }
     fn to_plain(&self) -> Value {
         let c = &self.0;

@@ -1426,7 +1426,11 @@ fn parse_go_int(text: &str) -> Option<i64> {
 
 fn parse_go_float(text: &str) -> Option<f64> {
     let clean = strip_underscores(text)?;
-    if clean.starts_with("0x") || clean.starts_with("0X") || clean.contains(['p', 'P']) {
+    let unsigned = clean.trim_start_matches(['+', '-']);
+    if unsigned.starts_with("0x") || unsigned.starts_with("0X") {
+        return parse_hex_float(&clean);
+    }
+    if clean.contains(['p', 'P']) {
         return None;
     }
     let lower = clean.to_ascii_lowercase();
@@ -1434,6 +1438,33 @@ fn parse_go_float(text: &str) -> Option<f64> {
         return None;
     }
     clean.parse::<f64>().ok()
+}
+
+/// A hexadecimal float literal, `0x1.8p3`.
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (neg, t) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let t = t.get(2..)?;
+    let (mant, exp) = t.split_once(['p', 'P'])?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += c.to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    Some(if neg { -v } else { v })
 }
 
 fn unquote_char(text: &str) -> Option<char> {

@@ -89,6 +89,11 @@ pub trait Object {
     fn member(&self, name: &str) -> Option<Member>;
     /// What `fmt`'s `%v` prints.
     fn print(&self) -> String;
+    /// What an action (`{{ .X }}`) prints, which differs when only the addressable value
+    /// is a `fmt.Stringer`.
+    fn print_in_template(&self) -> String {
+        self.print()
+    }
     /// The value `json.Marshal` sees (a map of its exported fields, as its JSON tags name them).
     fn to_plain(&self) -> Value;
     /// Whether the value is a Go pointer (`nil` checks, `kindOf` "ptr").

@@ -46,7 +46,9 @@ fn eval_args(a: &[Value]) -> String {
     if let [Value::String(s)] = a {
         return s.to_string();
     }
-    gofmt::sprint(a)
+    let printable: Vec<Value> =
+        a.iter().map(|v| if v.is_nil() { Value::str("<no value>") } else { v.clone() }).collect();
+    gofmt::sprint(&printable)
 }
 
 fn length(a: &[Value]) -> Result<Value, String> {
@@ -77,7 +79,12 @@ fn index(a: &[Value]) -> Result<Value, String> {
     if item.is_nil() {
         return Err("index of untyped nil".into());
     }
+    // A byte of a string is a Go uint8, which our values hold as a uint64.
+    let mut byte = false;
     for idx in &a[1..] {
+        if byte {
+            return Err("can't index item of type uint8".into());
+        }
         item = match &item {
             Value::Nil => return Err("index of nil pointer".into()),
             Value::List(l) => {
@@ -89,6 +96,7 @@ fn index(a: &[Value]) -> Result<Value, String> {
             }
             Value::String(s) => {
                 let x = index_arg(idx, s.len())?;
+                byte = true;
                 match s.as_bytes().get(x) {
                     Some(b) => Value::Uint(*b as u64),
                     None => return Err("reflect: string index out of range".into()),
@@ -215,7 +223,7 @@ pub fn eq(a: &Value, b: &Value) -> Result<bool, String> {
                     gofmt::to_string(b)
                 ));
             }
-            return Err(format!("non-comparable type {}: {}", gofmt::to_string(b), b.type_name()));
+            return Err(format!("non-comparable type {}: {}", gofmt::sprintf("%s", std::slice::from_ref(b)), b.type_name()));
         }
         (Value::Object(x), Value::Object(y)) => std::rc::Rc::ptr_eq(x, y),
         _ => {
@@ -285,9 +293,6 @@ pub fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push(c),
         }
