@@ -23,6 +23,9 @@
 #    between the BENCH:KUSTOMIZE markers.
 # 4. Datastore: `tests/bench.sh datastore [MINUTES]` alone — rows kine writes
 #    into SQLite while plumb idles, election off and on (BENCH:DATASTORE).
+# 5. Helm engine: `tests/bench.sh helm-engine` alone — a chart library's
+#    template set rendered by helm-template and by Helm's engine: wall time,
+#    peak RSS, output identical or not (BENCH:HELM_ENGINE).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -90,6 +93,134 @@ MD
     write_table KUSTOMIZE "$table"
     echo "$table"
 }
+# ------------------------------------------------------------ 5. helm engine
+# A large template set in the style of chart libraries (bitnami's common,
+# bjw-s's app-template): every object built from named templates through
+# `include`, `dict`, `toYaml | nindent`, `tpl`, `printf` and `default`,
+# rendered by helm-template (examples/render.rs) and by Helm's own engine
+# (helm-engine-ref) from the same JSON case.
+helm_engine_bench() {
+    local hwork=$repo/target/bench-helm-engine objects=${PLUMB_BENCH_OBJECTS:-1000}
+    rm -rf "$hwork" && mkdir -p "$hwork"
+    cargo build -q --release -p helm-template --example render
+    local ours=$repo/target/release/examples/render ref
+    ref=$(bash "$repo/tests/tools/build.sh" helm)/helm-engine-ref
+    python3 - "$objects" >"$hwork/case.json" <<'PY'
+import json, sys
+objects = int(sys.argv[1])
+helpers = r"""
+{{- define "lib.name" -}}{{ default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- define "lib.fullname" -}}{{ printf "%s-%s" .Release.Name (include "lib.name" .) | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- define "lib.labels" -}}
+{{ include "lib.selector" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+{{- define "lib.selector" -}}
+app.kubernetes.io/name: {{ include "lib.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+{{- define "lib.render" -}}
+{{- if typeIs "string" .value }}{{ tpl .value .context }}{{ else }}{{ tpl (.value | toYaml) .context }}{{ end -}}
+{{- end -}}
+{{- define "lib.container" -}}
+- name: {{ .name }}
+  image: {{ printf "%s:%s" .c.image.repository (.c.image.tag | default "latest") }}
+  env:
+  {{- range $k, $v := .c.env }}
+    - name: {{ $k }}
+      value: {{ include "lib.render" (dict "value" $v "context" $.root) | quote }}
+  {{- end }}
+  resources: {{- toYaml .c.resources | nindent 4 }}
+{{- end -}}
+"""
+app = r"""
+{{- range $i, $app := .Values.apps }}
+{{- $ctx := dict "Values" $.Values "Release" $.Release "Chart" $.Chart }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "lib.fullname" $ }}-{{ $app.name }}
+  labels: {{- include "lib.labels" $ | nindent 4 }}
+spec:
+  replicas: {{ $app.replicas | default 1 }}
+  selector:
+    matchLabels: {{- include "lib.selector" $ | nindent 6 }}
+  template:
+    metadata:
+      labels: {{- include "lib.labels" $ | nindent 8 }}
+      annotations: {{- toYaml $app.annotations | nindent 8 }}
+    spec:
+      containers:
+      {{- range $n, $c := $app.containers }}
+      {{- include "lib.container" (dict "name" $n "c" $c "root" $) | nindent 8 }}
+      {{- end }}
+{{- end }}
+"""
+apps = []
+per_file = 10
+for i in range(objects):
+    apps.append({
+        "name": f"app-{i}", "replicas": (i % 3) + 1,
+        "annotations": {"example.com/index": str(i), "example.com/team": "t" + str(i % 7)},
+        "containers": {
+            "main": {"image": {"repository": "ghcr.io/example/app", "tag": f"1.{i}.0"},
+                     "env": {"MODE": "prod", "NAME": "{{ .Release.Name }}-%d" % i, "PORT": 8080},
+                     "resources": {"limits": {"cpu": "200m", "memory": "128Mi"}, "requests": {"cpu": "100m"}}},
+            "sidecar": {"image": {"repository": "ghcr.io/example/sidecar"},
+                        "env": {"UPSTREAM": "localhost"},
+                        "resources": {"limits": {"memory": "32Mi"}}},
+        }})
+templates = [["templates/_lib.tpl", helpers]]
+files = (objects + per_file - 1) // per_file
+for f in range(files):
+    templates.append([f"templates/apps-{f:04}.yaml",
+                      "{{- $part := dict \"apps\" (slice .Values.apps %d %d) }}\n" % (f * per_file, min(objects, (f + 1) * per_file))
+                      + app.replace(".Values.apps", "$part.apps")])
+values = json.dumps({"apps": apps, "nameOverride": ""})
+json.dump([{"name": "bench", "values": values, "templates": templates}], sys.stdout)
+PY
+    # Best wall time and highest peak RSS (KiB) of 3 runs; "seconds kib bytes".
+    hmeasure() {
+        local best="" peak=0 s kib
+        for _ in 1 2 3; do
+            /usr/bin/time -f "%e %M" -o "$hwork/time" "$@" <"$hwork/case.json" >"$hwork/out" 2>"$hwork/err" ||
+                { cat "$hwork/err" >&2; return 1; }
+            read -r s kib <"$hwork/time"
+            if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; fi
+            [ "$kib" -gt "$peak" ] && peak=$kib
+        done
+        echo "$best $peak $(wc -c <"$hwork/out")"
+    }
+    local r o_s o_kib o_b g_s g_kib g_b
+    r=$(hmeasure "$ours"); read -r o_s o_kib o_b <<<"$r"
+    cp "$hwork/out" "$hwork/ours.json"
+    r=$(hmeasure "$ref"); read -r g_s g_kib g_b <<<"$r"
+    local same=no
+    if cmp -s "$hwork/ours.json" "$hwork/out"; then same=yes; fi
+    local includes; includes=$(grep -o 'include' "$hwork/case.json" | wc -l)
+    local table
+    table=$(cat <<MD
+Measured by \`tests/bench.sh helm-engine\` on $(date -u +%Y-%m-%d) ($(nproc) cores, x86_64; release build; best wall time and highest peak RSS of 3 runs; one process renders the whole set).
+
+**Template engine: $objects Deployments from a chart library's named templates** ($((objects / 10)) template files and one helpers file; per object about 12 \`include\`s, 4 \`toYaml | nindent\`, 3 \`tpl\`, \`dict\`, \`printf\`, \`default\`, ranges over maps; values of $(wc -c <"$hwork/case.json") bytes of JSON)
+
+| engine | wall time (s) | peak RSS (MB) | output (bytes) |
+|---|---:|---:|---:|
+| helm-template (ours) | $o_s | $((o_kib / 1024)) | $o_b |
+| Helm v3.22.0's engine (Go) | $g_s | $((g_kib / 1024)) | $g_b |
+
+Output byte-identical to Helm's: $same.
+MD
+)
+    write_table HELM_ENGINE "$table"
+    echo "$table"
+}
+if [ "${1:-}" = helm-engine ]; then
+    helm_engine_bench
+    exit 0
+fi
 if [ "${1:-}" = kustomize ]; then
     kustomize_bench
     exit 0

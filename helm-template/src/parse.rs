@@ -796,7 +796,11 @@ fn go_unicode_opt(c: Option<char>) -> String {
 #[derive(Debug, Clone)]
 pub struct ParseError(pub String);
 
-const MAX_STACK_DEPTH: usize = 10000;
+/// How deep parentheses may nest. Go allows 10,000 and grows its stack; this engine's
+/// recursion must fit the stack of the thread it runs on, and no chart nests this deep.
+pub const MAX_STACK_DEPTH: usize = 100;
+/// How deep `if`, `range`, `with`, `define` and `block` may nest (Go sets no limit).
+pub const MAX_NESTING: usize = 100;
 
 struct Parser<'a> {
     parse_name: Rc<str>,
@@ -809,6 +813,7 @@ struct Parser<'a> {
     action_line: usize,
     stack_depth: usize,
     has_function: &'a dyn Fn(&str) -> bool,
+    nesting: usize,
     /// Trees defined by `define` and `block` in this text.
     defined: Vec<Tree>,
     last_line: usize,
@@ -831,6 +836,7 @@ pub fn parse(name: &str, text: &str, has_function: &dyn Fn(&str) -> bool) -> Res
         action_line: 0,
         stack_depth: 0,
         has_function,
+        nesting: 0,
         defined: Vec::new(),
         last_line: 1,
     };
@@ -983,6 +989,16 @@ impl<'a> Parser<'a> {
     }
 
     fn item_list(&mut self) -> PResult<(Vec<Node>, Flow)> {
+        if self.nesting >= MAX_NESTING {
+            return self.err(format!("max nesting depth exceeded ({MAX_NESTING})"));
+        }
+        self.nesting += 1;
+        let r = self.item_list_inner();
+        self.nesting -= 1;
+        r
+    }
+
+    fn item_list_inner(&mut self) -> PResult<(Vec<Node>, Flow)> {
         let mut list = Vec::new();
         while self.peek_non_space().typ != ItemType::Eof {
             match self.text_or_action()? {
@@ -1585,6 +1601,17 @@ mod tests {
         let trees = p("a{{ .X | quote }}{{- define \"d\" }}x{{ end -}} b").unwrap();
         assert_eq!(trees.len(), 2);
         assert_eq!(trees[1].name, "d");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let ifs = format!("{}x{}", "{{if 1}}".repeat(5000), "{{end}}".repeat(5000));
+        let e = p(&ifs).unwrap_err();
+        assert_eq!(e.0, "template: t:1: max nesting depth exceeded (100)");
+        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
+        let e = p(&parens).unwrap_err();
+        assert_eq!(e.0, "template: t:1: max expression depth exceeded");
+        assert!(p(&format!("{}x{}", "{{if 1}}".repeat(90), "{{end}}".repeat(90))).is_ok());
     }
 
     #[test]
