@@ -46,7 +46,10 @@ fn render(case: &serde_json::Value) -> String {
         .map(|t| {
             t.iter()
                 .map(|pair| {
-                    (pair[0].as_str().unwrap_or("").to_string(), pair[1].as_str().unwrap_or("").to_string())
+                    (
+                        pair[0].as_str().unwrap_or("").to_string(),
+                        pair[1].as_str().unwrap_or("").to_string(),
+                    )
                 })
                 .collect()
         })
@@ -65,6 +68,9 @@ fn render(case: &serde_json::Value) -> String {
     let name = serde_json::Value::from(name);
     match result {
         Ok(files) => format!("{{\"name\":{name},\"files\":{}}}", serde_json::json!(files)),
-        Err(e) => format!("{{\"name\":{name},\"error\":{}}}", serde_json::Value::from(e.to_string())),
+        Err(e) => format!(
+            "{{\"name\":{name},\"error\":{}}}",
+            serde_json::Value::from(e.to_string())
+        ),
     }
 }

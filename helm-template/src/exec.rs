@@ -33,7 +33,12 @@ impl Templates {
     /// Parses `text` as the template `name` and adds it and what it defines, as Go's
     /// `t.New(name).Parse(text)` does: a later definition replaces an earlier one, unless
     /// it is empty.
-    pub fn parse(&mut self, name: &str, text: &str, funcs: &Registry) -> Result<(), parse::ParseError> {
+    pub fn parse(
+        &mut self,
+        name: &str,
+        text: &str,
+        funcs: &Registry,
+    ) -> Result<(), parse::ParseError> {
         let trees = parse::parse(name, text, &|f| funcs.contains(f))?;
         for tree in trees {
             if let Some(old) = self.trees.get(&tree.name) {
@@ -94,7 +99,13 @@ impl<'f> Executor<'f> {
         self.execute_at_depth(set, name, data, 0)
     }
 
-    fn execute_at_depth(&self, set: &Templates, name: &str, data: &Value, depth: usize) -> Result<String, ExecError> {
+    fn execute_at_depth(
+        &self,
+        set: &Templates,
+        name: &str,
+        data: &Value,
+        depth: usize,
+    ) -> Result<String, ExecError> {
         let Some(tree) = set.get(name) else {
             return Err(ExecError::Other(format!(
                 "template: no template {} associated with template {}",
@@ -106,7 +117,10 @@ impl<'f> Executor<'f> {
             ex: self,
             set,
             tree,
-            vars: vec![Var { name: "$".into(), value: Slot::plain(data.clone()) }],
+            vars: vec![Var {
+                name: "$".into(),
+                value: Slot::plain(data.clone()),
+            }],
             depth,
             at: At::None,
             out: String::new(),
@@ -247,7 +261,10 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         *total += s.len();
         if *total > MAX_OUTPUT_BYTES {
             drop(total);
-            return self.errorf(format!("the output is larger than {} MiB", MAX_OUTPUT_BYTES >> 20));
+            return self.errorf(format!(
+                "the output is larger than {} MiB",
+                MAX_OUTPUT_BYTES >> 20
+            ));
         }
         self.out.push_str(s);
         Ok(())
@@ -351,9 +368,18 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         match &val.v {
             Value::Int(n) | Value::Int64(n) => {
                 if decl.len() > 1 {
-                    return self.errorf(format!("can't use {} to iterate over more than one variable", n));
+                    return self.errorf(format!(
+                        "can't use {} to iterate over more than one variable",
+                        n
+                    ));
                 }
-                let typed = |i: i64| if matches!(val.v, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) };
+                let typed = |i: i64| {
+                    if matches!(val.v, Value::Int(_)) {
+                        Value::Int(i)
+                    } else {
+                        Value::Int64(i)
+                    }
+                };
                 if *n > 0 {
                     for i in 0..*n {
                         one(self, Value::Nil, Slot::plain(typed(i)))?;
@@ -365,15 +391,23 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
                 if !l.items.is_empty() {
                     let iface = l.kind == crate::value::ListKind::Any;
                     for (i, item) in l.items.iter().enumerate() {
-                        let elem = if iface { Slot::iface(item.clone()) } else { Slot::plain(item.clone()) };
+                        let elem = if iface {
+                            Slot::iface(item.clone())
+                        } else {
+                            Slot::plain(item.clone())
+                        };
                         one(self, Value::Int(i as i64), elem)?;
                     }
                     return Ok(());
                 }
             }
             Value::Map(m) => {
-                let entries: Vec<(String, Value)> =
-                    m.entries.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let entries: Vec<(String, Value)> = m
+                    .entries
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 if !entries.is_empty() {
                     for (k, v) in entries {
                         one(self, Value::string(k), Slot::iface(v))?;
@@ -383,7 +417,10 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             }
             Value::Nil => {}
             other => {
-                return self.errorf(format!("range can't iterate over {}", gofmt::to_string(other)));
+                return self.errorf(format!(
+                    "range can't iterate over {}",
+                    gofmt::to_string(other)
+                ));
             }
         }
         if let Some(e) = &c.else_list {
@@ -392,13 +429,21 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         Ok(())
     }
 
-    fn walk_template(&mut self, dot: &Slot, node: &'t Node, name: &str, pipe: Option<&'t Pipe>) -> R<()> {
+    fn walk_template(
+        &mut self,
+        dot: &Slot,
+        node: &'t Node,
+        name: &str,
+        pipe: Option<&'t Pipe>,
+    ) -> R<()> {
         self.at = At::Template(node);
         let Some(tree) = self.set.get(name) else {
             return self.errorf(format!("template {} not defined", gofmt::quote(name)));
         };
         if self.depth >= MAX_TEMPLATE_DEPTH {
-            return self.errorf(format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"));
+            return self.errorf(format!(
+                "exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"
+            ));
         }
         let new_dot = match pipe {
             Some(p) => self.eval_pipeline(dot, p)?,
@@ -408,7 +453,10 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             ex: self.ex,
             set: self.set,
             tree,
-            vars: vec![Var { name: "$".into(), value: new_dot.clone() }],
+            vars: vec![Var {
+                name: "$".into(),
+                value: new_dot.clone(),
+            }],
             depth: self.depth + 1,
             at: At::None,
             out: String::new(),
@@ -459,7 +507,10 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             if pipe.is_assign {
                 self.set_var(var, value.clone())?;
             } else {
-                self.vars.push(Var { name: var.clone(), value: value.clone() });
+                self.vars.push(Var {
+                    name: var.clone(),
+                    value: value.clone(),
+                });
             }
         }
         Ok(value)
@@ -479,13 +530,19 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
                 self.at = At::Arg(first);
                 return self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, fin);
             }
-            Arg::Chain { node, fields, .. } => return self.eval_chain(dot, first, node, fields, &cmd.args, fin),
-            Arg::Identifier { name, .. } => return self.eval_function(dot, first, name, Some(cmd), &cmd.args, fin),
+            Arg::Chain { node, fields, .. } => {
+                return self.eval_chain(dot, first, node, fields, &cmd.args, fin)
+            }
+            Arg::Identifier { name, .. } => {
+                return self.eval_function(dot, first, name, Some(cmd), &cmd.args, fin)
+            }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, &fin)?;
                 return self.eval_pipeline(dot, p);
             }
-            Arg::Variable { idents, .. } => return self.eval_variable(dot, first, idents, &cmd.args, fin),
+            Arg::Variable { idents, .. } => {
+                return self.eval_variable(dot, first, idents, &cmd.args, fin)
+            }
             _ => {}
         }
         self.at = At::Arg(first);
@@ -496,7 +553,10 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             Arg::Nil { .. } => self.errorf("nil is not a command"),
             Arg::Number { number, .. } => self.ideal_constant(first, number).map(Slot::plain),
             Arg::String { text, .. } => Ok(Slot::plain(Value::str(text))),
-            _ => self.errorf(format!("can't evaluate command {}", gofmt::quote(&first.to_string()))),
+            _ => self.errorf(format!(
+                "can't evaluate command {}",
+                gofmt::quote(&first.to_string())
+            )),
         }
     }
 
@@ -508,7 +568,8 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             && (text.as_bytes()[1] == b'x' || text.as_bytes()[1] == b'X')
             && !text.contains(['p', 'P']);
         let is_rune = text.starts_with('\'');
-        if n.float.is_some() && !is_hex_int && !is_rune && text.contains(['.', 'e', 'E', 'p', 'P']) {
+        if n.float.is_some() && !is_hex_int && !is_rune && text.contains(['.', 'e', 'E', 'p', 'P'])
+        {
             return Ok(Value::Float(n.float.unwrap_or(0.0)));
         }
         if let Some(i) = n.int {
@@ -589,7 +650,11 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         match &receiver.v {
             Value::Object(o) => match o.member(field) {
                 Some(Member::Method(m)) => {
-                    let f = Func { params: m.params, variadic: m.variadic, imp: Imp::Plain(|_| Ok(Value::Nil)) };
+                    let f = Func {
+                        params: m.params,
+                        variadic: m.variadic,
+                        imp: Imp::Plain(|_| Ok(Value::Nil)),
+                    };
                     let argv = self.eval_args(dot, &f, field, args, fin)?;
                     return match (m.call)(argv) {
                         Ok(v) => Ok(Slot::plain(v)),
@@ -601,7 +666,9 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
                 }
                 Some(Member::Field(v)) => {
                     if has_args {
-                        return self.errorf(format!("{field} has arguments but cannot be invoked as function"));
+                        return self.errorf(format!(
+                            "{field} has arguments but cannot be invoked as function"
+                        ));
                     }
                     return Ok(Slot::iface(v));
                 }
@@ -619,7 +686,11 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             }
             _ => {}
         }
-        let type_name = if receiver.iface { "interface {}".to_string() } else { receiver.v.type_name() };
+        let type_name = if receiver.iface {
+            "interface {}".to_string()
+        } else {
+            receiver.v.type_name()
+        };
         self.errorf(format!("can't evaluate field {field} in type {type_name}"))
     }
 
@@ -640,7 +711,14 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
     }
 
     /// Evaluates the arguments of a call against the function's Go signature.
-    fn eval_args(&mut self, dot: &Slot, f: &Func, name: &str, args: &'t [Arg], fin: Option<Slot>) -> R<Vec<Value>> {
+    fn eval_args(
+        &mut self,
+        dot: &Slot,
+        f: &Func,
+        name: &str,
+        args: &'t [Arg],
+        fin: Option<Slot>,
+    ) -> R<Vec<Value>> {
         let args = if args.is_empty() { args } else { &args[1..] };
         let num_in = args.len() + usize::from(fin.is_some());
         let num_fixed;
@@ -656,7 +734,10 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         } else {
             num_fixed = args.len();
             if num_in != f.params.len() {
-                return self.errorf(format!("wrong number of args for {name}: want {} got {num_in}", f.params.len()));
+                return self.errorf(format!(
+                    "wrong number of args for {name}: want {} got {num_in}",
+                    f.params.len()
+                ));
             }
         }
         let mut argv = Vec::with_capacity(num_in);
@@ -699,7 +780,10 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
         if let Imp::And | Imp::Or = f.imp {
             let num_in = rest.len() + usize::from(fin.is_some());
             if num_in < 1 {
-                return self.errorf(format!("wrong number of args for {name}: want at least 1 got {}", rest.len()));
+                return self.errorf(format!(
+                    "wrong number of args for {name}: want at least 1 got {}",
+                    rest.len()
+                ));
             }
             let is_or = matches!(f.imp, Imp::Or);
             let mut v = Slot::plain(Value::Nil);
@@ -748,7 +832,11 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
     }
 
     fn include(&mut self, argv: &[Value]) -> Result<Value, String> {
-        let name = argv.first().and_then(Value::as_str).unwrap_or("").to_string();
+        let name = argv
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let data = argv.get(1).cloned().unwrap_or(Value::Nil);
         {
             let mut counts = self.ex.include_counts.borrow_mut();
@@ -761,9 +849,13 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             *n += 1;
         }
         let r = if self.depth >= MAX_TEMPLATE_DEPTH {
-            Err(format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"))
+            Err(format!(
+                "exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"
+            ))
         } else {
-            self.ex.execute_at_depth(self.set, &name, &data, self.depth + 1).map_err(|e| e.to_string())
+            self.ex
+                .execute_at_depth(self.set, &name, &data, self.depth + 1)
+                .map_err(|e| e.to_string())
         };
         if let Some(n) = self.ex.include_counts.borrow_mut().get_mut(&name) {
             *n -= 1;
@@ -772,19 +864,32 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
     }
 
     fn tpl(&mut self, argv: &[Value]) -> Result<Value, String> {
-        let text = argv.first().and_then(Value::as_str).unwrap_or("").to_string();
+        let text = argv
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let data = argv.get(1).cloned().unwrap_or(Value::Nil);
         if self.depth >= MAX_TEMPLATE_DEPTH {
-            return Err(format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"));
+            return Err(format!(
+                "exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"
+            ));
         }
         let mut set = self.set.clone();
         let name = self.ex.tpl_name.clone();
         if let Err(e) = set.parse(&name, &text, self.ex.funcs) {
-            return Err(format!("cannot parse template {}: {}", gofmt::quote(&text), e.0));
+            return Err(format!(
+                "cannot parse template {}: {}",
+                gofmt::quote(&text),
+                e.0
+            ));
         }
         match self.ex.execute_at_depth(&set, &name, &data, self.depth + 1) {
             Ok(out) => Ok(Value::string(out.replace("<no value>", ""))),
-            Err(e) => Err(format!("error during tpl function execution for {}: {e}", gofmt::quote(&text))),
+            Err(e) => Err(format!(
+                "error during tpl function execution for {}: {e}",
+                gofmt::quote(&text)
+            )),
         }
     }
 
@@ -801,7 +906,14 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
                 };
             }
             Arg::Field { idents, .. } => {
-                let v = self.eval_field_chain(dot, dot.clone(), n, idents, std::slice::from_ref(n), None)?;
+                let v = self.eval_field_chain(
+                    dot,
+                    dot.clone(),
+                    n,
+                    idents,
+                    std::slice::from_ref(n),
+                    None,
+                )?;
                 return self.validate_type(v, ty);
             }
             Arg::Variable { idents, .. } => {
@@ -832,7 +944,9 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
                 Value::Float(number.float.unwrap_or(0.0))
             }
             (Ty::Float64, _) => return self.errorf(format!("expected float; found {n}")),
-            (Ty::Int, Arg::Number { number, .. }) if number.int.is_some() => Value::Int(number.int.unwrap_or(0)),
+            (Ty::Int, Arg::Number { number, .. }) if number.int.is_some() => {
+                Value::Int(number.int.unwrap_or(0))
+            }
             (Ty::Int64, Arg::Number { number, .. }) if number.int.is_some() => {
                 Value::Int64(number.int.unwrap_or(0))
             }
@@ -840,7 +954,9 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             (Ty::String, Arg::String { text, .. }) => Value::str(text),
             (Ty::String, _) => return self.errorf(format!("expected string; found {n}")),
             (Ty::Any | Ty::Reflect, Arg::Bool { value, .. }) => Value::Bool(*value),
-            (Ty::Any | Ty::Reflect, Arg::Number { number, .. }) => self.ideal_constant(n, number)?,
+            (Ty::Any | Ty::Reflect, Arg::Number { number, .. }) => {
+                self.ideal_constant(n, number)?
+            }
             (Ty::Any | Ty::Reflect, Arg::String { text, .. }) => Value::str(text),
             _ => return self.errorf(format!("can't handle {n} for arg of type {}", ty.go_name())),
         };
@@ -856,7 +972,10 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             if value.iface {
                 return match ty {
                     Ty::Any | Ty::Reflect => Ok(Slot::plain(Value::Nil)),
-                    t => self.errorf(format!("wrong type for value; expected {}; got interface {{}}", t.go_name())),
+                    t => self.errorf(format!(
+                        "wrong type for value; expected {}; got interface {{}}",
+                        t.go_name()
+                    )),
                 };
             }
             if ty.nilable() {
@@ -873,7 +992,9 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             Ty::Bool => matches!(value.v, Value::Bool(_)),
             Ty::Map => matches!(&value.v, Value::Map(m) if m.kind != MapKind::String),
             Ty::List => matches!(&value.v, Value::List(l) if l.kind == crate::value::ListKind::Any),
-            Ty::StringList => matches!(&value.v, Value::List(l) if l.kind == crate::value::ListKind::String),
+            Ty::StringList => {
+                matches!(&value.v, Value::List(l) if l.kind == crate::value::ListKind::String)
+            }
         };
         if !ok {
             return self.errorf(format!(

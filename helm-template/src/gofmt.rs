@@ -114,7 +114,9 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if i < bytes.len() && bytes[i] == b'*' {
                 i += 1;
                 match args.get(arg_index) {
-                    Some(Value::Int(n)) | Some(Value::Int64(n)) if *n >= 0 => spec.precision = Some(*n as usize),
+                    Some(Value::Int(n)) | Some(Value::Int64(n)) if *n >= 0 => {
+                        spec.precision = Some(*n as usize)
+                    }
                     _ => out.push_str("%!(BADPREC)"),
                 }
                 arg_index += 1;
@@ -189,7 +191,9 @@ fn parse_num(bytes: &[u8], mut i: usize) -> (Option<usize>, usize) {
     let start = i;
     let mut n: usize = 0;
     while i < bytes.len() && bytes[i].is_ascii_digit() {
-        n = n.saturating_mul(10).saturating_add((bytes[i] - b'0') as usize);
+        n = n
+            .saturating_mul(10)
+            .saturating_add((bytes[i] - b'0') as usize);
         i += 1;
     }
     if i == start {
@@ -314,12 +318,16 @@ fn format_int(out: &mut String, i: i128, v: &Value, verb: char, spec: &Spec) {
         'x' => format!("{magnitude:x}"),
         'X' => format!("{magnitude:X}"),
         'c' => {
-            let c = char::from_u32(i as u32).filter(|_| (0..=0x10FFFF).contains(&i)).unwrap_or('\u{FFFD}');
+            let c = char::from_u32(i as u32)
+                .filter(|_| (0..=0x10FFFF).contains(&i))
+                .unwrap_or('\u{FFFD}');
             pad(out, &c.to_string(), spec);
             return;
         }
         'q' => {
-            let c = char::from_u32(i as u32).filter(|_| (0..=0x10FFFF).contains(&i)).unwrap_or('\u{FFFD}');
+            let c = char::from_u32(i as u32)
+                .filter(|_| (0..=0x10FFFF).contains(&i))
+                .unwrap_or('\u{FFFD}');
             pad(out, &quote_rune(c), spec);
             return;
         }
@@ -378,7 +386,10 @@ fn format_int(out: &mut String, i: i128, v: &Value, verb: char, spec: &Spec) {
         out.push_str(&s);
     } else {
         let s = format!("{sign}{prefix}{digits}");
-        let spec = Spec { zero: false, ..spec.clone() };
+        let spec = Spec {
+            zero: false,
+            ..spec.clone()
+        };
         pad(out, &s, &spec);
     }
 }
@@ -408,7 +419,14 @@ fn format_float_verb(out: &mut String, f: f64, v: &Value, verb: char, spec: &Spe
     } else {
         body
     };
-    let spec = if !f.is_finite() { Spec { zero: false, ..spec.clone() } } else { spec.clone() };
+    let spec = if !f.is_finite() {
+        Spec {
+            zero: false,
+            ..spec.clone()
+        }
+    } else {
+        spec.clone()
+    };
     pad(out, &body, &spec);
 }
 
@@ -459,7 +477,9 @@ pub fn format_g(f: f64, precision: Option<usize>, sharp: bool, upper: bool) -> S
             }
         }
     };
-    let mut eprec = precision.map(|p| p.max(1) as i32).unwrap_or(digits.len() as i32);
+    let mut eprec = precision
+        .map(|p| p.max(1) as i32)
+        .unwrap_or(digits.len() as i32);
     if shortest {
         eprec = 6;
     }
@@ -519,7 +539,11 @@ fn fixed_from_digits(digits: &str, point: i32) -> String {
         s.extend(std::iter::repeat_n('0', point as usize - digits.len()));
         s
     } else {
-        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        format!(
+            "{}.{}",
+            &digits[..point as usize],
+            &digits[point as usize..]
+        )
     }
 }
 
@@ -607,7 +631,11 @@ fn format_hex_float(f: f64, precision: Option<usize>, upper: bool) -> String {
                 lead2 = 1;
             }
             let frac = kept & ((1u64 << (p * 4)) - 1);
-            digits = if p == 0 { String::new() } else { format!("{frac:0width$x}", width = p) };
+            digits = if p == 0 {
+                String::new()
+            } else {
+                format!("{frac:0width$x}", width = p)
+            };
             let _ = lead2;
         } else {
             while digits.len() < p {
@@ -647,7 +675,11 @@ fn format_binary_float(f: f64) -> String {
         mant |= 1u64 << 52;
         exp - 1075
     };
-    format!("{sign}{mant}p{}{}", if e < 0 { "-" } else { "+" }, e.unsigned_abs())
+    format!(
+        "{sign}{mant}p{}{}",
+        if e < 0 { "-" } else { "+" },
+        e.unsigned_abs()
+    )
 }
 
 /// strconv.FormatFloat(f, 'e', prec, 64).
@@ -689,7 +721,11 @@ pub fn format_f_shortest(f: f64) -> String {
         return s;
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let (digits, point) = shortest_digits(f);
     let s = fixed_from_digits(&digits, point);
@@ -712,7 +748,11 @@ fn format_string(out: &mut String, s: &str, v: &Value, verb: char, spec: &Spec) 
     match verb {
         'v' | 's' => pad(out, s, spec),
         'q' => {
-            let q = if spec.sharp && !s.contains('`') && s.chars().all(|c| c != '\u{FEFF}' && (c == '\t' || !c.is_control())) {
+            let q = if spec.sharp
+                && !s.contains('`')
+                && s.chars()
+                    .all(|c| c != '\u{FEFF}' && (c == '\t' || !c.is_control()))
+            {
                 format!("`{s}`")
             } else {
                 quote_with(s, spec.plus)
@@ -828,7 +868,10 @@ mod tests {
         let args = [Value::Int(42), Value::str("hi"), Value::Float(2.5)];
         assert_eq!(sprintf("%d %s %v", &args), "42 hi 2.5");
         assert_eq!(sprintf("%05d|%-4s|%6.2f", &args), "00042|hi  |  2.50");
-        assert_eq!(sprintf("%x %q", &[Value::Int(255), Value::str("a\"b")]), "ff \"a\\\"b\"");
+        assert_eq!(
+            sprintf("%x %q", &[Value::Int(255), Value::str("a\"b")]),
+            "ff \"a\\\"b\""
+        );
         assert_eq!(sprintf("%d", &[]), "%!d(MISSING)");
         assert_eq!(sprintf("%d", &[Value::str("x")]), "%!d(string=x)");
         assert_eq!(sprintf("x", &[Value::Int(1)]), "x%!(EXTRA int=1)");

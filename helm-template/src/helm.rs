@@ -194,7 +194,9 @@ impl Object for CapabilitiesObject {
                 major,
                 minor,
             })),
-            "APIVersions" => Value::Object(Rc::new(VersionSet(Rc::new(self.0.api_versions.clone())))),
+            "APIVersions" => {
+                Value::Object(Rc::new(VersionSet(Rc::new(self.0.api_versions.clone()))))
+            }
             "HelmVersion" => Value::Object(Rc::new(HelmVersionObject(self.0.helm_version.clone()))),
             _ => return None,
         }))
@@ -213,7 +215,10 @@ impl Object for CapabilitiesObject {
         if let Some(Member::Field(v)) = self.member("KubeVersion") {
             m.insert("KubeVersion".into(), plain(&v));
         }
-        m.insert("APIVersions".into(), Value::string_list(self.0.api_versions.clone()));
+        m.insert(
+            "APIVersions".into(),
+            Value::string_list(self.0.api_versions.clone()),
+        );
         if let Some(Member::Field(v)) = self.member("HelmVersion") {
             m.insert("HelmVersion".into(), plain(&v));
         }
@@ -234,7 +239,11 @@ impl Object for KubeVersionObject {
     }
     fn member(&self, name: &str) -> Option<Member> {
         let method = |s: String| {
-            Member::Method(Method { params: &[], variadic: None, call: Box::new(move |_| Ok(Value::str(&s))) })
+            Member::Method(Method {
+                params: &[],
+                variadic: None,
+                call: Box::new(move |_| Ok(Value::str(&s))),
+            })
         };
         Some(match name {
             "Version" => Member::Field(Value::str(&self.version)),
@@ -308,7 +317,10 @@ impl Object for HelmVersionObject {
         }))
     }
     fn print(&self) -> String {
-        format!("{{{} {DEFAULT_GIT_COMMIT} clean {DEFAULT_GO_VERSION}}}", self.0)
+        format!(
+            "{{{} {DEFAULT_GIT_COMMIT} clean {DEFAULT_GO_VERSION}}}",
+            self.0
+        )
     }
     fn to_plain(&self) -> Value {
         let mut m = BTreeMap::new();
@@ -346,7 +358,10 @@ impl Object for ChartObject {
             "Annotations" => Value::Map(Map {
                 kind: MapKind::String,
                 entries: Rc::new(std::cell::RefCell::new(
-                    c.annotations.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect(),
+                    c.annotations
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::str(v)))
+                        .collect(),
                 )),
             }),
             "KubeVersion" => Value::str(&c.kube_version),
@@ -361,7 +376,11 @@ impl Object for ChartObject {
     }
     fn print(&self) -> String {
         let c = &self.0;
-        let annotations: Vec<String> = c.annotations.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        let annotations: Vec<String> = c
+            .annotations
+            .iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect();
         format!(
             "{{{{{} {} [{}] {} {} [{}] [] {} {} {} {} {} {} map[{}] {} [] {}}} {}}}",
             c.name,
@@ -426,9 +445,19 @@ pub struct RenderInput {
 pub fn values_from_yaml(text: &str) -> Result<Value, Error> {
     let v = codec::from_yaml_values(text).map_err(Error::Values)?;
     Ok(match v {
-        Value::Map(m) => Value::Map(Map { kind: MapKind::ChartValues, entries: m.entries }),
-        Value::Nil => Value::Map(Map { kind: MapKind::ChartValues, entries: Default::default() }),
-        _ => return Err(Error::Values("error unmarshaling JSON: cannot unmarshal into chartutil.Values".into())),
+        Value::Map(m) => Value::Map(Map {
+            kind: MapKind::ChartValues,
+            entries: m.entries,
+        }),
+        Value::Nil => Value::Map(Map {
+            kind: MapKind::ChartValues,
+            entries: Default::default(),
+        }),
+        _ => {
+            return Err(Error::Values(
+                "error unmarshaling JSON: cannot unmarshal into chartutil.Values".into(),
+            ))
+        }
     })
 }
 
@@ -444,35 +473,104 @@ fn sort_templates(names: &mut [String]) {
 
 /// Renders every template of a chart that is not a partial, as Helm's `engine.Render` does.
 pub fn render(input: &RenderInput) -> Result<BTreeMap<String, String>, Error> {
+    let prefix = &input.chart.name;
+    let top = top_values(input);
+    let tpls: Vec<Renderable> = input
+        .templates
+        .iter()
+        .map(|(n, t)| Renderable {
+            name: format!("{prefix}/{n}"),
+            text: t.clone(),
+            vals: top.clone(),
+            base_path: format!("{prefix}/templates"),
+        })
+        .collect();
+    render_all(&tpls, input.seed)
+}
+
+/// One template file as Helm's engine holds it (its `renderable`): the full name
+/// ("root/charts/sub/templates/a.yaml"), the text, the values its chart sees (a map
+/// shared by every template of that chart: `.Template` is set in it before each render),
+/// and its chart's `.Template.BasePath`.
+pub struct Renderable {
+    pub name: String,
+    pub text: String,
+    pub vals: Value,
+    pub base_path: String,
+}
+
+/// What a chart's templates see at the top: Helm's `recAllTpls` map.
+pub struct Scope<'a> {
+    pub chart: &'a ChartMetadata,
+    pub files: Value,
+    pub release: &'a Release,
+    pub capabilities: &'a Capabilities,
+    pub values: Value,
+    pub subcharts: Value,
+}
+
+/// Builds the top-level map a chart's templates see (`.Chart`, `.Files`, `.Release`,
+/// `.Capabilities`, `.Values`, `.Subcharts`).
+pub fn scope_value(s: Scope<'_>) -> Value {
+    let mut top = BTreeMap::new();
+    top.insert(
+        "Chart".into(),
+        Value::Object(Rc::new(ChartObject(s.chart.clone()))),
+    );
+    top.insert(
+        "Capabilities".into(),
+        Value::Object(Rc::new(CapabilitiesObject(s.capabilities.clone()))),
+    );
+    top.insert("Release".into(), s.release.to_value());
+    top.insert("Values".into(), s.values);
+    top.insert("Files".into(), s.files);
+    top.insert("Subcharts".into(), s.subcharts);
+    Value::map(top)
+}
+
+/// Parses every template in Helm's order and renders those that are not partials, as
+/// Helm's `engine.render` does over all charts of a release.
+pub fn render_all(tpls: &[Renderable], seed: u64) -> Result<BTreeMap<String, String>, Error> {
     let funcs = Registry::helm();
     let mut set = Templates::new();
-    let prefix = &input.chart.name;
-    let mut files: Vec<(String, &str)> =
-        input.templates.iter().map(|(n, t)| (format!("{prefix}/{n}"), t.as_str())).collect();
-    let mut names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let mut names: Vec<String> = tpls.iter().map(|t| t.name.clone()).collect();
+    names.sort();
+    names.dedup();
     sort_templates(&mut names);
-    files.sort_by_key(|(n, _)| names.iter().position(|m| m == n));
-    for (name, text) in &files {
-        set.parse(name, text, &funcs).map_err(|e| Error::Parse(cleanup_parse_error(name, &e.0)))?;
+    // A later entry with the same name replaces an earlier one, as Go's map does.
+    let by_name: BTreeMap<&str, &Renderable> = tpls.iter().map(|t| (t.name.as_str(), t)).collect();
+    for name in &names {
+        let Some(r) = by_name.get(name.as_str()) else {
+            continue;
+        };
+        set.parse(name, &r.text, &funcs)
+            .map_err(|e| Error::Parse(cleanup_parse_error(name, &e.0)))?;
     }
-    let top = top_values(input);
-    let executor = Executor::new(&funcs, input.seed);
+    let executor = Executor::new(&funcs, seed);
     let mut out = BTreeMap::new();
     for name in &names {
         let base = name.rsplit('/').next().unwrap_or(name);
         if base.starts_with('_') {
             continue;
         }
-        if let Value::Map(m) = &top {
+        let Some(r) = by_name.get(name.as_str()) else {
+            continue;
+        };
+        if let Value::Map(m) = &r.vals {
             let mut t = BTreeMap::new();
             t.insert("Name".to_string(), Value::str(name));
-            t.insert("BasePath".to_string(), Value::string(format!("{prefix}/templates")));
+            t.insert("BasePath".to_string(), Value::str(&r.base_path));
             m.insert(
                 "Template".into(),
-                Value::Map(Map { kind: MapKind::ChartValues, entries: Rc::new(std::cell::RefCell::new(t)) }),
+                Value::Map(Map {
+                    kind: MapKind::ChartValues,
+                    entries: Rc::new(std::cell::RefCell::new(t)),
+                }),
             );
         }
-        let text = executor.execute(&set, name, &top).map_err(|e| Error::Exec(cleanup_exec_error(name, &e)))?;
+        let text = executor
+            .execute(&set, name, &r.vals)
+            .map_err(|e| Error::Exec(cleanup_exec_error(name, &e)))?;
         out.insert(name.clone(), text.replace("<no value>", ""));
     }
     Ok(out)
@@ -480,8 +578,14 @@ pub fn render(input: &RenderInput) -> Result<BTreeMap<String, String>, Error> {
 
 fn top_values(input: &RenderInput) -> Value {
     let mut top = BTreeMap::new();
-    top.insert("Chart".into(), Value::Object(Rc::new(ChartObject(input.chart.clone()))));
-    top.insert("Capabilities".into(), Value::Object(Rc::new(CapabilitiesObject(input.capabilities.clone()))));
+    top.insert(
+        "Chart".into(),
+        Value::Object(Rc::new(ChartObject(input.chart.clone()))),
+    );
+    top.insert(
+        "Capabilities".into(),
+        Value::Object(Rc::new(CapabilitiesObject(input.capabilities.clone()))),
+    );
     top.insert("Release".into(), input.release.to_value());
     top.insert("Values".into(), input.values.clone());
     top.insert("Files".into(), Value::map(BTreeMap::new()));
@@ -495,7 +599,11 @@ fn cleanup_parse_error(name: &str, err: &str) -> String {
     if tokens.len() == 1 {
         return format!("parse error in ({name}): {err}");
     }
-    format!("parse error at ({}): {}", tokens[1], tokens[tokens.len() - 1])
+    format!(
+        "parse error at ({}): {}",
+        tokens[1],
+        tokens[tokens.len() - 1]
+    )
 }
 
 /// Helm's `cleanupExecError`: `required` and `fail` messages as "execution error at

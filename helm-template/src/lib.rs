@@ -16,6 +16,7 @@
 //! assert_eq!(out["demo/templates/cm.yaml"], "name: web\n");
 //! ```
 
+pub mod chart;
 pub mod exec;
 pub mod funcs;
 pub mod gofmt;

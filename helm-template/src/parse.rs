@@ -21,7 +21,11 @@ pub enum Node {
     If(Control),
     Range(Control),
     With(Control),
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
     Break,
     Continue,
 }
@@ -50,15 +54,42 @@ pub struct Command {
 
 #[derive(Debug, Clone)]
 pub enum Arg {
-    Field { pos: usize, idents: Vec<String> },
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
-    Identifier { pos: usize, name: String },
-    Variable { pos: usize, idents: Vec<String> },
-    Dot { pos: usize },
-    Nil { pos: usize },
-    Bool { pos: usize, value: bool },
-    Number { pos: usize, number: Number },
-    String { pos: usize, quoted: String, text: String },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
+    Variable {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Bool {
+        pos: usize,
+        value: bool,
+    },
+    Number {
+        pos: usize,
+        number: Number,
+    },
+    String {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
     Pipe(Box<Pipe>),
 }
 
@@ -368,7 +399,12 @@ impl<'a> Lexer<'a> {
     }
 
     fn this_item(&mut self, typ: ItemType) -> Item {
-        let item = Item { typ, pos: self.start, val: self.input[self.start..self.pos].to_string(), line: self.start_line };
+        let item = Item {
+            typ,
+            pos: self.start,
+            val: self.input[self.start..self.pos].to_string(),
+            line: self.start_line,
+        };
         self.start = self.pos;
         self.start_line = self.line;
         item
@@ -407,21 +443,45 @@ impl<'a> Lexer<'a> {
     }
 
     fn errorf(&mut self, msg: String) -> Option<State> {
-        self.item = Some(Item { typ: ItemType::Error, pos: self.start, val: msg, line: self.start_line });
+        self.item = Some(Item {
+            typ: ItemType::Error,
+            pos: self.start,
+            val: msg,
+            line: self.start_line,
+        });
         self.failed = true;
         None
     }
 
     fn next_item(&mut self) -> Item {
         if self.failed {
-            return Item { typ: ItemType::Eof, pos: self.pos, val: "EOF".into(), line: self.start_line };
+            return Item {
+                typ: ItemType::Eof,
+                pos: self.pos,
+                val: "EOF".into(),
+                line: self.start_line,
+            };
         }
-        self.item = Some(Item { typ: ItemType::Eof, pos: self.pos, val: "EOF".into(), line: self.start_line });
-        let mut state = if self.inside_action { State::InsideAction } else { State::Text };
+        self.item = Some(Item {
+            typ: ItemType::Eof,
+            pos: self.pos,
+            val: "EOF".into(),
+            line: self.start_line,
+        });
+        let mut state = if self.inside_action {
+            State::InsideAction
+        } else {
+            State::Text
+        };
         loop {
             match self.step(state) {
                 Some(next) => state = next,
-                None => return self.item.take().expect("every state ends by setting an item"),
+                None => {
+                    return self
+                        .item
+                        .take()
+                        .expect("every state ends by setting an item")
+                }
             }
         }
     }
@@ -604,7 +664,10 @@ impl<'a> Lexer<'a> {
                 self.emit(ItemType::RightParen)
             }
             Some(c) if c.is_ascii() && !c.is_ascii_control() => self.emit(ItemType::Char),
-            Some(c) => self.errorf(format!("unrecognized character in action: {}", go_unicode(c))),
+            Some(c) => self.errorf(format!(
+                "unrecognized character in action: {}",
+                go_unicode(c)
+            )),
         }
     }
 
@@ -663,7 +726,11 @@ impl<'a> Lexer<'a> {
 
     fn lex_field_or_variable(&mut self, typ: ItemType) -> Option<State> {
         if self.at_terminator() {
-            return self.emit(if typ == ItemType::Variable { ItemType::Variable } else { ItemType::Dot });
+            return self.emit(if typ == ItemType::Variable {
+                ItemType::Variable
+            } else {
+                ItemType::Dot
+            });
         }
         let mut last;
         loop {
@@ -822,7 +889,11 @@ struct Parser<'a> {
 type PResult<T> = Result<T, ParseError>;
 
 /// Parses one template text: the body named `name`, and the templates it defines.
-pub fn parse(name: &str, text: &str, has_function: &dyn Fn(&str) -> bool) -> Result<Vec<Tree>, ParseError> {
+pub fn parse(
+    name: &str,
+    text: &str,
+    has_function: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Tree>, ParseError> {
     let text_rc: Rc<str> = Rc::from(text);
     let parse_name: Rc<str> = Rc::from(name);
     let mut p = Parser {
@@ -841,7 +912,12 @@ pub fn parse(name: &str, text: &str, has_function: &dyn Fn(&str) -> bool) -> Res
         last_line: 1,
     };
     let root = p.parse_top()?;
-    let mut trees = vec![Tree { name: name.to_string(), parse_name, text: text_rc, root }];
+    let mut trees = vec![Tree {
+        name: name.to_string(),
+        parse_name,
+        text: text_rc,
+        root,
+    }];
     let defined = std::mem::take(&mut p.defined);
     trees.extend(defined);
     Ok(trees)
@@ -858,7 +934,12 @@ pub fn is_empty_tree(nodes: &[Node]) -> bool {
 
 impl<'a> Parser<'a> {
     fn err<T>(&self, msg: impl Into<String>) -> PResult<T> {
-        Err(ParseError(format!("template: {}:{}: {}", self.parse_name, self.last_line, msg.into())))
+        Err(ParseError(format!(
+            "template: {}:{}: {}",
+            self.parse_name,
+            self.last_line,
+            msg.into()
+        )))
     }
 
     fn next(&mut self) -> Item {
@@ -891,7 +972,9 @@ impl<'a> Parser<'a> {
 
     fn peek(&mut self) -> Item {
         if self.peek_count > 0 {
-            return self.tokens[self.peek_count - 1].clone().expect("peeked token");
+            return self.tokens[self.peek_count - 1]
+                .clone()
+                .expect("peeked token");
         }
         self.peek_count = 1;
         let item = self.lex.next_item();
@@ -926,7 +1009,10 @@ impl<'a> Parser<'a> {
         if token.typ == ItemType::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != token.line {
-                extra = format!(" in action started at {}:{}", self.parse_name, self.action_line);
+                extra = format!(
+                    " in action started at {}:{}",
+                    self.parse_name, self.action_line
+                );
                 if token.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -980,11 +1066,19 @@ impl<'a> Parser<'a> {
                 return Ok(());
             }
             if !is_empty_tree(&root) {
-                return self.err(format!("template: multiple definition of template {}", crate::gofmt::quote(&name)));
+                return self.err(format!(
+                    "template: multiple definition of template {}",
+                    crate::gofmt::quote(&name)
+                ));
             }
             return Ok(());
         }
-        self.defined.push(Tree { name, parse_name: self.parse_name.clone(), text: self.text.clone(), root });
+        self.defined.push(Tree {
+            name,
+            parse_name: self.parse_name.clone(),
+            text: self.text.clone(),
+            root,
+        });
         Ok(())
     }
 
@@ -1027,8 +1121,16 @@ impl<'a> Parser<'a> {
         let token = self.next_non_space();
         match token.typ {
             ItemType::Block => return self.block_control().map(Flow::Node),
-            ItemType::Break => return self.break_control("{{break}}").map(|_| Flow::Node(Node::Break)),
-            ItemType::Continue => return self.break_control("{{continue}}").map(|_| Flow::Node(Node::Continue)),
+            ItemType::Break => {
+                return self
+                    .break_control("{{break}}")
+                    .map(|_| Flow::Node(Node::Break))
+            }
+            ItemType::Continue => {
+                return self
+                    .break_control("{{continue}}")
+                    .map(|_| Flow::Node(Node::Continue))
+            }
             ItemType::Else => return self.else_control(),
             ItemType::End => {
                 self.expect(ItemType::RightDelim, "end")?;
@@ -1058,7 +1160,12 @@ impl<'a> Parser<'a> {
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<Pipe> {
         let token = self.peek_non_space();
-        let mut pipe = Pipe { pos: token.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos: token.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
         'decls: loop {
             let v = self.peek_non_space();
             if v.typ == ItemType::Variable {
@@ -1076,7 +1183,9 @@ impl<'a> Parser<'a> {
                     self.vars.push(v.val.clone());
                     if context == "range" && pipe.decl.len() < 2 {
                         match self.peek_non_space().typ {
-                            ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => continue 'decls,
+                            ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => {
+                                continue 'decls
+                            }
                             _ => return self.err("range can only initialize variables"),
                         }
                     }
@@ -1099,9 +1208,16 @@ impl<'a> Parser<'a> {
                     for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
                         if matches!(
                             c.args[0],
-                            Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::String { .. }
+                            Arg::Bool { .. }
+                                | Arg::Dot { .. }
+                                | Arg::Nil { .. }
+                                | Arg::Number { .. }
+                                | Arg::String { .. }
                         ) {
-                            return self.err(format!("non executable command in pipeline stage {}", i + 1));
+                            return self.err(format!(
+                                "non executable command in pipeline stage {}",
+                                i + 1
+                            ));
                         }
                     }
                     return Ok(pipe);
@@ -1165,7 +1281,12 @@ impl<'a> Parser<'a> {
             }
             Flow::Node(_) => unreachable!("item_list ends only on end or else"),
         }
-        Ok(Control { pos: pipe.pos, pipe, list, else_list })
+        Ok(Control {
+            pos: pipe.pos,
+            pipe,
+            list,
+            else_list,
+        })
     }
 
     fn else_control(&mut self) -> PResult<Flow> {
@@ -1192,7 +1313,11 @@ impl<'a> Parser<'a> {
             return self.err(format!("unexpected {} in {context}", flow_name(&end)));
         }
         self.add_tree(name.clone(), list)?;
-        Ok(Node::Template { pos: token.pos, name, pipe: Some(pipe) })
+        Ok(Node::Template {
+            pos: token.pos,
+            name,
+            pipe: Some(pipe),
+        })
     }
 
     fn template_control(&mut self) -> PResult<Node> {
@@ -1204,7 +1329,11 @@ impl<'a> Parser<'a> {
             self.backup();
             pipe = Some(self.pipeline(context, ItemType::RightDelim)?);
         }
-        Ok(Node::Template { pos: token.pos, name, pipe })
+        Ok(Node::Template {
+            pos: token.pos,
+            name,
+            pipe,
+        })
     }
 
     fn template_name(&mut self, token: &Item, context: &str) -> PResult<String> {
@@ -1216,7 +1345,10 @@ impl<'a> Parser<'a> {
 
     fn command(&mut self) -> PResult<Command> {
         let pos = self.peek_non_space().pos;
-        let mut cmd = Command { pos, args: Vec::new() };
+        let mut cmd = Command {
+            pos,
+            args: Vec::new(),
+        };
         loop {
             self.peek_non_space();
             if let Some(operand) = self.operand()? {
@@ -1259,10 +1391,21 @@ impl<'a> Parser<'a> {
                     idents.extend(fields);
                     Arg::Variable { pos, idents }
                 }
-                Arg::Bool { .. } | Arg::String { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
-                    return self.err(format!("unexpected . after term {}", crate::gofmt::quote(&node.to_string())));
+                Arg::Bool { .. }
+                | Arg::String { .. }
+                | Arg::Number { .. }
+                | Arg::Nil { .. }
+                | Arg::Dot { .. } => {
+                    return self.err(format!(
+                        "unexpected . after term {}",
+                        crate::gofmt::quote(&node.to_string())
+                    ));
                 }
-                other => Arg::Chain { pos, node: Box::new(other), fields },
+                other => Arg::Chain {
+                    pos,
+                    node: Box::new(other),
+                    fields,
+                },
             }));
         }
         Ok(Some(node))
@@ -1274,21 +1417,36 @@ impl<'a> Parser<'a> {
         Ok(Some(match token.typ {
             ItemType::Identifier => {
                 if !(self.has_function)(&token.val) {
-                    return self.err(format!("function {} not defined", crate::gofmt::quote(&token.val)));
+                    return self.err(format!(
+                        "function {} not defined",
+                        crate::gofmt::quote(&token.val)
+                    ));
                 }
-                Arg::Identifier { pos, name: token.val }
+                Arg::Identifier {
+                    pos,
+                    name: token.val,
+                }
             }
             ItemType::Dot => Arg::Dot { pos },
             ItemType::Nil => Arg::Nil { pos },
             ItemType::Variable => {
                 let idents: Vec<String> = token.val.split('.').map(String::from).collect();
                 if !self.vars.iter().any(|v| *v == idents[0]) {
-                    return self.err(format!("undefined variable {}", crate::gofmt::quote(&idents[0])));
+                    return self.err(format!(
+                        "undefined variable {}",
+                        crate::gofmt::quote(&idents[0])
+                    ));
                 }
                 Arg::Variable { pos, idents }
             }
-            ItemType::Field => Arg::Field { pos, idents: token.val[1..].split('.').map(String::from).collect() },
-            ItemType::Bool => Arg::Bool { pos, value: token.val == "true" },
+            ItemType::Field => Arg::Field {
+                pos,
+                idents: token.val[1..].split('.').map(String::from).collect(),
+            },
+            ItemType::Bool => Arg::Bool {
+                pos,
+                value: token.val == "true",
+            },
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
                 let number = self.number(&token)?;
                 Arg::Number { pos, number }
@@ -1304,7 +1462,11 @@ impl<'a> Parser<'a> {
             }
             ItemType::String | ItemType::RawString => {
                 let text = self.unquote(&token.val)?;
-                Arg::String { pos, quoted: token.val, text }
+                Arg::String {
+                    pos,
+                    quoted: token.val,
+                    text,
+                }
             }
             _ => {
                 self.backup();
@@ -1315,17 +1477,26 @@ impl<'a> Parser<'a> {
 
     fn number(&self, token: &Item) -> PResult<Number> {
         let text = token.val.clone();
-        let mut n = Number { text: text.clone(), int: None, uint: None, float: None };
+        let mut n = Number {
+            text: text.clone(),
+            int: None,
+            uint: None,
+            float: None,
+        };
         if token.typ == ItemType::CharConstant {
-            let c = unquote_char(&text).ok_or(())
-                .or_else(|_| self.err::<char>("malformed character constant: ".to_string() + &text))?;
+            let c = unquote_char(&text).ok_or(()).or_else(|_| {
+                self.err::<char>("malformed character constant: ".to_string() + &text)
+            })?;
             n.int = Some(c as i64);
             n.uint = Some(c as u64);
             n.float = Some(c as u32 as f64);
             return Ok(n);
         }
         if token.typ == ItemType::Complex || text.ends_with('i') {
-            return self.err(format!("complex numbers are not supported: {}", crate::gofmt::quote(&text)));
+            return self.err(format!(
+                "complex numbers are not supported: {}",
+                crate::gofmt::quote(&text)
+            ));
         }
         let u = parse_go_uint(&text);
         if let Some(u) = u {
@@ -1354,7 +1525,10 @@ impl<'a> Parser<'a> {
             }
         }
         if n.int.is_none() && n.uint.is_none() && n.float.is_none() {
-            return self.err(format!("illegal number syntax: {}", crate::gofmt::quote(&text)));
+            return self.err(format!(
+                "illegal number syntax: {}",
+                crate::gofmt::quote(&text)
+            ));
         }
         Ok(n)
     }
@@ -1398,21 +1572,25 @@ fn parse_go_uint(text: &str) -> Option<u64> {
 }
 
 fn parse_unsigned_base0(t: &str) -> Option<u64> {
-    let (digits, base, prefixed) = if let Some(r) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        (r, 16, true)
-    } else if let Some(r) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")) {
-        (r, 8, true)
-    } else if let Some(r) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
-        (r, 2, true)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (&t[1..], 8, true)
-    } else {
-        (t, 10, false)
-    };
+    let (digits, base, prefixed) =
+        if let Some(r) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            (r, 16, true)
+        } else if let Some(r) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")) {
+            (r, 8, true)
+        } else if let Some(r) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
+            (r, 2, true)
+        } else if t.len() > 1 && t.starts_with('0') {
+            (&t[1..], 8, true)
+        } else {
+            (t, 10, false)
+        };
     if digits.is_empty() || (!prefixed && digits.starts_with('_')) {
         return None;
     }
-    let digits = digits.strip_prefix('_').filter(|_| prefixed).unwrap_or(digits);
+    let digits = digits
+        .strip_prefix('_')
+        .filter(|_| prefixed)
+        .unwrap_or(digits);
     let clean = strip_underscores(digits)?;
     if clean.is_empty() {
         return None;
@@ -1593,7 +1771,9 @@ mod tests {
     use super::*;
 
     fn p(text: &str) -> Result<Vec<Tree>, ParseError> {
-        parse("t", text, &|name| matches!(name, "printf" | "quote" | "include"))
+        parse("t", text, &|name| {
+            matches!(name, "printf" | "quote" | "include")
+        })
     }
 
     #[test]
@@ -1611,7 +1791,12 @@ mod tests {
         let parens = format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
         let e = p(&parens).unwrap_err();
         assert_eq!(e.0, "template: t:1: max expression depth exceeded");
-        assert!(p(&format!("{}x{}", "{{if 1}}".repeat(90), "{{end}}".repeat(90))).is_ok());
+        assert!(p(&format!(
+            "{}x{}",
+            "{{if 1}}".repeat(90),
+            "{{end}}".repeat(90)
+        ))
+        .is_ok());
     }
 
     #[test]

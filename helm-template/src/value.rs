@@ -112,15 +112,24 @@ impl Value {
     }
 
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(List { kind: ListKind::Any, items: Rc::new(items) })
+        Value::List(List {
+            kind: ListKind::Any,
+            items: Rc::new(items),
+        })
     }
 
     pub fn string_list(items: Vec<String>) -> Value {
-        Value::List(List { kind: ListKind::String, items: Rc::new(items.into_iter().map(Value::string).collect()) })
+        Value::List(List {
+            kind: ListKind::String,
+            items: Rc::new(items.into_iter().map(Value::string).collect()),
+        })
     }
 
     pub fn map(entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Map { kind: MapKind::Any, entries: Rc::new(RefCell::new(entries)) })
+        Value::Map(Map {
+            kind: MapKind::Any,
+            entries: Rc::new(RefCell::new(entries)),
+        })
     }
 
     pub fn empty_map() -> Value {
@@ -219,7 +228,11 @@ impl Value {
             Value::Map(m) => Value::Map(Map {
                 kind: m.kind,
                 entries: Rc::new(RefCell::new(
-                    m.entries.borrow().iter().map(|(k, v)| (k.clone(), v.deep_copy())).collect(),
+                    m.entries
+                        .borrow()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.deep_copy()))
+                        .collect(),
                 )),
             }),
             other => other.clone(),
@@ -243,7 +256,12 @@ impl Value {
                 }
             }
             Y::String(s) => Value::str(s),
-            Y::Sequence(items) => Value::list(items.iter().map(|i| Value::from_yaml_value(i, floats)).collect()),
+            Y::Sequence(items) => Value::list(
+                items
+                    .iter()
+                    .map(|i| Value::from_yaml_value(i, floats))
+                    .collect(),
+            ),
             Y::Mapping(m) => {
                 let mut out = BTreeMap::new();
                 for (k, v) in m {
@@ -276,6 +294,11 @@ impl Map {
 
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.type_name(), crate::gofmt::sprint(std::slice::from_ref(self)))
+        write!(
+            f,
+            "{}({})",
+            self.type_name(),
+            crate::gofmt::sprint(std::slice::from_ref(self))
+        )
     }
 }

@@ -59,7 +59,9 @@ fn header(line: &str) -> Result<Option<Header>, String> {
     }
     if let Some(path) = line.strip_prefix("--- templates/") {
         if path.is_empty() || path.chars().any(char::is_whitespace) {
-            return Err(format!("bad template header {line:?} (a path without spaces; escape content with \\)"));
+            return Err(format!(
+                "bad template header {line:?} (a path without spaces; escape content with \\)"
+            ));
         }
         return Ok(Some(Header::Template(format!("templates/{path}"))));
     }
@@ -120,7 +122,9 @@ impl Partial {
                 let patterns: Vec<String> = lines.into_iter().filter(|l| !l.is_empty()).collect();
                 match self.seen_compare.as_deref() {
                     Some("shape") => self.case.compare = Compare::Shape(patterns),
-                    _ if !patterns.is_empty() => return Err("`compare: exact` takes no patterns".into()),
+                    _ if !patterns.is_empty() => {
+                        return Err("`compare: exact` takes no patterns".into())
+                    }
                     _ => self.case.compare = Compare::Exact,
                 }
             }
@@ -158,7 +162,11 @@ fn parse_cases(file: &str, text: &str) -> Result<Vec<Case>, String> {
                 }
                 Some(Header::Comment) => continue,
                 None if line.is_empty() || line.starts_with('#') => continue,
-                _ => return Err(err("expected `=== case: NAME` (only comments come between cases)".into())),
+                _ => {
+                    return Err(err(
+                        "expected `=== case: NAME` (only comments come between cases)".into(),
+                    ))
+                }
             }
         };
         match header(line).map_err(err)? {
@@ -202,7 +210,13 @@ fn parse_cases(file: &str, text: &str) -> Result<Vec<Case>, String> {
 
 fn new_case(name: String, at: String) -> Partial {
     Partial {
-        case: Case { name, at, values: String::new(), templates: Vec::new(), compare: Compare::Exact },
+        case: Case {
+            name,
+            at,
+            values: String::new(),
+            templates: Vec::new(),
+            compare: Compare::Exact,
+        },
         section: None,
         lines: Vec::new(),
         seen_values: false,
@@ -236,10 +250,17 @@ fn all_cases() -> Vec<Case> {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     for c in &cases {
         if let Some(first) = seen.insert(&c.name, &c.at) {
-            problems.push(format!("{}: case name {:?} already used at {first}", c.at, c.name));
+            problems.push(format!(
+                "{}: case name {:?} already used at {first}",
+                c.at, c.name
+            ));
         }
     }
-    assert!(problems.is_empty(), "bad case files:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "bad case files:\n{}",
+        problems.join("\n")
+    );
     cases
 }
 
@@ -359,14 +380,23 @@ impl JsonParser<'_> {
                 }
             }
             _ => {
-                for (word, v) in [("true", Json::Bool(true)), ("false", Json::Bool(false)), ("null", Json::Null)] {
+                for (word, v) in [
+                    ("true", Json::Bool(true)),
+                    ("false", Json::Bool(false)),
+                    ("null", Json::Null),
+                ] {
                     if self.s[self.i..].starts_with(word.as_bytes()) {
                         self.i += word.len();
                         return Ok(v);
                     }
                 }
                 let start = self.i;
-                while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                while self.i < self.s.len()
+                    && matches!(
+                        self.s[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
+                {
                     self.i += 1;
                 }
                 if start == self.i {
@@ -377,8 +407,13 @@ impl JsonParser<'_> {
         }
     }
     fn hex4(&mut self) -> Result<u32, String> {
-        let h = self.s.get(self.i..self.i + 4).and_then(|h| std::str::from_utf8(h).ok());
-        let Some(v) = h.and_then(|h| u32::from_str_radix(h, 16).ok()) else { return self.fail("bad \\u escape") };
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        let Some(v) = h.and_then(|h| u32::from_str_radix(h, 16).ok()) else {
+            return self.fail("bad \\u escape");
+        };
         self.i += 4;
         Ok(v)
     }
@@ -389,12 +424,16 @@ impl JsonParser<'_> {
         self.i += 1;
         let mut out: Vec<u8> = Vec::new();
         loop {
-            let Some(&b) = self.s.get(self.i) else { return self.fail("unterminated string") };
+            let Some(&b) = self.s.get(self.i) else {
+                return self.fail("unterminated string");
+            };
             self.i += 1;
             match b {
                 b'"' => return String::from_utf8(out).or_else(|_| self.fail("string not UTF-8")),
                 b'\\' => {
-                    let Some(&e) = self.s.get(self.i) else { return self.fail("unterminated escape") };
+                    let Some(&e) = self.s.get(self.i) else {
+                        return self.fail("unterminated escape");
+                    };
                     self.i += 1;
                     let c = match e {
                         b'"' => '"',
@@ -407,7 +446,9 @@ impl JsonParser<'_> {
                         b't' => '\t',
                         b'u' => {
                             let hi = self.hex4()?;
-                            let cp = if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with(b"\\u") {
+                            let cp = if (0xD800..0xDC00).contains(&hi)
+                                && self.s[self.i..].starts_with(b"\\u")
+                            {
                                 self.i += 2;
                                 let lo = self.hex4()?;
                                 0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF)
@@ -428,7 +469,10 @@ impl JsonParser<'_> {
 }
 
 fn parse_json(text: &str) -> Result<Json, String> {
-    let mut p = JsonParser { s: text.as_bytes(), i: 0 };
+    let mut p = JsonParser {
+        s: text.as_bytes(),
+        i: 0,
+    };
     let v = p.value()?;
     p.ws();
     if p.i != p.s.len() {
@@ -440,7 +484,10 @@ fn parse_json(text: &str) -> Result<Json, String> {
 // ---------------------------------------------------------------- the reference program
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The helm-engine-ref binary; builds it when needed. Panics (never skips)
@@ -465,8 +512,16 @@ fn reference_binary() -> PathBuf {
             PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
         }
     };
-    let bin = if path.is_dir() { path.join("helm-engine-ref") } else { path };
-    assert!(bin.is_file(), "the reference engine {} does not exist", bin.display());
+    let bin = if path.is_dir() {
+        path.join("helm-engine-ref")
+    } else {
+        path
+    };
+    assert!(
+        bin.is_file(),
+        "the reference engine {} does not exist",
+        bin.display()
+    );
     bin
 }
 
@@ -482,9 +537,17 @@ fn run_reference(bin: &Path, args: &[&str], input: String) -> String {
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let mut stdout = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).expect("reading the reference's output");
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .expect("reading the reference's output");
     let out = child.wait_with_output().expect("waiting for the reference");
-    writer.join().unwrap().expect("writing the cases to the reference");
+    writer
+        .join()
+        .unwrap()
+        .expect("writing the cases to the reference");
     assert!(
         out.status.success(),
         "{} {args:?} failed ({}): {}",
@@ -523,18 +586,39 @@ fn reference_outcomes(bin: &Path, cases: &[Case]) -> Vec<Outcome> {
     input.push_str("\n]\n");
     let stdout = run_reference(bin, &[], input);
     let results: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(results.len(), cases.len(), "the reference answered {} of {} cases", results.len(), cases.len());
+    assert_eq!(
+        results.len(),
+        cases.len(),
+        "the reference answered {} of {} cases",
+        results.len(),
+        cases.len()
+    );
     cases
         .iter()
         .zip(results)
         .map(|(c, line)| {
-            let r = parse_json(line).unwrap_or_else(|e| panic!("the reference's answer {line:?}: {e}"));
-            assert_eq!(r.get("name").and_then(Json::as_str), Some(c.name.as_str()), "the reference's answers are out of order");
+            let r =
+                parse_json(line).unwrap_or_else(|e| panic!("the reference's answer {line:?}: {e}"));
+            assert_eq!(
+                r.get("name").and_then(Json::as_str),
+                Some(c.name.as_str()),
+                "the reference's answers are out of order"
+            );
             if let Some(e) = r.get("error") {
                 return Err(e.as_str().expect("error is a string").to_string());
             }
-            let Some(Json::Object(files)) = r.get("files") else { panic!("the reference's answer {line:?} has no files") };
-            Ok(files.iter().map(|(k, v)| (k.clone(), v.as_str().expect("output is a string").to_string())).collect())
+            let Some(Json::Object(files)) = r.get("files") else {
+                panic!("the reference's answer {line:?} has no files")
+            };
+            Ok(files
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().expect("output is a string").to_string(),
+                    )
+                })
+                .collect())
         })
         .collect()
 }
@@ -557,7 +641,9 @@ fn full_matches(bin: &Path, pairs: &[(String, String)]) -> Vec<bool> {
     }
     input.push(']');
     let out = run_reference(bin, &["match"], input);
-    let Ok(Json::Array(a)) = parse_json(out.trim()) else { panic!("match answered {out:?}") };
+    let Ok(Json::Array(a)) = parse_json(out.trim()) else {
+        panic!("match answered {out:?}")
+    };
     assert_eq!(a.len(), pairs.len(), "match answered {out:?}");
     a.iter().map(|b| matches!(b, Json::Bool(true))).collect()
 }
@@ -570,21 +656,23 @@ fn our_outcome(case: &Case) -> Outcome {
     let (tx, rx) = mpsc::channel();
     let values = case.values.clone();
     let templates = case.templates.clone();
-    let spawned = std::thread::Builder::new().stack_size(256 << 20).spawn(move || {
-        let result = std::panic::catch_unwind(move || -> Outcome {
-            let values: Value = helm::values_from_yaml(&values).map_err(|e| e.to_string())?;
-            let input = helm::RenderInput {
-                chart: helm::ChartMetadata::new("case", "0.1.0", "1.0.0"),
-                release: helm::Release::new("release", "default"),
-                capabilities: helm::Capabilities::default(),
-                templates,
-                values,
-                seed: 1,
-            };
-            helm::render(&input).map_err(|e| e.to_string())
+    let spawned = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || {
+            let result = std::panic::catch_unwind(move || -> Outcome {
+                let values: Value = helm::values_from_yaml(&values).map_err(|e| e.to_string())?;
+                let input = helm::RenderInput {
+                    chart: helm::ChartMetadata::new("case", "0.1.0", "1.0.0"),
+                    release: helm::Release::new("release", "default"),
+                    capabilities: helm::Capabilities::default(),
+                    templates,
+                    values,
+                    seed: 1,
+                };
+                helm::render(&input).map_err(|e| e.to_string())
+            });
+            let _ = tx.send(result);
         });
-        let _ = tx.send(result);
-    });
     if let Err(e) = spawned {
         return Err(format!("<<harness: cannot spawn: {e}>>"));
     }
@@ -628,7 +716,12 @@ fn snippet(s: &str, offset: usize) -> String {
         end -= 1;
     }
     let body = format!("{:?}", &s[start..end]);
-    format!("{}{}{}", if start > 0 { "…" } else { "" }, body, if end < s.len() { "…" } else { "" })
+    format!(
+        "{}{}{}",
+        if start > 0 { "…" } else { "" },
+        body,
+        if end < s.len() { "…" } else { "" }
+    )
 }
 
 /// `s` in at most `n` characters.
@@ -642,7 +735,10 @@ fn clip(s: &str, n: usize) -> String {
 
 fn describe(o: &Outcome) -> String {
     match o {
-        Ok(files) => format!("ok: {}", files.keys().cloned().collect::<Vec<_>>().join(", ")),
+        Ok(files) => format!(
+            "ok: {}",
+            files.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
         // The end of a message says most: "…: function \"dict\" not defined".
         Err(e) => format!("error: {}", snippet(e, e.len().saturating_sub(26))),
     }
@@ -650,7 +746,14 @@ fn describe(o: &Outcome) -> String {
 
 fn compare_exact(c: &Case, want: &Outcome, got: &Outcome, out: &mut Vec<Mismatch>) {
     let mut push = |file: &str, offset: Option<usize>, expected: String, got: String| {
-        out.push(Mismatch { case: c.name.clone(), at: c.at.clone(), file: file.to_string(), offset, expected, got })
+        out.push(Mismatch {
+            case: c.name.clone(),
+            at: c.at.clone(),
+            file: file.to_string(),
+            offset,
+            expected,
+            got,
+        })
     };
     match (want, got) {
         (Ok(w), Ok(g)) => {
@@ -680,9 +783,14 @@ fn compare_exact(c: &Case, want: &Outcome, got: &Outcome, out: &mut Vec<Mismatch
 #[test]
 fn helm_agrees() {
     let filter = std::env::var("PLUMB_HELM_CASES").ok();
-    let cases: Vec<Case> =
-        all_cases().into_iter().filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f))).collect();
-    assert!(!cases.is_empty(), "no case matches PLUMB_HELM_CASES={filter:?}");
+    let cases: Vec<Case> = all_cases()
+        .into_iter()
+        .filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f)))
+        .collect();
+    assert!(
+        !cases.is_empty(),
+        "no case matches PLUMB_HELM_CASES={filter:?}"
+    );
     let bin = reference_binary();
     let reference = reference_outcomes(&bin, &cases);
 
@@ -732,32 +840,73 @@ fn helm_agrees() {
     for ((i, side, file, pattern), ok) in shape_checks.into_iter().zip(full_matches(&bin, &pairs)) {
         if !ok {
             let c = &cases[i];
-            let outcome = if side == "expected" { &reference[i] } else { &ours[i] };
+            let outcome = if side == "expected" {
+                &reference[i]
+            } else {
+                &ours[i]
+            };
             let text = match outcome {
                 Ok(files) => files.get(&file).map(|t| snippet(t, 0)).unwrap_or_default(),
                 Err(_) => String::new(),
             };
             let (expected, got) = if side == "expected" {
-                (format!("Helm's output does not match /{pattern}/ (fix the case): {text}"), String::new())
+                (
+                    format!("Helm's output does not match /{pattern}/ (fix the case): {text}"),
+                    String::new(),
+                )
             } else {
-                (format!("/{pattern}/"), format!("ours does not match: {text}"))
+                (
+                    format!("/{pattern}/"),
+                    format!("ours does not match: {text}"),
+                )
             };
             failed.insert(i);
-            mismatches.push(Mismatch { case: c.name.clone(), at: c.at.clone(), file, offset: None, expected, got });
+            mismatches.push(Mismatch {
+                case: c.name.clone(),
+                at: c.at.clone(),
+                file,
+                offset: None,
+                expected,
+                got,
+            });
         }
     }
 
     let total = cases.len();
     let passed = total - failed.len();
-    let pct = |a: usize, b: usize| if b == 0 { 100.0 } else { 100.0 * a as f64 / b as f64 };
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            100.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
     if !mismatches.is_empty() {
-        println!("\n{} mismatches in {} cases:", mismatches.len(), failed.len());
+        println!(
+            "\n{} mismatches in {} cases:",
+            mismatches.len(),
+            failed.len()
+        );
         let row = |at: &str, case: &str, file: &str, byte: &str, expected: &str, got: &str| {
-            println!("{at:<20} {:<40} {:<22} {byte:>5}  {expected:<50} {got}", clip(case, 40), clip(file, 22))
+            println!(
+                "{at:<20} {:<40} {:<22} {byte:>5}  {expected:<50} {got}",
+                clip(case, 40),
+                clip(file, 22)
+            )
         };
-        row("where", "case", "file", "byte", "expected (Helm)", "got (ours)");
+        row(
+            "where",
+            "case",
+            "file",
+            "byte",
+            "expected (Helm)",
+            "got (ours)",
+        );
         for m in &mismatches {
-            let offset = m.offset.map(|o| o.to_string()).unwrap_or_else(|| "-".into());
+            let offset = m
+                .offset
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "-".into());
             let file = m.file.strip_prefix("case/").unwrap_or(&m.file);
             row(&m.at, &m.case, file, &offset, &m.expected, &m.got);
         }
@@ -769,7 +918,11 @@ fn helm_agrees() {
         pct(passed, total),
         pct(exact_identical, exact_cases)
     );
-    assert!(mismatches.is_empty(), "{} of {total} cases disagree with Helm (table above)", failed.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {total} cases disagree with Helm (table above)",
+        failed.len()
+    );
 }
 
 // ---------------------------------------------------------------- coverage of the function list
@@ -843,7 +996,10 @@ fn every_documented_function_has_a_case() {
             called_identifiers(text, &mut used);
         }
     }
-    let missing: Vec<&str> = helm_template::functions().into_iter().filter(|f| !used.contains(*f)).collect();
+    let missing: Vec<&str> = helm_template::functions()
+        .into_iter()
+        .filter(|f| !used.contains(*f))
+        .collect();
     assert!(
         missing.is_empty(),
         "{} functions appear in no case template (tests/cases/*.cases): {}",
@@ -861,7 +1017,13 @@ fn case_format() {
     assert_eq!(cases.len(), 3);
     assert_eq!(cases[2].templates[0].1, "=== c\n");
     assert_eq!(cases[0].values, "a: 1\n");
-    assert_eq!(cases[0].templates, vec![("templates/a.yaml".to_string(), "--- values.yaml\n---\n\\=== x\n\n".to_string())]);
+    assert_eq!(
+        cases[0].templates,
+        vec![(
+            "templates/a.yaml".to_string(),
+            "--- values.yaml\n---\n\\=== x\n\n".to_string()
+        )]
+    );
     assert!(matches!(&cases[0].compare, Compare::Shape(p) if p == &["x+".to_string()]));
     assert_eq!(cases[1].templates[0].1, "{{ 1 }}\n");
     assert!(matches!(cases[1].compare, Compare::Exact));
@@ -871,6 +1033,12 @@ fn case_format() {
     assert!(parse_cases("t", "=== case: x\n--- templates/a b\n").is_err());
     assert!(parse_cases("t", "=== case: x\n--- templates/a\n--- compare: nope\n").is_err());
     let mut ids = BTreeSet::new();
-    called_identifiers("a {{ quote .x | upper $y \"lower\" 'c' `raw` (b 1) }} trim {{ end }}{{- /* no */ -}}", &mut ids);
-    assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["b", "end", "quote", "upper"]);
+    called_identifiers(
+        "a {{ quote .x | upper $y \"lower\" 'c' `raw` (b 1) }} trim {{ end }}{{- /* no */ -}}",
+        &mut ids,
+    );
+    assert_eq!(
+        ids.into_iter().collect::<Vec<_>>(),
+        ["b", "end", "quote", "upper"]
+    );
 }

@@ -9,18 +9,33 @@ pub(super) fn register(r: &mut Registry) {
     r.special("and", &[Ty::Reflect], Some(Ty::Reflect), Imp::And);
     r.special("or", &[Ty::Reflect], Some(Ty::Reflect), Imp::Or);
     r.special("call", &[Ty::Reflect], Some(Ty::Reflect), Imp::Call);
-    r.add("not", &[Ty::Reflect], None, |a| Ok(Value::Bool(!a[0].truth())));
+    r.add("not", &[Ty::Reflect], None, |a| {
+        Ok(Value::Bool(!a[0].truth()))
+    });
     r.add("len", &[Ty::Reflect], None, length);
     r.add("index", &[Ty::Reflect], Some(Ty::Reflect), index);
     r.add("slice", &[Ty::Reflect], Some(Ty::Reflect), slice);
-    r.add("print", &[], Some(Ty::Any), |a| Ok(Value::string(gofmt::sprint(a))));
-    r.add("println", &[], Some(Ty::Any), |a| Ok(Value::string(gofmt::sprintln(a))));
-    r.add("printf", &[Ty::String], Some(Ty::Any), |a| {
-        Ok(Value::string(gofmt::sprintf(a[0].as_str().unwrap_or(""), &a[1..])))
+    r.add("print", &[], Some(Ty::Any), |a| {
+        Ok(Value::string(gofmt::sprint(a)))
     });
-    r.add("html", &[], Some(Ty::Any), |a| Ok(Value::string(html_escape(&eval_args(a)))));
-    r.add("js", &[], Some(Ty::Any), |a| Ok(Value::string(js_escape(&eval_args(a)))));
-    r.add("urlquery", &[], Some(Ty::Any), |a| Ok(Value::string(query_escape(&eval_args(a)))));
+    r.add("println", &[], Some(Ty::Any), |a| {
+        Ok(Value::string(gofmt::sprintln(a)))
+    });
+    r.add("printf", &[Ty::String], Some(Ty::Any), |a| {
+        Ok(Value::string(gofmt::sprintf(
+            a[0].as_str().unwrap_or(""),
+            &a[1..],
+        )))
+    });
+    r.add("html", &[], Some(Ty::Any), |a| {
+        Ok(Value::string(html_escape(&eval_args(a))))
+    });
+    r.add("js", &[], Some(Ty::Any), |a| {
+        Ok(Value::string(js_escape(&eval_args(a))))
+    });
+    r.add("urlquery", &[], Some(Ty::Any), |a| {
+        Ok(Value::string(query_escape(&eval_args(a))))
+    });
     r.add("eq", &[Ty::Reflect], Some(Ty::Reflect), |a| {
         if a.len() < 2 {
             return Err("missing argument for comparison".into());
@@ -32,13 +47,21 @@ pub(super) fn register(r: &mut Registry) {
         }
         Ok(Value::Bool(false))
     });
-    r.add("ne", &[Ty::Reflect, Ty::Reflect], None, |a| Ok(Value::Bool(!eq(&a[0], &a[1])?)));
-    r.add("lt", &[Ty::Reflect, Ty::Reflect], None, |a| Ok(Value::Bool(lt(&a[0], &a[1])?)));
-    r.add("le", &[Ty::Reflect, Ty::Reflect], None, |a| Ok(Value::Bool(lt(&a[0], &a[1])? || eq(&a[0], &a[1])?)));
+    r.add("ne", &[Ty::Reflect, Ty::Reflect], None, |a| {
+        Ok(Value::Bool(!eq(&a[0], &a[1])?))
+    });
+    r.add("lt", &[Ty::Reflect, Ty::Reflect], None, |a| {
+        Ok(Value::Bool(lt(&a[0], &a[1])?))
+    });
+    r.add("le", &[Ty::Reflect, Ty::Reflect], None, |a| {
+        Ok(Value::Bool(lt(&a[0], &a[1])? || eq(&a[0], &a[1])?))
+    });
     r.add("gt", &[Ty::Reflect, Ty::Reflect], None, |a| {
         Ok(Value::Bool(!(lt(&a[0], &a[1])? || eq(&a[0], &a[1])?)))
     });
-    r.add("ge", &[Ty::Reflect, Ty::Reflect], None, |a| Ok(Value::Bool(!lt(&a[0], &a[1])?)));
+    r.add("ge", &[Ty::Reflect, Ty::Reflect], None, |a| {
+        Ok(Value::Bool(!lt(&a[0], &a[1])?))
+    });
 }
 
 /// Go's `evalArgs` for the escapers: one string as is, anything else through `fmt.Sprint`.
@@ -46,8 +69,16 @@ fn eval_args(a: &[Value]) -> String {
     if let [Value::String(s)] = a {
         return s.to_string();
     }
-    let printable: Vec<Value> =
-        a.iter().map(|v| if v.is_nil() { Value::str("<no value>") } else { v.clone() }).collect();
+    let printable: Vec<Value> = a
+        .iter()
+        .map(|v| {
+            if v.is_nil() {
+                Value::str("<no value>")
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
     gofmt::sprint(&printable)
 }
 
@@ -66,7 +97,12 @@ fn index_arg(index: &Value, cap: usize) -> Result<usize, String> {
         Value::Int(i) | Value::Int64(i) => *i as i128,
         Value::Uint(u) => *u as i128,
         Value::Nil => return Err("cannot index slice/array with nil".into()),
-        other => return Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ))
+        }
     };
     if x < 0 || x > cap as i128 {
         return Err(format!("index out of range: {x}"));
@@ -109,7 +145,12 @@ fn index(a: &[Value]) -> Result<Value, String> {
                     None => Value::Nil,
                 },
                 Value::Nil => return Err("value is nil; should be of type string".into()),
-                other => return Err(format!("value has type {}; should be string", other.type_name())),
+                other => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    ))
+                }
             },
             other => return Err(format!("can't index item of type {}", other.type_name())),
         };
@@ -149,9 +190,14 @@ fn slice(a: &[Value]) -> Result<Value, String> {
     Ok(match item {
         Value::String(s) => match s.get(idx[0]..idx[1]) {
             Some(sub) => Value::str(sub),
-            None => Value::string(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned()),
+            None => {
+                Value::string(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned())
+            }
         },
-        Value::List(l) => Value::List(List { kind: l.kind, items: std::rc::Rc::new(l.items[idx[0]..idx[1]].to_vec()) }),
+        Value::List(l) => Value::List(List {
+            kind: l.kind,
+            items: std::rc::Rc::new(l.items[idx[0]..idx[1]].to_vec()),
+        }),
         _ => unreachable!("checked above"),
     })
 }
@@ -198,9 +244,11 @@ pub fn eq(a: &Value, b: &Value) -> Result<bool, String> {
         return match (k1, k2) {
             (Kind::Int, Kind::Uint) => Ok(int_of(a) >= 0 && int_of(a) as u64 == uint_of(b)),
             (Kind::Uint, Kind::Int) => Ok(int_of(b) >= 0 && uint_of(a) == int_of(b) as u64),
-            _ if !a.is_nil() && !b.is_nil() => {
-                Err(format!("incompatible types for comparison: {} and {}", a.type_name(), b.type_name()))
-            }
+            _ if !a.is_nil() && !b.is_nil() => Err(format!(
+                "incompatible types for comparison: {} and {}",
+                a.type_name(),
+                b.type_name()
+            )),
             _ => Ok(false),
         };
     }
@@ -223,7 +271,11 @@ pub fn eq(a: &Value, b: &Value) -> Result<bool, String> {
                     gofmt::to_string(b)
                 ));
             }
-            return Err(format!("non-comparable type {}: {}", gofmt::sprintf("%s", std::slice::from_ref(b)), b.type_name()));
+            return Err(format!(
+                "non-comparable type {}: {}",
+                gofmt::sprintf("%s", std::slice::from_ref(b)),
+                b.type_name()
+            ));
         }
         (Value::Object(x), Value::Object(y)) => std::rc::Rc::ptr_eq(x, y),
         _ => {
@@ -252,7 +304,11 @@ pub fn lt(a: &Value, b: &Value) -> Result<bool, String> {
         return match (k1, k2) {
             (Kind::Int, Kind::Uint) => Ok(int_of(a) < 0 || (int_of(a) as u64) < uint_of(b)),
             (Kind::Uint, Kind::Int) => Ok(int_of(b) >= 0 && uint_of(a) < int_of(b) as u64),
-            _ => Err(format!("incompatible types for comparison: {} and {}", a.type_name(), b.type_name())),
+            _ => Err(format!(
+                "incompatible types for comparison: {} and {}",
+                a.type_name(),
+                b.type_name()
+            )),
         };
     }
     Ok(match (a, b) {
@@ -305,11 +361,12 @@ pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             b => out.push_str(&format!("%{b:02X}")),
         }
     }
     out
 }
-

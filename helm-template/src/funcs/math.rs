@@ -10,12 +10,20 @@ use std::rc::Rc;
 const MAX_ITEMS: usize = 10_000_000;
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("atoi", &[Ty::String], None, |a| Ok(Value::Int(atoi(super::arg_str(a, 0)))));
-    r.add("int64", &[Ty::Any], None, |a| Ok(Value::Int64(to_int64(&a[0]))));
+    r.add("atoi", &[Ty::String], None, |a| {
+        Ok(Value::Int(atoi(super::arg_str(a, 0))))
+    });
+    r.add("int64", &[Ty::Any], None, |a| {
+        Ok(Value::Int64(to_int64(&a[0])))
+    });
     r.add("int", &[Ty::Any], None, |a| Ok(Value::Int(to_int64(&a[0]))));
-    r.add("float64", &[Ty::Any], None, |a| Ok(Value::Float(to_float64(&a[0]))));
+    r.add("float64", &[Ty::Any], None, |a| {
+        Ok(Value::Float(to_float64(&a[0])))
+    });
     r.add("toDecimal", &[Ty::Any], None, |a| {
-        Ok(Value::Int64(parse_int(&gofmt::sprint(std::slice::from_ref(&a[0])), 8).unwrap_or(0)))
+        Ok(Value::Int64(
+            parse_int(&gofmt::sprint(std::slice::from_ref(&a[0])), 8).unwrap_or(0),
+        ))
     });
     r.add("seq", &[], Some(Ty::Int), seq);
     r.add("until", &[Ty::Int], None, |a| {
@@ -23,15 +31,30 @@ pub(super) fn register(r: &mut Registry) {
         until_step(0, count, if count < 0 { -1 } else { 1 }).map(int_list)
     });
     r.add("untilStep", &[Ty::Int, Ty::Int, Ty::Int], None, |a| {
-        until_step(super::arg_int(a, 0), super::arg_int(a, 1), super::arg_int(a, 2)).map(int_list)
+        until_step(
+            super::arg_int(a, 0),
+            super::arg_int(a, 1),
+            super::arg_int(a, 2),
+        )
+        .map(int_list)
     });
-    r.add("add1", &[Ty::Any], None, |a| Ok(Value::Int64(to_int64(&a[0]).wrapping_add(1))));
+    r.add("add1", &[Ty::Any], None, |a| {
+        Ok(Value::Int64(to_int64(&a[0]).wrapping_add(1)))
+    });
     r.add("add", &[], Some(Ty::Any), |a| {
-        Ok(Value::Int64(a.iter().fold(0i64, |acc, v| acc.wrapping_add(to_int64(v)))))
+        Ok(Value::Int64(
+            a.iter().fold(0i64, |acc, v| acc.wrapping_add(to_int64(v))),
+        ))
     });
-    r.add("sub", &[Ty::Any, Ty::Any], None, |a| Ok(Value::Int64(to_int64(&a[0]).wrapping_sub(to_int64(&a[1])))));
+    r.add("sub", &[Ty::Any, Ty::Any], None, |a| {
+        Ok(Value::Int64(to_int64(&a[0]).wrapping_sub(to_int64(&a[1]))))
+    });
     r.add("mul", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Int64(a[1..].iter().fold(to_int64(&a[0]), |acc, v| acc.wrapping_mul(to_int64(v)))))
+        Ok(Value::Int64(
+            a[1..]
+                .iter()
+                .fold(to_int64(&a[0]), |acc, v| acc.wrapping_mul(to_int64(v))),
+        ))
     });
     r.add("div", &[Ty::Any, Ty::Any], None, |a| {
         let (x, y) = (to_int64(&a[0]), to_int64(&a[1]));
@@ -47,39 +70,76 @@ pub(super) fn register(r: &mut Registry) {
         }
         Ok(Value::Int64(x.wrapping_rem(y)))
     });
-    r.add("add1f", &[Ty::Any], None, |a| decimal_op(&a[0], &[Value::Int(1)], Op::Add));
-    r.add("addf", &[], Some(Ty::Any), |a| decimal_op(&Value::Float(0.0), a, Op::Add));
-    r.add("subf", &[Ty::Any], Some(Ty::Any), |a| decimal_op(&a[0], &a[1..], Op::Sub));
-    r.add("mulf", &[Ty::Any], Some(Ty::Any), |a| decimal_op(&a[0], &a[1..], Op::Mul));
-    r.add("divf", &[Ty::Any], Some(Ty::Any), |a| decimal_op(&a[0], &a[1..], Op::Div));
+    r.add("add1f", &[Ty::Any], None, |a| {
+        decimal_op(&a[0], &[Value::Int(1)], Op::Add)
+    });
+    r.add("addf", &[], Some(Ty::Any), |a| {
+        decimal_op(&Value::Float(0.0), a, Op::Add)
+    });
+    r.add("subf", &[Ty::Any], Some(Ty::Any), |a| {
+        decimal_op(&a[0], &a[1..], Op::Sub)
+    });
+    r.add("mulf", &[Ty::Any], Some(Ty::Any), |a| {
+        decimal_op(&a[0], &a[1..], Op::Mul)
+    });
+    r.add("divf", &[Ty::Any], Some(Ty::Any), |a| {
+        decimal_op(&a[0], &a[1..], Op::Div)
+    });
     r.add("max", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Int64(a[1..].iter().map(to_int64).fold(to_int64(&a[0]), i64::max)))
+        Ok(Value::Int64(
+            a[1..].iter().map(to_int64).fold(to_int64(&a[0]), i64::max),
+        ))
     });
     r.add("biggest", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Int64(a[1..].iter().map(to_int64).fold(to_int64(&a[0]), i64::max)))
+        Ok(Value::Int64(
+            a[1..].iter().map(to_int64).fold(to_int64(&a[0]), i64::max),
+        ))
     });
     r.add("min", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Int64(a[1..].iter().map(to_int64).fold(to_int64(&a[0]), i64::min)))
+        Ok(Value::Int64(
+            a[1..].iter().map(to_int64).fold(to_int64(&a[0]), i64::min),
+        ))
     });
     r.add("maxf", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Float(a[1..].iter().map(to_float64).fold(to_float64(&a[0]), go_max)))
+        Ok(Value::Float(
+            a[1..]
+                .iter()
+                .map(to_float64)
+                .fold(to_float64(&a[0]), go_max),
+        ))
     });
     r.add("minf", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Float(a[1..].iter().map(to_float64).fold(to_float64(&a[0]), go_min)))
+        Ok(Value::Float(
+            a[1..]
+                .iter()
+                .map(to_float64)
+                .fold(to_float64(&a[0]), go_min),
+        ))
     });
-    r.add("floor", &[Ty::Any], None, |a| Ok(Value::Float(to_float64(&a[0]).floor())));
-    r.add("ceil", &[Ty::Any], None, |a| Ok(Value::Float(to_float64(&a[0]).ceil())));
+    r.add("floor", &[Ty::Any], None, |a| {
+        Ok(Value::Float(to_float64(&a[0]).floor()))
+    });
+    r.add("ceil", &[Ty::Any], None, |a| {
+        Ok(Value::Float(to_float64(&a[0]).ceil()))
+    });
     r.add("round", &[Ty::Any, Ty::Int], Some(Ty::Float64), |a| {
         let round_on = match a.get(2) {
             Some(Value::Float(f)) => *f,
             _ => 0.5,
         };
-        Ok(Value::Float(round(to_float64(&a[0]), super::arg_int(a, 1), round_on)))
+        Ok(Value::Float(round(
+            to_float64(&a[0]),
+            super::arg_int(a, 1),
+            round_on,
+        )))
     });
 }
 
 fn int_list(items: Vec<i64>) -> Value {
-    Value::List(List { kind: ListKind::Int, items: Rc::new(items.into_iter().map(Value::Int).collect()) })
+    Value::List(List {
+        kind: ListKind::Int,
+        items: Rc::new(items.into_iter().map(Value::Int).collect()),
+    })
 }
 
 /// Sprig's `untilStep`, capped at [`MAX_ITEMS`]. Go's `int` additions wrap.
@@ -186,7 +246,11 @@ fn round(val: f64, places: i64, round_on: f64) -> f64 {
     } else {
         digit - digit.trunc()
     };
-    let r = if frac >= round_on { digit.ceil() } else { digit.floor() };
+    let r = if frac >= round_on {
+        digit.ceil()
+    } else {
+        digit.floor()
+    };
     r / pow
 }
 
@@ -247,7 +311,8 @@ fn ldexp(mut frac: f64, mut exp: i64) -> f64 {
 
 /// Go's conversion of a float64 to int64 on amd64: NaN and out-of-range values give MinInt64.
 pub fn float_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_775_807e18 || f < -9.223_372_036_854_775_808e18 {
+    const TWO63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-TWO63..TWO63).contains(&f) {
         i64::MIN
     } else {
         f as i64
@@ -297,8 +362,23 @@ fn trim_zero_decimal(s: &str) -> &str {
 }
 
 /// `strconv.Atoi` (errors give 0).
+/// (Out of range, Go's `Atoi` still gives the nearest int, which Sprig keeps.)
 pub fn atoi(s: &str) -> i64 {
-    parse_int(s, 10).unwrap_or(0)
+    parse_int(s, 10).unwrap_or_else(|| {
+        let (neg, digits) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        match (
+            digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()),
+            neg,
+        ) {
+            (true, _) => 0,
+            (false, true) => i64::MIN,
+            (false, false) => i64::MAX,
+        }
+    })
 }
 
 /// strconv's `underscoreOK`.
@@ -313,7 +393,7 @@ fn underscore_ok(s: &str) -> bool {
     if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = b[1].to_ascii_lowercase() == b'x';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
     }
     while i < b.len() {
         let c = b[i];
@@ -348,7 +428,11 @@ pub fn parse_int(s: &str, base: u32) -> Option<i64> {
     if !neg && un >= 1 << 63 || neg && un > 1 << 63 {
         return None;
     }
-    Some(if neg { (un as i64).wrapping_neg() } else { un as i64 })
+    Some(if neg {
+        (un as i64).wrapping_neg()
+    } else {
+        un as i64
+    })
 }
 
 /// `strconv.ParseUint(s, base, 64)`; `None` on any error.
@@ -408,7 +492,11 @@ pub fn parse_float(s: &str) -> Option<f64> {
     };
     let lower = body.to_ascii_lowercase();
     if lower == "inf" || lower == "infinity" {
-        return Some(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     if lower == "nan" && body.len() == s.len() {
         return Some(f64::NAN);
@@ -424,8 +512,13 @@ pub fn parse_float(s: &str) -> Option<f64> {
         parse_hex_float(&clean[2..])?
     } else {
         let ok = !clean.is_empty()
-            && clean.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-            && clean.bytes().next().is_some_and(|c| c.is_ascii_digit() || c == b'.');
+            && clean
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            && clean
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == b'.');
         if !ok {
             return None;
         }
@@ -513,13 +606,20 @@ struct Dec {
 
 impl Dec {
     fn zero() -> Dec {
-        Dec { neg: false, digits: Vec::new(), exp: 0 }
+        Dec {
+            neg: false,
+            digits: Vec::new(),
+            exp: 0,
+        }
     }
 
     /// `decimal.NewFromFloat`: the shortest decimal that reads back as `f`.
     fn from_float(f: f64) -> Result<Dec, String> {
         if f.is_nan() || f.is_infinite() {
-            return Err(format!("Cannot create a Decimal from {}", gofmt::sprint(&[Value::Float(f)])));
+            return Err(format!(
+                "Cannot create a Decimal from {}",
+                gofmt::sprint(&[Value::Float(f)])
+            ));
         }
         if f == 0.0 {
             return Ok(Dec::zero());
@@ -529,7 +629,12 @@ impl Dec {
         let exp: i64 = exp.parse().unwrap_or(0);
         let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
         let digits: Vec<u8> = ip.bytes().chain(fp.bytes()).map(|c| c - b'0').collect();
-        Ok(Dec { neg: f < 0.0, digits, exp: exp - fp.len() as i64 }.normalize())
+        Ok(Dec {
+            neg: f < 0.0,
+            digits,
+            exp: exp - fp.len() as i64,
+        }
+        .normalize())
     }
 
     fn normalize(mut self) -> Dec {
@@ -537,6 +642,10 @@ impl Dec {
         self.digits.drain(..lead);
         if self.digits.is_empty() {
             return Dec::zero();
+        }
+        while self.digits.last() == Some(&0) {
+            self.digits.pop();
+            self.exp += 1;
         }
         self
     }
@@ -611,16 +720,16 @@ fn sub_digits(a: &[u8], b: &[u8]) -> Vec<u8> {
 }
 
 fn mul_digits(a: &[u8], b: &[u8]) -> Vec<u8> {
-    let mut acc = vec![0u32; a.len() + b.len()];
-    for (i, x) in a.iter().enumerate().rev() {
-        for (j, y) in b.iter().enumerate().rev() {
-            acc[i + j + 1] += u32::from(*x) * u32::from(*y);
+    let mut acc = vec![0u64; a.len() + b.len()];
+    for (i, x) in a.iter().enumerate() {
+        for (j, y) in b.iter().enumerate() {
+            acc[i + j + 1] += u64::from(*x) * u64::from(*y);
         }
-        for k in (1..acc.len()).rev() {
-            let c = acc[k] / 10;
-            acc[k] %= 10;
-            acc[k - 1] += c;
-        }
+    }
+    for k in (1..acc.len()).rev() {
+        let c = acc[k] / 10;
+        acc[k] %= 10;
+        acc[k - 1] += c;
     }
     acc.into_iter().map(|d| d as u8).collect()
 }
@@ -659,7 +768,12 @@ fn dec_add(a: &Dec, b: &Dec) -> Dec {
 }
 
 fn dec_mul(a: &Dec, b: &Dec) -> Dec {
-    Dec { neg: a.neg != b.neg, digits: mul_digits(&a.digits, &b.digits), exp: a.exp + b.exp }.normalize()
+    Dec {
+        neg: a.neg != b.neg,
+        digits: mul_digits(&a.digits, &b.digits),
+        exp: a.exp + b.exp,
+    }
+    .normalize()
 }
 
 /// `Decimal.Div`: `DivRound(d2, 16)`, half away from zero.
@@ -680,7 +794,12 @@ fn dec_div(a: &Dec, b: &Dec) -> Result<Dec, String> {
     if cmp_digits(&twice, &den) != std::cmp::Ordering::Less {
         q = add_digits(&q, &[1]);
     }
-    Ok(Dec { neg: a.neg != b.neg, digits: q, exp: -PRECISION }.normalize())
+    Ok(Dec {
+        neg: a.neg != b.neg,
+        digits: q,
+        exp: -PRECISION,
+    }
+    .normalize())
 }
 
 /// Sprig's `execDecimalOp`.
@@ -697,7 +816,7 @@ fn decimal_op(first: &Value, rest: &[Value], op: Op) -> Result<Value, String> {
             Op::Mul => dec_mul(&acc, &d),
             Op::Div => dec_div(&acc, &d)?,
         };
-        if acc.digits.len() > 100_000 {
+        if acc.digits.len() > 10_000 {
             return Err("decimal result too large".into());
         }
     }

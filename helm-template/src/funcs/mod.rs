@@ -55,7 +55,10 @@ impl Ty {
 
     /// Whether Go lets an untyped nil stand for this type.
     pub fn nilable(self) -> bool {
-        matches!(self, Ty::Any | Ty::Reflect | Ty::Map | Ty::List | Ty::StringList)
+        matches!(
+            self,
+            Ty::Any | Ty::Reflect | Ty::Map | Ty::List | Ty::StringList
+        )
     }
 }
 
@@ -66,7 +69,9 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(seed: u64) -> Ctx {
-        Ctx { rng: Rng::new(seed) }
+        Ctx {
+            rng: Rng::new(seed),
+        }
     }
 
     /// The seeded random source every random and crypto function draws from.
@@ -91,7 +96,9 @@ impl Rng {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        Rng { s: [next(), next(), next(), next()] }
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -161,7 +168,9 @@ pub struct Registry {
 impl Registry {
     /// Go's builtins with Sprig's and Helm's functions, as Helm's engine installs them.
     pub fn helm() -> Registry {
-        let mut r = Registry { funcs: HashMap::new() };
+        let mut r = Registry {
+            funcs: HashMap::new(),
+        };
         builtin::register(&mut r);
         strings::register(&mut r);
         lists::register(&mut r);
@@ -176,17 +185,56 @@ impl Registry {
     }
 
     /// Adds a function whose result depends only on its arguments.
-    pub fn add(&mut self, name: &'static str, params: &'static [Ty], variadic: Option<Ty>, f: PlainFn) {
-        self.funcs.insert(name, Func { params, variadic, imp: Imp::Plain(f) });
+    pub fn add(
+        &mut self,
+        name: &'static str,
+        params: &'static [Ty],
+        variadic: Option<Ty>,
+        f: PlainFn,
+    ) {
+        self.funcs.insert(
+            name,
+            Func {
+                params,
+                variadic,
+                imp: Imp::Plain(f),
+            },
+        );
     }
 
     /// Adds a function that draws on the seeded random source.
-    pub fn add_ctx(&mut self, name: &'static str, params: &'static [Ty], variadic: Option<Ty>, f: CtxFn) {
-        self.funcs.insert(name, Func { params, variadic, imp: Imp::WithCtx(f) });
+    pub fn add_ctx(
+        &mut self,
+        name: &'static str,
+        params: &'static [Ty],
+        variadic: Option<Ty>,
+        f: CtxFn,
+    ) {
+        self.funcs.insert(
+            name,
+            Func {
+                params,
+                variadic,
+                imp: Imp::WithCtx(f),
+            },
+        );
     }
 
-    pub(crate) fn special(&mut self, name: &'static str, params: &'static [Ty], variadic: Option<Ty>, imp: Imp) {
-        self.funcs.insert(name, Func { params, variadic, imp });
+    pub(crate) fn special(
+        &mut self,
+        name: &'static str,
+        params: &'static [Ty],
+        variadic: Option<Ty>,
+        imp: Imp,
+    ) {
+        self.funcs.insert(
+            name,
+            Func {
+                params,
+                variadic,
+                imp,
+            },
+        );
     }
 
     pub fn get(&self, name: &str) -> Option<&Func> {

@@ -216,39 +216,52 @@ impl Mont {
             }
         }
         x.truncate(k);
-        Mont { n, n0: inv.wrapping_neg(), r2: x }
+        Mont {
+            n,
+            n0: inv.wrapping_neg(),
+            r2: x,
+        }
     }
 
     fn k(&self) -> usize {
         self.n.len()
     }
 
-    /// a·b·R⁻¹ mod n, for a, b < n given as k limbs.
+    /// a·b·R⁻¹ mod n, for a, b < n given as k limbs. Written with wrapping operations
+    /// (which cannot overflow here) so that debug builds stay fast.
     pub fn mul(&self, a: &[u64], b: &[u64]) -> Vec<u64> {
+        #[inline(always)]
+        fn mac(t: u64, x: u64, y: u64, c: u64) -> (u64, u64) {
+            let s = (x as u128)
+                .wrapping_mul(y as u128)
+                .wrapping_add(t as u128)
+                .wrapping_add(c as u128);
+            (s as u64, (s >> 64) as u64)
+        }
         let k = self.k();
-        let n = &self.n;
+        let n = &self.n[..k];
+        let a = &a[..k];
         let mut t = vec![0u64; k + 2];
         for &bi in b.iter().take(k) {
-            let mut c = 0u128;
+            let mut c = 0u64;
             for j in 0..k {
-                let s = u128::from(t[j]) + u128::from(a[j]) * u128::from(bi) + c;
-                t[j] = s as u64;
-                c = s >> 64;
+                let (lo, hi) = mac(t[j], a[j], bi, c);
+                t[j] = lo;
+                c = hi;
             }
-            let s = u128::from(t[k]) + c;
-            t[k] = s as u64;
-            t[k + 1] = (s >> 64) as u64;
+            let (s, carry) = t[k].overflowing_add(c);
+            t[k] = s;
+            t[k + 1] = u64::from(carry);
             let m = t[0].wrapping_mul(self.n0);
-            let s = u128::from(t[0]) + u128::from(m) * u128::from(n[0]);
-            let mut c = s >> 64;
+            let (_, mut c) = mac(t[0], m, n[0], 0);
             for j in 1..k {
-                let s = u128::from(t[j]) + u128::from(m) * u128::from(n[j]) + c;
-                t[j - 1] = s as u64;
-                c = s >> 64;
+                let (lo, hi) = mac(t[j], m, n[j], c);
+                t[j - 1] = lo;
+                c = hi;
             }
-            let s = u128::from(t[k]) + c;
-            t[k - 1] = s as u64;
-            t[k] = t[k + 1] + (s >> 64) as u64;
+            let (s, carry) = t[k].overflowing_add(c);
+            t[k - 1] = s;
+            t[k] = t[k + 1].wrapping_add(u64::from(carry));
             t[k + 1] = 0;
         }
         t.truncate(k + 1);
@@ -309,7 +322,7 @@ impl Mont {
 }
 
 fn small_primes() -> Vec<u64> {
-    const LIMIT: usize = 20_000;
+    const LIMIT: usize = 1 << 20;
     let mut sieve = vec![true; LIMIT];
     let mut out = Vec::new();
     for i in 2..LIMIT {
@@ -390,20 +403,27 @@ pub fn gen_prime(bits: usize, e: u64, rng: &mut Rng) -> Big {
             *last |= 1;
         }
         let base = Big::from_be(&buf);
-        let residues: Vec<u64> = primes.iter().map(|p| base.rem_u64(*p)).collect();
-        let mut delta = 0u64;
-        while delta < 1 << 20 {
-            let ok = primes.iter().zip(&residues).all(|(p, r)| (r + delta) % p != 0);
-            if ok {
-                let cand = base.add(&Big::from_u64(delta));
-                if cand.bits() != bits {
-                    break;
-                }
-                if cand.rem_u64(e) != 1 && probably_prime(&cand, 6, rng) {
-                    return cand;
-                }
+        // Sieve a window of odd offsets: composite[i] is base + 2i having a small factor.
+        const WINDOW: usize = 1 << 15;
+        let mut composite = vec![false; WINDOW];
+        for &p in &primes {
+            let r = base.rem_u64(p);
+            // The first i with base + 2i ≡ 0 (mod p): 2i ≡ -r, i ≡ -r·2⁻¹ (p odd).
+            let half = p.div_ceil(2);
+            let mut i = (((p - r) % p) * half % p) as usize;
+            while i < WINDOW {
+                composite[i] = true;
+                i += p as usize;
             }
-            delta += 2;
+        }
+        for (i, _) in composite.iter().enumerate().filter(|(_, c)| !**c) {
+            let cand = base.add(&Big::from_u64(2 * i as u64));
+            if cand.bits() != bits {
+                break;
+            }
+            if cand.rem_u64(e) != 1 && probably_prime(&cand, 6, rng) {
+                return cand;
+            }
         }
     }
 }
@@ -441,15 +461,20 @@ mod tests {
         let a = Big::from_be(&[0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x11]);
         let b = Big::from_u64(0xfedc_ba98);
         assert_eq!(a.mul(&b).div_u64(0xfedc_ba98), (a.clone(), 0));
-        assert_eq!(Big::from_u64(3).modpow(&Big::from_u64(200), &Big::from_u64(1_000_000_007)).0, vec![
-            3u128.pow(0) as u64 * {
-                let mut r = 1u128;
-                for _ in 0..200 {
-                    r = r * 3 % 1_000_000_007;
+        assert_eq!(
+            Big::from_u64(3)
+                .modpow(&Big::from_u64(200), &Big::from_u64(1_000_000_007))
+                .0,
+            vec![
+                3u128.pow(0) as u64 * {
+                    let mut r = 1u128;
+                    for _ in 0..200 {
+                        r = r * 3 % 1_000_000_007;
+                    }
+                    r as u64
                 }
-                r as u64
-            }
-        ]);
+            ]
+        );
         assert_eq!(a.mul(&b).add(&Big::from_u64(5)).rem(&a), Big::from_u64(5));
         let mut rng = Rng::new(1);
         let p = gen_prime(256, 65537, &mut rng);
@@ -457,5 +482,26 @@ mod tests {
         let d = inv_small(65537, &p.sub(&Big::from_u64(1))).expect("inverse");
         let x = Big::from_u64(123_456_789);
         assert_eq!(x.modpow(&Big::from_u64(65537), &p).modpow(&d, &p), x);
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    #[test]
+    fn time_keygen() {
+        if std::env::var("PLUMB_CRYPTO_TIME").is_err() {
+            return;
+        }
+        let mut rng = crate::funcs::Rng::new(5);
+        let t = std::time::Instant::now();
+        let p = super::gen_prime(2048, 65537, &mut rng);
+        eprintln!("2048-bit prime: {:?} ({} bits)", t.elapsed(), p.bits());
+        let m = super::Mont::new(&p);
+        let x = m.one();
+        let t = std::time::Instant::now();
+        for _ in 0..1000 {
+            std::hint::black_box(m.mul(&x, &x));
+        }
+        eprintln!("1000 mont muls: {:?}", t.elapsed());
     }
 }

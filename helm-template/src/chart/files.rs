@@ -1,0 +1,173 @@
+//! `.Files`: Helm's `engine.files` (Get, GetBytes, Glob, AsConfig, AsSecrets, Lines).
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::glob::Glob;
+use crate::funcs::{Imp, Registry, Ty};
+use crate::value::{List, ListKind, Member, Method, Object, Value};
+
+/// A chart's files other than Chart.yaml, values, templates and subcharts.
+pub struct Files(pub Rc<BTreeMap<String, Rc<Vec<u8>>>>);
+
+impl Files {
+    pub fn value(files: BTreeMap<String, Rc<Vec<u8>>>) -> Value {
+        Value::Object(Rc::new(Files(Rc::new(files))))
+    }
+}
+
+pub fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(A[(n >> 18) as usize & 63] as char);
+        out.push(A[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 {
+            A[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            A[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+fn to_yaml(m: BTreeMap<String, Value>) -> String {
+    let reg = Registry::helm();
+    match reg.get("toYaml").map(|f| f.imp) {
+        Some(Imp::Plain(f)) => f(&[Value::map(m)])
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn base_name(p: &str) -> &str {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        return if p.is_empty() { "." } else { "/" };
+    }
+    t.rsplit('/').next().unwrap_or(t)
+}
+
+fn method(
+    params: &'static [Ty],
+    call: impl Fn(Vec<Value>) -> Result<Value, String> + 'static,
+) -> Member {
+    Member::Method(Method {
+        params,
+        variadic: None,
+        call: Box::new(call),
+    })
+}
+
+fn arg(a: &[Value]) -> String {
+    a.first().and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+impl Object for Files {
+    fn type_name(&self) -> String {
+        "engine.files".into()
+    }
+
+    fn member(&self, name: &str) -> Option<Member> {
+        let files = self.0.clone();
+        Some(match name {
+            "Get" => method(&[Ty::String], move |a| {
+                Ok(Value::string(
+                    files
+                        .get(&arg(&a))
+                        .map(|d| String::from_utf8_lossy(d).into_owned())
+                        .unwrap_or_default(),
+                ))
+            }),
+            "GetBytes" => method(&[Ty::String], move |a| {
+                let bytes = files
+                    .get(&arg(&a))
+                    .map(|d| d.iter().map(|b| Value::Int(i64::from(*b))).collect())
+                    .unwrap_or_default();
+                Ok(Value::List(List {
+                    kind: ListKind::Int,
+                    items: Rc::new(bytes),
+                }))
+            }),
+            "Glob" => method(&[Ty::String], move |a| {
+                let g = Glob::gobwas(&arg(&a)).or_else(|| Glob::gobwas("**"));
+                let picked = files
+                    .iter()
+                    .filter(|(n, _)| g.as_ref().is_some_and(|g| g.matches(n)))
+                    .map(|(n, d)| (n.clone(), d.clone()))
+                    .collect();
+                Ok(Files::value(picked))
+            }),
+            "AsConfig" => method(&[], move |_| {
+                let m = files
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            base_name(k).to_string(),
+                            Value::string(String::from_utf8_lossy(v).into_owned()),
+                        )
+                    })
+                    .collect();
+                Ok(Value::string(to_yaml(m)))
+            }),
+            "AsSecrets" => method(&[], move |_| {
+                let m = files
+                    .iter()
+                    .map(|(k, v)| (base_name(k).to_string(), Value::string(base64(v))))
+                    .collect();
+                Ok(Value::string(to_yaml(m)))
+            }),
+            "Lines" => method(&[Ty::String], move |a| {
+                let lines = match files.get(&arg(&a)) {
+                    Some(d) if !d.is_empty() => {
+                        let s = String::from_utf8_lossy(d).into_owned();
+                        let s = s.strip_suffix('\n').unwrap_or(&s);
+                        s.split('\n').map(str::to_string).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                Ok(Value::string_list(lines))
+            }),
+            _ => return None,
+        })
+    }
+
+    fn print(&self) -> String {
+        let items: Vec<String> = self
+            .0
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}:[{}]",
+                    v.iter()
+                        .map(|b| b.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            })
+            .collect();
+        format!("map[{}]", items.join(" "))
+    }
+
+    fn to_plain(&self) -> Value {
+        Value::map(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::string(base64(v))))
+                .collect(),
+        )
+    }
+
+    fn is_pointer(&self) -> bool {
+        false
+    }
+}
