@@ -211,18 +211,19 @@ impl Object for CapabilitiesObject {
         )
     }
     fn to_plain(&self) -> Value {
-        let mut m = BTreeMap::new();
-        if let Some(Member::Field(v)) = self.member("KubeVersion") {
-            m.insert("KubeVersion".into(), plain(&v));
-        }
-        m.insert(
-            "APIVersions".into(),
-            Value::string_list(self.0.api_versions.clone()),
-        );
-        if let Some(Member::Field(v)) = self.member("HelmVersion") {
-            m.insert("HelmVersion".into(), plain(&v));
-        }
-        Value::map(m)
+        let fields = self.json_fields().unwrap_or_default();
+        Value::map(fields.into_iter().map(|(k, v)| (k, plain(&v))).collect())
+    }
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        let field = |name: &str| match self.member(name) {
+            Some(Member::Field(v)) => v,
+            _ => Value::Nil,
+        };
+        Some(vec![
+            ("KubeVersion".into(), field("KubeVersion")),
+            ("APIVersions".into(), Value::string_list(self.0.api_versions.clone())),
+            ("HelmVersion".into(), field("HelmVersion")),
+        ])
     }
 }
 
@@ -261,11 +262,14 @@ impl Object for KubeVersionObject {
         self.version.clone()
     }
     fn to_plain(&self) -> Value {
-        let mut m = BTreeMap::new();
-        m.insert("Version".into(), Value::str(&self.version));
-        m.insert("Major".into(), Value::str(&self.major));
-        m.insert("Minor".into(), Value::str(&self.minor));
-        Value::map(m)
+        Value::map(self.json_fields().unwrap_or_default().into_iter().collect())
+    }
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        Some(vec![
+            ("Version".into(), Value::str(&self.version)),
+            ("Major".into(), Value::str(&self.major)),
+            ("Minor".into(), Value::str(&self.minor)),
+        ])
     }
     fn is_pointer(&self) -> bool {
         false
@@ -323,12 +327,15 @@ impl Object for HelmVersionObject {
         )
     }
     fn to_plain(&self) -> Value {
-        let mut m = BTreeMap::new();
-        m.insert("version".into(), Value::str(&self.0));
-        m.insert("git_commit".into(), Value::str(DEFAULT_GIT_COMMIT));
-        m.insert("git_tree_state".into(), Value::str("clean"));
-        m.insert("go_version".into(), Value::str(DEFAULT_GO_VERSION));
-        Value::map(m)
+        Value::map(self.json_fields().unwrap_or_default().into_iter().collect())
+    }
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        Some(vec![
+            ("version".into(), Value::str(&self.0)),
+            ("git_commit".into(), Value::str(DEFAULT_GIT_COMMIT)),
+            ("git_tree_state".into(), Value::str("clean")),
+            ("go_version".into(), Value::str(DEFAULT_GO_VERSION)),
+        ])
     }
     fn is_pointer(&self) -> bool {
         false
@@ -402,27 +409,55 @@ impl Object for ChartObject {
         )
     }
     fn to_plain(&self) -> Value {
+        Value::map(self.json_fields().unwrap_or_default().into_iter().collect())
+    }
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        // chart.Metadata's fields in declaration order, `omitempty` each, then IsRoot.
         let c = &self.0;
-        let mut m = BTreeMap::new();
+        let mut fields = Vec::new();
         let mut put = |k: &str, v: &str| {
             if !v.is_empty() {
-                m.insert(k.to_string(), Value::str(v));
+                fields.push((k.to_string(), Value::str(v)));
             }
         };
         put("name", &c.name);
         put("home", &c.home);
+        if !c.sources.is_empty() {
+            fields.push(("sources".into(), Value::string_list(c.sources.clone())));
+        }
+        let mut put = |k: &str, v: &str| {
+            if !v.is_empty() {
+                fields.push((k.to_string(), Value::str(v)));
+            }
+        };
         put("version", &c.version);
         put("description", &c.description);
+        if !c.keywords.is_empty() {
+            fields.push(("keywords".into(), Value::string_list(c.keywords.clone())));
+        }
+        let mut put = |k: &str, v: &str| {
+            if !v.is_empty() {
+                fields.push((k.to_string(), Value::str(v)));
+            }
+        };
         put("icon", &c.icon);
         put("apiVersion", &c.api_version);
         put("appVersion", &c.app_version);
-        put("kubeVersion", &c.kube_version);
-        put("type", &c.chart_type);
         if c.deprecated {
-            m.insert("deprecated".into(), Value::Bool(true));
+            fields.push(("deprecated".into(), Value::Bool(true)));
         }
-        m.insert("IsRoot".into(), Value::Bool(c.is_root));
-        Value::map(m)
+        if !c.annotations.is_empty() {
+            let m = c.annotations.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
+            fields.push(("annotations".into(), Value::map(m)));
+        }
+        if !c.kube_version.is_empty() {
+            fields.push(("kubeVersion".into(), Value::str(&c.kube_version)));
+        }
+        if !c.chart_type.is_empty() {
+            fields.push(("type".into(), Value::str(&c.chart_type)));
+        }
+        fields.push(("IsRoot".into(), Value::Bool(c.is_root)));
+        Some(fields)
     }
     fn is_pointer(&self) -> bool {
         false

@@ -1704,6 +1704,9 @@ fn unescape(s: &str, quote: char) -> Option<String> {
             continue;
         }
         let e = chars.next()?;
+        if !matches!(e, 'x' | '0'..='7') {
+            flush(&mut bytes, &mut out);
+        }
         match e {
             'a' => out.push('\u{7}'),
             'b' => out.push('\u{8}'),

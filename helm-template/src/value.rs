@@ -96,6 +96,11 @@ pub trait Object {
     }
     /// The value `json.Marshal` sees (a map of its exported fields, as its JSON tags name them).
     fn to_plain(&self) -> Value;
+    /// The same fields in the struct's declaration order, which `json.Marshal` keeps (None:
+    /// `to_plain`'s sorted map is what Go writes, as for Go maps).
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
     /// Whether the value is a Go pointer (`nil` checks, `kindOf` "ptr").
     fn is_pointer(&self) -> bool {
         true

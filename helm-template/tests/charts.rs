@@ -33,17 +33,26 @@ struct Setup {
 
 fn strings(v: Option<&Y>) -> Vec<String> {
     v.and_then(|v| v.as_sequence())
-        .map(|s| s.iter().filter_map(|i| i.as_str().map(str::to_string)).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn setup(dir: &Path, name: &str) -> Setup {
     let f = dir.join(format!("{name}.test.yaml"));
-    let Ok(text) = std::fs::read_to_string(&f) else { return Setup::default() };
+    let Ok(text) = std::fs::read_to_string(&f) else {
+        return Setup::default();
+    };
     let y: Y = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
     Setup {
         values: strings(y.get("values")),
-        kube_version: y.get("kubeVersion").and_then(|v| v.as_str()).map(str::to_string),
+        kube_version: y
+            .get("kubeVersion")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
         api_versions: strings(y.get("apiVersions")),
         tgz: strings(y.get("tgz")),
         fail: y.get("fail").map(|f| strings(Some(f))),
@@ -61,7 +70,11 @@ fn helm_binary() -> PathBuf {
         .arg("helm")
         .output()
         .expect("running tests/tools/build.sh helm");
-    assert!(out.status.success(), "tests/tools/build.sh helm failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tests/tools/build.sh helm failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let bin = PathBuf::from(dir).join("helm");
     assert!(bin.is_file(), "no helm binary at {}", bin.display());
@@ -82,7 +95,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = format!("{prefix}/{}", e.file_name().to_string_lossy());
@@ -100,7 +116,10 @@ fn pack(dir: &Path) {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let mut files = Vec::new();
     collect(dir, &name, &mut files);
-    let entries: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     let tgz = archive::gzip_stored(&archive::tar(&entries));
     std::fs::write(dir.with_file_name(format!("{name}.tgz")), tgz).unwrap();
     std::fs::remove_dir_all(dir).unwrap();
@@ -108,7 +127,9 @@ fn pack(dir: &Path) {
 
 /// Helm's `--values` merge (cli/values mergeMaps).
 fn merge_maps(a: &Value, b: &Value) -> Value {
-    let (Value::Map(am), Value::Map(bm)) = (a, b) else { return b.clone() };
+    let (Value::Map(am), Value::Map(bm)) = (a, b) else {
+        return b.clone();
+    };
     let out: BTreeMap<String, Value> = am.entries.borrow().clone();
     let mut out = out;
     for (k, v) in bm.entries.borrow().iter() {
@@ -150,8 +171,14 @@ fn documents(stream: &str) -> Result<Vec<(String, String, String)>, String> {
         let key = format!(
             "{}/{}/{}",
             y.get("kind").and_then(|v| v.as_str()).unwrap_or(""),
-            y.get("metadata").and_then(|m| m.get("namespace")).and_then(|v| v.as_str()).unwrap_or(""),
-            y.get("metadata").and_then(|m| m.get("name")).and_then(|v| v.as_str()).unwrap_or("")
+            y.get("metadata")
+                .and_then(|m| m.get("namespace"))
+                .and_then(|v| v.as_str())
+                .unwrap_or(""),
+            y.get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
         );
         let mut canon = String::new();
         canonical(&y, 0, &mut canon);
@@ -165,8 +192,18 @@ fn canonical(y: &Y, indent: usize, out: &mut String) {
     let pad = "  ".repeat(indent);
     match y {
         Y::Mapping(m) => {
-            let mut items: Vec<(String, &Y)> =
-                m.iter().map(|(k, v)| (serde_yaml_ng::to_string(k).unwrap_or_default().trim().to_string(), v)).collect();
+            let mut items: Vec<(String, &Y)> = m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        serde_yaml_ng::to_string(k)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                        v,
+                    )
+                })
+                .collect();
             items.sort_by(|a, b| a.0.cmp(&b.0));
             for (k, v) in items {
                 out.push_str(&format!("{pad}{k}:\n"));
@@ -180,7 +217,10 @@ fn canonical(y: &Y, indent: usize, out: &mut String) {
             }
         }
         Y::Tagged(t) => canonical(&t.value, indent, out),
-        other => out.push_str(&format!("{pad}{}\n", serde_yaml_ng::to_string(other).unwrap_or_default().trim())),
+        other => out.push_str(&format!(
+            "{pad}{}\n",
+            serde_yaml_ng::to_string(other).unwrap_or_default().trim()
+        )),
     }
 }
 
@@ -188,12 +228,22 @@ fn diff(ours: &[(String, String, String)], helms: &[(String, String, String)]) -
     let mut out = String::new();
     for d in helms {
         if !ours.contains(d) {
-            out.push_str(&format!("  only in helm: {} ({})\n{}", d.0, d.1, indent(&d.2, "    - ")));
+            out.push_str(&format!(
+                "  only in helm: {} ({})\n{}",
+                d.0,
+                d.1,
+                indent(&d.2, "    - ")
+            ));
         }
     }
     for d in ours {
         if !helms.contains(d) {
-            out.push_str(&format!("  only in ours: {} ({})\n{}", d.0, d.1, indent(&d.2, "    + ")));
+            out.push_str(&format!(
+                "  only in ours: {} ({})\n{}",
+                d.0,
+                d.1,
+                indent(&d.2, "    + ")
+            ));
         }
     }
     out
@@ -203,7 +253,12 @@ fn indent(s: &str, p: &str) -> String {
     s.lines().map(|l| format!("{p}{l}\n")).collect()
 }
 
-fn run_case(helm_bin: &Path, fixtures: &Path, name: &str, scratch: &Path) -> Result<String, String> {
+fn run_case(
+    helm_bin: &Path,
+    fixtures: &Path,
+    name: &str,
+    scratch: &Path,
+) -> Result<String, String> {
     let s = setup(fixtures, name);
     let dir = scratch.join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -212,7 +267,9 @@ fn run_case(helm_bin: &Path, fixtures: &Path, name: &str, scratch: &Path) -> Res
         pack(&dir.join(t));
     }
     let mut cmd = Command::new(helm_bin);
-    cmd.args(["template", "release"]).arg(&dir).args(["--namespace", "default", "--include-crds"]);
+    cmd.args(["template", "release"])
+        .arg(&dir)
+        .args(["--namespace", "default", "--include-crds"]);
     let home = scratch.join("helm-home");
     cmd.env("HELM_CACHE_HOME", home.join("cache"))
         .env("HELM_CONFIG_HOME", home.join("config"))
@@ -228,7 +285,8 @@ fn run_case(helm_bin: &Path, fixtures: &Path, name: &str, scratch: &Path) -> Res
     for v in &s.values {
         let path = fixtures.join(v);
         cmd.arg("--values").arg(&path);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let parsed = helm::values_from_yaml(&text).map_err(|e| format!("{v}: {e}"))?;
         user = merge_maps(&user, &parsed);
     }
@@ -239,30 +297,50 @@ fn run_case(helm_bin: &Path, fixtures: &Path, name: &str, scratch: &Path) -> Res
     let mut opts = chart::Options::new("release", "default");
     opts.values = user;
     if let Some(kv) = &s.kube_version {
-        opts.capabilities.kube_version = if kv.starts_with('v') { kv.clone() } else { format!("v{kv}") };
+        opts.capabilities.kube_version = if kv.starts_with('v') {
+            kv.clone()
+        } else {
+            format!("v{kv}")
+        };
     }
-    opts.capabilities.api_versions.extend(s.api_versions.iter().cloned());
-    let ours = chart::load_dir(&dir).map_err(|e| e.to_string()).and_then(|c| chart::render(&c, &opts).map_err(|e| e.to_string()));
+    opts.capabilities
+        .api_versions
+        .extend(s.api_versions.iter().cloned());
+    let ours = chart::load_dir(&dir)
+        .map_err(|e| e.to_string())
+        .and_then(|c| chart::render(&c, &opts).map_err(|e| e.to_string()));
 
     if let Some(want) = &s.fail {
         if out.status.success() {
             return Err(format!("helm should fail but rendered:\n{helm_out}"));
         }
         let err = match ours {
-            Ok(r) => return Err(format!("ours should fail but rendered:\n{}", r.to_yaml_stream())),
+            Ok(r) => {
+                return Err(format!(
+                    "ours should fail but rendered:\n{}",
+                    r.to_yaml_stream()
+                ))
+            }
             Err(e) => e,
         };
         let missing: Vec<&String> = want.iter().filter(|w| !err.contains(w.as_str())).collect();
         if !missing.is_empty() {
-            return Err(format!("our error lacks {missing:?}:\n  ours: {err}\n  helm: {}", helm_err.trim()));
+            return Err(format!(
+                "our error lacks {missing:?}:\n  ours: {err}\n  helm: {}",
+                helm_err.trim()
+            ));
         }
-        return Ok(format!("both fail\n    ours: {err}\n    helm: {}", helm_err.trim().replace('\n', "\n          ")));
+        return Ok(format!(
+            "both fail\n    ours: {err}\n    helm: {}",
+            helm_err.trim().replace('\n', "\n          ")
+        ));
     }
     if !out.status.success() {
         return Err(format!("helm failed: {}", helm_err.trim()));
     }
     let ours = ours.map_err(|e| format!("ours failed: {e}"))?;
-    let a = documents(&ours.to_yaml_stream()).map_err(|e| format!("our output does not parse: {e}"))?;
+    let a =
+        documents(&ours.to_yaml_stream()).map_err(|e| format!("our output does not parse: {e}"))?;
     let b = documents(&helm_out).map_err(|e| format!("helm's output does not parse: {e}"))?;
     if a != b {
         return Err(format!("outputs differ:\n{}", diff(&a, &b)));
@@ -296,19 +374,67 @@ fn charts_agree_with_helm_template() {
             }
         }
     }
-    println!("{} of {} charts agree with helm template", names.len() - failures.len(), names.len());
+    println!(
+        "{} of {} charts agree with helm template",
+        names.len() - failures.len(),
+        names.len()
+    );
     assert!(failures.is_empty(), "charts that disagree: {failures:?}");
 }
 
 #[test]
 fn archives_refuse_escaping_paths_and_links() {
-    let bad = archive::gzip_stored(&archive::tar(&[("c/Chart.yaml", b"name: c\nversion: 0.1.0\napiVersion: v2\n"), ("c/../../etc/x", b"x")]));
+    let bad = archive::gzip_stored(&archive::tar(&[
+        ("c/Chart.yaml", b"name: c\nversion: 0.1.0\napiVersion: v2\n"),
+        ("c/../../etc/x", b"x"),
+    ]));
     let err = chart::load_archive(&bad, "bad.tgz").unwrap_err();
     assert!(err.to_string().contains("bad.tgz"), "{err}");
-    let ok = archive::gzip_stored(&archive::tar(&[("c/Chart.yaml", b"name: c\nversion: 0.1.0\napiVersion: v2\n")]));
+    let ok = archive::gzip_stored(&archive::tar(&[(
+        "c/Chart.yaml",
+        b"name: c\nversion: 0.1.0\napiVersion: v2\n",
+    )]));
     assert_eq!(chart::load_archive(&ok, "ok.tgz").unwrap().name(), "c");
     let err = chart::load_archive(b"not gzip", "junk.tgz").unwrap_err();
     assert!(err.to_string().starts_with("junk.tgz"), "{err}");
     let truncated = &ok[..ok.len() / 2];
     assert!(chart::load_archive(truncated, "t.tgz").is_err());
+}
+
+#[test]
+fn load_errors_name_the_file() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chart-load-errors");
+    let _ = std::fs::remove_dir_all(&root);
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("a/Chart.yaml", "apiVersion: v2\nname: a\n");
+    let err = chart::load_dir(&root.join("a")).unwrap_err().to_string();
+    assert!(
+        err.contains("a/Chart.yaml") && err.contains("version is required"),
+        "{err}"
+    );
+    write("b/Chart.yaml", "apiVersion: v2\nname: b\nversion: 0.1.0\n");
+    write("b/values.yaml", "a: [1\n");
+    let err = chart::load_dir(&root.join("b")).unwrap_err().to_string();
+    assert!(err.contains("b/values.yaml"), "{err}");
+    write("c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
+    write("c/charts/sub/values.yaml", "x: 1\n");
+    let err = chart::load_dir(&root.join("c")).unwrap_err().to_string();
+    assert!(
+        err.contains("c/charts/sub/Chart.yaml") && err.contains("missing"),
+        "{err}"
+    );
+    write("d/Chart.yaml", "apiVersion: v2\nname: d\nversion: 0.1.0\n");
+    std::os::unix::fs::symlink("/etc/passwd", root.join("d/passwd")).unwrap();
+    let err = chart::load_dir(&root.join("d")).unwrap_err().to_string();
+    assert!(err.contains("d/passwd") && err.contains("symlink"), "{err}");
+    write("e/Chart.yaml", "apiVersion: v2\nname: e\nversion: 0.1.0\ndependencies:\n  - name: gone\n    version: 1.0.0\n");
+    let c = chart::load_dir(&root.join("e")).unwrap();
+    let err = chart::render(&c, &chart::Options::new("r", "default"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing in charts/ directory: gone"), "{err}");
 }

@@ -26,10 +26,15 @@ pub struct Glob {
 
 /// How many steps one match may take: patterns with many stars cannot loop for long.
 const BUDGET: usize = 1_000_000;
+/// The longest pattern compiled (matching recurses once per element).
+const MAX_PATTERN: usize = 1024;
 
 impl Glob {
     /// Compiles a gobwas/glob pattern.
     pub fn gobwas(pattern: &str) -> Option<Glob> {
+        if pattern.len() > MAX_PATTERN {
+            return None;
+        }
         let chars: Vec<char> = pattern.chars().collect();
         let mut i = 0;
         let nodes = parse(&chars, &mut i, true, 0)?;
@@ -41,6 +46,9 @@ impl Glob {
 
     /// Compiles a Go `filepath.Match` pattern.
     pub fn go(pattern: &str) -> Option<Glob> {
+        if pattern.len() > MAX_PATTERN {
+            return None;
+        }
         let chars: Vec<char> = pattern.chars().collect();
         let mut i = 0;
         let nodes = parse(&chars, &mut i, false, 0)?;

@@ -249,7 +249,7 @@ pub fn load_archive(data: &[u8], what: &str) -> Result<Chart, Error> {
                 "references the parent directory",
             ));
         }
-        if n.len() >= 3 && n.as_bytes()[0].is_ascii_alphabetic() && &n[1..3] == ":/" {
+        if n.len() >= 3 && n.as_bytes()[0].is_ascii_alphabetic() && n.as_bytes()[1..3] == *b":/" {
             return Err(Error::new(
                 &format!("{what}: {}", e.name),
                 "is an illegally named file",

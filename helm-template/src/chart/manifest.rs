@@ -75,7 +75,7 @@ pub fn split_manifests(big: &str) -> Vec<String> {
         if pos == 0 && b.starts_with(b"---") {
             found = Some((0, 3));
         } else {
-            let mut k = pos.max(1);
+            let mut k = pos + 1;
             while k + 3 <= b.len() {
                 if b[k - 1] == b'\n' && &b[k..k + 3] == b"---" {
                     let mut i = k - 1;

@@ -98,7 +98,7 @@ fn coalesce_deps(c: &Chart, dest: &Map, prefix: &str, merge: bool) -> Result<()>
                     return Err(format!(
                         "type mismatch on {name}: %!t({}={})",
                         v.type_name(),
-                        crate::gofmt::sprint(&[v.clone()])
+                        crate::gofmt::sprint(std::slice::from_ref(&v))
                     ))
                 }
             },

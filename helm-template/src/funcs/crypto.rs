@@ -646,32 +646,19 @@ mod tests {
         let k2 = call(&mut Ctx::new(3), "genPrivateKey", &[Value::str("ed25519")]);
         assert_eq!(k1.as_str(), k2.as_str());
     }
-}
 
-#[cfg(test)]
-mod dump {
     #[test]
-    fn dump_for_comparison() {
-        let Ok(dir) = std::env::var("PLUMB_CRYPTO_DUMP") else {
-            return;
-        };
-        let mut c = super::Ctx::new(9);
-        let r = super::Registry::helm();
-        let f = |n: &str| match r.get(n).map(|f| f.imp) {
-            Some(super::super::Imp::WithCtx(f)) => f,
-            _ => panic!(),
-        };
-        use crate::value::Value;
-        let ca = f("genCA")(&mut c, &[Value::str("my-ca"), Value::Int(365)]).unwrap();
-        let ips = Value::list(vec![Value::str("10.0.0.1"), Value::str("::1")]);
-        let dns = Value::list(vec![Value::str("svc.ns.svc")]);
-        let leaf = f("genSignedCert")(
-            &mut c,
-            &[Value::str("svc"), ips, dns, Value::Int(30), ca.clone()],
-        )
-        .unwrap();
-        let (a, _) = super::cert_arg(&ca).unwrap();
-        let (b, k) = super::cert_arg(&leaf).unwrap();
-        std::fs::write(format!("{dir}/ours.pem"), format!("{a}{b}{k}")).unwrap();
+    fn rsa_4096_private_key() {
+        let mut c = Ctx::new(11);
+        let pem = call(&mut c, "genPrivateKey", &[Value::str("rsa")]);
+        let pem = pem.as_str().expect("pem");
+        assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\nMIIJ"));
+        match x509::parse_private_key_pem(pem).expect("parses") {
+            x509::Key::Rsa(k) => {
+                assert_eq!(k.n.bits(), 4096);
+                assert_eq!((k.p.bits(), k.q.bits()), (2048, 2048));
+            }
+            _ => panic!("not rsa"),
+        }
     }
 }

@@ -116,7 +116,27 @@ fn write_value(
             newline(out, indent, depth);
             out.push('}');
         }
-        Value::Object(o) => write_value(out, &o.to_plain(), html, indent, depth, nesting + 1)?,
+        Value::Object(o) => match o.json_fields() {
+            // A struct: encoding/json writes its fields in declaration order.
+            Some(fields) if !fields.is_empty() => {
+                out.push('{');
+                for (i, (k, item)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, indent, depth + 1);
+                    write_string(out, k, html);
+                    out.push(':');
+                    if indent.is_some() {
+                        out.push(' ');
+                    }
+                    write_value(out, item, html, indent, depth + 1, nesting + 1)?;
+                }
+                newline(out, indent, depth);
+                out.push('}');
+            }
+            _ => write_value(out, &o.to_plain(), html, indent, depth, nesting + 1)?,
+        },
     }
     Ok(())
 }

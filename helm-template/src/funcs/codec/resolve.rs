@@ -126,11 +126,9 @@ pub fn resolve(s: &str) -> Resolved {
         _ => {}
     }
     match s.as_bytes()[0] {
-        b'.' => {
-            if yaml_style_float(s) {
-                if let Some(f) = parse_float(s) {
-                    return Resolved::Float(f);
-                }
+        b'.' if yaml_style_float(s) => {
+            if let Some(f) = parse_float(s) {
+                return Resolved::Float(f);
             }
         }
         b'0'..=b'9' | b'+' | b'-' => {

@@ -24,7 +24,7 @@ struct Tables {
 fn tables() -> Tables {
     let mut sbox = [0u8; 256];
     let mut inv = [0u8; 256];
-    for x in 0..256usize {
+    for (x, slot) in sbox.iter_mut().enumerate() {
         // The multiplicative inverse in GF(2^8) (0 for 0), then the affine map.
         let b = if x == 0 {
             0
@@ -33,7 +33,7 @@ fn tables() -> Tables {
         };
         let s =
             b ^ b.rotate_left(1) ^ b.rotate_left(2) ^ b.rotate_left(3) ^ b.rotate_left(4) ^ 0x63;
-        sbox[x] = s;
+        *slot = s;
         inv[s as usize] = x as u8;
     }
     Tables { sbox, inv }

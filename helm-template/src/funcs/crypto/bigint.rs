@@ -153,7 +153,7 @@ impl Big {
     pub fn modpow(&self, e: &Big, m: &Big) -> Big {
         let mont = Mont::new(m);
         let base = mont.to_mont(&self.rem(m));
-        Big::norm(mont.from_mont(&mont.pow(&base, e)))
+        Big::norm(mont.out_of_mont(&mont.pow(&base, e)))
     }
 }
 
@@ -173,11 +173,11 @@ fn cmp_limbs(a: &[u64], b: &[u64]) -> Ordering {
 /// a -= b (a >= b; a at least as long as b's significant limbs).
 fn sub_in_place(a: &mut [u64], b: &[u64]) {
     let mut borrow = 0u64;
-    for i in 0..a.len() {
+    for (i, x) in a.iter_mut().enumerate() {
         let y = b.get(i).copied().unwrap_or(0);
-        let (d1, b1) = a[i].overflowing_sub(y);
+        let (d1, b1) = x.overflowing_sub(y);
         let (d2, b2) = d1.overflowing_sub(borrow);
-        a[i] = d2;
+        *x = d2;
         borrow = u64::from(b1) + u64::from(b2);
     }
 }
@@ -283,7 +283,7 @@ impl Mont {
         self.mul(&self.pad(x), &self.r2)
     }
 
-    pub fn from_mont(&self, x: &[u64]) -> Vec<u64> {
+    pub fn out_of_mont(&self, x: &[u64]) -> Vec<u64> {
         let mut one = vec![0u64; self.k()];
         one[0] = 1;
         self.mul(x, &one)
@@ -482,26 +482,5 @@ mod tests {
         let d = inv_small(65537, &p.sub(&Big::from_u64(1))).expect("inverse");
         let x = Big::from_u64(123_456_789);
         assert_eq!(x.modpow(&Big::from_u64(65537), &p).modpow(&d, &p), x);
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    #[test]
-    fn time_keygen() {
-        if std::env::var("PLUMB_CRYPTO_TIME").is_err() {
-            return;
-        }
-        let mut rng = crate::funcs::Rng::new(5);
-        let t = std::time::Instant::now();
-        let p = super::gen_prime(2048, 65537, &mut rng);
-        eprintln!("2048-bit prime: {:?} ({} bits)", t.elapsed(), p.bits());
-        let m = super::Mont::new(&p);
-        let x = m.one();
-        let t = std::time::Instant::now();
-        for _ in 0..1000 {
-            std::hint::black_box(m.mul(&x, &x));
-        }
-        eprintln!("1000 mont muls: {:?}", t.elapsed());
     }
 }
