@@ -415,6 +415,15 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
                     return Ok(());
                 }
             }
+            Value::Object(o) if o.map_entries().is_some() => {
+                let entries = o.map_entries().unwrap_or_default();
+                if !entries.is_empty() {
+                    for (k, v) in entries {
+                        one(self, Value::string(k), Slot::plain(v))?;
+                    }
+                    return Ok(());
+                }
+            }
             Value::Nil => {}
             other => {
                 return self.errorf(format!(
@@ -753,7 +762,7 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
             }
         }
         if let Some(fin) = fin {
-            let t = if f.variadic.is_some() && num_in - 1 >= num_fixed {
+            let t = if f.variadic.is_some() && num_in > num_fixed {
                 f.variadic.unwrap_or(Ty::Any)
             } else if f.variadic.is_some() {
                 f.params[num_in - 1]

@@ -407,7 +407,7 @@ fn format_float_verb(out: &mut String, f: f64, v: &Value, verb: char, spec: &Spe
         }
     };
     let body = if !body.starts_with('-') && !body.starts_with('+') {
-        if spec.plus && f.is_finite() || spec.plus && f.is_nan() {
+        if spec.plus && (f.is_finite() || f.is_nan()) {
             format!("+{body}")
         } else if spec.plus && f == f64::INFINITY {
             body // "+Inf" already
@@ -860,7 +860,7 @@ mod tests {
         assert_eq!(format_g(-2.5, None, false, false), "-2.5");
         assert_eq!(format_g(100.0, Some(2), false, false), "1e+02");
         assert_eq!(format_e(1234.5678, 2, false), "1.23e+03");
-        assert_eq!(format_f(3.14159, 2), "3.14");
+        assert_eq!(format_f(1.23456, 2), "1.23");
     }
 
     #[test]

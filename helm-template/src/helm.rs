@@ -221,7 +221,10 @@ impl Object for CapabilitiesObject {
         };
         Some(vec![
             ("KubeVersion".into(), field("KubeVersion")),
-            ("APIVersions".into(), Value::string_list(self.0.api_versions.clone())),
+            (
+                "APIVersions".into(),
+                Value::string_list(self.0.api_versions.clone()),
+            ),
             ("HelmVersion".into(), field("HelmVersion")),
         ])
     }
@@ -447,7 +450,11 @@ impl Object for ChartObject {
             fields.push(("deprecated".into(), Value::Bool(true)));
         }
         if !c.annotations.is_empty() {
-            let m = c.annotations.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
+            let m = c
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::str(v)))
+                .collect();
             fields.push(("annotations".into(), Value::map(m)));
         }
         if !c.kube_version.is_empty() {

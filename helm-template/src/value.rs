@@ -101,6 +101,11 @@ pub trait Object {
     fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         None
     }
+    /// A Go map with methods (Helm's `.Files`): its entries in key order, for `range` and
+    /// `len`. None for structs.
+    fn map_entries(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
     /// Whether the value is a Go pointer (`nil` checks, `kindOf` "ptr").
     fn is_pointer(&self) -> bool {
         true
@@ -214,11 +219,12 @@ impl Value {
     }
 
     /// The length Go's `len` gives, if the value has one.
-    pub fn len(&self) -> Option<usize> {
+    pub fn length(&self) -> Option<usize> {
         match self {
             Value::String(s) => Some(s.len()),
             Value::List(l) => Some(l.items.len()),
             Value::Map(m) => Some(m.entries.borrow().len()),
+            Value::Object(o) => o.map_entries().map(|e| e.len()),
             _ => None,
         }
     }

@@ -167,6 +167,16 @@ impl Object for Files {
         )
     }
 
+    fn map_entries(&self) -> Option<Vec<(String, Value)>> {
+        let bytes = |d: &[u8]| {
+            Value::List(List {
+                kind: ListKind::Int,
+                items: Rc::new(d.iter().map(|b| Value::Int(i64::from(*b))).collect()),
+            })
+        };
+        Some(self.0.iter().map(|(k, d)| (k.clone(), bytes(d))).collect())
+    }
+
     fn is_pointer(&self) -> bool {
         false
     }

@@ -85,7 +85,7 @@ fn eval_args(a: &[Value]) -> String {
 fn length(a: &[Value]) -> Result<Value, String> {
     match &a[0] {
         Value::Nil => Err("len of nil pointer".into()),
-        v => match v.len() {
+        v => match v.length() {
             Some(n) => Ok(Value::Int(n as i64)),
             None => Err(format!("len of type {}", v.type_name())),
         },
