@@ -605,7 +605,7 @@ fn validate(md: &Metadata, file: &str) -> Result<(), Error> {
     if md.version.is_empty() {
         return bad("version is required");
     }
-    if semver::Version::parse(&md.version).is_none() {
+    if semver::Version::parse(&md.version).is_err() {
         return bad(&format!(
             "version {:?} is not a semantic version",
             md.version

@@ -17,7 +17,7 @@ pub mod glob;
 mod load;
 pub mod manifest;
 pub mod schema;
-pub mod semver;
+use crate::funcs::semver;
 pub mod values;
 
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::semver::is_compatible_range;
+use crate::funcs::semver::is_compatible_range;
 use super::{Chart, Dependency, ImportValue};
 use crate::value::{Map, MapKind, Value};
 

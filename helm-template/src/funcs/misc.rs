@@ -7,7 +7,7 @@ use crate::value::Value;
 
 mod dates;
 mod regex;
-mod semver;
+pub mod semver;
 
 /// Helm wraps the messages of `required` and `fail` in these, to find them again in Go's
 /// error text (`HELM_ERR_START…HELM_ERR_END`).

@@ -13,6 +13,7 @@ mod dicts;
 mod lists;
 mod math;
 mod misc;
+pub use misc::semver;
 pub use misc::{WARN_END, WARN_START};
 mod strings;
 

@@ -308,6 +308,15 @@ impl Constraints {
     }
 }
 
+/// Helm's `chartutil.IsCompatibleRange` (dependency versions, `kubeVersion`): whether
+/// `version` satisfies `constraint`; false when either does not parse.
+pub fn is_compatible_range(constraint: &str, version: &str) -> bool {
+    match (Constraints::parse(constraint), Version::parse(version)) {
+        (Ok(c), Ok(v)) => c.check(&v),
+        _ => false,
+    }
+}
+
 fn parse_constraint(c: &str) -> Result<Constraint, String> {
     if c.is_empty() {
         let con = Version {
@@ -561,5 +570,27 @@ impl Object for VersionObject {
 
     fn is_pointer(&self) -> bool {
         self.pointer
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::is_compatible_range;
+
+    #[test]
+    fn dependency_and_kube_version_ranges() {
+        assert!(is_compatible_range("0.1.0", "0.1.0"));
+        assert!(is_compatible_range(">=1.2.0 <2", "1.5.0"));
+        assert!(is_compatible_range("~1.2", "1.2.9"));
+        assert!(!is_compatible_range("~1.2", "1.3.0"));
+        assert!(is_compatible_range("^0.2.1", "0.2.5"));
+        assert!(!is_compatible_range("^0.2.1", "0.3.0"));
+        assert!(is_compatible_range("1.x", "1.9.0"));
+        assert!(is_compatible_range("*", "3.0.0"));
+        assert!(is_compatible_range(">= 1.0, < 3.0 || 5.x", "5.1.0"));
+        assert!(is_compatible_range("1.0 - 2.0", "2.0.0"));
+        assert!(!is_compatible_range(">=1.20.0", "v1.19.3"));
+        assert!(is_compatible_range(">=1.20.0-0", "v1.37.0"));
+        assert!(!is_compatible_range("not a range", "1.0.0"));
     }
 }
