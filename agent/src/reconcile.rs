@@ -56,7 +56,10 @@ impl Revision {
     ) -> Result<Revision, crate::source::SourceError> {
         let mut files = source.files(commit, &sync.path, &sync.exclude)?;
         let selected: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-        if selected.iter().any(|p| render::is_kustomization(p)) {
+        if selected
+            .iter()
+            .any(|p| render::is_kustomization(p) || render::helm::is_chart_file(p))
+        {
             let rest = source.other_files(commit, &files)?;
             files.extend(rest);
         }
@@ -251,36 +254,47 @@ pub fn render_revision(
 ) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
     let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
     let selected = &revision.selected;
+    let chart = render::helm::ChartSettings::defaults(&sync.name, &sync.namespace);
     let parsed = match &revision.tree {
         Tree::Files(files) => {
             let fs = MemFs::new(files);
             match sync.render {
-                Render::Auto => render::parse_tree(&fs, selected),
+                Render::Auto => render::parse_tree(&fs, selected, &chart),
                 Render::KustomizeExternal => {
                     let base = external::runtime_dir();
-                    render::parse_tree_with(&fs, selected, &mut |dir| {
-                        external_output(
-                            dir,
-                            external::build_revision(
-                                &base,
-                                &sync.name,
-                                &revision.id,
-                                files,
+                    render::parse_tree_with(
+                        &fs,
+                        selected,
+                        &mut |dir| {
+                            external_output(
                                 dir,
-                                sync.timeout,
-                            ),
-                        )
-                    })
+                                external::build_revision(
+                                    &base,
+                                    &sync.name,
+                                    &revision.id,
+                                    files,
+                                    dir,
+                                    sync.timeout,
+                                ),
+                            )
+                        },
+                        &chart,
+                    )
                 }
             }
         }
         Tree::Folder(root) => {
             let fs = DirFs { root: root.clone() };
             match sync.render {
-                Render::Auto => render::parse_tree(&fs, selected),
-                Render::KustomizeExternal => render::parse_tree_with(&fs, selected, &mut |dir| {
-                    external_output(dir, external::build_folder(root, dir, sync.timeout))
-                }),
+                Render::Auto => render::parse_tree(&fs, selected, &chart),
+                Render::KustomizeExternal => render::parse_tree_with(
+                    &fs,
+                    selected,
+                    &mut |dir| {
+                        external_output(dir, external::build_folder(root, dir, sync.timeout))
+                    },
+                    &chart,
+                ),
             }
         }
     }

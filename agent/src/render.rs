@@ -7,6 +7,7 @@
 //! document's index and its line, and all errors are reported, not just the first.
 
 pub mod external;
+pub mod helm;
 pub mod kustomize;
 pub mod names;
 mod yaml;
@@ -344,14 +345,16 @@ pub fn select(paths: &[String], plumbignore: Option<&[u8]>, exclude: &[String]) 
 pub type Rendered = Result<Vec<Manifest>, Vec<RenderError>>;
 
 /// Parses a sync's folder: folders holding a kustomization file are built
-/// with kustomize (the topmost one wins; nothing under it is read as plain
-/// YAML), every other selected manifest is parsed as plain YAML. `selected`
-/// are the paths `select` chose (relative to the revision top, sorted).
+/// with kustomize and folders holding a Chart.yaml are rendered as Helm charts
+/// (the topmost such folder wins; nothing under it is read as plain YAML),
+/// every other selected manifest is parsed as plain YAML. `selected` are the
+/// paths `select` chose (relative to the revision top, sorted).
 pub fn parse_tree(
     fs: &dyn kustomize::Fs,
     selected: &[String],
+    chart: &helm::ChartSettings,
 ) -> Result<Vec<Manifest>, Vec<RenderError>> {
-    parse_tree_with(fs, selected, &mut |root| kustomize::build(fs, root))
+    parse_tree_with(fs, selected, &mut |root| kustomize::build(fs, root), chart)
 }
 
 /// [`parse_tree`] with another way to build a kustomization folder
@@ -360,16 +363,23 @@ pub fn parse_tree_with(
     fs: &dyn kustomize::Fs,
     selected: &[String],
     build: &mut dyn FnMut(&str) -> Rendered,
+    chart: &helm::ChartSettings,
 ) -> Rendered {
     let parent = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-    let dirs: Vec<String> = selected
+    let kustomizations: Vec<String> = selected
         .iter()
         .filter(|p| is_kustomization(p))
         .map(|p| parent(p))
         .collect();
+    let charts: Vec<String> = helm::chart_roots(selected)
+        .into_iter()
+        .filter(|d| !kustomizations.contains(d))
+        .collect();
+    let dirs: Vec<&String> = kustomizations.iter().chain(&charts).collect();
     let roots: Vec<&String> = dirs
         .iter()
-        .filter(|d| !dirs.iter().any(|o| o != *d && kustomize::within(o, d)))
+        .copied()
+        .filter(|d| !dirs.iter().any(|o| o != d && kustomize::within(o, d)))
         .collect();
     let mut built: Vec<&String> = Vec::new();
     let mut manifests = Vec::new();
@@ -379,7 +389,11 @@ pub fn parse_tree_with(
             Some(root) if built.contains(root) => continue,
             Some(root) => {
                 built.push(root);
-                build(root)
+                if charts.contains(root) {
+                    helm::build(fs, root, chart)
+                } else {
+                    build(root)
+                }
             }
             None => match fs.read(path) {
                 Some(bytes) => parse_file(&File {
@@ -820,7 +834,11 @@ mod tests {
     /// Renders exactly these files (a revision with nothing else in it).
     fn parse_files(files: &[File]) -> Rendered {
         let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-        parse_tree(&kustomize::MemFs::new(files), &paths)
+        parse_tree(
+            &kustomize::MemFs::new(files),
+            &paths,
+            &helm::ChartSettings::defaults("test", ""),
+        )
     }
 
     fn file(path: &str, text: &str) -> File {

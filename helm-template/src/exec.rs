@@ -402,12 +402,7 @@ impl<'t, 'e, 'f> State<'t, 'e, 'f> {
                 }
             }
             Value::Map(m) => {
-                let entries: Vec<(String, Value)> = m
-                    .entries
-                    .borrow()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let entries = m.snapshot();
                 if !entries.is_empty() {
                     for (k, v) in entries {
                         one(self, Value::string(k), Slot::iface(v))?;

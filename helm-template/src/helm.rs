@@ -210,10 +210,6 @@ impl Object for CapabilitiesObject {
             HelmVersionObject(self.0.helm_version.clone()).print()
         )
     }
-    fn to_plain(&self) -> Value {
-        let fields = self.json_fields().unwrap_or_default();
-        Value::map(fields.into_iter().map(|(k, v)| (k, plain(&v))).collect())
-    }
     fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         let field = |name: &str| match self.member(name) {
             Some(Member::Field(v)) => v,
@@ -227,13 +223,6 @@ impl Object for CapabilitiesObject {
             ),
             ("HelmVersion".into(), field("HelmVersion")),
         ])
-    }
-}
-
-fn plain(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => o.to_plain(),
-        other => other.clone(),
     }
 }
 
@@ -263,9 +252,6 @@ impl Object for KubeVersionObject {
     fn print_in_template(&self) -> String {
         // An addressable KubeVersion is a fmt.Stringer (its String method has a pointer receiver).
         self.version.clone()
-    }
-    fn to_plain(&self) -> Value {
-        Value::map(self.json_fields().unwrap_or_default().into_iter().collect())
     }
     fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         Some(vec![
@@ -328,9 +314,6 @@ impl Object for HelmVersionObject {
             "{{{} {DEFAULT_GIT_COMMIT} clean {DEFAULT_GO_VERSION}}}",
             self.0
         )
-    }
-    fn to_plain(&self) -> Value {
-        Value::map(self.json_fields().unwrap_or_default().into_iter().collect())
     }
     fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         Some(vec![
@@ -411,58 +394,32 @@ impl Object for ChartObject {
             c.is_root
         )
     }
-    fn to_plain(&self) -> Value {
-        Value::map(self.json_fields().unwrap_or_default().into_iter().collect())
-    }
     fn json_fields(&self) -> Option<Vec<(String, Value)>> {
         // chart.Metadata's fields in declaration order, `omitempty` each, then IsRoot.
         let c = &self.0;
         let mut fields = Vec::new();
-        let mut put = |k: &str, v: &str| {
-            if !v.is_empty() {
-                fields.push((k.to_string(), Value::str(v)));
+        let mut omitempty = |k: &str, v: Value| {
+            if v.truth() {
+                fields.push((k.to_string(), v));
             }
         };
-        put("name", &c.name);
-        put("home", &c.home);
-        if !c.sources.is_empty() {
-            fields.push(("sources".into(), Value::string_list(c.sources.clone())));
-        }
-        let mut put = |k: &str, v: &str| {
-            if !v.is_empty() {
-                fields.push((k.to_string(), Value::str(v)));
-            }
-        };
-        put("version", &c.version);
-        put("description", &c.description);
-        if !c.keywords.is_empty() {
-            fields.push(("keywords".into(), Value::string_list(c.keywords.clone())));
-        }
-        let mut put = |k: &str, v: &str| {
-            if !v.is_empty() {
-                fields.push((k.to_string(), Value::str(v)));
-            }
-        };
-        put("icon", &c.icon);
-        put("apiVersion", &c.api_version);
-        put("appVersion", &c.app_version);
-        if c.deprecated {
-            fields.push(("deprecated".into(), Value::Bool(true)));
-        }
-        if !c.annotations.is_empty() {
-            let m = c
-                .annotations
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::str(v)))
-                .collect();
-            fields.push(("annotations".into(), Value::map(m)));
-        }
-        if !c.kube_version.is_empty() {
-            fields.push(("kubeVersion".into(), Value::str(&c.kube_version)));
-        }
-        if !c.chart_type.is_empty() {
-            fields.push(("type".into(), Value::str(&c.chart_type)));
-        }
+        omitempty("name", Value::str(&c.name));
+        omitempty("home", Value::str(&c.home));
+        omitempty("sources", Value::string_list(c.sources.clone()));
+        omitempty("version", Value::str(&c.version));
+        omitempty("description", Value::str(&c.description));
+        omitempty("keywords", Value::string_list(c.keywords.clone()));
+        omitempty("icon", Value::str(&c.icon));
+        omitempty("apiVersion", Value::str(&c.api_version));
+        omitempty("appVersion", Value::str(&c.app_version));
+        omitempty("deprecated", Value::Bool(c.deprecated));
+        let annotations = c
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::str(v)));
+        omitempty("annotations", Value::map(annotations.collect()));
+        omitempty("kubeVersion", Value::str(&c.kube_version));
+        omitempty("type", Value::str(&c.chart_type));
         fields.push(("IsRoot".into(), Value::Bool(c.is_root)));
         Some(fields)
     }

@@ -94,8 +94,12 @@ pub trait Object {
     fn print_in_template(&self) -> String {
         self.print()
     }
-    /// The value `json.Marshal` sees (a map of its exported fields, as its JSON tags name them).
-    fn to_plain(&self) -> Value;
+    /// The value `json.Marshal` sees (a map of its exported fields, as its JSON tags name
+    /// them). By default the map of `json_fields`, nested structs made plain too.
+    fn to_plain(&self) -> Value {
+        let fields = self.json_fields().unwrap_or_default();
+        Value::map(fields.into_iter().map(|(k, v)| (k, v.to_plain())).collect())
+    }
     /// The same fields in the struct's declaration order, which `json.Marshal` keeps (None:
     /// `to_plain`'s sorted map is what Go writes, as for Go maps).
     fn json_fields(&self) -> Option<Vec<(String, Value)>> {
@@ -203,7 +207,8 @@ impl Value {
         }
     }
 
-    /// Go's truth (text/template's `isTrue`): the zero value of any type is false.
+    /// Go's truth (text/template's `isTrue`): the zero value of any type is false. Its
+    /// negation is also Sprig's `empty` and mergo's `isEmptyValue` (a struct is never empty).
     pub fn truth(&self) -> bool {
         match self {
             Value::Nil => false,
@@ -215,6 +220,50 @@ impl Value {
             Value::List(l) => !l.items.is_empty(),
             Value::Map(m) => !m.entries.borrow().is_empty(),
             Value::Object(_) => true,
+        }
+    }
+
+    /// What `json.Marshal` sees: a struct as the map of its fields, anything else as it is.
+    pub fn to_plain(&self) -> Value {
+        match self {
+            Value::Object(o) => o.to_plain(),
+            other => other.clone(),
+        }
+    }
+
+    /// Go's `reflect.DeepEqual` on template values: equal types and equal contents.
+    pub fn deep_equal(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(x), Value::Bool(y)) => x == y,
+            (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
+            (Value::Uint(x), Value::Uint(y)) => x == y,
+            (Value::Float(x), Value::Float(y)) => x == y,
+            (Value::String(x), Value::String(y)) => x == y,
+            (Value::List(x), Value::List(y)) => {
+                x.kind == y.kind
+                    && x.items.len() == y.items.len()
+                    && x.items
+                        .iter()
+                        .zip(y.items.iter())
+                        .all(|(p, q)| p.deep_equal(q))
+            }
+            (Value::Map(x), Value::Map(y)) => {
+                if x.kind != y.kind {
+                    return false;
+                }
+                if x.ptr_eq(y) {
+                    return true;
+                }
+                let (x, y) = (x.entries.borrow(), y.entries.borrow());
+                x.len() == y.len()
+                    && x.iter()
+                        .all(|(k, v)| y.get(k).is_some_and(|w| v.deep_equal(w)))
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                Rc::ptr_eq(x, y) || x.type_name() == y.type_name() && x.print() == y.print()
+            }
+            _ => false,
         }
     }
 
@@ -296,6 +345,15 @@ impl Map {
 
     pub fn insert(&self, key: String, value: Value) {
         self.entries.borrow_mut().insert(key, value);
+    }
+
+    /// A copy of the entries in key order, so that the map can change while they are walked.
+    pub fn snapshot(&self) -> Vec<(String, Value)> {
+        self.entries
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     pub fn ptr_eq(&self, other: &Map) -> bool {

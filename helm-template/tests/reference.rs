@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use helm_template::{helm, Value};
+use serde_json::Value as Json;
 
 // ---------------------------------------------------------------- the cases
 
@@ -264,223 +265,6 @@ fn all_cases() -> Vec<Case> {
     cases
 }
 
-// ---------------------------------------------------------------- JSON, just what the reference speaks
-
-fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-#[derive(Debug)]
-enum Json {
-    Null,
-    Bool(bool),
-    Number,
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
-}
-
-impl Json {
-    fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::String(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-struct JsonParser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\n' | b'\r' | b'\t') {
-            self.i += 1;
-        }
-    }
-    fn fail<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("JSON: {what} at byte {}", self.i))
-    }
-    fn eat(&mut self, b: u8) -> Result<(), String> {
-        self.ws();
-        if self.s.get(self.i) == Some(&b) {
-            self.i += 1;
-            Ok(())
-        } else {
-            self.fail(&format!("expected {:?}", b as char))
-        }
-    }
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        match self.s.get(self.i) {
-            Some(b'"') => Ok(Json::String(self.string()?)),
-            Some(b'{') => {
-                self.i += 1;
-                let mut m = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Json::Object(m));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    self.eat(b':')?;
-                    m.push((k, self.value()?));
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Object(m));
-                        }
-                        _ => return self.fail("expected , or }"),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut a = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Json::Array(a));
-                }
-                loop {
-                    a.push(self.value()?);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Array(a));
-                        }
-                        _ => return self.fail("expected , or ]"),
-                    }
-                }
-            }
-            _ => {
-                for (word, v) in [
-                    ("true", Json::Bool(true)),
-                    ("false", Json::Bool(false)),
-                    ("null", Json::Null),
-                ] {
-                    if self.s[self.i..].starts_with(word.as_bytes()) {
-                        self.i += word.len();
-                        return Ok(v);
-                    }
-                }
-                let start = self.i;
-                while self.i < self.s.len()
-                    && matches!(
-                        self.s[self.i],
-                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
-                    )
-                {
-                    self.i += 1;
-                }
-                if start == self.i {
-                    return self.fail("unexpected character");
-                }
-                Ok(Json::Number)
-            }
-        }
-    }
-    fn hex4(&mut self) -> Result<u32, String> {
-        let h = self
-            .s
-            .get(self.i..self.i + 4)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        let Some(v) = h.and_then(|h| u32::from_str_radix(h, 16).ok()) else {
-            return self.fail("bad \\u escape");
-        };
-        self.i += 4;
-        Ok(v)
-    }
-    fn string(&mut self) -> Result<String, String> {
-        if self.s.get(self.i) != Some(&b'"') {
-            return self.fail("expected a string");
-        }
-        self.i += 1;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let Some(&b) = self.s.get(self.i) else {
-                return self.fail("unterminated string");
-            };
-            self.i += 1;
-            match b {
-                b'"' => return String::from_utf8(out).or_else(|_| self.fail("string not UTF-8")),
-                b'\\' => {
-                    let Some(&e) = self.s.get(self.i) else {
-                        return self.fail("unterminated escape");
-                    };
-                    self.i += 1;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let cp = if (0xD800..0xDC00).contains(&hi)
-                                && self.s[self.i..].starts_with(b"\\u")
-                            {
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(cp).unwrap_or('\u{FFFD}')
-                        }
-                        _ => return self.fail("bad escape"),
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                b => out.push(b),
-            }
-        }
-    }
-}
-
-fn parse_json(text: &str) -> Result<Json, String> {
-    let mut p = JsonParser {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    let v = p.value()?;
-    p.ws();
-    if p.i != p.s.len() {
-        return p.fail("trailing data");
-    }
-    Ok(v)
-}
-
 // ---------------------------------------------------------------- the reference program
 
 fn repo_root() -> PathBuf {
@@ -561,30 +345,11 @@ fn run_reference(bin: &Path, args: &[&str], input: String) -> String {
 type Outcome = Result<BTreeMap<String, String>, String>;
 
 fn reference_outcomes(bin: &Path, cases: &[Case]) -> Vec<Outcome> {
-    let mut input = String::from("[\n");
-    for (i, c) in cases.iter().enumerate() {
-        if i > 0 {
-            input.push_str(",\n");
-        }
-        input.push_str("{\"name\":");
-        json_string(&c.name, &mut input);
-        input.push_str(",\"values\":");
-        json_string(&c.values, &mut input);
-        input.push_str(",\"templates\":[");
-        for (j, (path, text)) in c.templates.iter().enumerate() {
-            if j > 0 {
-                input.push(',');
-            }
-            input.push('[');
-            json_string(path, &mut input);
-            input.push(',');
-            json_string(text, &mut input);
-            input.push(']');
-        }
-        input.push_str("]}");
-    }
-    input.push_str("\n]\n");
-    let stdout = run_reference(bin, &[], input);
+    let input: Vec<Json> = cases
+        .iter()
+        .map(|c| serde_json::json!({"name": c.name, "values": c.values, "templates": c.templates}))
+        .collect();
+    let stdout = run_reference(bin, &[], Json::from(input).to_string());
     let results: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(
         results.len(),
@@ -597,8 +362,8 @@ fn reference_outcomes(bin: &Path, cases: &[Case]) -> Vec<Outcome> {
         .iter()
         .zip(results)
         .map(|(c, line)| {
-            let r =
-                parse_json(line).unwrap_or_else(|e| panic!("the reference's answer {line:?}: {e}"));
+            let r: Json = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("the reference's answer {line:?}: {e}"));
             assert_eq!(
                 r.get("name").and_then(Json::as_str),
                 Some(c.name.as_str()),
@@ -628,20 +393,8 @@ fn full_matches(bin: &Path, pairs: &[(String, String)]) -> Vec<bool> {
     if pairs.is_empty() {
         return Vec::new();
     }
-    let mut input = String::from("[");
-    for (i, (re, text)) in pairs.iter().enumerate() {
-        if i > 0 {
-            input.push(',');
-        }
-        input.push('[');
-        json_string(re, &mut input);
-        input.push(',');
-        json_string(text, &mut input);
-        input.push(']');
-    }
-    input.push(']');
-    let out = run_reference(bin, &["match"], input);
-    let Ok(Json::Array(a)) = parse_json(out.trim()) else {
+    let out = run_reference(bin, &["match"], serde_json::json!(pairs).to_string());
+    let Ok(Json::Array(a)) = serde_json::from_str(out.trim()) else {
         panic!("match answered {out:?}")
     };
     assert_eq!(a.len(), pairs.len(), "match answered {out:?}");

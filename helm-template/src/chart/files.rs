@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::glob::Glob;
+use crate::funcs::crypto::enc::b64_encode;
+use crate::funcs::misc::path_base;
 use crate::funcs::{Imp, Registry, Ty};
 use crate::value::{List, ListKind, Member, Method, Object, Value};
 
@@ -16,28 +18,6 @@ impl Files {
     }
 }
 
-pub fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(A[(n >> 18) as usize & 63] as char);
-        out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            A[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            A[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
 fn to_yaml(m: BTreeMap<String, Value>) -> String {
     let reg = Registry::helm();
     match reg.get("toYaml").map(|f| f.imp) {
@@ -47,14 +27,6 @@ fn to_yaml(m: BTreeMap<String, Value>) -> String {
             .unwrap_or_default(),
         _ => String::new(),
     }
-}
-
-fn base_name(p: &str) -> &str {
-    let t = p.trim_end_matches('/');
-    if t.is_empty() {
-        return if p.is_empty() { "." } else { "/" };
-    }
-    t.rsplit('/').next().unwrap_or(t)
 }
 
 fn method(
@@ -112,7 +84,7 @@ impl Object for Files {
                     .iter()
                     .map(|(k, v)| {
                         (
-                            base_name(k).to_string(),
+                            path_base(k),
                             Value::string(String::from_utf8_lossy(v).into_owned()),
                         )
                     })
@@ -122,7 +94,7 @@ impl Object for Files {
             "AsSecrets" => method(&[], move |_| {
                 let m = files
                     .iter()
-                    .map(|(k, v)| (base_name(k).to_string(), Value::string(base64(v))))
+                    .map(|(k, v)| (path_base(k), Value::string(b64_encode(v))))
                     .collect();
                 Ok(Value::string(to_yaml(m)))
             }),
@@ -162,7 +134,7 @@ impl Object for Files {
         Value::map(
             self.0
                 .iter()
-                .map(|(k, v)| (k.clone(), Value::string(base64(v))))
+                .map(|(k, v)| (k.clone(), Value::string(b64_encode(v))))
                 .collect(),
         )
     }

@@ -11,6 +11,7 @@ use super::semver;
 use super::{
     Chart, Dependency, Error, File, ImportValue, Metadata, MAX_CHART_BYTES, MAX_FILE_BYTES,
 };
+use crate::funcs::misc::path_clean;
 use crate::Value;
 
 const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
@@ -141,6 +142,53 @@ pub fn load_dir(dir: &Path) -> Result<Chart, Error> {
     load_files(files, &shown)
 }
 
+/// Loads a chart from files already in memory (a Git revision), named relative to the
+/// chart's folder, with the same rules as a directory: `.helmignore`, no hidden files under
+/// templates/, the size limits, a byte-order mark dropped.
+pub fn load_memory(files: Vec<File>, what: &str) -> Result<Chart, Error> {
+    let mut rules = Rules {
+        patterns: Vec::new(),
+    };
+    if let Some(f) = files.iter().find(|f| f.name == ".helmignore") {
+        let shown = format!("{what}/.helmignore");
+        let text = std::str::from_utf8(&f.data).map_err(|_| Error::new(&shown, "is not UTF-8"))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        rules = Rules::parse(text, &shown)?;
+    }
+    rules
+        .add("templates/.?*")
+        .map_err(|m| Error::new(what, &m))?;
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    for mut f in files {
+        let parts: Vec<&str> = f.name.split('/').collect();
+        let ignored = (1..parts.len()).any(|i| rules.ignore(&parts[..i].join("/"), true))
+            || rules.ignore(&f.name, false);
+        if ignored {
+            continue;
+        }
+        let shown = format!("{what}/{}", f.name);
+        if f.data.len() > MAX_FILE_BYTES {
+            return Err(Error::new(
+                &shown,
+                &format!("is larger than the maximum file size {MAX_FILE_BYTES}"),
+            ));
+        }
+        total += f.data.len();
+        if total > MAX_CHART_BYTES {
+            return Err(Error::new(
+                &shown,
+                &format!("makes the chart larger than {} MiB", MAX_CHART_BYTES >> 20),
+            ));
+        }
+        if f.data.starts_with(BOM) {
+            f.data.drain(..3);
+        }
+        kept.push(f);
+    }
+    load_files(kept, what)
+}
+
 fn read_capped(path: &Path, shown: &str) -> Result<Vec<u8>, Error> {
     let meta = std::fs::metadata(path).map_err(|e| Error::new(shown, &e.to_string()))?;
     if meta.len() > MAX_CHART_BYTES as u64 {
@@ -236,7 +284,7 @@ pub fn load_archive(data: &[u8], what: &str) -> Result<Chart, Error> {
                 "is an absolute path",
             ));
         }
-        let n = clean(&n);
+        let n = path_clean(&n);
         if n == "." {
             return Err(Error::new(
                 &format!("{what}: {}", e.name),
@@ -271,31 +319,6 @@ pub fn load_archive(data: &[u8], what: &str) -> Result<Chart, Error> {
         return Err(Error::new(what, "has no files in the chart archive"));
     }
     load_files(files, what)
-}
-
-/// Go's `path.Clean`.
-fn clean(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            x => out.push(x),
-        }
-    }
-    let s = out.join("/");
-    match (rooted, s.is_empty()) {
-        (true, _) => format!("/{s}"),
-        (false, true) => ".".into(),
-        (false, false) => s,
-    }
 }
 
 fn yaml_doc(data: &[u8], file: &str) -> Result<Y, Error> {

@@ -4,6 +4,7 @@
 use serde_yaml_ng::Value as Y;
 
 use super::{Hook, Manifest};
+use crate::funcs::math::parse_int;
 
 /// Helm's install order of kinds; other kinds come after these, by name.
 pub const INSTALL_ORDER: &[&str] = &[
@@ -222,7 +223,7 @@ pub fn sort_manifests(
             let ann = h.annotations.unwrap_or_default();
             let get = |k: &str| ann.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
             let weight = get("helm.sh/hook-weight")
-                .and_then(|w| parse_go_int(&w))
+                .and_then(|w| parse_int(&w, 10)) // strconv.Atoi
                 .unwrap_or(0);
             let mut events = Vec::new();
             let mut unknown = false;
@@ -263,15 +264,6 @@ pub fn sort_manifests(
     sort_by_kind(&mut hooks, |h| h.kind.as_str());
     sort_by_kind(&mut generic, |m| m.kind.as_str());
     Ok((generic, hooks))
-}
-
-/// Go's `strconv.Atoi`.
-fn parse_go_int(s: &str) -> Option<i64> {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
 }
 
 #[cfg(test)]

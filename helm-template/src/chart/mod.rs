@@ -161,6 +161,12 @@ pub fn load_archive(data: &[u8], name: &str) -> Result<Chart, Error> {
     load::load_archive(data, name)
 }
 
+/// Loads a chart from files in memory, named relative to its folder; `name` names it in
+/// errors.
+pub fn load_memory(files: Vec<File>, name: &str) -> Result<Chart, Error> {
+    load::load_memory(files, name)
+}
+
 /// What the render is for: `helm template`'s release and cluster.
 #[derive(Clone)]
 pub struct Options {

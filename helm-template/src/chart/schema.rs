@@ -351,12 +351,7 @@ impl<'a> Validator<'a> {
             }
         }
         if let Value::Map(obj) = v {
-            let entries: Vec<(String, Value)> = obj
-                .entries
-                .borrow()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let entries = obj.snapshot();
             if let Some(J::Sequence(req)) = get("required") {
                 let missing: Vec<&str> = req
                     .iter()

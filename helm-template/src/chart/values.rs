@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::funcs::semver::is_compatible_range;
 use super::{Chart, Dependency, ImportValue};
+use crate::funcs::semver::is_compatible_range;
 use crate::value::{Map, MapKind, Value};
 
 /// A failed coalesce ("type mismatch on sub: …").
@@ -26,14 +26,6 @@ pub fn table(v: &Value) -> Option<Map> {
         Value::Map(m) if m.kind != MapKind::String => Some(m.clone()),
         _ => None,
     }
-}
-
-fn snapshot(m: &Map) -> Vec<(String, Value)> {
-    m.entries
-        .borrow()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 fn remove(m: &Map, k: &str) {
@@ -129,7 +121,7 @@ fn coalesce_globals(dest: &Map, src: &Map, prefix: &str) {
         dest.insert(GLOBAL.into(), Value::Map(dg));
         return;
     }
-    for (key, val) in snapshot(&sg) {
+    for (key, val) in sg.snapshot() {
         if let Some(vm) = table(&val) {
             let vv = Map {
                 kind: vm.kind,
@@ -157,7 +149,7 @@ fn coalesce_globals(dest: &Map, src: &Map, prefix: &str) {
 fn coalesce_chart_values(c: &Chart, v: &Map, prefix: &str, merge: bool) {
     let sub_prefix = concat_prefix(prefix, &c.metadata.name);
     let vc = deep_copy_map(&chart_values(c));
-    for (key, val) in snapshot(&vc) {
+    for (key, val) in vc.snapshot() {
         match v.get(&key) {
             Some(value) => {
                 if value.is_nil() && !merge {
@@ -187,12 +179,12 @@ pub fn coalesce_tables(dst: &Map, src: &Map, prefix: &str, merge: bool) {
         .filter(|(_, v)| !v.is_nil())
         .map(|(k, _)| k.clone())
         .collect();
-    for (key, val) in snapshot(dst) {
+    for (key, val) in dst.snapshot() {
         if val.is_nil() {
             src.insert(key, Value::Nil);
         }
     }
-    for (key, val) in snapshot(src) {
+    for (key, val) in src.snapshot() {
         let full = concat_prefix(prefix, &key);
         match dst.get(&key) {
             Some(dv) if !merge && dv.is_nil() && src_non_nil.contains(&key) => remove(dst, &key),
@@ -413,7 +405,7 @@ fn process_import_values(c: &mut Chart, merge: bool) -> Result<()> {
 
 fn trim_nil(m: &Map) -> Map {
     let copy = deep_copy_map(m);
-    for (k, v) in snapshot(&copy) {
+    for (k, v) in copy.snapshot() {
         if v.is_nil() {
             remove(&copy, &k);
         } else if let Some(t) = table(&v) {

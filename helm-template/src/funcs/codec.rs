@@ -247,12 +247,7 @@ fn v2_node(v: &Value, depth: usize) -> Result<Node, String> {
                 .collect::<Result<_, _>>()?,
         )),
         Value::Map(m) => {
-            let entries: Vec<(String, Value)> = m
-                .entries
-                .borrow()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let entries = m.snapshot();
             let mut out = Vec::new();
             for (k, v) in sort_keys(entries) {
                 out.push((v2_string(&k), v2_node(&v, depth + 1)?));
@@ -285,12 +280,7 @@ fn v3_node(v: &Value, depth: usize) -> Node {
         Value::String(s) => v3_string(s),
         Value::List(l) => Node::Seq(l.items.iter().map(|i| v3_node(i, depth + 1)).collect()),
         Value::Map(m) => {
-            let entries: Vec<(String, Value)> = m
-                .entries
-                .borrow()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let entries = m.snapshot();
             Node::Map(
                 sort_keys(entries)
                     .into_iter()

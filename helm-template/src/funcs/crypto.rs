@@ -8,10 +8,9 @@
 mod aes;
 mod bigint;
 mod der;
-mod enc;
+pub(crate) mod enc;
 mod x509;
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::{arg_int, arg_str, Ctx, Registry, Ty};
@@ -20,6 +19,21 @@ use crate::value::{Member, Object, Value};
 /// The most a random-string function makes at once.
 const MAX_LEN: i64 = 10_000_000;
 
+/// The hex digest of the first argument (`sha1sum`, `sha256sum`, `sha512sum`).
+fn digest_hex(alg: &'static ring::digest::Algorithm, a: &[Value]) -> Value {
+    Value::string(hex(
+        ring::digest::digest(alg, arg_str(a, 0).as_bytes()).as_ref()
+    ))
+}
+
+/// Sprig's decoders give the error's message as their result.
+fn decoded_or_error(decoded: Result<Vec<u8>, String>) -> Value {
+    Value::string(match decoded {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => e,
+    })
+}
+
 /// What an unsupported function (or mode) fails with.
 pub fn unsupported(name: &str) -> String {
     format!("{name} is not supported by plumb's template engine")
@@ -27,25 +41,13 @@ pub fn unsupported(name: &str) -> String {
 
 pub(super) fn register(r: &mut Registry) {
     r.add("sha1sum", &[Ty::String], None, |a| {
-        Ok(Value::string(hex(ring::digest::digest(
-            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            arg_str(a, 0).as_bytes(),
-        )
-        .as_ref())))
+        Ok(digest_hex(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, a))
     });
     r.add("sha256sum", &[Ty::String], None, |a| {
-        Ok(Value::string(hex(ring::digest::digest(
-            &ring::digest::SHA256,
-            arg_str(a, 0).as_bytes(),
-        )
-        .as_ref())))
+        Ok(digest_hex(&ring::digest::SHA256, a))
     });
     r.add("sha512sum", &[Ty::String], None, |a| {
-        Ok(Value::string(hex(ring::digest::digest(
-            &ring::digest::SHA512,
-            arg_str(a, 0).as_bytes(),
-        )
-        .as_ref())))
+        Ok(digest_hex(&ring::digest::SHA512, a))
     });
     r.add("adler32sum", &[Ty::String], None, |a| {
         Ok(Value::string(adler32(arg_str(a, 0).as_bytes()).to_string()))
@@ -54,23 +56,13 @@ pub(super) fn register(r: &mut Registry) {
         Ok(Value::string(enc::b64_encode(arg_str(a, 0).as_bytes())))
     });
     r.add("b64dec", &[Ty::String], None, |a| {
-        Ok(Value::string(
-            match enc::b64_decode(arg_str(a, 0).as_bytes()) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                Err(e) => e,
-            },
-        ))
+        Ok(decoded_or_error(enc::b64_decode(arg_str(a, 0).as_bytes())))
     });
     r.add("b32enc", &[Ty::String], None, |a| {
         Ok(Value::string(enc::b32_encode(arg_str(a, 0).as_bytes())))
     });
     r.add("b32dec", &[Ty::String], None, |a| {
-        Ok(Value::string(
-            match enc::b32_decode(arg_str(a, 0).as_bytes()) {
-                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                Err(e) => e,
-            },
-        ))
+        Ok(decoded_or_error(enc::b32_decode(arg_str(a, 0).as_bytes())))
     });
 
     r.add_ctx("randAlphaNum", &[Ty::Int], None, |c, a| {
@@ -358,11 +350,11 @@ impl Object for Certificate {
         format!("{{{} {}}}", self.cert, self.key)
     }
 
-    fn to_plain(&self) -> Value {
-        let mut m = BTreeMap::new();
-        m.insert("Cert".to_string(), Value::str(&self.cert));
-        m.insert("Key".to_string(), Value::str(&self.key));
-        Value::map(m)
+    fn json_fields(&self) -> Option<Vec<(String, Value)>> {
+        Some(vec![
+            ("Cert".into(), Value::str(&self.cert)),
+            ("Key".into(), Value::str(&self.key)),
+        ])
     }
 
     fn is_pointer(&self) -> bool {

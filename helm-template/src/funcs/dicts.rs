@@ -127,14 +127,6 @@ fn as_go_map(v: &Value) -> Value {
     }
 }
 
-/// mergo's `isEmptyValue` on a map element (dereferenced).
-fn mergo_empty(v: &Value) -> bool {
-    match v {
-        Value::Object(_) => false,
-        other => !other.truth(),
-    }
-}
-
 fn merge(a: &[Value], overwrite: bool) -> Result<Value, String> {
     let dst = match &a[0] {
         Value::Map(m) => Map {
@@ -159,12 +151,7 @@ fn merge_into(dst: &Map, src: &Map, overwrite: bool, depth: usize) -> Result<(),
     if depth > MAX_MERGE_DEPTH {
         return Err("merge: maps nested too deeply".into());
     }
-    let entries: Vec<(String, Value)> = src
-        .entries
-        .borrow()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let entries = src.snapshot();
     for (key, sv) in entries {
         let dv = dst.get(&key);
         if sv.is_nil() {
@@ -177,7 +164,7 @@ fn merge_into(dst: &Map, src: &Map, overwrite: bool, depth: usize) -> Result<(),
             merge_into(dm, sm, overwrite, depth + 1)?;
         }
         if let Some(d) = &dv {
-            if !mergo_empty(d) {
+            if d.truth() {
                 if matches!(sv, Value::List(_)) {
                     // mergo's slice branch has already put the source list in when overwriting.
                     if overwrite {
@@ -190,7 +177,7 @@ fn merge_into(dst: &Map, src: &Map, overwrite: bool, depth: usize) -> Result<(),
                 }
             }
         }
-        if overwrite || dv.as_ref().is_none_or(mergo_empty) {
+        if overwrite || dv.as_ref().is_none_or(|v| !v.truth()) {
             dst.insert(key, sv);
         }
     }

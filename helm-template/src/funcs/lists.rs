@@ -2,6 +2,7 @@
 
 use std::rc::Rc;
 
+use super::math::{float_to_i64, to_int64};
 use super::{arg_int, Registry, Ty};
 use crate::value::{List, Value};
 
@@ -82,7 +83,7 @@ pub(super) fn register(r: &mut Registry) {
         r.add(name, &[Any], None, |a| {
             let mut out: Vec<Value> = Vec::new();
             for v in items(&a[0], "Cannot find uniq on type")? {
-                if !out.iter().any(|o| deep_equal(v, o)) {
+                if !out.iter().any(|o| v.deep_equal(o)) {
                     out.push(v.clone());
                 }
             }
@@ -95,7 +96,7 @@ pub(super) fn register(r: &mut Registry) {
             let l = items(&a[0], "Cannot find without on type")?;
             Ok(Value::list(
                 l.iter()
-                    .filter(|v| !omit.iter().any(|o| deep_equal(v, o)))
+                    .filter(|v| !omit.iter().any(|o| v.deep_equal(o)))
                     .cloned()
                     .collect(),
             ))
@@ -109,7 +110,7 @@ pub(super) fn register(r: &mut Registry) {
             Ok(Value::Bool(
                 items(&a[1], "Cannot find has on type")?
                     .iter()
-                    .any(|v| deep_equal(&a[0], v)),
+                    .any(|v| a[0].deep_equal(v)),
             ))
         });
     }
@@ -156,8 +157,8 @@ fn slice(a: &[Value]) -> Result<Value, String> {
     if len == 0 {
         return Ok(Value::Nil);
     }
-    let start = a.get(1).map(cast_to_int).unwrap_or(0);
-    let end = if a.len() < 3 { len } else { cast_to_int(&a[2]) };
+    let start = a.get(1).map(to_int64).unwrap_or(0);
+    let end = if a.len() < 3 { len } else { to_int64(&a[2]) };
     if start < 0 || end < start || end > len {
         return Err("reflect.Value.Slice: slice index out of bounds".into());
     }
@@ -167,21 +168,11 @@ fn slice(a: &[Value]) -> Result<Value, String> {
     }))
 }
 
-/// Go's conversion of a float64 to int on amd64: NaN and out-of-range give the minimum.
-fn go_float_to_int(f: f64) -> i64 {
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
-        i64::MIN
-    } else {
-        f as i64
-    }
-}
-
 fn chunk(size: i64, list: &Value) -> Result<Value, String> {
     const MAKESLICE: &str = "runtime error: makeslice: len out of range";
     let l = items(list, "Cannot chunk type")?;
     let n = l.len() as i64;
-    let cs = go_float_to_int(((n - 1) as f64 / size as f64).floor() + 1.0);
+    let cs = float_to_i64(((n - 1) as f64 / size as f64).floor() + 1.0);
     if cs < 0 {
         return Err(MAKESLICE.into());
     }
@@ -189,7 +180,7 @@ fn chunk(size: i64, list: &Value) -> Result<Value, String> {
     for i in 0..cs {
         let mut clen = size;
         if i == cs - 1 {
-            clen = go_float_to_int((n as f64 % size as f64).floor());
+            clen = float_to_i64((n as f64 % size as f64).floor());
             if clen == 0 {
                 clen = size;
             }
@@ -208,117 +199,4 @@ fn chunk(size: i64, list: &Value) -> Result<Value, String> {
         out.push(Value::list(part));
     }
     Ok(Value::list(out))
-}
-
-/// spf13/cast's `ToInt` (errors give 0).
-pub fn cast_to_int(v: &Value) -> i64 {
-    match v {
-        Value::Int(i) | Value::Int64(i) => *i,
-        Value::Uint(u) => *u as i64,
-        Value::Float(f) => go_float_to_int(f.trunc()),
-        Value::Bool(b) => *b as i64,
-        Value::String(s) => parse_go_int(trim_zero_decimal(s)).unwrap_or(0),
-        _ => 0,
-    }
-}
-
-/// cast's `trimZeroDecimal`: "12.00" is "12".
-fn trim_zero_decimal(s: &str) -> &str {
-    let b = s.as_bytes();
-    let mut found_zero = false;
-    for i in (1..=b.len()).rev() {
-        match b[i - 1] {
-            b'.' => {
-                if found_zero {
-                    return &s[..i - 1];
-                }
-            }
-            b'0' => found_zero = true,
-            _ => return s,
-        }
-    }
-    s
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)`.
-pub fn parse_go_int(s: &str) -> Option<i64> {
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if body.is_empty() {
-        return None;
-    }
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d.to_string(), true)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d.to_string(), true)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d.to_string(), true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string(), true)
-    } else {
-        (10, lower.clone(), false)
-    };
-    let cleaned: String = if prefixed {
-        if digits.contains("__") || digits.ends_with('_') {
-            return None;
-        }
-        digits.replace('_', "")
-    } else {
-        if digits.contains('_') {
-            return None;
-        }
-        digits
-    };
-    if cleaned.is_empty() {
-        return None;
-    }
-    let mag = u64::from_str_radix(&cleaned, radix).ok()?;
-    if neg {
-        if mag > 1 << 63 {
-            return None;
-        }
-        Some((mag as i64).wrapping_neg())
-    } else {
-        i64::try_from(mag).ok()
-    }
-}
-
-/// Go's `reflect.DeepEqual` on template values: equal types and equal contents.
-pub fn deep_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Nil, Value::Nil) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
-        (Value::Uint(x), Value::Uint(y)) => x == y,
-        (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::String(x), Value::String(y)) => x == y,
-        (Value::List(x), Value::List(y)) => {
-            x.kind == y.kind
-                && x.items.len() == y.items.len()
-                && x.items
-                    .iter()
-                    .zip(y.items.iter())
-                    .all(|(p, q)| deep_equal(p, q))
-        }
-        (Value::Map(x), Value::Map(y)) => {
-            if x.kind != y.kind {
-                return false;
-            }
-            if x.ptr_eq(y) {
-                return true;
-            }
-            let (x, y) = (x.entries.borrow(), y.entries.borrow());
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.type_name() == y.type_name() && x.print() == y.print()
-        }
-        _ => false,
-    }
 }

@@ -27,21 +27,23 @@ pub(super) fn register(r: &mut Registry) {
     });
     r.add("default", &[Ty::Any], Some(Ty::Any), |a| {
         let given = a.get(1).cloned().unwrap_or(Value::Nil);
-        if empty(&given) {
+        if !given.truth() {
             Ok(a[0].clone())
         } else {
             Ok(given)
         }
     });
-    r.add("empty", &[Ty::Any], None, |a| Ok(Value::Bool(empty(&a[0]))));
+    r.add("empty", &[Ty::Any], None, |a| {
+        Ok(Value::Bool(!a[0].truth()))
+    });
     r.add("coalesce", &[], Some(Ty::Any), |a| {
-        Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))
+        Ok(a.iter().find(|v| v.truth()).cloned().unwrap_or(Value::Nil))
     });
     r.add("all", &[], Some(Ty::Any), |a| {
-        Ok(Value::Bool(a.iter().all(|v| !empty(v))))
+        Ok(Value::Bool(a.iter().all(|v| v.truth())))
     });
     r.add("any", &[], Some(Ty::Any), |a| {
-        Ok(Value::Bool(a.iter().any(|v| !empty(v))))
+        Ok(Value::Bool(a.iter().any(|v| v.truth())))
     });
     r.add("ternary", &[Ty::Any, Ty::Any, Ty::Bool], None, |a| {
         Ok(if matches!(a[2], Value::Bool(true)) {
@@ -67,7 +69,7 @@ pub(super) fn register(r: &mut Registry) {
         Ok(Value::Bool(super::arg_str(a, 0) == a[1].kind_name()))
     });
     r.add("deepEqual", &[Ty::Any, Ty::Any], None, |a| {
-        Ok(Value::Bool(deep_equal(&a[0], &a[1])))
+        Ok(Value::Bool(a[0].deep_equal(&a[1])))
     });
     r.add(
         "lookup",
@@ -105,47 +107,6 @@ pub(super) fn register(r: &mut Registry) {
     semver::register(r);
     regex::register(r);
     dates::register(r);
-}
-
-/// Sprig's `empty`: the zero value of its type, or nil. (A struct is never empty.)
-pub fn empty(v: &Value) -> bool {
-    !v.truth()
-}
-
-/// Go's `reflect.DeepEqual` on template values.
-pub fn deep_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Nil, Value::Nil) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
-        (Value::Uint(x), Value::Uint(y)) => x == y,
-        (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::String(x), Value::String(y)) => x == y,
-        (Value::List(x), Value::List(y)) => {
-            x.kind == y.kind
-                && x.items.len() == y.items.len()
-                && x.items
-                    .iter()
-                    .zip(y.items.iter())
-                    .all(|(p, q)| deep_equal(p, q))
-        }
-        (Value::Map(x), Value::Map(y)) => {
-            if x.kind != y.kind {
-                return false;
-            }
-            if x.ptr_eq(y) {
-                return true;
-            }
-            let (x, y) = (x.entries.borrow(), y.entries.borrow());
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            std::rc::Rc::ptr_eq(x, y) || x.type_name() == y.type_name() && x.print() == y.print()
-        }
-        _ => false,
-    }
 }
 
 // ---- Go's path package (filepath is the same on Linux) ----

@@ -8,11 +8,11 @@ use crate::value::Value;
 
 mod builtin;
 pub mod codec;
-mod crypto;
+pub(crate) mod crypto;
 mod dicts;
 mod lists;
-mod math;
-mod misc;
+pub(crate) mod math;
+pub(crate) mod misc;
 pub use misc::semver;
 pub use misc::{WARN_END, WARN_START};
 mod strings;

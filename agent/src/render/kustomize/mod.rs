@@ -31,6 +31,8 @@ pub trait Fs {
     fn read(&self, path: &str) -> Option<Vec<u8>>;
     /// Whether `path` is a folder.
     fn is_dir(&self, path: &str) -> bool;
+    /// Every file below folder `dir` ("" for the top), sorted.
+    fn files_under(&self, dir: &str) -> Vec<String>;
 }
 
 /// An in-memory revision (borrowed `render::File`s), for Git revisions and tests.
@@ -66,6 +68,18 @@ impl Fs for MemFs<'_> {
             .next()
             .is_some_and(|(p, _)| p.starts_with(&prefix))
     }
+
+    fn files_under(&self, dir: &str) -> Vec<String> {
+        if dir.is_empty() {
+            return self.files.keys().map(|p| p.to_string()).collect();
+        }
+        let prefix = format!("{dir}/");
+        self.files
+            .range(prefix.as_str()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .map(|(p, _)| p.to_string())
+            .collect()
+    }
 }
 
 /// A real folder (for `plumb render DIR`), paths relative to `root`.
@@ -90,6 +104,28 @@ impl Fs for DirFs {
 
     fn is_dir(&self, path: &str) -> bool {
         self.root.join(path).is_dir()
+    }
+
+    fn files_under(&self, dir: &str) -> Vec<String> {
+        fn walk(base: &std::path::Path, rel: &str, depth: usize, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(base.join(rel)) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let path = join(rel, &name);
+                match entry.file_type() {
+                    // Links are listed, not followed: reading one gives only a file inside.
+                    Ok(t) if t.is_dir() && depth < 64 => walk(base, &path, depth + 1, out),
+                    Ok(t) if t.is_file() || t.is_symlink() => out.push(path),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, dir, 0, &mut out);
+        out.sort();
+        out
     }
 }
 

@@ -188,7 +188,6 @@ struct Emitter<'c> {
     whitespace: bool,
     indention: bool,
     flow_level: usize,
-    root: bool,
     mapping_ctx: bool,
     simple_key_ctx: bool,
     /// Whether the value starts with a byte-order mark (libyaml then escapes every
@@ -207,12 +206,11 @@ pub fn emit(node: &Node, cfg: &Config) -> String {
         whitespace: true,
         indention: true,
         flow_level: 0,
-        root: false,
         mapping_ctx: false,
         simple_key_ctx: false,
         bom: false,
     };
-    e.node(node, true, false, false);
+    e.node(node, false);
     // DOCUMENT-END: an implicit one only breaks the line.
     e.write_indent();
     e.out
@@ -274,38 +272,20 @@ impl Emitter<'_> {
         self.indention = self.indention && is_indention;
     }
 
-    fn node(&mut self, node: &Node, root: bool, sequence: bool, mapping: bool) {
-        self.node_ctx(node, root, sequence, mapping, false)
+    fn node(&mut self, node: &Node, mapping: bool) {
+        self.node_ctx(node, mapping, false)
     }
 
-    fn node_ctx(
-        &mut self,
-        node: &Node,
-        root: bool,
-        _sequence: bool,
-        mapping: bool,
-        simple_key: bool,
-    ) {
-        self.root = root;
+    fn node_ctx(&mut self, node: &Node, mapping: bool, simple_key: bool) {
         self.mapping_ctx = mapping;
         self.simple_key_ctx = simple_key;
         match node {
             Node::Scalar(v, style) => self.scalar(v, *style),
             Node::Seq(items) if items.is_empty() || self.flow_level > 0 => {
-                self.write_indicator("[", true, true, false);
-                self.increase_indent(true, false);
-                self.flow_level += 1;
-                self.flow_level -= 1;
-                self.pop_indent();
-                self.write_indicator("]", false, false, false);
+                self.write_empty_flow("[", "]")
             }
             Node::Map(entries) if entries.is_empty() || self.flow_level > 0 => {
-                self.write_indicator("{", true, true, false);
-                self.increase_indent(true, false);
-                self.flow_level += 1;
-                self.flow_level -= 1;
-                self.pop_indent();
-                self.write_indicator("}", false, false, false);
+                self.write_empty_flow("{", "}")
             }
             Node::Seq(items) => {
                 let indentless = self.cfg.indentless && self.mapping_ctx && !self.indention;
@@ -313,7 +293,7 @@ impl Emitter<'_> {
                 for item in items {
                     self.write_indent();
                     self.write_indicator("-", true, false, true);
-                    self.node(item, false, true, false);
+                    self.node(item, false);
                 }
                 self.pop_indent();
             }
@@ -322,15 +302,15 @@ impl Emitter<'_> {
                 for (k, v) in entries {
                     self.write_indent();
                     if simple_key_ok(k) {
-                        self.node_ctx(k, false, false, true, true);
+                        self.node_ctx(k, true, true);
                         self.write_indicator(":", false, false, false);
                     } else {
                         self.write_indicator("?", true, false, true);
-                        self.node_ctx(k, false, false, true, false);
+                        self.node_ctx(k, true, false);
                         self.write_indent();
                         self.write_indicator(":", true, false, true);
                     }
-                    self.node_ctx(v, false, false, true, false);
+                    self.node_ctx(v, true, false);
                 }
                 self.pop_indent();
             }
@@ -360,65 +340,39 @@ impl Emitter<'_> {
         self.increase_indent(true, false);
         let allow_breaks = !self.simple_key_ctx;
         match style {
-            Style::Plain => self.write_plain(value, allow_breaks),
-            Style::Single => self.write_single(value, allow_breaks),
+            Style::Plain => self.write_unescaped(value, allow_breaks, false),
+            Style::Single => self.write_unescaped(value, allow_breaks, true),
             Style::Double => self.write_double(value, allow_breaks),
             Style::Literal => self.write_literal(value),
         }
         self.pop_indent();
     }
 
-    fn write_plain(&mut self, value: &str, allow_breaks: bool) {
-        if !self.whitespace {
-            self.put(' ');
-        }
-        let chars: Vec<char> = value.chars().collect();
-        let (mut spaces, mut breaks) = (false, false);
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                let next_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks && !spaces && self.column > self.cfg.width && !next_space {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
-        self.whitespace = false;
-        self.indention = false;
-        let _ = self.root;
+    /// An empty flow sequence or mapping, the only flow collections go-yaml writes.
+    fn write_empty_flow(&mut self, open: &str, close: &str) {
+        self.write_indicator(open, true, true, false);
+        self.increase_indent(true, false);
+        self.pop_indent();
+        self.write_indicator(close, false, false, false);
     }
 
-    fn write_single(&mut self, value: &str, allow_breaks: bool) {
-        self.write_indicator("'", true, false, false);
+    /// A plain or single-quoted scalar: libyaml's `write_plain_scalar` and
+    /// `write_single_quoted`, which differ only in the quotes and in that a quoted scalar
+    /// never folds at its first or last character.
+    fn write_unescaped(&mut self, value: &str, allow_breaks: bool, quoted: bool) {
+        if quoted {
+            self.write_indicator("'", true, false, false);
+        } else if !self.whitespace {
+            self.put(' ');
+        }
         let chars: Vec<char> = value.chars().collect();
         let n = chars.len();
         let (mut spaces, mut breaks) = (false, false);
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
                 let next_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks
-                    && !spaces
-                    && self.column > self.cfg.width
-                    && i > 0
-                    && i + 1 < n
-                    && !next_space
+                let inside = !quoted || i > 0 && i + 1 < n;
+                if allow_breaks && !spaces && self.column > self.cfg.width && inside && !next_space
                 {
                     self.write_indent();
                 } else {
@@ -436,7 +390,7 @@ impl Emitter<'_> {
                 if breaks {
                     self.write_indent();
                 }
-                if c == '\'' {
+                if quoted && c == '\'' {
                     self.put('\'');
                 }
                 self.put(c);
@@ -445,7 +399,9 @@ impl Emitter<'_> {
                 breaks = false;
             }
         }
-        self.write_indicator("'", false, false, false);
+        if quoted {
+            self.write_indicator("'", false, false, false);
+        }
         self.whitespace = false;
         self.indention = false;
     }

@@ -78,66 +78,74 @@ fn write_value(
         Value::Uint(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f)?),
         Value::String(s) => write_string(out, s, html),
-        Value::List(l) => {
-            if l.items.is_empty() {
-                out.push_str("[]");
-                return Ok(());
-            }
-            out.push('[');
-            for (i, item) in l.items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, indent, depth + 1);
-                write_value(out, item, html, indent, depth + 1, nesting + 1)?;
-            }
-            newline(out, indent, depth);
-            out.push(']');
-        }
+        Value::List(l) => write_container(
+            out,
+            ['[', ']'],
+            l.items.iter(),
+            indent,
+            depth,
+            |out, item| write_value(out, item, html, indent, depth + 1, nesting + 1),
+        )?,
         Value::Map(m) => {
             let entries = m.entries.borrow();
-            if entries.is_empty() {
-                out.push_str("{}");
-                return Ok(());
-            }
-            out.push('{');
-            for (i, (k, item)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, indent, depth + 1);
-                write_string(out, k, html);
-                out.push(':');
-                if indent.is_some() {
-                    out.push(' ');
-                }
-                write_value(out, item, html, indent, depth + 1, nesting + 1)?;
-            }
-            newline(out, indent, depth);
-            out.push('}');
+            let fields = entries.iter().map(|(k, v)| (k.as_str(), v));
+            write_fields(out, fields, html, indent, depth, nesting)?;
         }
         Value::Object(o) => match o.json_fields() {
             // A struct: encoding/json writes its fields in declaration order.
             Some(fields) if !fields.is_empty() => {
-                out.push('{');
-                for (i, (k, item)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    newline(out, indent, depth + 1);
-                    write_string(out, k, html);
-                    out.push(':');
-                    if indent.is_some() {
-                        out.push(' ');
-                    }
-                    write_value(out, item, html, indent, depth + 1, nesting + 1)?;
-                }
-                newline(out, indent, depth);
-                out.push('}');
+                let fields = fields.iter().map(|(k, v)| (k.as_str(), v));
+                write_fields(out, fields, html, indent, depth, nesting)?;
             }
             _ => write_value(out, &o.to_plain(), html, indent, depth, nesting + 1)?,
         },
     }
+    Ok(())
+}
+
+/// A map's or struct's fields as a JSON object.
+fn write_fields<'a>(
+    out: &mut String,
+    fields: impl Iterator<Item = (&'a str, &'a Value)>,
+    html: bool,
+    indent: Option<&str>,
+    depth: usize,
+    nesting: usize,
+) -> Result<(), String> {
+    write_container(out, ['{', '}'], fields, indent, depth, |out, (k, item)| {
+        write_string(out, k, html);
+        out.push(':');
+        if indent.is_some() {
+            out.push(' ');
+        }
+        write_value(out, item, html, indent, depth + 1, nesting + 1)
+    })
+}
+
+/// An array or object: its items between the brackets, one a line when indenting; an
+/// empty one is just the brackets, as Go writes it.
+fn write_container<T>(
+    out: &mut String,
+    brackets: [char; 2],
+    items: impl Iterator<Item = T>,
+    indent: Option<&str>,
+    depth: usize,
+    mut write_item: impl FnMut(&mut String, T) -> Result<(), String>,
+) -> Result<(), String> {
+    out.push(brackets[0]);
+    let mut empty = true;
+    for item in items {
+        if !empty {
+            out.push(',');
+        }
+        empty = false;
+        newline(out, indent, depth + 1);
+        write_item(out, item)?;
+    }
+    if !empty {
+        newline(out, indent, depth);
+    }
+    out.push(brackets[1]);
     Ok(())
 }
 

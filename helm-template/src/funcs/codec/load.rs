@@ -154,15 +154,7 @@ impl Loader {
             match self.peek() {
                 Some('&') => {
                     self.bump();
-                    let mut name = String::new();
-                    while let Some(c) = self.peek() {
-                        if blank(Some(c)) || flow_ind(c) {
-                            break;
-                        }
-                        name.push(c);
-                        self.bump();
-                    }
-                    anchor = Some(name);
+                    anchor = Some(self.word(String::new()));
                 }
                 Some('!') => {
                     self.bump();
@@ -178,13 +170,7 @@ impl Loader {
                             t.push(c);
                         }
                     } else {
-                        while let Some(c) = self.peek() {
-                            if blank(Some(c)) || flow_ind(c) {
-                                break;
-                            }
-                            t.push(c);
-                            self.bump();
-                        }
+                        t = self.word(t);
                         if let Some(rest) = t.strip_prefix("!!") {
                             t = format!("tag:yaml.org,2002:{rest}");
                         }
@@ -197,6 +183,19 @@ impl Loader {
         }
     }
 
+    /// `start` and the characters up to a blank or a flow indicator (an anchor's, an alias's
+    /// or a tag's name).
+    fn word(&mut self, mut start: String) -> String {
+        while let Some(c) = self.peek() {
+            if blank(Some(c)) || flow_ind(c) {
+                break;
+            }
+            start.push(c);
+            self.bump();
+        }
+        start
+    }
+
     fn register(&mut self, anchor: Option<String>, n: Rc<YNode>) -> Rc<YNode> {
         if let Some(a) = anchor {
             self.anchors.insert(a, n.clone());
@@ -206,14 +205,7 @@ impl Loader {
 
     fn alias(&mut self) -> R<Rc<YNode>> {
         self.bump();
-        let mut name = String::new();
-        while let Some(c) = self.peek() {
-            if blank(Some(c)) || flow_ind(c) {
-                break;
-            }
-            name.push(c);
-            self.bump();
-        }
+        let name = self.word(String::new());
         self.anchors
             .get(&name)
             .cloned()

@@ -224,12 +224,7 @@ impl Enc {
         inline: bool,
         depth: usize,
     ) -> Result<(), String> {
-        let entries: Vec<(String, Value)> = m
-            .entries
-            .borrow()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let entries = m.snapshot();
         let (mut direct, mut sub) = (Vec::new(), Vec::new());
         for (k, v) in entries {
             match toml_type(&v)? {
@@ -328,8 +323,7 @@ impl Dec<'_> {
         loop {
             self.ws();
             let part = match self.peek() {
-                Some('"') => self.basic_string()?,
-                Some('\'') => self.literal_string()?,
+                Some(q @ ('"' | '\'')) => self.string(q)?,
                 _ => {
                     let start = self.i;
                     while self
@@ -354,17 +348,18 @@ impl Dec<'_> {
         }
     }
 
-    fn basic_string(&mut self) -> R<String> {
+    /// A basic (`"…"`, with escapes) or literal (`'…'`, without) string on one line.
+    fn string(&mut self, quote: char) -> R<String> {
         self.i += 1;
         let mut s = String::new();
         loop {
             match self.peek() {
                 None | Some('\n') => return Err(self.err("unexpected end of string")),
-                Some('"') => {
+                Some(c) if c == quote => {
                     self.i += 1;
                     return Ok(s);
                 }
-                Some('\\') => {
+                Some('\\') if quote == '"' => {
                     self.i += 1;
                     let e = self
                         .peek()
@@ -402,24 +397,6 @@ impl Dec<'_> {
         }
     }
 
-    fn literal_string(&mut self) -> R<String> {
-        self.i += 1;
-        let mut s = String::new();
-        loop {
-            match self.peek() {
-                None | Some('\n') => return Err(self.err("unexpected end of string")),
-                Some('\'') => {
-                    self.i += 1;
-                    return Ok(s);
-                }
-                Some(c) => {
-                    s.push(c);
-                    self.i += 1;
-                }
-            }
-        }
-    }
-
     fn value(&mut self, depth: usize) -> R<Value> {
         if depth > 500 {
             return Err(self.err("nesting too deep"));
@@ -430,9 +407,9 @@ impl Dec<'_> {
                 if self.c.get(self.i + 1) == Some(&'"') && self.c.get(self.i + 2) == Some(&'"') {
                     return Err(self.err("multi-line strings are not supported"));
                 }
-                Ok(Value::string(self.basic_string()?))
+                Ok(Value::string(self.string('"')?))
             }
-            Some('\'') => Ok(Value::string(self.literal_string()?)),
+            Some('\'') => Ok(Value::string(self.string('\'')?)),
             Some('[') => {
                 self.i += 1;
                 let mut items = Vec::new();
@@ -536,22 +513,14 @@ impl Dec<'_> {
             };
             if i + 1 == key.len() {
                 if m.get(k).is_some() {
-                    return Err(self.err(&format!(
-                        "Key '{}' has already been defined.",
-                        key.join(".")
-                    )));
+                    return Err(self.already_defined(key));
                 }
                 m.insert(k.clone(), v);
                 return Ok(());
             }
             cur = match m.get(k) {
                 Some(t @ Value::Map(_)) => t,
-                Some(_) => {
-                    return Err(self.err(&format!(
-                        "Key '{}' has already been defined.",
-                        key.join(".")
-                    )))
-                }
+                Some(_) => return Err(self.already_defined(key)),
                 None => {
                     let t = Value::empty_map();
                     m.insert(k.clone(), t.clone());
@@ -560,6 +529,13 @@ impl Dec<'_> {
             };
         }
         Ok(())
+    }
+
+    fn already_defined(&self, key: &[String]) -> String {
+        self.err(&format!(
+            "Key '{}' has already been defined.",
+            key.join(".")
+        ))
     }
 
     fn table_at(&self, root: &Value, key: &[String], array: bool) -> R<Value> {
@@ -574,12 +550,7 @@ impl Dec<'_> {
                 let mut items = match m.get(k) {
                     Some(Value::List(l)) => l.items.to_vec(),
                     None => Vec::new(),
-                    Some(_) => {
-                        return Err(self.err(&format!(
-                            "Key '{}' has already been defined.",
-                            key.join(".")
-                        )))
-                    }
+                    Some(_) => return Err(self.already_defined(key)),
                 };
                 items.push(t.clone());
                 m.insert(k.clone(), Value::list(items));
@@ -591,12 +562,7 @@ impl Dec<'_> {
                     Some(t @ Value::Map(_)) => t.clone(),
                     _ => return Err(self.err("key is not a table")),
                 },
-                Some(_) => {
-                    return Err(self.err(&format!(
-                        "Key '{}' has already been defined.",
-                        key.join(".")
-                    )))
-                }
+                Some(_) => return Err(self.already_defined(key)),
                 None => {
                     let t = Value::empty_map();
                     m.insert(k.clone(), t.clone());

@@ -1,0 +1,183 @@
+//! Helm charts in a revision, rendered by plumb's own engine (the `helm-template` crate),
+//! as `helm template` renders them: the objects then go through the same validate, apply,
+//! prune, drift and health path as every other object.
+
+use std::collections::BTreeMap;
+
+use helm_template::chart;
+use helm_template::Value as TemplateValue;
+
+use super::kustomize::Fs;
+use super::{parse_file, File, RenderError, Rendered};
+
+/// Whether a path names a chart's metadata file, which makes its folder a chart.
+pub fn is_chart_file(path: &str) -> bool {
+    path == "Chart.yaml" || path.ends_with("/Chart.yaml")
+}
+
+/// How a chart is rendered: `helm template`'s release, values and cluster.
+#[derive(Debug, Clone)]
+pub struct ChartSettings {
+    /// `.Release.Name`.
+    pub release: String,
+    /// `.Release.Namespace`.
+    pub namespace: String,
+    /// Values over the chart's defaults (a JSON object; `null` deletes a default).
+    pub values: serde_json::Value,
+    /// Seeds the random and crypto functions (`randAlphaNum`, `genCA`, …), so that the same
+    /// chart and values render the same objects on every cycle and node.
+    pub seed: u64,
+}
+
+impl ChartSettings {
+    /// A chart folder under a plain sync's path: its default values, the sync's name as the
+    /// release (as Argo CD names a Helm application's release after the application).
+    pub fn defaults(release: &str, namespace: &str) -> ChartSettings {
+        ChartSettings {
+            release: release.to_owned(),
+            namespace: if namespace.is_empty() {
+                "default".to_owned()
+            } else {
+                namespace.to_owned()
+            },
+            values: serde_json::Value::Object(Default::default()),
+            seed: 0,
+        }
+    }
+}
+
+/// Deep `include` chains recurse; this much stack is reserved for a render (and only
+/// what a chart uses of it is ever touched).
+const RENDER_STACK_BYTES: usize = 64 << 20;
+
+/// Renders the chart in folder `root` (a path in the revision; "" for its top).
+pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
+    let at = |message: String| {
+        vec![RenderError::Kustomize {
+            at: chart_file(root),
+            message,
+        }]
+    };
+    let mut files = Vec::new();
+    for path in fs.files_under(root) {
+        let Some(data) = fs.read(&path) else {
+            return Err(at(format!("{path} cannot be read")));
+        };
+        let name = path
+            .strip_prefix(root)
+            .map(|p| p.trim_start_matches('/'))
+            .unwrap_or(&path);
+        files.push(chart::File {
+            name: name.to_owned(),
+            data,
+        });
+    }
+    let settings = settings.clone();
+    let what = if root.is_empty() {
+        ".".to_owned()
+    } else {
+        root.to_owned()
+    };
+    // Template values share maps by reference (Rc), so the whole render runs on its own
+    // thread and only text crosses back.
+    let rendered = std::thread::Builder::new()
+        .name("helm-render".into())
+        .stack_size(RENDER_STACK_BYTES)
+        .spawn(move || render_files(files, &what, &settings))
+        .map_err(|e| at(format!("cannot start the render: {e}")))?
+        .join()
+        .map_err(|_| at("the chart's render failed unexpectedly".to_owned()))?
+        .map_err(at)?;
+    let mut manifests = Vec::new();
+    let mut errors = Vec::new();
+    for (source, text) in rendered {
+        let file = File {
+            path: revision_path(root, &source),
+            bytes: text.into_bytes(),
+        };
+        match parse_file(&file) {
+            Ok(mut found) => manifests.append(&mut found),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(errors)
+    }
+}
+
+fn chart_file(root: &str) -> String {
+    if root.is_empty() {
+        "Chart.yaml".to_owned()
+    } else {
+        format!("{root}/Chart.yaml")
+    }
+}
+
+/// Where a rendered template lives in the revision: "mychart/templates/a.yaml" (Helm names
+/// it after the chart) → "apps/mychart/templates/a.yaml".
+fn revision_path(root: &str, source: &str) -> String {
+    let inside = source.split_once('/').map_or(source, |(_, rest)| rest);
+    if root.is_empty() {
+        inside.to_owned()
+    } else {
+        format!("{root}/{inside}")
+    }
+}
+
+/// Loads and renders a chart; the objects as (template, text) in Helm's install order:
+/// CRDs from crds/ first, then the templates' objects. Test hooks are left out (plumb runs
+/// no tests); other hooks are applied with the chart's objects.
+fn render_files(
+    files: Vec<chart::File>,
+    what: &str,
+    settings: &ChartSettings,
+) -> Result<Vec<(String, String)>, String> {
+    let chart = chart::load_memory(files, what).map_err(|e| e.to_string())?;
+    let mut options = chart::Options::new(&settings.release, &settings.namespace);
+    options.values = template_value(&settings.values);
+    options.seed = settings.seed;
+    let rendered = chart::render(&chart, &options).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for crd in rendered.crds {
+        out.push((crd.source, crd.text));
+    }
+    for m in rendered.manifests {
+        out.push((m.source, m.text));
+    }
+    for hook in rendered.hooks {
+        if hook.events.iter().any(|e| e.starts_with("test")) {
+            continue;
+        }
+        out.push((hook.source, hook.text));
+    }
+    Ok(out)
+}
+
+/// A JSON value as a template value: numbers are `float64`, as Helm reads values files.
+fn template_value(v: &serde_json::Value) -> TemplateValue {
+    match v {
+        serde_json::Value::Null => TemplateValue::Nil,
+        serde_json::Value::Bool(b) => TemplateValue::Bool(*b),
+        serde_json::Value::Number(n) => TemplateValue::Float(n.as_f64().unwrap_or(0.0)),
+        serde_json::Value::String(s) => TemplateValue::str(s),
+        serde_json::Value::Array(items) => {
+            TemplateValue::list(items.iter().map(template_value).collect())
+        }
+        serde_json::Value::Object(m) => TemplateValue::map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), template_value(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
+/// The revision's chart folders: those holding a Chart.yaml among `selected`.
+pub fn chart_roots(selected: &[String]) -> Vec<String> {
+    selected
+        .iter()
+        .filter(|p| is_chart_file(p))
+        .map(|p| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned())
+        .collect()
+}
