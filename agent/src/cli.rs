@@ -300,7 +300,7 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
             (sync, revision, label)
         }
     };
-    let result = reconcile::render_revision(None, &sync, &revision);
+    let result = reconcile::render_revision(None, &sync, &revision, reconcile::ChartKey::Offline);
     match (args.command == Command::Render, result) {
         (true, Ok((manifests, warnings))) => {
             for w in warnings {
@@ -543,7 +543,8 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
             problems,
         };
         let (manifests, _) =
-            reconcile::render_revision(Some(&client), sync, &revision).map_err(problems)?;
+            reconcile::render_revision(Some(&client), sync, &revision, reconcile::ChartKey::Read)
+                .map_err(problems)?;
         let parent = crate::report::get_parent(&client, &sync.name)?;
         let (inventory, _) =
             crate::report::read_parent(parent.as_ref()).map_err(|e| problems(vec![e]))?;

@@ -245,16 +245,38 @@ pub struct Context<'a> {
     pub source_failure: Option<&'a str>,
 }
 
+/// Where a render's charts get the key that seeds their generated values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartKey {
+    /// No cluster (`plumb render`, `plumb validate`): a fixed key, so generated values
+    /// differ from the cluster's.
+    Offline,
+    /// The cluster's key if it has one, else the fixed key (`plumb diff` changes nothing).
+    Read,
+    /// The cluster's key, made on first use (a reconcile).
+    Ensure,
+}
+
 /// Renders a revision into objects (discovery decides scopes, with the
 /// revision's CRDs as fallback). Errors are lines a person can act on.
 pub fn render_revision(
     client: Option<&Client>,
     sync: &config::Sync,
     revision: &Revision,
+    key: ChartKey,
 ) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
     let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
     let selected = &revision.selected;
-    let chart = render::helm::ChartSettings::defaults(&sync.name, &sync.namespace);
+    let key = match client {
+        Some(client)
+            if !render::helm::chart_roots(selected).is_empty() && key != ChartKey::Offline =>
+        {
+            crate::report::chart_key(client, key == ChartKey::Ensure)
+                .map_err(|e| vec![format!("the key that seeds charts' generated values: {e}")])?
+        }
+        _ => [0; 32],
+    };
+    let chart = render::helm::ChartSettings::defaults(&sync.name, &sync.namespace, key);
     let parsed = match &revision.tree {
         Tree::Files(files) => {
             let fs = MemFs::new(files);
@@ -371,25 +393,26 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
             .set_condition("Reconciling", false, "Suspended", "", &now);
         return finish(ctx, report, parent.as_ref(), inventory, memory, None);
     }
-    let (manifests, warnings) = match render_revision(Some(ctx.client), ctx.sync, revision) {
-        Ok(x) => x,
-        Err(errors) => {
-            let message = format!(
-                "revision {} does not render:\n{}",
-                report::short(&revision.id),
-                errors.join("\n")
-            );
-            return fail(
-                ctx,
-                report,
-                parent.as_ref(),
-                inventory,
-                memory,
-                "RenderFailed",
-                message,
-            );
-        }
-    };
+    let (manifests, warnings) =
+        match render_revision(Some(ctx.client), ctx.sync, revision, ChartKey::Ensure) {
+            Ok(x) => x,
+            Err(errors) => {
+                let message = format!(
+                    "revision {} does not render:\n{}",
+                    report::short(&revision.id),
+                    errors.join("\n")
+                );
+                return fail(
+                    ctx,
+                    report,
+                    parent.as_ref(),
+                    inventory,
+                    memory,
+                    "RenderFailed",
+                    message,
+                );
+            }
+        };
     report.warnings = warnings;
     if manifests.is_empty() && !inventory.members.is_empty() && !ctx.sync.allow_empty {
         let message = format!(

@@ -669,6 +669,9 @@ fn reserved(key: &ObjectRef, namespace: Option<&str>) -> Option<&'static str> {
         ("coordination.k8s.io", "Lease") if key.name == crate::lease::LEASE_NAME => {
             Some("the leader election's Lease")
         }
+        ("", "Secret") if key.name == helm::SEED_SECRET => {
+            Some("the key that seeds charts' generated values")
+        }
         _ => None,
     }
 }
@@ -837,7 +840,7 @@ mod tests {
         parse_tree(
             &kustomize::MemFs::new(files),
             &paths,
-            &helm::ChartSettings::defaults("test", ""),
+            &helm::ChartSettings::defaults("test", "", [0; 32]),
         )
     }
 

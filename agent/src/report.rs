@@ -203,6 +203,60 @@ pub fn ensure_system_namespace(client: &Client) -> Result<(), Error> {
     Ok(())
 }
 
+/// The cluster's key for charts' generated values (`plumb-system/plumb-chart-seed`): read,
+/// or when missing and `create`, made from 256 bits of the system's randomness. Two nodes
+/// making it at once both end with the one the API server kept.
+pub fn chart_key(client: &Client, create: bool) -> Result<[u8; 32], Error> {
+    let secrets = ApiResource::secret();
+    let name = crate::render::helm::SEED_SECRET;
+    let read = |object: &Value| -> Option<[u8; 32]> {
+        use base64::Engine as _;
+        let text = object["data"]["key"].as_str()?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?;
+        bytes.try_into().ok()
+    };
+    let unreadable = |action: &'static str| {
+        Error::Decode {
+        action: Box::new(secrets.action(action, Some(prune::SYSTEM_NAMESPACE), Some(name))),
+        cause: "data.key is not 32 bytes of base64; delete the Secret to make a new key (charts' generated values change)".into(),
+    }
+    };
+    if let Some(object) = client.get(&secrets, Some(prune::SYSTEM_NAMESPACE), name)? {
+        return read(&object).ok_or_else(|| unreadable("get"));
+    }
+    if !create {
+        return Ok([0; 32]);
+    }
+    ensure_system_namespace(client)?;
+    let mut key = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key).map_err(|_| {
+        Error::Decode {
+            action: Box::new(secrets.action("create", Some(prune::SYSTEM_NAMESPACE), Some(name))),
+            cause: "the system has no randomness to make a key from".into(),
+        }
+    })?;
+    use base64::Engine as _;
+    let object = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": prune::SYSTEM_NAMESPACE},
+        "type": "Opaque",
+        "data": {"key": base64::engine::general_purpose::STANDARD.encode(key)},
+    });
+    match client.create(&secrets, Some(prune::SYSTEM_NAMESPACE), &object) {
+        Ok(_) => Ok(key),
+        Err(Error::Conflict { .. }) => {
+            match client.get(&secrets, Some(prune::SYSTEM_NAMESPACE), name)? {
+                Some(object) => read(&object).ok_or_else(|| unreadable("get")),
+                None => Err(unreadable("get")),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads a sync's parent ConfigMap.
 pub fn get_parent(client: &Client, sync: &str) -> Result<Option<Value>, Error> {
     client.get(

@@ -61,7 +61,7 @@ fn render(case: &serde_json::Value) -> String {
             capabilities: helm::Capabilities::default(),
             templates,
             values,
-            seed: 1,
+            seed: 1.into(),
         })
     });
     // Fields in helm-engine-ref's order, so the two outputs compare byte for byte.

@@ -84,7 +84,7 @@ pub struct Executor<'f> {
 }
 
 impl<'f> Executor<'f> {
-    pub fn new(funcs: &'f Registry, seed: u64) -> Executor<'f> {
+    pub fn new(funcs: &'f Registry, seed: crate::funcs::Seed) -> Executor<'f> {
         Executor {
             funcs,
             ctx: RefCell::new(Ctx::new(seed)),

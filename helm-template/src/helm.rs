@@ -437,7 +437,7 @@ pub struct RenderInput {
     pub templates: Vec<(String, String)>,
     pub values: Value,
     /// Seeds every random and crypto function: the same seed gives the same output.
-    pub seed: u64,
+    pub seed: crate::funcs::Seed,
 }
 
 /// Parses a values file as Helm's `chartutil.ReadValues` does.
@@ -529,7 +529,10 @@ pub fn scope_value(s: Scope<'_>) -> Value {
 
 /// Parses every template in Helm's order and renders those that are not partials, as
 /// Helm's `engine.render` does over all charts of a release.
-pub fn render_all(tpls: &[Renderable], seed: u64) -> Result<BTreeMap<String, String>, Error> {
+pub fn render_all(
+    tpls: &[Renderable],
+    seed: crate::funcs::Seed,
+) -> Result<BTreeMap<String, String>, Error> {
     let funcs = Registry::helm();
     let mut set = Templates::new();
     let mut names: Vec<String> = tpls.iter().map(|t| t.name.clone()).collect();

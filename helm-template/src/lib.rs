@@ -10,7 +10,7 @@
 //!     capabilities: helm::Capabilities::default(),
 //!     templates: vec![("templates/cm.yaml".into(), "name: {{ .Release.Name }}\n".into())],
 //!     values: helm::values_from_yaml("").unwrap(),
-//!     seed: 1,
+//!     seed: 1.into(),
 //! };
 //! let out = helm::render(&input).unwrap();
 //! assert_eq!(out["demo/templates/cm.yaml"], "name: web\n");
@@ -24,6 +24,7 @@ pub mod helm;
 pub mod parse;
 pub mod value;
 
+pub use funcs::Seed;
 pub use value::Value;
 
 /// A failed render, worded as Helm words it.

@@ -420,7 +420,7 @@ fn our_outcome(case: &Case) -> Outcome {
                     capabilities: helm::Capabilities::default(),
                     templates,
                     values,
-                    seed: 1,
+                    seed: 1.into(),
                 };
                 helm::render(&input).map_err(|e| e.to_string())
             });

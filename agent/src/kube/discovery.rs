@@ -38,6 +38,10 @@ impl ApiResource {
     pub fn config_map() -> Self {
         Self::builtin("", "v1", "ConfigMap", "configmaps", true)
     }
+    /// core/v1 Secret.
+    pub fn secret() -> Self {
+        Self::builtin("", "v1", "Secret", "secrets", true)
+    }
     /// core/v1 Namespace.
     pub fn namespace() -> Self {
         Self::builtin("", "v1", "Namespace", "namespaces", false)

@@ -24,15 +24,16 @@ pub struct ChartSettings {
     pub namespace: String,
     /// Values over the chart's defaults (a JSON object; `null` deletes a default).
     pub values: serde_json::Value,
-    /// Seeds the random and crypto functions (`randAlphaNum`, `genCA`, …), so that the same
-    /// chart and values render the same objects on every cycle and node.
-    pub seed: u64,
+    /// The cluster's key that seeds the random and crypto functions (`randAlphaNum`,
+    /// `genCA`, …) with [`chart_seed`], so that the same chart and values render the same
+    /// objects on every cycle and node.
+    pub key: [u8; 32],
 }
 
 impl ChartSettings {
     /// A chart folder under a plain sync's path: its default values, the sync's name as the
     /// release (as Argo CD names a Helm application's release after the application).
-    pub fn defaults(release: &str, namespace: &str) -> ChartSettings {
+    pub fn defaults(release: &str, namespace: &str, key: [u8; 32]) -> ChartSettings {
         ChartSettings {
             release: release.to_owned(),
             namespace: if namespace.is_empty() {
@@ -41,10 +42,28 @@ impl ChartSettings {
                 namespace.to_owned()
             },
             values: serde_json::Value::Object(Default::default()),
-            seed: 0,
+            key,
         }
     }
 }
+
+/// The seed of one chart: the cluster's key (the Secret [`SEED_SECRET`] in plumb-system,
+/// made once with 256 random bits), the sync and the chart's folder, hashed. Another
+/// cluster, sync or folder generates other values; nobody without the key can predict them.
+pub fn chart_seed(key: &[u8; 32], sync: &str, root: &str) -> helm_template::Seed {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"plumb chart seed v1\0");
+    ctx.update(key);
+    ctx.update(sync.as_bytes());
+    ctx.update(b"\0");
+    ctx.update(root.as_bytes());
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(ctx.finish().as_ref());
+    helm_template::Seed(seed)
+}
+
+/// The Secret in plumb-system that holds the cluster's chart-seed key.
+pub const SEED_SECRET: &str = "plumb-chart-seed";
 
 /// Deep `include` chains recurse; this much stack is reserved for a render (and only
 /// what a chart uses of it is ever touched).
@@ -73,6 +92,7 @@ pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
         });
     }
     let settings = settings.clone();
+    let seed = chart_seed(&settings.key, &settings.release, root);
     let what = if root.is_empty() {
         ".".to_owned()
     } else {
@@ -83,7 +103,7 @@ pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
     let rendered = std::thread::Builder::new()
         .name("helm-render".into())
         .stack_size(RENDER_STACK_BYTES)
-        .spawn(move || render_files(files, &what, &settings))
+        .spawn(move || render_files(files, &what, &settings, seed))
         .map_err(|e| at(format!("cannot start the render: {e}")))?
         .join()
         .map_err(|_| at("the chart's render failed unexpectedly".to_owned()))?
@@ -133,11 +153,12 @@ fn render_files(
     files: Vec<chart::File>,
     what: &str,
     settings: &ChartSettings,
+    seed: helm_template::Seed,
 ) -> Result<Vec<(String, String)>, String> {
     let chart = chart::load_memory(files, what).map_err(|e| e.to_string())?;
     let mut options = chart::Options::new(&settings.release, &settings.namespace);
     options.values = template_value(&settings.values);
-    options.seed = settings.seed;
+    options.seed = seed;
     let rendered = chart::render(&chart, &options).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for crd in rendered.crds {

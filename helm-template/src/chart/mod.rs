@@ -175,7 +175,7 @@ pub struct Options {
     /// The user's values (`--values`, `--set`), already merged: a map.
     pub values: Value,
     pub capabilities: Capabilities,
-    pub seed: u64,
+    pub seed: crate::funcs::Seed,
     pub is_upgrade: bool,
 }
 
@@ -189,7 +189,7 @@ impl Options {
                 entries: Default::default(),
             }),
             capabilities: Capabilities::default(),
-            seed: 1,
+            seed: crate::funcs::Seed::from(1),
             is_upgrade: false,
         }
     }

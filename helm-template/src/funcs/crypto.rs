@@ -573,7 +573,7 @@ mod tests {
 
     #[test]
     fn certificates_verify() {
-        let mut c = Ctx::new(7);
+        let mut c = Ctx::new(7.into());
         let ca = call(&mut c, "genCA", &[Value::str("my-ca"), Value::Int(365)]);
         let (ca_cert, ca_key) = fields(&ca);
         assert!(ca_key.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
@@ -634,14 +634,22 @@ mod tests {
         verify(&parse(&fields(&ed_leaf).0), &parse(&fields(&ed_ca).0));
 
         // The same seed makes the same key.
-        let k1 = call(&mut Ctx::new(3), "genPrivateKey", &[Value::str("ed25519")]);
-        let k2 = call(&mut Ctx::new(3), "genPrivateKey", &[Value::str("ed25519")]);
+        let k1 = call(
+            &mut Ctx::new(3.into()),
+            "genPrivateKey",
+            &[Value::str("ed25519")],
+        );
+        let k2 = call(
+            &mut Ctx::new(3.into()),
+            "genPrivateKey",
+            &[Value::str("ed25519")],
+        );
         assert_eq!(k1.as_str(), k2.as_str());
     }
 
     #[test]
     fn rsa_4096_private_key() {
-        let mut c = Ctx::new(11);
+        let mut c = Ctx::new(11.into());
         let pem = call(&mut c, "genPrivateKey", &[Value::str("rsa")]);
         let pem = pem.as_str().expect("pem");
         assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\nMIIJ"));

@@ -68,10 +68,31 @@ pub struct Ctx {
     rng: Rng,
 }
 
+/// What a render's random and crypto functions draw from: 256 bits, so that the values a
+/// chart generates (passwords, keys) are as hard to guess as the seed is kept secret.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Seed(pub [u8; 32]);
+
+impl From<u64> for Seed {
+    /// A seed for tests and benchmarks, spread over 256 bits.
+    fn from(n: u64) -> Seed {
+        let mut key = [0u8; 32];
+        let mut rng = Rng::new(n);
+        rng.fill(&mut key);
+        Seed(key)
+    }
+}
+
+impl std::fmt::Debug for Seed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seed(…)")
+    }
+}
+
 impl Ctx {
-    pub fn new(seed: u64) -> Ctx {
+    pub fn new(seed: Seed) -> Ctx {
         Ctx {
-            rng: Rng::new(seed),
+            rng: Rng::from_key(seed.0),
         }
     }
 
@@ -100,6 +121,21 @@ impl Rng {
         Rng {
             s: [next(), next(), next(), next()],
         }
+    }
+
+    /// A generator whose whole state is the key (an all-zero key, which xoshiro cannot
+    /// leave, is mixed first).
+    pub fn from_key(key: [u8; 32]) -> Rng {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&key[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        let s = [word(0), word(1), word(2), word(3)];
+        if s == [0; 4] {
+            return Rng::new(0);
+        }
+        Rng { s }
     }
 
     pub fn next_u64(&mut self) -> u64 {
