@@ -254,6 +254,7 @@ fn folder_sync() -> config::Sync {
         suspend: false,
         exclude: Vec::new(),
         render: config::Render::Auto,
+        helm: None,
     }
 }
 

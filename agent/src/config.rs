@@ -196,6 +196,65 @@ pub struct Sync {
     pub exclude: Vec<String>,
     /// How kustomization folders are rendered.
     pub render: Render,
+    /// The chart this sync renders, with its values (Flux's HelmRelease); None: the
+    /// sync reads `path` as plain YAML, kustomizations and chart folders.
+    pub helm: Option<Helm>,
+}
+
+/// A sync's `helm` block: one chart from the revision, as a Flux HelmRelease names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Helm {
+    /// The chart's folder in the revision (it becomes the sync's `path`).
+    pub chart: String,
+    /// `.Release.Name`; default the sync's name, prefixed with `targetNamespace-` when
+    /// that is set (as Flux names a HelmRelease's release).
+    pub release_name: String,
+    /// `.Release.Namespace`, and the namespace of namespaced objects that name none; default
+    /// the sync's `namespace`.
+    pub target_namespace: Option<String>,
+    /// Values over everything else (a JSON object).
+    pub values: serde_json::Value,
+    /// Values files in the revision that replace the chart's values.yaml, merged in order
+    /// (Flux's `valuesFiles`).
+    pub values_files: Vec<String>,
+    /// ConfigMaps and Secrets in plumb-system whose keys hold values, merged in order before
+    /// `values` (Flux's `valuesFrom`).
+    pub values_from: Vec<ValuesReference>,
+    /// `.Capabilities.KubeVersion` instead of the cluster's ("v1.31.0").
+    pub kube_version: Option<String>,
+    /// More `.Capabilities.APIVersions` than the cluster serves ("monitoring.coreos.com/v1").
+    pub api_versions: Vec<String>,
+}
+
+/// One `valuesFrom` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ValuesReference {
+    /// `ConfigMap` or `Secret`.
+    pub kind: ValuesKind,
+    /// Its name, in plumb-system.
+    pub name: String,
+    /// The key holding YAML values; default `values.yaml`.
+    #[serde(default = "default_values_key")]
+    pub values_key: String,
+    /// Where the key's value goes, as a dotted path (`a.b`): then the key holds one value,
+    /// not a YAML map.
+    #[serde(default)]
+    pub target_path: Option<String>,
+    /// A missing object or key is then no error.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+fn default_values_key() -> String {
+    "values.yaml".to_owned()
+}
+
+/// What a `valuesFrom` entry reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ValuesKind {
+    ConfigMap,
+    Secret,
 }
 
 /// How a sync renders folders holding a kustomization file.
@@ -516,6 +575,83 @@ struct RawSync {
     exclude: Vec<String>,
     #[serde(default)]
     render: Render,
+    #[serde(default)]
+    helm: Option<RawHelm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawHelm {
+    #[serde(deserialize_with = "de_repo_path")]
+    chart: String,
+    #[serde(default, deserialize_with = "de_opt_release_name")]
+    release_name: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_dns_label")]
+    target_namespace: Option<String>,
+    #[serde(default, deserialize_with = "de_values")]
+    values: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "de_repo_paths")]
+    values_files: Vec<String>,
+    #[serde(default)]
+    values_from: Vec<ValuesReference>,
+    #[serde(default)]
+    kube_version: Option<String>,
+    #[serde(default)]
+    api_versions: Vec<String>,
+}
+
+fn de_opt_release_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    scalar(d, "a release name", |text| {
+        // Helm's rule: a DNS-1123 label of at most 53 characters (release Secrets add a suffix).
+        check_dns_label("releaseName", text)?;
+        if text.len() > 53 {
+            return Err(format!(
+                "releaseName '{text}' is longer than Helm's 53 characters"
+            ));
+        }
+        Ok(Some(text.to_owned()))
+    })
+}
+
+fn de_values<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    match v {
+        serde_json::Value::Object(_) => Ok(Some(v)),
+        serde_json::Value::Null => Ok(None),
+        _ => Err(de::Error::custom("values must be a map of chart values")),
+    }
+}
+
+fn de_repo_paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let paths = Vec::<String>::deserialize(d)?;
+    paths
+        .iter()
+        .map(|p| check_repo_path(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(de::Error::custom)
+}
+
+impl RawHelm {
+    fn into_helm(self, sync: &str) -> Helm {
+        let release_name = self
+            .release_name
+            .unwrap_or_else(|| match &self.target_namespace {
+                Some(ns) => format!("{ns}-{sync}"),
+                None => sync.to_owned(),
+            });
+        Helm {
+            chart: self.chart,
+            release_name,
+            target_namespace: self.target_namespace,
+            values: self
+                .values
+                .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+            values_files: self.values_files,
+            values_from: self.values_from,
+            kube_version: self.kube_version,
+            api_versions: self.api_versions,
+        }
+    }
 }
 
 impl RawSettings {
@@ -555,10 +691,19 @@ impl RawSettings {
             syncs: self
                 .syncs
                 .into_iter()
-                .map(|s| Sync {
+                .map(|mut s| {
+                    let helm = s.helm.take().map(|h| h.into_helm(&s.name));
+                    (s, helm)
+                })
+                .map(|(s, helm)| Sync {
+                    path: match &helm {
+                        // A helm sync reads its chart's folder.
+                        Some(h) if s.path.is_empty() => h.chart.clone(),
+                        _ => s.path,
+                    },
+                    helm,
                     name: s.name,
                     source: s.source,
-                    path: s.path,
                     namespace: s.namespace.unwrap_or_else(|| "default".to_owned()),
                     prune: s.prune,
                     allow_empty: s.allow_empty,
@@ -1263,6 +1408,53 @@ syncs:
         assert_eq!(Transport::of("file:///srv/r.git"), Ok(Transport::File));
         assert_eq!(Transport::of("git://h/r"), Ok(Transport::Git));
         assert!(Transport::of("/srv/r.git").is_err());
+    }
+
+    #[test]
+    fn a_helm_block_names_the_chart_its_release_and_values() {
+        let head = "sources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs:\n";
+        let s = parse(&format!(
+            "{head}  - name: web\n    source: a\n    namespace: apps\n    helm:\n      chart: charts/web\n      values: {{replicas: 2, image: {{tag: v1}}}}\n      valuesFiles: [charts/web/prod.yaml]\n      valuesFrom: [{{kind: Secret, name: web-values}}, {{kind: ConfigMap, name: cm, valuesKey: extra, targetPath: a.b, optional: true}}]\n      kubeVersion: v1.31.0\n      apiVersions: [monitoring.coreos.com/v1]\n"
+        ))
+        .unwrap();
+        let sync = &s.syncs[0];
+        let helm = sync.helm.as_ref().unwrap();
+        assert_eq!(
+            sync.path, "charts/web",
+            "a helm sync reads its chart's folder"
+        );
+        assert_eq!(helm.release_name, "web");
+        assert_eq!(helm.target_namespace, None);
+        assert_eq!(helm.values["image"]["tag"], "v1");
+        assert_eq!(helm.values_files, ["charts/web/prod.yaml"]);
+        assert_eq!(helm.values_from[0].kind, ValuesKind::Secret);
+        assert_eq!(helm.values_from[0].values_key, "values.yaml");
+        assert_eq!(helm.values_from[1].target_path.as_deref(), Some("a.b"));
+        assert!(helm.values_from[1].optional);
+        assert_eq!(helm.kube_version.as_deref(), Some("v1.31.0"));
+        // Flux's default release name with a target namespace.
+        let s = parse(&format!(
+            "{head}  - {{name: web, source: a, helm: {{chart: c, targetNamespace: shop}}}}\n"
+        ))
+        .unwrap();
+        assert_eq!(s.syncs[0].helm.as_ref().unwrap().release_name, "shop-web");
+        for (block, wanted) in [
+            ("{chart: ../c}", "climbs out"),
+            ("{values: {a: 1}}", "missing field `chart`"),
+            ("{chart: c, releaseName: Web}", "releaseName"),
+            ("{chart: c, values: [1]}", "values must be a map"),
+            (
+                "{chart: c, valuesFrom: [{kind: Pod, name: x}]}",
+                "unknown variant `Pod`",
+            ),
+            ("{chart: c, crds: Skip}", "unknown field `crds`"),
+        ] {
+            let (line, _, msg) = error_at(&format!(
+                "{head}  - {{name: s, source: a, helm: {block}}}\n"
+            ));
+            assert_eq!(line, 3, "{block}: {msg}");
+            assert!(msg.contains(wanted), "{block}: {msg}");
+        }
     }
 
     #[test]

@@ -276,48 +276,42 @@ pub fn render_revision(
         }
         _ => [0; 32],
     };
-    let chart = render::helm::ChartSettings::defaults(&sync.name, &sync.namespace, key);
-    let parsed = match &revision.tree {
+    let (mem, dir);
+    let fs: &dyn render::kustomize::Fs = match &revision.tree {
         Tree::Files(files) => {
-            let fs = MemFs::new(files);
-            match sync.render {
-                Render::Auto => render::parse_tree(&fs, selected, &chart),
-                Render::KustomizeExternal => {
-                    let base = external::runtime_dir();
-                    render::parse_tree_with(
-                        &fs,
-                        selected,
-                        &mut |dir| {
-                            external_output(
-                                dir,
-                                external::build_revision(
-                                    &base,
-                                    &sync.name,
-                                    &revision.id,
-                                    files,
-                                    dir,
-                                    sync.timeout,
-                                ),
-                            )
-                        },
-                        &chart,
-                    )
-                }
-            }
+            mem = MemFs::new(files);
+            &mem
         }
         Tree::Folder(root) => {
-            let fs = DirFs { root: root.clone() };
-            match sync.render {
-                Render::Auto => render::parse_tree(&fs, selected, &chart),
-                Render::KustomizeExternal => render::parse_tree_with(
-                    &fs,
-                    selected,
-                    &mut |dir| {
-                        external_output(dir, external::build_folder(root, dir, sync.timeout))
-                    },
-                    &chart,
-                ),
-            }
+            dir = DirFs { root: root.clone() };
+            &dir
+        }
+    };
+    let chart = chart_settings(client, sync, fs, key)?;
+    let parsed = match (&revision.tree, sync.render) {
+        (_, Render::Auto) => render::parse_tree(fs, selected, &chart),
+        (Tree::Files(files), Render::KustomizeExternal) => {
+            let base = external::runtime_dir();
+            let build = &mut |dir: &str| {
+                external_output(
+                    dir,
+                    external::build_revision(
+                        &base,
+                        &sync.name,
+                        &revision.id,
+                        files,
+                        dir,
+                        sync.timeout,
+                    ),
+                )
+            };
+            render::parse_tree_with(fs, selected, build, &chart)
+        }
+        (Tree::Folder(root), Render::KustomizeExternal) => {
+            let build = &mut |dir: &str| {
+                external_output(dir, external::build_folder(root, dir, sync.timeout))
+            };
+            render::parse_tree_with(fs, selected, build, &chart)
         }
     }
     .map_err(lines)?;
@@ -325,7 +319,7 @@ pub fn render_revision(
     let id = prune::applyset_id(&prune::parent_name(&sync.name), prune::SYSTEM_NAMESPACE);
     let labels = BTreeMap::from([(prune::PART_OF_LABEL.to_owned(), id)]);
     let defaults = render::Defaults {
-        namespace: &sync.namespace,
+        namespace: &chart.namespace,
         labels: &labels,
     };
     let result = match client {
@@ -333,6 +327,103 @@ pub fn render_revision(
         None => render::finish(parsed, &defaults, &offline),
     };
     result.map_err(lines)
+}
+
+/// How this sync's charts render: a chart folder under a plain sync's path with its
+/// defaults; a `helm` sync's chart with its release, values and capabilities, its
+/// `valuesFrom` read from plumb-system (none without a cluster: `plumb render` says so).
+fn chart_settings(
+    client: Option<&Client>,
+    sync: &config::Sync,
+    fs: &dyn render::kustomize::Fs,
+    key: [u8; 32],
+) -> Result<render::helm::ChartSettings, Vec<String>> {
+    use render::helm::{ChartSettings, ValuesLayer};
+    let Some(helm) = &sync.helm else {
+        return Ok(ChartSettings::defaults(&sync.name, &sync.namespace, key));
+    };
+    let namespace = helm.target_namespace.as_deref().unwrap_or(&sync.namespace);
+    let mut settings = ChartSettings::defaults(&helm.release_name, namespace, key);
+    let mut errors = Vec::new();
+    if fs
+        .read(format!("{}/Chart.yaml", helm.chart).trim_start_matches('/'))
+        .is_none()
+    {
+        errors.push(format!("helm.chart '{}' holds no Chart.yaml", helm.chart));
+    }
+    for path in &helm.values_files {
+        match fs.read(path).map(String::from_utf8) {
+            Some(Ok(text)) => settings.values_files.push((path.clone(), text)),
+            Some(Err(_)) => errors.push(format!("{path}: not UTF-8 (helm.valuesFiles)")),
+            None => errors.push(format!(
+                "{path}: no such file in the revision (helm.valuesFiles)"
+            )),
+        }
+    }
+    for reference in &helm.values_from {
+        match values_from(client, reference) {
+            Ok(Some(layer)) => settings.values.push(layer),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    settings.values.push(ValuesLayer::Json(helm.values.clone()));
+    settings.kube_version = helm.kube_version.clone();
+    settings.api_versions = helm.api_versions.clone();
+    if errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(errors)
+    }
+}
+
+/// One `valuesFrom` entry read from plumb-system; None when it is optional and missing.
+fn values_from(
+    client: Option<&Client>,
+    reference: &config::ValuesReference,
+) -> Result<Option<render::helm::ValuesLayer>, String> {
+    use render::helm::ValuesLayer;
+    let what = format!(
+        "helm.valuesFrom: {:?} {}/{} key {}",
+        reference.kind,
+        prune::SYSTEM_NAMESPACE,
+        reference.name,
+        reference.values_key
+    );
+    let Some(client) = client else {
+        return Err(format!(
+            "{what}: read from the cluster only (plumb render has none)"
+        ));
+    };
+    let resource = match reference.kind {
+        config::ValuesKind::ConfigMap => ApiResource::config_map(),
+        config::ValuesKind::Secret => ApiResource::secret(),
+    };
+    let object = client
+        .get(&resource, Some(prune::SYSTEM_NAMESPACE), &reference.name)
+        .map_err(|e| format!("{what}: {e}"))?;
+    let text = object.as_ref().and_then(|o| match reference.kind {
+        config::ValuesKind::ConfigMap => {
+            o["data"][&reference.values_key].as_str().map(str::to_owned)
+        }
+        config::ValuesKind::Secret => {
+            use base64::Engine as _;
+            let encoded = o["data"][&reference.values_key].as_str()?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+    });
+    match (text, &reference.target_path) {
+        (None, _) if reference.optional => Ok(None),
+        (None, _) => Err(format!("{what}: missing (set optional: true if it may be)")),
+        (Some(value), Some(path)) => Ok(Some(ValuesLayer::At {
+            path: path.clone(),
+            value,
+        })),
+        (Some(text), None) => Ok(Some(ValuesLayer::Yaml { origin: what, text })),
+    }
 }
 
 /// An external build's output, parsed; a failure names the folder.
@@ -1510,6 +1601,107 @@ fn finish(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn helm_sync(block: &str) -> config::Sync {
+        let text = format!(
+            "sources: [{{name: a, url: 'git://h/r', ref: {{branch: m}}}}]\nsyncs:\n  - {{name: web, source: a, namespace: apps, helm: {block}}}\n"
+        );
+        let settings =
+            config::Settings::from_yaml(&text, std::path::Path::new("plumb.yaml")).unwrap();
+        settings.syncs.into_iter().next().unwrap()
+    }
+
+    fn chart_revision(extra: &[(&str, &str)]) -> Revision {
+        let mut files = vec![
+            ("c/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+            ("c/values.yaml", "replicas: 1\ncolor: red\nsize: s\n"),
+            (
+                "c/templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  ns: {{ .Release.Namespace }}\n  replicas: {{ .Values.replicas | quote }}\n  color: {{ .Values.color }}\n  size: {{ .Values.size | default \"none\" }}\n  kube: {{ .Capabilities.KubeVersion.Version }}\n  monitoring: {{ .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" | quote }}\n",
+            ),
+        ];
+        files.extend_from_slice(extra);
+        let files: Vec<File> = files
+            .into_iter()
+            .map(|(p, t)| File {
+                path: p.into(),
+                bytes: t.as_bytes().to_vec(),
+            })
+            .collect();
+        Revision {
+            id: "abc".into(),
+            // What a helm sync selects: the chart's folder (its `path`).
+            selected: files
+                .iter()
+                .map(|f| f.path.clone())
+                .filter(|p| p.starts_with("c/") && p.ends_with(".yaml"))
+                .collect(),
+            tree: Tree::Files(files),
+        }
+    }
+
+    #[test]
+    fn a_helm_sync_renders_its_chart_with_values_files_and_values_over_them() {
+        let sync = helm_sync(
+            "{chart: c, targetNamespace: shop, values: {replicas: 3}, valuesFiles: [env/prod.yaml], kubeVersion: 1.31.2, apiVersions: [monitoring.coreos.com/v1]}",
+        );
+        // valuesFiles replace the chart's values.yaml (Flux): size is gone, color is prod's.
+        let revision = chart_revision(&[("env/prod.yaml", "color: blue\nreplicas: 2\n")]);
+        let (manifests, _) = render_revision(None, &sync, &revision, ChartKey::Offline).unwrap();
+        assert_eq!(manifests.len(), 1);
+        let cm = &manifests[0].object;
+        assert_eq!(cm["metadata"]["name"], "shop-web", "Flux's release name");
+        assert_eq!(cm["metadata"]["namespace"], "shop", "targetNamespace wins");
+        assert_eq!(cm["data"]["ns"], "shop");
+        assert_eq!(cm["data"]["replicas"], "3", "values win over valuesFiles");
+        assert_eq!(cm["data"]["color"], "blue");
+        assert_eq!(cm["data"]["size"], "none");
+        assert_eq!(cm["data"]["kube"], "v1.31.2");
+        assert_eq!(cm["data"]["monitoring"], "true");
+        assert_eq!(manifests[0].origin.file, "c/templates/cm.yaml");
+    }
+
+    #[test]
+    fn a_helm_sync_without_its_chart_or_values_file_is_refused() {
+        let sync = helm_sync("{chart: nowhere, valuesFiles: [missing.yaml]}");
+        let errors =
+            render_revision(None, &sync, &chart_revision(&[]), ChartKey::Offline).unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("helm.chart 'nowhere' holds no Chart.yaml")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("missing.yaml: no such file")),
+            "{errors:?}"
+        );
+        let sync = helm_sync("{chart: c, valuesFrom: [{kind: ConfigMap, name: v}]}");
+        let errors =
+            render_revision(None, &sync, &chart_revision(&[]), ChartKey::Offline).unwrap_err();
+        assert!(
+            errors[0].contains("read from the cluster only"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_chart_template_error_names_the_template_and_line() {
+        let sync = helm_sync("{chart: c}");
+        let revision = chart_revision(&[(
+            "c/templates/bad.yaml",
+            "a: b\nc: {{ required \"set image\" .Values.image }}\n",
+        )]);
+        let errors = render_revision(None, &sync, &revision, ChartKey::Offline).unwrap_err();
+        assert!(
+            errors[0].contains("c/Chart.yaml")
+                && errors[0].contains("web/templates/bad.yaml:2:6")
+                && errors[0].contains("set image"),
+            "{errors:?}"
+        );
+    }
 
     #[test]
     fn projection_keeps_the_shape_of_git() {

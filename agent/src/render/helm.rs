@@ -22,8 +22,14 @@ pub struct ChartSettings {
     pub release: String,
     /// `.Release.Namespace`.
     pub namespace: String,
-    /// Values over the chart's defaults (a JSON object; `null` deletes a default).
-    pub values: serde_json::Value,
+    /// Values over the chart's defaults, merged in order (`null` deletes a default).
+    pub values: Vec<ValuesLayer>,
+    /// Values files that replace the chart's values.yaml, merged in order: (path, text).
+    pub values_files: Vec<(String, String)>,
+    /// `.Capabilities.KubeVersion`; None: Helm's default.
+    pub kube_version: Option<String>,
+    /// `.Capabilities.APIVersions` beyond Helm's defaults.
+    pub api_versions: Vec<String>,
     /// The cluster's key that seeds the random and crypto functions (`randAlphaNum`,
     /// `genCA`, …) with [`chart_seed`], so that the same chart and values render the same
     /// objects on every cycle and node.
@@ -41,10 +47,26 @@ impl ChartSettings {
             } else {
                 namespace.to_owned()
             },
-            values: serde_json::Value::Object(Default::default()),
+            values: Vec::new(),
+            values_files: Vec::new(),
+            kube_version: None,
+            api_versions: Vec::new(),
             key,
         }
     }
+}
+
+/// One source of values, merged over those before it as Flux merges a HelmRelease's:
+/// maps key by key, anything else replaced.
+#[derive(Debug, Clone)]
+pub enum ValuesLayer {
+    /// A YAML document of values, and what it is for errors ("ConfigMap plumb-system/x key
+    /// values.yaml").
+    Yaml { origin: String, text: String },
+    /// One value at a dotted path (`valuesFrom` with `targetPath`), as a string.
+    At { path: String, value: String },
+    /// The sync's own `values`.
+    Json(serde_json::Value),
 }
 
 /// The seed of one chart: the cluster's key (the Secret [`SEED_SECRET`] in plumb-system,
@@ -155,10 +177,43 @@ fn render_files(
     settings: &ChartSettings,
     seed: helm_template::Seed,
 ) -> Result<Vec<(String, String)>, String> {
-    let chart = chart::load_memory(files, what).map_err(|e| e.to_string())?;
+    let mut chart = chart::load_memory(files, what).map_err(|e| e.to_string())?;
+    if !settings.values_files.is_empty() {
+        // Flux's valuesFiles: these files instead of the chart's values.yaml.
+        let mut defaults = TemplateValue::empty_map();
+        for (path, text) in &settings.values_files {
+            let layer =
+                helm_template::helm::values_from_yaml(text).map_err(|e| format!("{path}: {e}"))?;
+            defaults = merge(defaults, layer);
+        }
+        chart.values = defaults;
+    }
+    let mut values = TemplateValue::empty_map();
+    for layer in &settings.values {
+        let layer = match layer {
+            ValuesLayer::Yaml { origin, text } => {
+                helm_template::helm::values_from_yaml(text).map_err(|e| format!("{origin}: {e}"))?
+            }
+            ValuesLayer::At { path, value } => at_path(path, TemplateValue::str(value)),
+            ValuesLayer::Json(v) => template_value(v),
+        };
+        values = merge(values, layer);
+    }
     let mut options = chart::Options::new(&settings.release, &settings.namespace);
-    options.values = template_value(&settings.values);
+    options.values = values;
     options.seed = seed;
+    if let Some(v) = &settings.kube_version {
+        options.capabilities.kube_version = if v.starts_with('v') {
+            v.clone()
+        } else {
+            format!("v{v}")
+        };
+    }
+    for v in &settings.api_versions {
+        if !options.capabilities.api_versions.contains(v) {
+            options.capabilities.api_versions.push(v.clone());
+        }
+    }
     let rendered = chart::render(&chart, &options).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for crd in rendered.crds {
@@ -174,6 +229,34 @@ fn render_files(
         out.push((hook.source, hook.text));
     }
     Ok(out)
+}
+
+/// Flux's `MergeMaps`: `over`'s maps merged into `base`'s key by key, anything else
+/// (lists, scalars, null) replacing what was there.
+fn merge(base: TemplateValue, over: TemplateValue) -> TemplateValue {
+    match (base, over) {
+        (TemplateValue::Map(b), TemplateValue::Map(o)) => {
+            let mut out = b.entries.borrow().clone();
+            for (k, v) in o.entries.borrow().iter() {
+                let merged = match out.remove(k) {
+                    Some(old) => merge(old, v.clone()),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            TemplateValue::map(out)
+        }
+        (_, over) => over,
+    }
+}
+
+/// `{a: {b: value}}` for the dotted path "a.b".
+fn at_path(path: &str, value: TemplateValue) -> TemplateValue {
+    path.rsplit('.').fold(value, |inner, key| {
+        let mut m = BTreeMap::new();
+        m.insert(key.to_owned(), inner);
+        TemplateValue::map(m)
+    })
 }
 
 /// A JSON value as a template value: numbers are `float64`, as Helm reads values files.
