@@ -267,14 +267,24 @@ pub fn render_revision(
 ) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
     let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
     let selected = &revision.selected;
-    let key = match client {
+    // Only a revision with charts asks the cluster for their key and capabilities.
+    let (key, cluster) = match client {
         Some(client)
             if !render::helm::chart_roots(selected).is_empty() && key != ChartKey::Offline =>
         {
-            crate::report::chart_key(client, key == ChartKey::Ensure)
-                .map_err(|e| vec![format!("the key that seeds charts' generated values: {e}")])?
+            let key = crate::report::chart_key(client, key == ChartKey::Ensure)
+                .map_err(|e| vec![format!("the key that seeds charts' generated values: {e}")])?;
+            let capabilities = client.version().and_then(|v| {
+                Ok(render::helm::ClusterCapabilities {
+                    kube_version: v.git_version,
+                    api_versions: client.api_versions()?,
+                })
+            });
+            let capabilities = capabilities
+                .map_err(|e| vec![format!("the cluster's capabilities for charts: {e}")])?;
+            (key, Some(capabilities))
         }
-        _ => [0; 32],
+        _ => ([0; 32], None),
     };
     let (mem, dir);
     let fs: &dyn render::kustomize::Fs = match &revision.tree {
@@ -287,7 +297,8 @@ pub fn render_revision(
             &dir
         }
     };
-    let chart = chart_settings(client, sync, fs, key)?;
+    let mut chart = chart_settings(client, sync, fs, key)?;
+    chart.cluster = cluster;
     let parsed = match (&revision.tree, sync.render) {
         (_, Render::Auto) => render::parse_tree(fs, selected, &chart),
         (Tree::Files(files), Render::KustomizeExternal) => {

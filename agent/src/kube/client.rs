@@ -475,6 +475,25 @@ impl Client {
         }
     }
 
+    /// What Helm's `.Capabilities.APIVersions` holds for this server: every served
+    /// group/version, and group/version/Kind for each of its kinds (Helm's `GetVersionSet`).
+    pub fn api_versions(&self) -> Result<Vec<String>, Error> {
+        let served = self.served()?;
+        let mut out = Vec::new();
+        let mut versions: Vec<&String> = served.by_version.keys().collect();
+        versions.sort();
+        for gv in versions {
+            out.push(gv.clone());
+            for r in served.by_version[gv].iter() {
+                let entry = format!("{gv}/{}", r.kind);
+                if !out.contains(&entry) {
+                    out.push(entry);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Every namespaced resource the server serves that can be listed, at
     /// its group's preferred version (fresh discovery).
     pub fn namespaced_resources(&self) -> Result<Vec<ApiResource>, Error> {

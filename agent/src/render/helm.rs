@@ -28,8 +28,11 @@ pub struct ChartSettings {
     pub values_files: Vec<(String, String)>,
     /// `.Capabilities.KubeVersion`; None: Helm's default.
     pub kube_version: Option<String>,
-    /// `.Capabilities.APIVersions` beyond Helm's defaults.
+    /// `.Capabilities.APIVersions` beyond those below.
     pub api_versions: Vec<String>,
+    /// The cluster's version and API versions, instead of Helm's defaults, when there is a
+    /// cluster (as `helm install` reads them; `helm template` has only the defaults).
+    pub cluster: Option<ClusterCapabilities>,
     /// The cluster's key that seeds the random and crypto functions (`randAlphaNum`,
     /// `genCA`, …) with [`chart_seed`], so that the same chart and values render the same
     /// objects on every cycle and node.
@@ -51,9 +54,19 @@ impl ChartSettings {
             values_files: Vec::new(),
             kube_version: None,
             api_versions: Vec::new(),
+            cluster: None,
             key,
         }
     }
+}
+
+/// What the cluster tells `.Capabilities`.
+#[derive(Debug, Clone)]
+pub struct ClusterCapabilities {
+    /// The server's gitVersion ("v1.31.4+k3s1").
+    pub kube_version: String,
+    /// Group/versions and group/version/Kinds it serves.
+    pub api_versions: Vec<String>,
 }
 
 /// One source of values, merged over those before it as Flux merges a HelmRelease's:
@@ -202,6 +215,10 @@ fn render_files(
     let mut options = chart::Options::new(&settings.release, &settings.namespace);
     options.values = values;
     options.seed = seed;
+    if let Some(cluster) = &settings.cluster {
+        options.capabilities.kube_version = cluster.kube_version.clone();
+        options.capabilities.api_versions = cluster.api_versions.clone();
+    }
     if let Some(v) = &settings.kube_version {
         options.capabilities.kube_version = if v.starts_with('v') {
             v.clone()
