@@ -16,8 +16,30 @@ pub enum Stage {
     Crds,
     /// What workloads refer to: cluster-wide RBAC, ServiceAccounts, ConfigMaps, Secrets, PVCs.
     Foundations,
+    /// A chart's pre-install and pre-upgrade hooks, before its other objects.
+    PreHooks,
     /// Everything else.
     Rest,
+    /// A chart's post-install and post-upgrade hooks, after its other objects.
+    PostHooks,
+}
+
+/// The Helm hook annotation.
+pub const HELM_HOOK: &str = "helm.sh/hook";
+
+/// The stage an object is applied in, its Helm hook annotation considered: hooks run in
+/// their own stages around the chart's other objects, as Argo CD maps them to PreSync
+/// and PostSync (plumb does not wait for a hook Job to finish before the next stage).
+pub fn stage_of_object(key: &ObjectRef, object: &Value) -> Stage {
+    let events = object["metadata"]["annotations"][HELM_HOOK]
+        .as_str()
+        .unwrap_or("");
+    let has = |prefix: &str| events.split(',').any(|e| e.trim().starts_with(prefix));
+    match stage_of(key) {
+        Stage::Rest | Stage::Foundations if has("pre-") => Stage::PreHooks,
+        Stage::Rest | Stage::Foundations if has("post-") => Stage::PostHooks,
+        other => other,
+    }
 }
 
 /// The stage an object is applied in.
@@ -37,11 +59,11 @@ pub fn stage_of(key: &ObjectRef) -> Stage {
 /// object, in stage order, each group in the order given.
 pub fn stages<T>(
     items: impl IntoIterator<Item = T>,
-    key: impl Fn(&T) -> ObjectRef,
+    stage: impl Fn(&T) -> Stage,
 ) -> Vec<(Stage, Vec<T>)> {
     let mut groups: BTreeMap<Stage, Vec<T>> = BTreeMap::new();
     for item in items {
-        groups.entry(stage_of(&key(&item))).or_default().push(item);
+        groups.entry(stage(&item)).or_default().push(item);
     }
     groups.into_iter().collect()
 }
@@ -208,6 +230,10 @@ mod tests {
             },
             kustomized: false,
         };
+        let hook = |mut m: Manifest, events: &str| {
+            m.object["metadata"]["annotations"] = json!({ HELM_HOOK: events });
+            m
+        };
         let ms = vec![
             m("apps/v1", "Deployment", "web"),
             m("v1", "ConfigMap", "cfg"),
@@ -219,18 +245,27 @@ mod tests {
             ),
             m("v1", "Namespace", "apps"),
             m("rbac.authorization.k8s.io/v1", "ClusterRole", "r"),
+            hook(m("batch/v1", "Job", "migrate"), "pre-install,pre-upgrade"),
+            hook(m("batch/v1", "Job", "notify"), "post-install"),
+            hook(m("v1", "ConfigMap", "hook-config"), "pre-upgrade"),
         ];
-        let order: Vec<(Stage, Vec<String>)> = stages(&ms, |m| m.key())
-            .into_iter()
-            .map(|(s, g)| (s, g.iter().map(|m| m.key().name).collect()))
-            .collect();
+        let order: Vec<(Stage, Vec<String>)> =
+            stages(&ms, |m| stage_of_object(&m.key(), &m.object))
+                .into_iter()
+                .map(|(s, g)| (s, g.iter().map(|m| m.key().name).collect()))
+                .collect();
         assert_eq!(
             order,
             [
                 (Stage::Namespaces, vec!["apps".to_owned()]),
                 (Stage::Crds, vec!["widgets.ex.com".to_owned()]),
                 (Stage::Foundations, vec!["cfg".to_owned(), "r".to_owned()]),
+                (
+                    Stage::PreHooks,
+                    vec!["migrate".to_owned(), "hook-config".to_owned()]
+                ),
                 (Stage::Rest, vec!["web".to_owned(), "w".to_owned()]),
+                (Stage::PostHooks, vec!["notify".to_owned()]),
             ]
         );
     }

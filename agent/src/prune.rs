@@ -26,6 +26,8 @@ pub const GROUP_KINDS_ANNOTATION: &str = "applyset.kubernetes.io/contains-group-
 pub const NAMESPACES_ANNOTATION: &str = "applyset.kubernetes.io/additional-namespaces";
 /// Annotation that keeps an object from ever being pruned.
 pub const PRUNE_ANNOTATION: &str = "plumb.dev/prune";
+/// Helm's annotation for objects that outlive their release.
+pub const HELM_RESOURCE_POLICY: &str = "helm.sh/resource-policy";
 
 /// The namespace plumb keeps its own objects in; never pruned.
 pub const SYSTEM_NAMESPACE: &str = "plumb-system";
@@ -170,6 +172,15 @@ pub fn decide(candidate: &ObjectRef, live: &LiveFacts, id: &str) -> PruneDecisio
     }
     if live.annotations.get(PRUNE_ANNOTATION).map(String::as_str) == Some("disabled") {
         return PruneDecision::Keep(format!("annotation {PRUNE_ANNOTATION}: disabled"));
+    }
+    // Helm's own way to say it: `helm uninstall` leaves such objects, and so does a prune.
+    if live
+        .annotations
+        .get(HELM_RESOURCE_POLICY)
+        .map(String::as_str)
+        == Some("keep")
+    {
+        return PruneDecision::Keep(format!("annotation {HELM_RESOURCE_POLICY}: keep"));
     }
     if !live.unmanaged_inside.is_empty() {
         let mut some = live.unmanaged_inside.clone();
@@ -644,6 +655,12 @@ mod tests {
         live.annotations
             .insert(PRUNE_ANNOTATION.into(), "disabled".into());
         assert!(matches!(decide(&cm, &live, id), PruneDecision::Keep(r) if r.contains("disabled")));
+        live.annotations.clear();
+        live.annotations
+            .insert(HELM_RESOURCE_POLICY.into(), "keep".into());
+        assert!(
+            matches!(decide(&cm, &live, id), PruneDecision::Keep(r) if r.contains("helm.sh/resource-policy: keep"))
+        );
         live.annotations.clear();
         let ns = obj("", "Namespace", "", "a");
         live.unmanaged_inside = vec!["ConfigMap x".into()];
