@@ -274,13 +274,7 @@ pub fn render_revision(
         {
             let key = crate::report::chart_key(client, key == ChartKey::Ensure)
                 .map_err(|e| vec![format!("the key that seeds charts' generated values: {e}")])?;
-            let capabilities = client.version().and_then(|v| {
-                Ok(render::helm::ClusterCapabilities {
-                    kube_version: v.git_version,
-                    api_versions: client.api_versions()?,
-                })
-            });
-            let capabilities = capabilities
+            let capabilities = cluster_capabilities(client)
                 .map_err(|e| vec![format!("the cluster's capabilities for charts: {e}")])?;
             (key, Some(capabilities))
         }
@@ -338,6 +332,28 @@ pub fn render_revision(
         None => render::finish(parsed, &defaults, &offline),
     };
     result.map_err(lines)
+}
+
+/// What the cluster tells charts' `.Capabilities`, asked at most every ten minutes (an
+/// upgraded API server or a new CRD shows within that), so that idle cycles ask nothing.
+fn cluster_capabilities(
+    client: &Client,
+) -> Result<render::helm::ClusterCapabilities, crate::kube::Error> {
+    type Cached = Option<(std::time::Instant, render::helm::ClusterCapabilities)>;
+    static CACHE: std::sync::Mutex<Cached> = std::sync::Mutex::new(None);
+    const FRESH: Duration = Duration::from_secs(600);
+    if let Some((at, caps)) = &*CACHE.lock().unwrap_or_else(|e| e.into_inner()) {
+        if at.elapsed() < FRESH {
+            return Ok(caps.clone());
+        }
+    }
+    let caps = render::helm::ClusterCapabilities {
+        kube_version: client.version()?.git_version,
+        api_versions: client.api_versions()?,
+    };
+    *CACHE.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some((std::time::Instant::now(), caps.clone()));
+    Ok(caps)
 }
 
 /// How this sync's charts render: a chart folder under a plain sync's path with its

@@ -207,6 +207,20 @@ pub fn ensure_system_namespace(client: &Client) -> Result<(), Error> {
 /// or when missing and `create`, made from 256 bits of the system's randomness. Two nodes
 /// making it at once both end with the one the API server kept.
 pub fn chart_key(client: &Client, create: bool) -> Result<[u8; 32], Error> {
+    // Read once per process: an idle cycle asks nothing. A new key (the Secret deleted)
+    // takes effect when plumb restarts.
+    static KEY: std::sync::Mutex<Option<[u8; 32]>> = std::sync::Mutex::new(None);
+    if let Some(key) = *KEY.lock().unwrap_or_else(|e| e.into_inner()) {
+        return Ok(key);
+    }
+    let key = read_or_make_chart_key(client, create)?;
+    if key != [0; 32] {
+        *KEY.lock().unwrap_or_else(|e| e.into_inner()) = Some(key);
+    }
+    Ok(key)
+}
+
+fn read_or_make_chart_key(client: &Client, create: bool) -> Result<[u8; 32], Error> {
     let secrets = ApiResource::secret();
     let name = crate::render::helm::SEED_SECRET;
     let read = |object: &Value| -> Option<[u8; 32]> {
