@@ -429,11 +429,9 @@ pub fn create_certificate(
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
+        .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let span = i128::from(86_400_000_000_000i64.wrapping_mul(t.days));
-    let not_before = now.div_euclid(1_000_000_000) as i64;
-    let not_after = (now + span).div_euclid(1_000_000_000) as i64;
+    let (not_before, not_after) = validity_window(now, t.days);
     let validity = der::seq(&[&asn1_time(not_before)?, &asn1_time(not_after)?]);
 
     let mut exts = Vec::new();
@@ -501,4 +499,39 @@ pub fn create_certificate(
     ]);
     let sig = signer.sign(&tbs)?;
     Ok(der::seq(&[&tbs, &alg, &der::bit_string(&sig)]))
+}
+
+/// A certificate's validity from `now` for `days`. Sprig starts it at the instant of the
+/// render, so every render makes another certificate; here it starts at the last multiple
+/// of half the validity (at least an hour), so that renders of the same seed give the same
+/// certificate for half its life on every cycle, process and node, and a new one before
+/// the old expires.
+pub(crate) fn validity_window(now: i64, days: i64) -> (i64, i64) {
+    let span = days.saturating_mul(86_400);
+    let period = (span / 2).max(3_600);
+    let start = now - now.rem_euclid(period);
+    (start, start.saturating_add(span))
+}
+
+#[cfg(test)]
+mod validity_tests {
+    use super::validity_window;
+
+    #[test]
+    fn a_certificate_is_the_same_for_half_its_life() {
+        let day = 86_400;
+        let half = 365 * day / 2;
+        let (a, a_end) = validity_window(6 * half + 5, 365);
+        let (b, _) = validity_window(6 * half + 100 * day, 365);
+        assert_eq!(a, b, "within half the validity the window does not move");
+        assert_eq!(a, 6 * half);
+        assert_eq!(a_end - a, 365 * day);
+        let (c, _) = validity_window(a + 183 * day, 365);
+        assert!(
+            c > a,
+            "past half its life a new window starts, before the old one ends"
+        );
+        let (d, d_end) = validity_window(7_200, 0);
+        assert_eq!((d, d_end), (7_200, 7_200));
+    }
 }

@@ -1,0 +1,671 @@
+//! Helm charts end to end: the `plumb` binary, a real Git repository (file://)
+//! per test, the test cluster, and the real `helm` CLI (Helm v3.22, built by
+//! `tests/tools/build.sh helm`) as the reference. A chart folder in a sync is
+//! rendered as `helm template <sync> DIR --namespace <sync's namespace>` with
+//! its default values; its objects go through apply, prune and drift like any
+//! other, and its generated values (`randAlphaNum`, `genCA`) are seeded by the
+//! cluster's key in plumb-system/plumb-chart-seed.
+//!
+//! The fixture charts are ours (tests/fixtures/helm/): `web`, a Deployment, a
+//! Service and ConfigMaps through `_helpers.tpl`, `include`, `toYaml | nindent`
+//! and `tpl`, with a `cache` subchart whose default the parent overrides; and
+//! `generated`, a Secret holding a random password and a CA. A missing helm is
+//! a failure, never a skip.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use common::fixture::*;
+use common::{eventually, plumb, temp_dir, text, unique, Cluster};
+use serde::Deserialize;
+use serde_json::Value;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Copies the fixture chart `chart` to `manifests/<folder>` of the test's
+/// work tree; returns that folder.
+fn add_chart(f: &Fixture, chart: &str, folder: &str) -> PathBuf {
+    let to = f.work.join("manifests").join(folder);
+    copy_dir(&repo_root().join("tests/fixtures/helm").join(chart), &to);
+    to
+}
+
+/// Writes `manifests/<path>` verbatim (`Fixture::write` replaces "NS").
+fn put(f: &Fixture, path: &str, content: &str) {
+    let path = f.work.join("manifests").join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// The pinned `helm` binary; building it is part of the tests, a failure fails them.
+fn helm() -> &'static Path {
+    static HELM: OnceLock<PathBuf> = OnceLock::new();
+    HELM.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("tests/tools/build.sh"))
+            .arg("helm")
+            .output()
+            .expect("running bash tests/tools/build.sh helm");
+        assert!(
+            out.status.success(),
+            "`bash tests/tools/build.sh helm` failed: the reference helm could not be built:\n{}",
+            text(&out)
+        );
+        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("helm");
+        assert!(bin.is_file(), "no helm binary at {}", bin.display());
+        bin
+    })
+}
+
+/// `helm template <release> <dir> --namespace <ns>`: its objects, or its error.
+fn helm_template(release: &str, dir: &Path, ns: &str) -> Result<Vec<Value>, String> {
+    let home = temp_dir("helm-home");
+    let out = Command::new(helm())
+        .arg("template")
+        .arg(release)
+        .arg(dir)
+        .args(["--namespace", ns])
+        .env("HOME", &home)
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(documents(&String::from_utf8_lossy(&out.stdout)))
+    } else {
+        Err(text(&out))
+    }
+}
+
+/// The objects of a multi-document YAML stream (empty documents left out).
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_yaml_ng::Deserializer::from_str(yaml)
+        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{e} in:\n{yaml}")))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// `plumb render` with these arguments: its objects.
+fn plumb_render(args: &[&std::ffi::OsStr]) -> Vec<Value> {
+    let out = plumb().arg("render").args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "plumb render: {}", text(&out));
+    documents(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// (kind, name) of an object.
+fn key(o: &Value) -> (String, String) {
+    (
+        o["kind"].as_str().unwrap_or_default().to_owned(),
+        o["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// Where `got` lacks a field of `want` or holds another value (the API
+/// server adds defaults, so the live object may have more).
+fn missing(want: &Value, got: &Value, at: &str, out: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, v) in w {
+                match g.get(k) {
+                    Some(gv) => missing(v, gv, &format!("{at}.{k}"), out),
+                    None => out.push(format!("{at}.{k}: not live; rendered {v}")),
+                }
+            }
+        }
+        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => {
+            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
+                missing(wv, gv, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ if want == got => {}
+        _ => out.push(format!("{at}: live {got}, rendered {want}")),
+    }
+}
+
+/// The objects plumb applied in the test's namespace (those with its ApplySet
+/// label), by kind and name.
+fn applied(f: &Fixture) -> BTreeMap<(String, String), Value> {
+    let out = f.kubectl(&[
+        "-n",
+        &f.ns,
+        "get",
+        "configmaps,secrets,services,deployments",
+        "-l",
+        "applyset.kubernetes.io/part-of",
+        "-o",
+        "json",
+    ]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (key(o), o.clone()))
+        .collect()
+}
+
+/// The live objects are exactly `want` (helm template's): the same kinds and
+/// names, in the sync's namespace, with every rendered label, annotation,
+/// `data`, `type` and `spec` field.
+fn assert_live_matches(f: &Fixture, want: &[Value]) {
+    let live = applied(f);
+    let want_keys: BTreeSet<_> = want.iter().map(key).collect();
+    let live_keys: BTreeSet<_> = live.keys().cloned().collect();
+    assert_eq!(
+        live_keys, want_keys,
+        "the live objects (left) are not the ones helm template renders (right)"
+    );
+    let mut problems = Vec::new();
+    for w in want {
+        let got = &live[&key(w)];
+        let at = format!("{}/{}", w["kind"].as_str().unwrap(), w["metadata"]["name"]);
+        if got["apiVersion"] != w["apiVersion"] {
+            problems.push(format!("{at}: apiVersion {}", got["apiVersion"]));
+        }
+        if got["metadata"]["namespace"] != f.ns.as_str() {
+            problems.push(format!("{at}: namespace {}", got["metadata"]["namespace"]));
+        }
+        for field in ["labels", "annotations"] {
+            if let Some(v) = w["metadata"].get(field) {
+                missing(
+                    v,
+                    &got["metadata"][field],
+                    &format!("{at} metadata.{field}"),
+                    &mut problems,
+                );
+            }
+        }
+        for field in ["data", "type", "spec"] {
+            if let Some(v) = w.get(field) {
+                missing(v, &got[field], &format!("{at} {field}"), &mut problems);
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the live objects differ from helm template's:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Writes to objects since `since` writes (not plumb's own in plumb-system, not Events).
+fn object_writes(f: &Fixture, since: usize) -> Vec<String> {
+    f.writes()[since..]
+        .iter()
+        .filter(|w| !w.contains("plumb-") && !w.contains(" events/"))
+        .cloned()
+        .collect()
+}
+
+/// The seed Secret: its uid, resourceVersion and decoded key.
+fn seed_secret(cluster: &Cluster) -> (String, String, Vec<u8>) {
+    let out = cluster.kubectl(&[
+        "-n",
+        "plumb-system",
+        "get",
+        "secret",
+        "plumb-chart-seed",
+        "-o",
+        "json",
+    ]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(s["data"]["key"].as_str().expect("data.key"))
+        .expect("data.key is base64");
+    (
+        s["metadata"]["uid"].as_str().unwrap().to_owned(),
+        s["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        key,
+    )
+}
+
+fn decoded(data: &Value, field: &str) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(
+            data[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {data}")),
+        )
+        .unwrap();
+    String::from_utf8(bytes).unwrap()
+}
+
+fn reconcile_with(config: &Path) -> Output {
+    plumb()
+        .arg("reconcile")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_chart_folder_applies_exactly_the_objects_helm_template_renders() {
+    let f = Fixture::new("helm-apply", "");
+    let dir = add_chart(&f, "web", "web");
+    // Ignored by .helmignore: not part of the chart (a template here would break it).
+    put(
+        &f,
+        "web/templates/old.yaml.orig",
+        "{{ this is not a template",
+    );
+    f.commit();
+    let out = f.reconcile_ok();
+    let want = helm_template(&f.sync, &dir, &f.ns).expect("helm template renders the fixture");
+    // The subchart's ConfigMap, the parent's two ConfigMaps, Service, Deployment.
+    assert_eq!(want.len(), 5, "{want:#?}");
+    assert!(out.contains(&format!("{} applied", want.len())), "{out}");
+    assert_live_matches(&f, &want);
+    // What the fixture exercises, checked in words as well as against helm.
+    let config = f
+        .get("configmap", &format!("{}-web-config", f.sync))
+        .unwrap();
+    assert_eq!(
+        config["data"]["greeting"],
+        format!("hello from {} in {}", f.sync, f.ns),
+        "tpl"
+    );
+    assert!(
+        config["data"]["settings.yaml"]
+            .as_str()
+            .unwrap()
+            .contains("upstreams:\n- name: api\n  port: 8080\n"),
+        "toYaml | nindent: {config}"
+    );
+    let cache = f.get("configmap", &format!("{}-cache", f.sync)).unwrap();
+    assert_eq!(
+        cache["data"]["maxmemory"], "64mb",
+        "the parent's value over the subchart's"
+    );
+    let deploy = f.get("deployment", &format!("{}-web", f.sync)).unwrap();
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    assert_eq!(f.condition("Ready")["status"], "True");
+}
+
+#[test]
+fn a_new_chart_version_without_a_template_prunes_its_object_and_keeps_the_rest() {
+    let f = Fixture::new("helm-prune", "");
+    let dir = add_chart(&f, "web", "web");
+    f.commit();
+    f.reconcile_ok();
+    let extra = format!("{}-web-extra", f.sync);
+    assert!(f.get("configmap", &extra).is_some(), "extra.yaml applied");
+    let uids: BTreeMap<_, _> = applied(&f)
+        .into_iter()
+        .filter(|(k, _)| k.1 != extra)
+        .map(|(k, o)| (k, o["metadata"]["uid"].clone()))
+        .collect();
+    assert_eq!(uids.len(), 4);
+
+    let chart = dir.join("Chart.yaml");
+    let meta = std::fs::read_to_string(&chart).unwrap();
+    assert!(meta.contains("\nversion: 1.0.0\n"));
+    std::fs::write(
+        &chart,
+        meta.replace("\nversion: 1.0.0\n", "\nversion: 1.1.0\n"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join("templates/extra.yaml")).unwrap();
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("1 pruned"), "{out}");
+    assert!(
+        f.get("configmap", &extra).is_none(),
+        "the dropped template's object was not pruned"
+    );
+    let want = helm_template(&f.sync, &dir, &f.ns).unwrap();
+    assert_eq!(want.len(), 4);
+    // The new version's labels (helm.sh/chart: web-1.1.0) on what is kept.
+    assert_live_matches(&f, &want);
+    let deploy = f.get("deployment", &format!("{}-web", f.sync)).unwrap();
+    assert_eq!(deploy["metadata"]["labels"]["helm.sh/chart"], "web-1.1.0");
+    let after: BTreeMap<_, _> = applied(&f)
+        .into_iter()
+        .map(|(k, o)| (k, o["metadata"]["uid"].clone()))
+        .collect();
+    assert_eq!(after, uids, "kept objects were deleted and made again");
+}
+
+#[test]
+fn generated_values_are_the_same_on_every_cycle_process_and_node() {
+    let f = Fixture::new("helm-seed", "");
+    add_chart(&f, "generated", "generated");
+    f.commit();
+    f.reconcile_ok();
+    let name = format!("{}-generated", f.sync);
+    let data = || f.get("secret", &name).expect("the Secret is applied")["data"].clone();
+    let first = data();
+    let password = decoded(&first, "password");
+    assert_eq!(password.len(), 24, "{password}");
+    assert!(
+        password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{password}"
+    );
+    assert!(decoded(&first, "ca.crt").starts_with("-----BEGIN CERTIFICATE-----\n"));
+    assert!(decoded(&first, "ca.key").starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+    let (uid, _, seed) = seed_secret(&f.cluster);
+    assert_eq!(seed.len(), 32, "the seed key is not 32 bytes");
+
+    let compare = |when: &str, now: &Value, problems: &mut Vec<String>| {
+        for field in ["password", "ca.crt", "ca.key"] {
+            if now[field] != first[field] {
+                problems.push(format!("{field} changed {when}"));
+            }
+        }
+    };
+    let mut problems = Vec::new();
+    // Anything that follows the clock (seconds) shows by now.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // A second `plumb reconcile` process: the same values.
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    compare("on a second reconcile", &data(), &mut problems);
+    // A new commit that changes nothing the chart renders (a README in it):
+    // the same node renders the new revision, with the same values.
+    std::fs::write(
+        f.work.join("manifests/generated/README.md"),
+        "Generated values, seeded.\n",
+    )
+    .unwrap();
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    compare("on a new revision", &data(), &mut problems);
+    // Another node, with a state folder of its own.
+    let config = std::fs::read_to_string(&f.config).unwrap();
+    let other = f.node_config(&config, &unique("node"));
+    let out = reconcile_with(&other);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    compare("on another node", &data(), &mut problems);
+    assert_eq!(
+        seed_secret(&f.cluster).0,
+        uid,
+        "the seed key was made again"
+    );
+
+    // `plumb render` (no cluster) seeds with a fixed key: other values than the
+    // cluster's, the same on every render.
+    let render = || {
+        plumb_render(&[
+            "--sync".as_ref(),
+            f.sync.as_ref(),
+            "--config".as_ref(),
+            f.config.as_os_str(),
+        ])
+    };
+    let offline = render();
+    assert_eq!(
+        offline.iter().map(key).collect::<Vec<_>>(),
+        [("Secret".to_owned(), name.clone())]
+    );
+    let offline_data = &offline[0]["data"];
+    assert_eq!(decoded(offline_data, "password").len(), 24);
+    assert_ne!(
+        offline_data["password"], first["password"],
+        "plumb render used the cluster's key"
+    );
+    assert_ne!(offline_data["ca.key"], first["ca.key"]);
+    assert_eq!(
+        render()[0]["data"]["password"],
+        offline_data["password"],
+        "plumb render is not deterministic"
+    );
+    // Last, so that the checks above run even when this fails.
+    assert!(
+        problems.is_empty(),
+        "generated values are not stable: {}\n(last reconcile: {})",
+        problems.join("; "),
+        text(&out)
+    );
+}
+
+#[test]
+fn a_broken_chart_names_its_template_and_line_and_applies_nothing() {
+    let f = Fixture::new("helm-broken", "");
+    let dir = add_chart(&f, "web", "web");
+    f.commit();
+    f.reconcile_ok();
+    let config = format!("{}-web-config", f.sync);
+    let greeting = || f.get("configmap", &config).unwrap()["data"]["greeting"].clone();
+    let before_greeting = greeting();
+    // A good change beside the broken template: it must not be applied either.
+    let values = std::fs::read_to_string(dir.join("values.yaml")).unwrap();
+    std::fs::write(
+        dir.join("values.yaml"),
+        values.replace("greeting: \"hello from", "greeting: \"bonjour de"),
+    )
+    .unwrap();
+    let cases = [
+        (
+            "broken.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"web.fullname\" . }}-broken\ndata:\n  tier: {{ .Values.podLabels.tier | quote\n",
+            "web/templates/broken.yaml:6",
+            "broken",
+        ),
+        (
+            "host.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"web.fullname\" . }}-host\ndata:\n  host: {{ required \"web.hostname is required\" .Values.hostname | quote }}\n",
+            "web/templates/host.yaml:6",
+            "web.hostname is required",
+        ),
+    ];
+    for (file, template, at, words) in cases {
+        put(&f, &format!("web/templates/{file}"), template);
+        f.commit();
+        // The reference fails at the same place.
+        let helm_error = helm_template(&f.sync, &dir, &f.ns).expect_err("helm refuses it too");
+        assert!(helm_error.contains(at), "helm: {helm_error}");
+        let before = f.writes().len();
+        let out = f.reconcile();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(
+            all.contains(at) && all.contains(words),
+            "the error does not name {at} ({words}):\n{all}\nhelm said: {helm_error}"
+        );
+        assert!(
+            all.contains("manifests/web"),
+            "the error does not say where the chart is in the revision:\n{all}"
+        );
+        assert_eq!(
+            object_writes(&f, before),
+            Vec::<String>::new(),
+            "a broken revision wrote objects"
+        );
+        assert_eq!(
+            greeting(),
+            before_greeting,
+            "part of a broken revision was applied"
+        );
+        assert_eq!(applied(&f).len(), 5, "objects came or went");
+        let ready = f.condition("Ready");
+        assert_eq!(ready["status"], "False", "{ready}");
+        assert!(ready["message"].as_str().unwrap().contains(at), "{ready}");
+        std::fs::remove_file(dir.join("templates").join(file)).unwrap();
+    }
+    // Fixed: the held-back change arrives.
+    f.commit();
+    f.reconcile_ok();
+    assert_eq!(
+        greeting(),
+        format!("bonjour de {} in {}", f.sync, f.ns).as_str()
+    );
+}
+
+#[test]
+fn a_revision_declaring_the_chart_seed_secret_is_refused_naming_the_file() {
+    let f = Fixture::new("helm-reserved", "");
+    add_chart(&f, "web", "web");
+    f.commit();
+    f.reconcile_ok();
+    let (uid, rv, seed_key) = seed_secret(&f.cluster);
+    let seed = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: plumb-chart-seed\n  namespace: plumb-system\ntype: Opaque\ndata:\n  key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+    // As a plain file beside the chart, and as one of the chart's templates.
+    for file in ["seed.yaml", "web/templates/seed.yaml"] {
+        put(&f, file, seed);
+        f.commit();
+        let before = f.writes().len();
+        let out = f.reconcile();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{file}: {all}");
+        assert!(
+            all.contains(&format!("manifests/{file}")),
+            "the refusal does not name {file}:\n{all}"
+        );
+        assert!(all.contains("is plumb's own"), "{all}");
+        assert_eq!(object_writes(&f, before), Vec::<String>::new());
+        assert!(
+            !f.writes()[before..]
+                .iter()
+                .any(|w| w.contains("plumb-chart-seed")),
+            "{:?}",
+            &f.writes()[before..]
+        );
+        assert_eq!(
+            seed_secret(&f.cluster),
+            (uid.clone(), rv.clone(), seed_key.clone()),
+            "the seed key was overwritten"
+        );
+        std::fs::remove_file(f.work.join("manifests").join(file)).unwrap();
+    }
+}
+
+#[test]
+fn an_idle_cycle_of_a_chart_sync_writes_nothing() {
+    let f = Fixture::new("helm-idle", "");
+    add_chart(&f, "web", "web");
+    // A generated value in the idle chart: seeded, so it does not change.
+    put(
+        &f,
+        "web/templates/password.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ include \"web.fullname\" . }}-password\ndata:\n  password: {{ randAlphaNum 24 | b64enc | quote }}\n",
+    );
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(out.contains("6 applied"), "{out}");
+    let versions = || -> BTreeMap<_, _> {
+        applied(&f)
+            .into_iter()
+            .map(|(k, o)| (k, o["metadata"]["resourceVersion"].clone()))
+            .collect()
+    };
+    // The Deployment controller writes the rollout's status: let it finish
+    // first, so that resourceVersions move only if plumb writes.
+    let name = format!("{}-web", f.sync);
+    eventually("the Deployment's rollout", || {
+        let d = f.get("deployment", &name).unwrap();
+        d["status"]["observedGeneration"] == d["metadata"]["generation"]
+            && d["status"]["availableReplicas"] == 2
+            && d["status"]["updatedReplicas"] == 2
+    });
+    let before_versions = versions();
+    assert_eq!(before_versions.len(), 6);
+    let writes_before = f.writes();
+    let requests_before = f.audit().len();
+    let out = f.reconcile_ok();
+    assert!(out.contains("0 applied, 6 unchanged"), "{out}");
+    assert_eq!(
+        f.writes(),
+        writes_before,
+        "an idle cycle wrote to the cluster"
+    );
+    assert_eq!(versions(), before_versions, "an idle cycle changed objects");
+    eprintln!(
+        "idle chart cycle: {} requests",
+        f.audit().len() - requests_before
+    );
+}
+
+#[test]
+fn plumb_render_of_a_chart_folder_prints_what_helm_template_prints() {
+    let dir = temp_dir("helm-render");
+    for chart in ["web", "generated"] {
+        let folder = dir.join(chart);
+        copy_dir(
+            &repo_root().join("tests/fixtures/helm").join(chart),
+            &folder,
+        );
+        let ours = plumb_render(&[folder.as_os_str()]);
+        // A folder is rendered as the sync "folder" in namespace default.
+        let theirs = helm_template("folder", &folder, "default").unwrap();
+        let set = |objects: &[Value]| -> BTreeSet<(String, String, String)> {
+            objects
+                .iter()
+                .map(|o| {
+                    let (kind, name) = key(o);
+                    (o["apiVersion"].as_str().unwrap().to_owned(), kind, name)
+                })
+                .collect()
+        };
+        assert_eq!(set(&ours), set(&theirs), "{chart}: the object sets differ");
+        assert_eq!(ours.len(), theirs.len(), "{chart}");
+        // Whole objects, but plumb's namespace (default, where they would go),
+        // its ApplySet label and the generated values.
+        let comparable = |o: &Value| {
+            let mut o = o.clone();
+            let meta = o["metadata"].as_object_mut().unwrap();
+            if meta.get("namespace").and_then(Value::as_str) == Some("default") {
+                meta.remove("namespace");
+            }
+            // plumb's own ApplySet label, which it puts on everything it applies.
+            if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
+                labels.remove("applyset.kubernetes.io/part-of");
+                if labels.is_empty() {
+                    meta.remove("labels");
+                }
+            }
+            if chart == "generated" {
+                let fields = o["data"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>();
+                o["data"] = Value::from(fields);
+            }
+            (key(&o), o)
+        };
+        let ours: BTreeMap<_, _> = ours.iter().map(comparable).collect();
+        let theirs: BTreeMap<_, _> = theirs.iter().map(comparable).collect();
+        for (k, want) in &theirs {
+            assert_eq!(
+                &ours[k], want,
+                "{chart}: {k:?} differs from helm template's"
+            );
+        }
+    }
+}
