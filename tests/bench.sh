@@ -26,6 +26,9 @@
 # 5. Helm engine: `tests/bench.sh helm-engine` alone — a chart library's
 #    template set rendered by helm-template and by Helm's engine: wall time,
 #    peak RSS, output identical or not (BENCH:HELM_ENGINE).
+# 6. Helm chart: `tests/bench.sh helm-chart` alone (needs the test cluster) —
+#    a 1,000-object chart: `plumb render` against `helm template`, and
+#    `plumb reconcile` of a sync holding it (BENCH:HELM_CHART).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -351,6 +354,131 @@ MD
 if [ "${1:-}" = datastore ]; then
     . "$repo/tests/apt.sh"
     datastore_bench "${2:-10}"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- 6. helm chart
+# A generated chart of 1,000 objects (333 apps: ConfigMap, Deployment, Service,
+# from named templates with include, toYaml | nindent, tpl and a subchart):
+# `plumb render DIR` against `helm template`, then `plumb reconcile` of a sync
+# holding the chart on the test cluster, first apply and no-op (the 24 MB
+# target is for a whole cycle).
+chart_bench() {
+    local apps=333 chart=$work/chart-src/web
+    mkdir -p "$chart/templates" "$chart/charts/lib/templates"
+    printf 'apiVersion: v2\nname: web\nversion: 1.0.0\nappVersion: "2.0"\ndependencies: [{name: lib, version: 0.1.0}]\n' >"$chart/Chart.yaml"
+    printf 'apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n' >"$chart/charts/lib/Chart.yaml"
+    cat >"$chart/charts/lib/templates/_lib.tpl" <<'TPL'
+{{- define "lib.labels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+{{- end -}}
+{{- define "lib.container" -}}
+- name: {{ .name }}
+  image: {{ printf "%s:%s" .root.Values.image.repository (.root.Values.image.tag | default .root.Chart.AppVersion) }}
+  env:
+  {{- range $k, $v := .root.Values.env }}
+    - {name: {{ $k }}, value: {{ tpl (toString $v) $.root | quote }}}
+  {{- end }}
+  resources: {{- toYaml .root.Values.resources | nindent 4 }}
+{{- end -}}
+TPL
+    cat >"$chart/templates/apps.yaml" <<'TPL'
+{{- range $i := until (int .Values.apps) }}
+{{- $name := printf "app-%d" $i }}
+{{- $ctx := dict "name" $name "root" $ }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cfg-{{ $i }}
+  labels: {{- include "lib.labels" $ctx | nindent 4 }}
+data: {index: {{ $i | quote }}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}
+  labels: {{- include "lib.labels" $ctx | nindent 4 }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{- include "lib.labels" $ctx | nindent 6 }}
+  template:
+    metadata:
+      labels: {{- include "lib.labels" $ctx | nindent 8 }}
+    spec:
+      containers: {{- include "lib.container" $ctx | nindent 8 }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $name }}
+  labels: {{- include "lib.labels" $ctx | nindent 4 }}
+spec:
+  selector: {{- include "lib.labels" $ctx | nindent 4 }}
+  ports: [{port: 80}]
+{{- end }}
+TPL
+    printf 'apps: %s\nimage: {repository: nginx, tag: 1.27-alpine}\nenv: {MODE: prod, RELEASE: "{{ .Release.Name }}"}\nresources: {limits: {memory: 64Mi}, requests: {cpu: 10m}}\n' "$apps" >"$chart/values.yaml"
+    local helm; helm=$(bash "$repo/tests/tools/build.sh" helm)/helm
+    # Best wall time and highest peak RSS (KiB) of 3 runs; "seconds kib objects".
+    cmeasure() {
+        local best="" peak=0 s kib
+        for _ in 1 2 3; do
+            /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/chart.out" 2>"$work/chart.err" ||
+                { cat "$work/chart.err" >&2; return 1; }
+            read -r s kib <"$work/time"
+            if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; fi
+            [ "$kib" -gt "$peak" ] && peak=$kib
+        done
+        echo "$best $peak $(grep -c '^kind:' "$work/chart.out")"
+    }
+    local r p_s p_kib p_n h_s h_kib h_n
+    r=$(cmeasure "$plumb" render "$work/chart-src"); read -r p_s p_kib p_n <<<"$r"
+    r=$(cmeasure "$helm" template folder "$chart" --namespace default); read -r h_s h_kib h_n <<<"$r"
+    # The chart in a sync, on the cluster.
+    git_ init -q --bare "$work/chart.git"
+    git_ -C "$work/chart-src" init -q && git_ -C "$work/chart-src" add -A && git_ -C "$work/chart-src" commit -q -m chart
+    git_ -C "$work/chart-src" push -q "$work/chart.git" HEAD:refs/heads/main
+    local node=bench-chart-$$
+    kubectl --kubeconfig "$kubeconfig" create namespace bench-chart >/dev/null 2>&1 || true
+    cat >"$work/chart.yaml" <<YAML
+kubeconfig: $kubeconfig
+stateDir: $work/chart-state
+nodeName: $node
+leaderElection: {enabled: false}
+sources: [{name: chart, url: "file://$work/chart.git", ref: {branch: main}}]
+syncs: [{name: chart, source: chart, path: web, namespace: bench-chart, wait: false}]
+YAML
+    local l c1_s c1_kib c1_req c2_s c2_kib c2_req
+    l=$(lines); read -r c1_s c1_kib < <(measure "$plumb" reconcile --config "$work/chart.yaml")
+    c1_req=$(requests "($node)" "$l")
+    l=$(lines); read -r c2_s c2_kib < <(measure "$plumb" reconcile --config "$work/chart.yaml")
+    c2_req=$(requests "($node)" "$l")
+    local table
+    table=$(cat <<MD
+Measured by \`tests/bench.sh helm-chart\` on $(date -u +%Y-%m-%d) ($(nproc) cores, x86_64; plumb release build; helm v3.22.0 from the module proxy; best wall time and highest peak RSS of 3 runs; reconcile on the test cluster, one run each).
+
+**Helm chart: a generated chart of $h_n objects** ($apps apps, each a ConfigMap, Deployment and Service built from a library subchart's named templates with \`include\`, \`toYaml | nindent\`, \`tpl\`, \`printf\`, \`default\`)
+
+| | objects | wall time (s) | peak RSS (MB) | requests |
+|---|---:|---:|---:|---:|
+| plumb render | $p_n | $p_s | $((p_kib / 1024)) | |
+| helm template | $h_n | $h_s | $((h_kib / 1024)) | |
+| plumb reconcile, first apply | | $c1_s | $((c1_kib / 1024)) | $c1_req |
+| plumb reconcile, no-op | | $c2_s | $((c2_kib / 1024)) | $c2_req |
+
+\`plumb render\` also does what plumb does to every revision (default namespace, its ownership label, validation) and prints YAML; the reconcile rows are a whole cycle: fetch, render, apply, inventory.
+MD
+)
+    write_table HELM_CHART "$table"
+    echo "$table"
+    kubectl --kubeconfig "$kubeconfig" delete namespace bench-chart --wait=false >/dev/null 2>&1 || true
+}
+if [ "${1:-}" = helm-chart ]; then
+    chart_bench
     exit 0
 fi
 
