@@ -563,3 +563,159 @@ fn syncs_sharing_a_source_do_not_wait_for_each_others_health() {
         text(&status)
     );
 }
+
+/// A HelmChart (and its HelmChartConfig) for k3s's helm-controller.
+const HELM_CHART: &str = "apiVersion: helm.cattle.io/v1
+kind: HelmChart
+metadata:
+  name: NAME
+spec:
+  repo: https://charts.example.test
+  chart: NAME
+  version: 1.0.0
+---
+apiVersion: helm.cattle.io/v1
+kind: HelmChartConfig
+metadata:
+  name: NAME
+spec:
+  valuesContent: 'replicas: 2'
+";
+
+/// Sets the sync's health timeout.
+fn set_timeout(f: &Fixture, timeout: &str) {
+    let config = std::fs::read_to_string(&f.config).unwrap();
+    let (head, tail) = config.split_once("    timeout: ").unwrap();
+    let rest = tail.split_once('\n').map_or("", |(_, r)| r);
+    std::fs::write(&f.config, format!("{head}    timeout: {timeout}\n{rest}")).unwrap();
+}
+
+/// Plays k3s's helm-controller for the HelmChart `name`: creates its
+/// install Job and records it in the HelmChart's status, as
+/// pkg/controllers/chart/chart.go does.
+fn run_install_job(f: &Fixture, name: &str, suspend: bool, limit: u32, labels: &str) {
+    let job = include_str!("fixtures/helmchart/install-job.yaml")
+        .replace("NAME", name)
+        .replace("NS", &f.ns)
+        .replace("SUSPEND", &suspend.to_string())
+        .replace("LIMIT", &limit.to_string())
+        .replace("LABELS", labels);
+    f.cluster.kubectl_stdin(&["create", "-f", "-"], Some(&job));
+    let status = format!(
+        r#"{{"status":{{"jobName":"helm-install-{name}","conditions":[{{"type":"JobCreated","status":"True","reason":"Job created","message":"Applying HelmChart using Job {ns}/helm-install-{name}"}},{{"type":"Failed","status":"False"}}]}}}}"#,
+        ns = f.ns
+    );
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "patch",
+        "helmcharts.helm.cattle.io",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status,
+    ]);
+}
+
+/// A new revision (the Git commit changes, no object does): an apply cycle,
+/// whose health wait follows every object of the sync.
+fn touch(f: &Fixture, n: u32) {
+    f.write("touch.yaml", &config_map("touch", &n.to_string()));
+    f.commit();
+}
+
+#[test]
+fn a_k3s_helm_chart_follows_its_install_job() {
+    let f = waiting("helmchart", "5s");
+    f.write("crds.yaml", include_str!("fixtures/helmchart/crds.yaml"));
+    f.write("app.yaml", &HELM_CHART.replace("NAME", "app"));
+    f.commit();
+    // No helm-controller here: nothing creates the install Job.
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(f.condition("Ready")["reason"], "HealthCheckFailed");
+    let ready = message(&f, "Ready");
+    assert!(
+        ready.contains("HelmChart.helm.cattle.io")
+            && ready.contains("waiting for the helm-controller to create the install Job"),
+        "{ready}"
+    );
+    assert!(!ready.contains("HelmChartConfig"), "{ready}");
+
+    // The controller creates its Job suspended: not done yet. (Each check
+    // below makes a new revision: a drift cycle's one look keeps the
+    // status's message.)
+    run_install_job(&f, "app", true, 0, "plumb.test/role: install");
+    touch(&f, 1);
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let ready = message(&f, "Ready");
+    assert!(
+        ready.contains("install Job helm-install-app is suspended"),
+        "{ready}"
+    );
+
+    // Resumed, the Job runs and succeeds: the health wait follows it to Ready.
+    set_timeout(&f, "60s");
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "patch",
+        "job",
+        "helm-install-app",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ]);
+    touch(&f, 2);
+    let out = f.reconcile_ok();
+    assert_eq!(f.condition("Ready")["status"], "True", "{out}");
+    let job = f.get("job", "helm-install-app").unwrap();
+    assert_eq!(job["status"]["succeeded"], 1, "{job}");
+
+    // A chart whose install fails, with a Job that gives up after one retry
+    // (the controller's default backoffLimit is 1000).
+    set_timeout(&f, "5s");
+    f.write("broken.yaml", &HELM_CHART.replace("NAME", "broken"));
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    run_install_job(&f, "broken", false, 1, "plumb.test/fail: \"true\"");
+    // The first Pod failed; the Job controller waits 10 s before the next,
+    // while a cycle with a 2 s wait looks.
+    common::eventually("the first failure", || {
+        let job = f.get("job", "helm-install-broken").unwrap();
+        job["status"]["failed"] == 1
+    });
+    set_timeout(&f, "2s");
+    touch(&f, 3);
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let ready = message(&f, "Ready");
+    assert!(
+        ready.contains(
+            "install Job helm-install-broken has failed 1 time (backoffLimit 1): \
+             container helm exited 1: Error: the test asked this Pod to fail"
+        ),
+        "{ready}"
+    );
+    assert!(!ready.contains("helm-install-app"), "{ready}");
+
+    // The health wait follows the retry, and ends when the Job fails, well
+    // before the sync's timeout.
+    set_timeout(&f, "90s");
+    touch(&f, 4);
+    let started = std::time::Instant::now();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(f.condition("Ready")["reason"], "HealthCheckFailed");
+    let ready = message(&f, "Ready");
+    assert!(
+        ready.contains("install Job helm-install-broken failed: ")
+            && ready.contains("the test asked this Pod to fail"),
+        "{ready}"
+    );
+    assert!(!ready.contains("helm-install-app"), "{ready}");
+}

@@ -10,7 +10,9 @@
 //! Service and ConfigMaps through `_helpers.tpl`, `include`, `toYaml | nindent`
 //! and `tpl`, with a `cache` subchart whose default the parent overrides; and
 //! `generated`, a Secret holding a random password and a CA. A missing helm is
-//! a failure, never a skip.
+//! a failure, never a skip. `render: helm-external` runs that helm from the plumb
+//! process's PATH, and `plumb render DIR --values FILE` is compared with
+//! `helm template DIR --values FILE`.
 
 mod common;
 
@@ -668,4 +670,304 @@ fn plumb_render_of_a_chart_folder_prints_what_helm_template_prints() {
             );
         }
     }
+}
+
+/// The folder that holds the pinned helm, for a plumb process's PATH.
+fn helm_dir() -> PathBuf {
+    helm().parent().unwrap().to_owned()
+}
+
+/// A folder holding only git's programs (a file:// source runs `git upload-pack`): a
+/// PATH without helm, kubectl or kustomize.
+fn git_only_dir() -> PathBuf {
+    let dir = temp_dir("git-only-path");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for program in ["git", "git-upload-pack"] {
+        let found = std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("no {program} on PATH"));
+        std::os::unix::fs::symlink(found, dir.join(program)).unwrap();
+    }
+    dir
+}
+
+/// PATH with git, and with helm when `with_helm`.
+fn test_path(with_helm: bool) -> std::ffi::OsString {
+    let mut dirs = vec![git_only_dir()];
+    if with_helm {
+        dirs.push(helm_dir());
+    }
+    std::env::join_paths(dirs).unwrap()
+}
+
+/// `plumb reconcile` with this PATH and a runtime folder of the test's own.
+fn reconcile_on_path(f: &Fixture, path: &std::ffi::OsStr, runtime: &Path) -> Output {
+    plumb()
+        .arg("reconcile")
+        .arg("--config")
+        .arg(&f.config)
+        .env("PATH", path)
+        .env("RUNTIME_DIRECTORY", runtime)
+        .output()
+        .unwrap()
+}
+
+/// What is left in a runtime folder (nothing, once a render is over).
+fn leftovers(runtime: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(runtime)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+/// A generated value in the `web` chart, for the helm-external tests.
+const PASSWORD_TEMPLATE: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ include \"web.fullname\" . }}-password\ndata:\n  password: {{ randAlphaNum 24 | b64enc | quote }}\n";
+
+#[test]
+fn render_helm_external_applies_what_the_built_in_engine_renders() {
+    // A helm sync: values files (values.yaml, then prod's) and values over them, rendered
+    // by the node's helm; the reference is the same sync rendered by the built-in engine.
+    let helm_block = "    helm:\n      chart: manifests/web\n      valuesFiles: [manifests/web/values.yaml, manifests/web/prod.yaml]\n      values: {replicaCount: 1, image: {tag: '1.28'}, settings: {upstreams: null}, cache: {size: 128}}\n";
+    let f = Fixture::new(
+        "helm-ext",
+        &format!("    render: helm-external\n{helm_block}"),
+    );
+    add_chart(&f, "web", "web");
+    put(&f, "web/templates/password.yaml", PASSWORD_TEMPLATE);
+    put(
+        &f,
+        "web/prod.yaml",
+        "podLabels: {tier: backend, env: prod}\nsettings:\n  log: {level: debug}\n",
+    );
+    f.commit();
+    let runtime = temp_dir("helm-ext-runtime");
+    let out = reconcile_on_path(&f, &test_path(true), &runtime);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("6 applied"), "{all}");
+    assert_eq!(
+        leftovers(&runtime),
+        Vec::<PathBuf>::new(),
+        "helm's chart and values were left in the runtime folder"
+    );
+    // The built-in engine's render of the same sync (without a cluster: Helm's default
+    // capabilities, which this chart does not read).
+    let config = std::fs::read_to_string(&f.config).unwrap();
+    let built_in = f.config.with_file_name("built-in.yaml");
+    std::fs::write(&built_in, config.replace("    render: helm-external\n", "")).unwrap();
+    let mut want = plumb_render(&[
+        "--sync".as_ref(),
+        f.sync.as_ref(),
+        "--config".as_ref(),
+        built_in.as_os_str(),
+    ]);
+    assert_eq!(want.len(), 6, "{want:#?}");
+    // Generated values aside: helm's are random.
+    let password = format!("{}-web-password", f.sync);
+    for o in &mut want {
+        if key(o).1 == password {
+            o.as_object_mut().unwrap().remove("data");
+        }
+    }
+    assert_live_matches(&f, &want);
+    // The values arrived, merged as the built-in engine merges them.
+    let deploy = f.get("deployment", &format!("{}-web", f.sync)).unwrap();
+    assert_eq!(deploy["spec"]["replicas"], 1);
+    let pod = &deploy["spec"]["template"];
+    assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.28");
+    assert_eq!(pod["metadata"]["labels"]["env"], "prod");
+    let cache = f.get("configmap", &format!("{}-cache", f.sync)).unwrap();
+    assert_eq!(cache["data"]["maxmemory"], "128mb");
+    let config_map = f
+        .get("configmap", &format!("{}-web-config", f.sync))
+        .unwrap();
+    let settings = config_map["data"]["settings.yaml"].as_str().unwrap();
+    assert!(
+        settings.contains("level: debug") && !settings.contains("upstreams"),
+        "{settings}"
+    );
+    let secret = f.get("secret", &password).unwrap();
+    let generated = decoded(&secret["data"], "password");
+    assert!(
+        generated.len() == 24 && generated.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{generated}"
+    );
+    assert_eq!(f.condition("Ready")["status"], "True");
+}
+
+#[test]
+fn render_helm_external_without_helm_on_path_fails_naming_it_and_applies_nothing() {
+    let f = Fixture::new("helm-ext-missing", "    render: helm-external\n");
+    let dir = add_chart(&f, "web", "web");
+    // A kustomization beside the chart: built in, even with helm-external.
+    put(
+        &f,
+        "kust/kustomization.yaml",
+        "resources: [cm.yaml]\nnamePrefix: k-\n",
+    );
+    put(
+        &f,
+        "kust/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kustomized\ndata:\n  a: b\n",
+    );
+    f.commit();
+    // Only git on PATH: no helm (nor kubectl or kustomize).
+    let path = test_path(false);
+    let runtime = temp_dir("helm-ext-missing-runtime");
+    let before = f.writes().len();
+    let out = reconcile_on_path(&f, &path, &runtime);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    for words in [
+        "render: helm-external needs `helm` on PATH",
+        &format!("PATH={}", path.to_string_lossy()),
+        "manifests/web/Chart.yaml",
+    ] {
+        assert!(all.contains(words), "wanted {words:?} in:\n{all}");
+    }
+    assert_eq!(
+        object_writes(&f, before),
+        Vec::<String>::new(),
+        "a sync whose chart cannot render wrote objects"
+    );
+    assert!(applied(&f).is_empty(), "objects were applied");
+    assert_eq!(f.condition("Ready")["status"], "False");
+    assert_eq!(leftovers(&runtime), Vec::<PathBuf>::new());
+
+    // With helm (and only helm) on PATH: the chart as helm template renders it, and the
+    // kustomization by the built-in kustomize.
+    let out = reconcile_on_path(&f, &test_path(true), &runtime);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mut want = helm_template(&f.sync, &dir, &f.ns).unwrap();
+    assert_eq!(want.len(), 5);
+    want.push(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "k-kustomized"},
+        "data": {"a": "b"},
+    }));
+    assert_live_matches(&f, &want);
+    assert_eq!(leftovers(&runtime), Vec::<PathBuf>::new());
+}
+
+/// An object as `plumb render DIR` and `helm template DIR` can both print it: without the
+/// namespace `default` plumb adds, plumb's ApplySet label, and (`generated`) the values of
+/// its data.
+fn comparable(o: &Value, generated: bool) -> ((String, String), Value) {
+    let mut o = o.clone();
+    let meta = o["metadata"].as_object_mut().unwrap();
+    if meta.get("namespace").and_then(Value::as_str) == Some("default") {
+        meta.remove("namespace");
+    }
+    if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
+        labels.remove("applyset.kubernetes.io/part-of");
+        if labels.is_empty() {
+            meta.remove("labels");
+        }
+    }
+    if generated {
+        let fields = o["data"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>();
+        o["data"] = Value::from(fields);
+    }
+    (key(&o), o)
+}
+
+/// `helm template folder DIR --namespace default --values FILE…`.
+fn helm_template_values(dir: &Path, values: &[&Path]) -> Vec<Value> {
+    let home = temp_dir("helm-home");
+    let mut cmd = Command::new(helm());
+    cmd.args(["template", "folder"])
+        .arg(dir)
+        .args(["--namespace", "default"])
+        .env("HOME", &home)
+        .env_remove("KUBECONFIG");
+    for v in values {
+        cmd.arg("--values").arg(v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "helm template: {}", text(&out));
+    documents(&String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn plumb_render_with_values_files_prints_what_helm_template_with_them_prints() {
+    let dir = temp_dir("helm-render-values");
+    let chart = dir.join("web");
+    copy_dir(&repo_root().join("tests/fixtures/helm/web"), &chart);
+    let first = dir.join("first.yaml");
+    std::fs::write(
+        &first,
+        "replicaCount: 4\nimage: {tag: '1.29'}\nsettings:\n  log: {level: warn}\n  features: [brotli]\ncache: {size: 256}\npodLabels: null\n",
+    )
+    .unwrap();
+    let second = dir.join("second.yaml");
+    std::fs::write(
+        &second,
+        "replicaCount: 5\nsettings: {log: {format: text}}\n",
+    )
+    .unwrap();
+    for values in [
+        vec![first.as_path()],
+        vec![first.as_path(), second.as_path()],
+    ] {
+        let mut args: Vec<&std::ffi::OsStr> = vec![chart.as_os_str()];
+        for v in &values {
+            args.push("--values".as_ref());
+            args.push(v.as_os_str());
+        }
+        let ours: BTreeMap<_, _> = plumb_render(&args)
+            .iter()
+            .map(|o| comparable(o, false))
+            .collect();
+        let theirs: BTreeMap<_, _> = helm_template_values(&chart, &values)
+            .iter()
+            .map(|o| comparable(o, false))
+            .collect();
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "{values:?}: the object sets differ"
+        );
+        for (k, want) in &theirs {
+            assert_eq!(&ours[k], want, "{values:?}: {k:?} differs from helm's");
+        }
+        // The layers went over values.yaml, not instead of it.
+        let deploy = &ours[&("Deployment".to_owned(), "folder-web".to_owned())];
+        assert_eq!(
+            deploy["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx:1.29"
+        );
+        assert_eq!(
+            deploy["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"],
+            "100m",
+            "a values.yaml default the layers do not name is gone"
+        );
+    }
+    // A values file that is not there, and a folder without a chart: could not run.
+    let out = plumb()
+        .arg("render")
+        .arg(&chart)
+        .arg("--values")
+        .arg(dir.join("missing.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("missing.yaml"), "{}", text(&out));
+    let plain = dir.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::write(plain.join("cm.yaml"), config_map("a", "b")).unwrap();
+    let out = plumb()
+        .arg("render")
+        .arg(&plain)
+        .arg("--values")
+        .arg(&first)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("holds no chart"), "{}", text(&out));
 }

@@ -10,6 +10,7 @@ use crate::config::{self, Settings};
 use crate::error::{exit_code, Error, Verdict};
 use crate::kube::{self, Client};
 use crate::reconcile::{self, Context, Revision, SyncMemory};
+use crate::render;
 use crate::source::{self, GitSource};
 
 const HELP: &str = "\
@@ -31,6 +32,8 @@ Options:
   -c, --config <FILE>    Config file [env: PLUMB_CONFIG] [default: /etc/plumb/plumb.yaml]
       --context <NAME>   kubeconfig context, instead of the config's or the current one
       --sync <NAME>      Only this sync
+  -f, --values <FILE>    render/validate DIR: a values file over its charts' defaults, as
+                         `helm template --values` (repeatable; later files win)
       --log-format <F>   human (default) or json
   -h, --help             Print this help
 
@@ -78,6 +81,8 @@ pub struct Args {
     pub sync: Option<String>,
     /// A folder to render or validate instead of a sync.
     pub dir: Option<PathBuf>,
+    /// `--values`: values files over the folder's charts' defaults, in order.
+    pub values: Vec<PathBuf>,
     /// How log lines look.
     pub log_format: crate::logging::Format,
 }
@@ -90,6 +95,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     let mut command: Option<String> = None;
     let (mut config, mut context, mut sync, mut dir) = (None, None, None, None);
     let mut help = false;
+    let mut values = Vec::new();
     let mut log_format = crate::logging::Format::Human;
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
@@ -101,6 +107,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
                 context = Some(parser.value().map_err(usage)?.string().map_err(usage)?)
             }
             Long("sync") => sync = Some(parser.value().map_err(usage)?.string().map_err(usage)?),
+            Short('f') | Long("values") => {
+                values.push(PathBuf::from(parser.value().map_err(usage)?))
+            }
             Long("log-format") => {
                 log_format = match parser
                     .value()
@@ -137,6 +146,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     if dir.is_some() && sync.is_some() {
         return Err(Error::Usage("give a folder or --sync, not both".into()));
     }
+    if !values.is_empty() && !help && dir.is_none() {
+        return Err(Error::Usage(
+            "--values goes with `plumb render DIR` or `plumb validate DIR` (a sync's values are in its helm block)".into(),
+        ));
+    }
     let command = match (help, command.as_deref()) {
         (true, _) | (false, None) | (_, Some("help")) => Command::Help,
         (false, Some("version")) => Command::Version,
@@ -159,6 +173,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         context,
         sync,
         dir,
+        values,
         log_format,
     })
 }
@@ -283,6 +298,12 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
                 selected,
                 tree: reconcile::Tree::Folder(root),
             };
+            if !args.values.is_empty() && render::helm::chart_roots(&revision.selected).is_empty() {
+                return Err(Error::Usage(format!(
+                    "--values: {} holds no chart (no Chart.yaml in it)",
+                    dir.display()
+                )));
+            }
             (folder_sync(), revision, dir.display().to_string())
         }
         None => {
@@ -301,7 +322,14 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
             (sync, revision, label)
         }
     };
-    let result = reconcile::render_revision(None, &sync, &revision, reconcile::ChartKey::Offline);
+    let values = values_layers(&args.values)?;
+    let result = reconcile::render_revision_with(
+        None,
+        &sync,
+        &revision,
+        reconcile::ChartKey::Offline,
+        &values,
+    );
     match (args.command == Command::Render, result) {
         (true, Ok((manifests, warnings))) => {
             for w in warnings {
@@ -336,6 +364,31 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
             Ok(Verdict::No)
         }
     }
+}
+
+/// `--values` files, read, as values layers in order.
+fn values_layers(files: &[PathBuf]) -> Result<Vec<render::helm::ValuesLayer>, Error> {
+    files
+        .iter()
+        .map(|path| {
+            let io = |source| Error::Io {
+                doing: "read the values file",
+                path: path.clone(),
+                source,
+            };
+            let bytes = std::fs::read(path).map_err(io)?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not UTF-8",
+                ))
+            })?;
+            Ok(render::helm::ValuesLayer::Yaml {
+                origin: format!("--values {}", path.display()),
+                text,
+            })
+        })
+        .collect()
 }
 
 fn find_sync<'a>(settings: &'a Settings, name: &str) -> Result<&'a config::Sync, Error> {
@@ -655,6 +708,41 @@ mod tests {
     }
 
     #[test]
+    fn values_files_go_with_a_folder_in_order() {
+        let a = args(&[
+            "render",
+            "chart",
+            "--values",
+            "a.yaml",
+            "-f",
+            "b.yaml",
+            "--values=c.yaml",
+        ])
+        .unwrap();
+        assert_eq!(a.command, Command::Render);
+        assert_eq!(a.dir, Some(PathBuf::from("chart")));
+        assert_eq!(
+            a.values,
+            ["a.yaml", "b.yaml", "c.yaml"].map(PathBuf::from).to_vec()
+        );
+        // Before the folder, and with validate.
+        let a = args(&["validate", "--values", "a.yaml", "chart"]).unwrap();
+        assert_eq!(
+            (a.command, a.dir, a.values),
+            (
+                Command::Validate,
+                Some(PathBuf::from("chart")),
+                vec![PathBuf::from("a.yaml")]
+            )
+        );
+        assert!(args(&["render", "chart"]).unwrap().values.is_empty());
+        let Err(Error::Usage(why)) = args(&["render", "--sync", "s", "-f", "v.yaml"]) else {
+            panic!("--values with --sync was accepted");
+        };
+        assert!(why.contains("--values goes with"), "{why}");
+    }
+
+    #[test]
     fn mistakes_are_usage_errors() {
         for bad in [
             &["frobnicate"][..],
@@ -663,6 +751,9 @@ mod tests {
             &["render"],
             &["render", "a", "--sync", "b"],
             &["check", "--config"],
+            &["render", "--sync", "a", "--values", "v.yaml"],
+            &["reconcile", "--values", "v.yaml"],
+            &["render", "dir", "--values"],
         ] {
             assert!(matches!(args(bad), Err(Error::Usage(_))), "{bad:?}");
         }

@@ -257,15 +257,18 @@ pub enum ValuesKind {
     Secret,
 }
 
-/// How a sync renders folders holding a kustomization file.
+/// How a sync renders folders holding a kustomization file or a Chart.yaml.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Render {
-    /// Built-in kustomize where a kustomization file exists, plain YAML elsewhere.
+    /// Built-in kustomize where a kustomization file exists, the built-in Helm engine where a
+    /// Chart.yaml does, plain YAML elsewhere.
     #[default]
     Auto,
-    /// `kustomize build` or `kubectl kustomize` from the node's PATH.
+    /// `kustomize build` or `kubectl kustomize` from the node's PATH; charts built in.
     KustomizeExternal,
+    /// `helm template` from the node's PATH for charts; kustomizations built in.
+    HelmExternal,
 }
 
 /// Why the config could not be used.
@@ -1473,10 +1476,17 @@ syncs:
         ))
         .unwrap();
         assert_eq!(s.syncs[0].render, Render::KustomizeExternal);
+        let h = parse(&format!(
+            "{head}  - {{name: s, source: a, render: helm-external}}\n"
+        ))
+        .unwrap();
+        assert_eq!(h.syncs[0].render, Render::HelmExternal);
         let (line, _, msg) = error_at(&format!("{head}  - {{name: s, source: a, render: helm}}\n"));
         assert_eq!(line, 4);
         assert!(
-            msg.contains("auto") && msg.contains("kustomize-external"),
+            msg.contains("auto")
+                && msg.contains("kustomize-external")
+                && msg.contains("helm-external"),
             "{msg}"
         );
         let sync = &s.syncs[0];

@@ -265,15 +265,32 @@ pub fn render_revision(
     revision: &Revision,
     key: ChartKey,
 ) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
+    render_revision_with(client, sync, revision, key, &[])
+}
+
+/// [`render_revision`] with more values over every chart's defaults, after the sync's own
+/// (`plumb render DIR --values FILE`).
+pub fn render_revision_with(
+    client: Option<&Client>,
+    sync: &config::Sync,
+    revision: &Revision,
+    key: ChartKey,
+    more_values: &[render::helm::ValuesLayer],
+) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
     let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
     let selected = &revision.selected;
-    // Only a revision with charts asks the cluster for their key and capabilities.
+    let has_charts = !render::helm::chart_roots(selected).is_empty();
+    // Only a revision with charts asks the cluster for their key and capabilities; the
+    // node's helm seeds nothing, so it needs no key.
     let (key, cluster) = match client {
-        Some(client)
-            if !render::helm::chart_roots(selected).is_empty() && key != ChartKey::Offline =>
-        {
-            let key = crate::report::chart_key(client, key == ChartKey::Ensure)
-                .map_err(|e| vec![format!("the key that seeds charts' generated values: {e}")])?;
+        Some(client) if has_charts && key != ChartKey::Offline => {
+            let key = if sync.render == Render::HelmExternal {
+                [0; 32]
+            } else {
+                crate::report::chart_key(client, key == ChartKey::Ensure).map_err(|e| {
+                    vec![format!("the key that seeds charts' generated values: {e}")]
+                })?
+            };
             let capabilities = cluster_capabilities(client)
                 .map_err(|e| vec![format!("the cluster's capabilities for charts: {e}")])?;
             (key, Some(capabilities))
@@ -292,9 +309,17 @@ pub fn render_revision(
         }
     };
     let mut chart = chart_settings(client, sync, fs, key)?;
+    chart.values.extend(more_values.iter().cloned());
     chart.cluster = cluster;
+    if sync.render == Render::HelmExternal {
+        chart.external = Some(render::helm::ExternalHelm {
+            base: external::runtime_dir(),
+            timeout: sync.timeout,
+        });
+    }
     let parsed = match (&revision.tree, sync.render) {
-        (_, Render::Auto) => render::parse_tree(fs, selected, &chart),
+        // Charts go to the node's helm (chart.external); kustomizations stay built in.
+        (_, Render::Auto | Render::HelmExternal) => render::parse_tree(fs, selected, &chart),
         (Tree::Files(files), Render::KustomizeExternal) => {
             let base = external::runtime_dir();
             let build = &mut |dir: &str| {
@@ -1269,6 +1294,34 @@ fn wait_gone(client: &Client, pruned: &[ObjectRef], timeout: Duration) -> Vec<St
     }
 }
 
+/// An object's health, reading what it depends on first: a k3s HelmChart's
+/// install Job and, when it has failed before, the Job's Pods.
+fn judge(client: &Client, live: &Value) -> Health {
+    let Some((ns, name)) = health::helm_chart_job(live) else {
+        return health::health_of(live);
+    };
+    let job = match client
+        .resolve("batch/v1", "Job")
+        .and_then(|jobs| client.get(&jobs, Some(&ns), &name))
+    {
+        Ok(job) => job,
+        Err(e) => return Health::Progressing(format!("cannot read install Job {ns}/{name}: {e}")),
+    };
+    // The Pods only add the last failure's reason and restarts: unreadable, they are left out.
+    let pods = job
+        .as_ref()
+        .and_then(health::job_pod_selector)
+        .and_then(|selector| {
+            let pods = client.resolve("v1", "Pod").ok()?;
+            client.list(&pods, Some(&ns), Some(&selector)).ok()
+        })
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    health::helm_chart_health(live, job.as_ref(), &pods, now)
+}
+
 /// Follows health until every object is ready or the timeout passes;
 /// returns a line per object still not ready.
 fn wait_healthy(client: &Client, targets: &[Target], timeout: Duration) -> Vec<String> {
@@ -1281,7 +1334,7 @@ fn wait_healthy(client: &Client, targets: &[Target], timeout: Duration) -> Vec<S
             let key = t.manifest.key();
             let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
             match client.get(&t.resource, ns, &key.name) {
-                Ok(Some(live)) => match health::health_of(&live) {
+                Ok(Some(live)) => match judge(client, &live) {
                     Health::Ready => {}
                     Health::Progressing(m) => {
                         lines.push(format!("{key}: {m}"));

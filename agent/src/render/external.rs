@@ -1,5 +1,6 @@
 //! `render: kustomize-external`: a kustomization folder built by the node's
-//! own `kustomize` or `kubectl`, for features outside the built-in set.
+//! own `kustomize` or `kubectl`, for features outside the built-in set; and
+//! `render: helm-external`: a chart rendered by the node's `helm template`.
 //!
 //! The source keeps no worktree, so the revision's files are written out
 //! once per revision under the runtime folder (tmpfs under systemd, so the
@@ -25,6 +26,9 @@ pub enum ExternalError {
     /// Neither program is on PATH.
     #[error("render: kustomize-external needs `kustomize` or `kubectl` on PATH, and neither is there (PATH={path})")]
     NoProgram { path: String },
+    /// `render: helm-external` and no `helm` on PATH.
+    #[error("render: helm-external needs `helm` on PATH to run `helm template`, and it is not there (PATH={path})")]
+    NoHelm { path: String },
     /// The revision could not be written out.
     #[error("cannot write the revision to {}: {cause}", path.display())]
     Write {
@@ -113,15 +117,35 @@ pub fn build_folder(
     let (program, args) = find_program()?;
     let shown = if dir.is_empty() { "." } else { dir };
     let command = format!("{program} {} {shown}", args.join(" "));
+    let mut argv: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    argv.push(top.join(dir).into_os_string());
+    let prefix = format!("{}/", top.display());
+    let stdout = run_program(program, &argv, top, &command, timeout, &[(&prefix, "")])?;
+    Ok(File {
+        path: format!("{shown} ({command})"),
+        bytes: stdout,
+    })
+}
+
+/// Runs `program` with `args` in `cwd`, stopped after `timeout`; its standard output, or
+/// an error naming `command` and holding its standard error (with each `(from, to)` of
+/// `rewrite` replaced, so that a temporary folder reads as the revision's path).
+fn run_program(
+    program: &str,
+    args: &[std::ffi::OsString],
+    cwd: &Path,
+    command: &str,
+    timeout: std::time::Duration,
+    rewrite: &[(&str, &str)],
+) -> Result<Vec<u8>, ExternalError> {
     let not_started = |e: std::io::Error| ExternalError::Failed {
-        command: command.clone(),
+        command: command.to_owned(),
         status: "not started".into(),
         stderr: e.to_string(),
     };
     let mut child = Command::new(program)
         .args(args)
-        .arg(top.join(dir))
-        .current_dir(top)
+        .current_dir(cwd)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -157,7 +181,10 @@ pub fn build_folder(
             None if started.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(ExternalError::TimedOut { command, timeout });
+                return Err(ExternalError::TimedOut {
+                    command: command.to_owned(),
+                    timeout,
+                });
             }
             None => std::thread::sleep(std::time::Duration::from_millis(20)),
         }
@@ -165,18 +192,187 @@ pub fn build_folder(
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     if !status.success() {
+        let mut stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
+        for (from, to) in rewrite {
+            stderr = stderr.replace(from, to);
+        }
         return Err(ExternalError::Failed {
-            command,
+            command: command.to_owned(),
             status: status.to_string(),
-            stderr: String::from_utf8_lossy(&stderr)
-                .trim()
-                .replace(&format!("{}/", top.display()), ""),
+            stderr,
         });
     }
-    Ok(File {
-        path: format!("{shown} ({command})"),
-        bytes: stdout,
-    })
+    Ok(stdout)
+}
+
+/// What `helm template` is given for one chart (`render: helm-external`).
+#[derive(Debug, Clone)]
+pub struct HelmTemplate {
+    /// The chart's folder in the revision ("" for its top), for the command shown in errors.
+    pub root: String,
+    /// The chart's files, relative to its folder.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// `.Release.Name`.
+    pub release: String,
+    /// `--namespace`.
+    pub namespace: String,
+    /// The user values, one YAML document, passed as a `--values` file (never on the
+    /// command line: they may hold secrets).
+    pub values: String,
+    /// `--kube-version`.
+    pub kube_version: Option<String>,
+    /// `--api-versions`, each.
+    pub api_versions: Vec<String>,
+}
+
+impl HelmTemplate {
+    /// The arguments, with the chart at `chart` and the values file at `values`.
+    pub fn args(&self, chart: &Path, values: &Path) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "template".into(),
+            self.release.clone().into(),
+            chart.into(),
+            "--namespace".into(),
+            self.namespace.clone().into(),
+            "--include-crds".into(),
+            "--skip-tests".into(),
+            "--values".into(),
+            values.into(),
+        ];
+        if let Some(v) = &self.kube_version {
+            args.push("--kube-version".into());
+            args.push(v.clone().into());
+        }
+        for v in &self.api_versions {
+            args.push("--api-versions".into());
+            args.push(v.clone().into());
+        }
+        args
+    }
+
+    /// The command as errors show it: the chart's folder in the revision, the API versions
+    /// counted rather than listed.
+    pub fn shown(&self) -> String {
+        let mut shown = format!(
+            "{HELM} template {} {} --namespace {} --include-crds --skip-tests --values <the merged values>",
+            self.release,
+            if self.root.is_empty() { "." } else { &self.root },
+            self.namespace
+        );
+        if let Some(v) = &self.kube_version {
+            shown.push_str(&format!(" --kube-version {v}"));
+        }
+        if !self.api_versions.is_empty() {
+            shown.push_str(&format!(
+                " --api-versions ({} of them)",
+                self.api_versions.len()
+            ));
+        }
+        shown
+    }
+}
+
+/// The program `render: helm-external` runs.
+pub const HELM: &str = "helm";
+
+/// Runs the node's `helm template` on one chart: writes its files and the values under a
+/// folder of its own in `base` (0700, files 0600), runs helm there within `timeout`,
+/// removes the folder, and returns helm's output.
+pub fn helm_template(
+    base: &Path,
+    chart: &HelmTemplate,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, ExternalError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if !std::env::split_paths(&path).any(|d| is_executable(&d.join(HELM))) {
+        return Err(ExternalError::NoHelm {
+            path: path.to_string_lossy().into_owned(),
+        });
+    }
+    let work = WorkDir::new(base)?;
+    let top = work.0.join("chart");
+    for (name, bytes) in &chart.files {
+        // Paths come from the Git tree or a folder walk, which have no `..`; refuse anyway.
+        if name.split('/').any(|p| p == ".." || p.is_empty()) {
+            continue;
+        }
+        write_private(&top.join(name), bytes)?;
+    }
+    let values = work.0.join("values.yaml");
+    write_private(&values, chart.values.as_bytes())?;
+    let shown_root = if chart.root.is_empty() {
+        "."
+    } else {
+        &chart.root
+    };
+    let chart_prefix = format!("{}", top.display());
+    let work_prefix = format!("{}/", work.0.display());
+    run_program(
+        HELM,
+        &chart.args(Path::new("chart"), Path::new("values.yaml")),
+        &work.0,
+        &chart.shown(),
+        timeout,
+        &[(&chart_prefix, shown_root), (&work_prefix, "")],
+    )
+}
+
+/// A private folder under the runtime folder, removed when dropped.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new(base: &Path) -> Result<WorkDir, ExternalError> {
+        use std::os::unix::fs::DirBuilderExt;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let write_err = |path: &Path| {
+            let path = path.to_owned();
+            move |cause| ExternalError::Write { path, cause }
+        };
+        std::fs::create_dir_all(base).map_err(write_err(base))?;
+        let dir = base.join(format!(
+            "helm-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        // A leftover of an earlier process with the same id.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(write_err(&dir))?;
+        Ok(WorkDir(dir))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes a file only its owner can read, making its folders.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ExternalError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let write_err = |path: &Path| {
+        let path = path.to_owned();
+        move |cause| ExternalError::Write { path, cause }
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(write_err(parent))?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(write_err(path))
 }
 
 fn find_program() -> Result<(&'static str, &'static [&'static str]), ExternalError> {
@@ -262,5 +458,65 @@ mod tests {
         assert!(!base.join("one").exists());
         assert!(base.join("two/apps/cm.yaml").exists());
         std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_work_folder_is_private_and_goes_when_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("plumb-helm-work-{}", std::process::id()));
+        let work = WorkDir::new(&base).unwrap();
+        let file = work.0.join("chart/templates/a.yaml");
+        write_private(&file, b"a: 1\n").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&work.0), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(std::fs::read(&file).unwrap(), b"a: 1\n");
+        let dir = work.0.clone();
+        drop(work);
+        assert!(!dir.exists());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn helm_template_is_given_the_values_as_a_file() {
+        let chart = HelmTemplate {
+            root: "apps/web".into(),
+            files: Vec::new(),
+            release: "web".into(),
+            namespace: "shop".into(),
+            values: "password: hunter2\n".into(),
+            kube_version: Some("v1.31.0".into()),
+            api_versions: vec!["a/v1".into(), "b/v1".into()],
+        };
+        let args: Vec<String> = chart
+            .args(Path::new("chart"), Path::new("values.yaml"))
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "template",
+                "web",
+                "chart",
+                "--namespace",
+                "shop",
+                "--include-crds",
+                "--skip-tests",
+                "--values",
+                "values.yaml",
+                "--kube-version",
+                "v1.31.0",
+                "--api-versions",
+                "a/v1",
+                "--api-versions",
+                "b/v1"
+            ]
+        );
+        assert!(!args.iter().any(|a| a.contains("hunter2")));
+        assert_eq!(
+            chart.shown(),
+            "helm template web apps/web --namespace shop --include-crds --skip-tests --values <the merged values> --kube-version v1.31.0 --api-versions (2 of them)"
+        );
     }
 }

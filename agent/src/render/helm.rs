@@ -37,6 +37,18 @@ pub struct ChartSettings {
     /// `genCA`, …) with [`chart_seed`], so that the same chart and values render the same
     /// objects on every cycle and node.
     pub key: [u8; 32],
+    /// `render: helm-external`: the node's `helm template` renders the chart instead of
+    /// the built-in engine.
+    pub external: Option<ExternalHelm>,
+}
+
+/// Where and how long the node's `helm template` runs.
+#[derive(Debug, Clone)]
+pub struct ExternalHelm {
+    /// The runtime folder, where each render writes its chart and values and removes them.
+    pub base: std::path::PathBuf,
+    /// The sync's timeout.
+    pub timeout: std::time::Duration,
 }
 
 impl ChartSettings {
@@ -56,6 +68,7 @@ impl ChartSettings {
             api_versions: Vec::new(),
             cluster: None,
             key,
+            external: None,
         }
     }
 }
@@ -126,6 +139,9 @@ pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
             data,
         });
     }
+    if let Some(external) = &settings.external {
+        return build_external(root, files, settings, external);
+    }
     let settings = settings.clone();
     let seed = chart_seed(&settings.key, &settings.release, root);
     let what = if root.is_empty() {
@@ -191,27 +207,10 @@ fn render_files(
     seed: helm_template::Seed,
 ) -> Result<Vec<(String, String)>, String> {
     let mut chart = chart::load_memory(files, what).map_err(|e| e.to_string())?;
-    if !settings.values_files.is_empty() {
-        // Flux's valuesFiles: these files instead of the chart's values.yaml.
-        let mut defaults = TemplateValue::empty_map();
-        for (path, text) in &settings.values_files {
-            let layer =
-                helm_template::helm::values_from_yaml(text).map_err(|e| format!("{path}: {e}"))?;
-            defaults = merge(defaults, layer);
-        }
+    if let Some(defaults) = replaced_defaults(settings)? {
         chart.values = defaults;
     }
-    let mut values = TemplateValue::empty_map();
-    for layer in &settings.values {
-        let layer = match layer {
-            ValuesLayer::Yaml { origin, text } => {
-                helm_template::helm::values_from_yaml(text).map_err(|e| format!("{origin}: {e}"))?
-            }
-            ValuesLayer::At { path, value } => at_path(path, TemplateValue::str(value)),
-            ValuesLayer::Json(v) => template_value(v),
-        };
-        values = merge(values, layer);
-    }
+    let values = user_values(settings)?;
     let mut options = chart::Options::new(&settings.release, &settings.namespace);
     options.values = values;
     options.seed = seed;
@@ -246,6 +245,226 @@ fn render_files(
         out.push((hook.source, hook.text));
     }
     Ok(out)
+}
+
+/// Flux's `valuesFiles`, merged: the chart's values.yaml instead of its own; None without them.
+fn replaced_defaults(settings: &ChartSettings) -> Result<Option<TemplateValue>, String> {
+    if settings.values_files.is_empty() {
+        return Ok(None);
+    }
+    let mut defaults = TemplateValue::empty_map();
+    for (path, text) in &settings.values_files {
+        let layer =
+            helm_template::helm::values_from_yaml(text).map_err(|e| format!("{path}: {e}"))?;
+        defaults = merge(defaults, layer);
+    }
+    Ok(Some(defaults))
+}
+
+/// The user values, every layer merged in order: what Helm coalesces over the chart's
+/// values (`helm template --values`).
+fn user_values(settings: &ChartSettings) -> Result<TemplateValue, String> {
+    let mut values = TemplateValue::empty_map();
+    for layer in &settings.values {
+        let layer = match layer {
+            ValuesLayer::Yaml { origin, text } => {
+                helm_template::helm::values_from_yaml(text).map_err(|e| format!("{origin}: {e}"))?
+            }
+            ValuesLayer::At { path, value } => at_path(path, TemplateValue::str(value)),
+            ValuesLayer::Json(v) => template_value(v),
+        };
+        values = merge(values, layer);
+    }
+    Ok(values)
+}
+
+/// Values as a YAML document Helm reads back to the same values (Helm's own `toYaml`).
+fn values_yaml(values: &TemplateValue, what: &str) -> Result<String, String> {
+    helm_template::funcs::codec::to_yaml(values)
+        .map(|text| format!("{text}\n"))
+        .ok_or_else(|| format!("{what} cannot be written as YAML for helm"))
+}
+
+/// `.Capabilities` as `helm template` is told them: the version (the sync's, else the
+/// cluster's; None: Helm's default) and the API versions added to Helm's defaults.
+fn external_capabilities(settings: &ChartSettings) -> (Option<String>, Vec<String>) {
+    let kube_version = settings
+        .kube_version
+        .as_ref()
+        .map(|v| {
+            if v.starts_with('v') {
+                v.clone()
+            } else {
+                format!("v{v}")
+            }
+        })
+        .or_else(|| settings.cluster.as_ref().map(|c| c.kube_version.clone()));
+    let mut api_versions = settings
+        .cluster
+        .as_ref()
+        .map(|c| c.api_versions.clone())
+        .unwrap_or_default();
+    for v in &settings.api_versions {
+        if !api_versions.contains(v) {
+            api_versions.push(v.clone());
+        }
+    }
+    (kube_version, api_versions)
+}
+
+/// What `helm template` gets for the chart in `root`: its files (values.yaml replaced by
+/// the merged `valuesFiles`, as the built-in path replaces it), the merged user values, the
+/// release and capabilities.
+fn helm_template_input(
+    root: &str,
+    files: Vec<chart::File>,
+    settings: &ChartSettings,
+) -> Result<super::external::HelmTemplate, String> {
+    let mut files: Vec<(String, Vec<u8>)> = files.into_iter().map(|f| (f.name, f.data)).collect();
+    if let Some(defaults) = replaced_defaults(settings)? {
+        files.retain(|(name, _)| name != "values.yaml");
+        files.push((
+            "values.yaml".to_owned(),
+            values_yaml(&defaults, "the merged valuesFiles")?.into_bytes(),
+        ));
+    }
+    let values = values_yaml(&user_values(settings)?, "the merged values")?;
+    let (kube_version, api_versions) = external_capabilities(settings);
+    Ok(super::external::HelmTemplate {
+        root: root.to_owned(),
+        files,
+        release: settings.release.clone(),
+        namespace: settings.namespace.clone(),
+        values,
+        kube_version,
+        api_versions,
+    })
+}
+
+/// A hash of everything a `helm template` run is given.
+fn input_hash(input: &super::external::HelmTemplate) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut field = |bytes: &[u8]| {
+        ctx.update(&(bytes.len() as u64).to_le_bytes());
+        ctx.update(bytes);
+    };
+    field(input.root.as_bytes());
+    field(input.release.as_bytes());
+    field(input.namespace.as_bytes());
+    field(input.values.as_bytes());
+    field(input.kube_version.as_deref().unwrap_or("\0none").as_bytes());
+    for v in &input.api_versions {
+        field(v.as_bytes());
+    }
+    for (name, bytes) in &input.files {
+        field(name.as_bytes());
+        field(bytes);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// Each chart's last `helm template` output in this process, with the hash of its input:
+/// while nothing the chart is given changes, helm is not run again (helm's generated values
+/// are random, and would otherwise change on every cycle).
+type Kept = BTreeMap<(String, String, String), ([u8; 32], Vec<u8>)>;
+static KEPT: std::sync::Mutex<Kept> = std::sync::Mutex::new(BTreeMap::new());
+
+/// Renders the chart in `root` with the node's `helm template` (`render: helm-external`).
+fn build_external(
+    root: &str,
+    files: Vec<chart::File>,
+    settings: &ChartSettings,
+    external: &ExternalHelm,
+) -> Rendered {
+    let at = |message: String| {
+        vec![RenderError::Kustomize {
+            at: chart_file(root),
+            message,
+        }]
+    };
+    let input = helm_template_input(root, files, settings).map_err(at)?;
+    let hash = input_hash(&input);
+    let slot = (
+        settings.release.clone(),
+        settings.namespace.clone(),
+        root.to_owned(),
+    );
+    let kept = KEPT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&slot)
+        .filter(|(h, _)| *h == hash)
+        .map(|(_, out)| out.clone());
+    let output = match kept {
+        Some(output) => output,
+        None => {
+            let output = super::external::helm_template(&external.base, &input, external.timeout)
+                .map_err(|e| at(e.to_string()))?;
+            KEPT.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(slot, (hash, output.clone()));
+            output
+        }
+    };
+    let text = String::from_utf8(output).map_err(|_| {
+        at(format!(
+            "`{}` printed text that is not UTF-8",
+            input.shown()
+        ))
+    })?;
+    let mut manifests = Vec::new();
+    let mut errors = Vec::new();
+    for (source, chunk) in split_sources(&text) {
+        let file = File {
+            path: match source {
+                Some(source) => revision_path(root, &source),
+                None => format!(
+                    "{} (helm template)",
+                    if root.is_empty() { "." } else { root }
+                ),
+            },
+            bytes: chunk.into_bytes(),
+        };
+        match parse_file(&file) {
+            Ok(mut found) => manifests.append(&mut found),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `helm template`'s output cut at each `---` followed by `# Source: <template>`: the
+/// template (None before the first) and its documents.
+fn split_sources(text: &str) -> Vec<(Option<String>, String)> {
+    let mut out: Vec<(Option<String>, String)> = Vec::new();
+    let mut current: (Option<String>, String) = (None, String::new());
+    let mut lines = text.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        let source = lines
+            .peek()
+            .and_then(|next| next.trim_end().strip_prefix("# Source: "));
+        match source {
+            Some(source) if line.trim_end() == "---" => {
+                let source = source.to_owned();
+                lines.next();
+                let done = std::mem::replace(&mut current, (Some(source), String::new()));
+                if !done.1.trim().is_empty() {
+                    out.push(done);
+                }
+            }
+            _ => current.1.push_str(line),
+        }
+    }
+    if !current.1.trim().is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 /// Flux's `MergeMaps`: `over`'s maps merged into `base`'s key by key, anything else
@@ -301,4 +520,136 @@ pub fn chart_roots(selected: &[String]) -> Vec<String> {
         .filter(|p| is_chart_file(p))
         .map(|p| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ChartSettings {
+        let mut s = ChartSettings::defaults("web", "shop", [0; 32]);
+        s.values = vec![
+            ValuesLayer::Yaml {
+                origin: "a".into(),
+                text: "image: {tag: v1, repo: nginx}\nreplicas: 2\nlist: [1, 2]\ndrop: x\n".into(),
+            },
+            ValuesLayer::At {
+                path: "image.tag".into(),
+                value: "v2".into(),
+            },
+            ValuesLayer::Json(
+                serde_json::json!({"list": [3], "drop": null, "port": 8080, "on": "yes"}),
+            ),
+        ];
+        s
+    }
+
+    #[test]
+    fn the_values_helm_is_given_read_back_to_the_built_in_merge() {
+        let merged = user_values(&settings()).unwrap();
+        let text = values_yaml(&merged, "values").unwrap();
+        let back = helm_template::helm::values_from_yaml(&text).unwrap();
+        let json = |v: &TemplateValue| helm_template::funcs::codec::to_yaml(v).unwrap();
+        assert_eq!(json(&back), json(&merged), "{text}");
+        // Maps merged key by key, lists replaced, null kept (it deletes a chart default).
+        assert!(text.contains("tag: v2"), "{text}");
+        assert!(text.contains("repo: nginx"), "{text}");
+        assert!(text.contains("list:\n- 3\n"), "{text}");
+        assert!(text.contains("drop: null"), "{text}");
+        // A string that reads as a YAML 1.1 boolean stays a string.
+        assert!(
+            text.contains("\"on\": \"yes\"") || text.contains("on: \"yes\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn helm_is_told_the_sync_s_capabilities_over_the_cluster_s() {
+        let mut s = settings();
+        assert_eq!(external_capabilities(&s), (None, vec![]));
+        s.cluster = Some(ClusterCapabilities {
+            kube_version: "v1.31.4+k3s1".into(),
+            api_versions: vec!["v1".into(), "apps/v1".into()],
+        });
+        s.api_versions = vec!["apps/v1".into(), "monitoring.coreos.com/v1".into()];
+        assert_eq!(
+            external_capabilities(&s),
+            (
+                Some("v1.31.4+k3s1".into()),
+                vec![
+                    "v1".into(),
+                    "apps/v1".into(),
+                    "monitoring.coreos.com/v1".into()
+                ]
+            )
+        );
+        s.kube_version = Some("1.30.0".into());
+        assert_eq!(external_capabilities(&s).0.as_deref(), Some("v1.30.0"));
+    }
+
+    #[test]
+    fn values_files_replace_the_copied_values_yaml() {
+        let mut s = settings();
+        s.values_files = vec![
+            ("env/a.yaml".into(), "color: red\nsize: s\n".into()),
+            ("env/b.yaml".into(), "color: blue\n".into()),
+        ];
+        let files = vec![
+            chart::File {
+                name: "Chart.yaml".into(),
+                data: b"name: web\n".to_vec(),
+            },
+            chart::File {
+                name: "values.yaml".into(),
+                data: b"color: green\nweight: 1\n".to_vec(),
+            },
+        ];
+        let input = helm_template_input("apps/web", files, &s).unwrap();
+        let values: Vec<_> = input
+            .files
+            .iter()
+            .filter(|(n, _)| n == "values.yaml")
+            .collect();
+        assert_eq!(values.len(), 1);
+        assert_eq!(
+            String::from_utf8_lossy(&values[0].1),
+            "color: blue\nsize: s\n"
+        );
+        assert_eq!(input.release, "web");
+        assert_eq!(input.namespace, "shop");
+        assert!(input
+            .shown()
+            .contains("helm template web apps/web --namespace shop"));
+        assert_ne!(
+            input_hash(&input),
+            input_hash(&super::super::external::HelmTemplate {
+                values: "x: 1\n".into(),
+                ..input.clone()
+            })
+        );
+    }
+
+    #[test]
+    fn helm_output_is_cut_at_each_template() {
+        let out = "---\n# Source: web/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\n---\n# Source: web/templates/b.yaml\na: 1\n---\nb: 2\n---\n# Source: web/crds/c.yaml\nc: 3\n";
+        assert_eq!(
+            split_sources(out),
+            vec![
+                (
+                    Some("web/templates/a.yaml".into()),
+                    "apiVersion: v1\nkind: ConfigMap\n".into()
+                ),
+                (
+                    Some("web/templates/b.yaml".into()),
+                    "a: 1\n---\nb: 2\n".into()
+                ),
+                (Some("web/crds/c.yaml".into()), "c: 3\n".into()),
+            ]
+        );
+        assert_eq!(split_sources(""), vec![]);
+        assert_eq!(
+            revision_path("apps/web", "web/templates/a.yaml"),
+            "apps/web/templates/a.yaml"
+        );
+    }
 }
