@@ -257,9 +257,13 @@ fn bad_verb(out: &mut String, v: &Value, verb: char) {
 }
 
 fn format_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usize) {
+    if depth > crate::value::MAX_VALUE_DEPTH {
+        out.push_str("...");
+        return;
+    }
     if spec.sharp_v {
         let mut s = String::new();
-        go_syntax(&mut s, v, depth == 0);
+        go_syntax(&mut s, v, depth == 0, depth);
         pad(out, &s, spec);
         return;
     }
@@ -548,7 +552,11 @@ fn fixed_from_digits(digits: &str, point: i32) -> String {
 }
 
 /// Go's `%#v`: the value as Go source.
-fn go_syntax(out: &mut String, v: &Value, top: bool) {
+fn go_syntax(out: &mut String, v: &Value, top: bool, depth: usize) {
+    if depth > crate::value::MAX_VALUE_DEPTH {
+        out.push_str("...");
+        return;
+    }
     match v {
         Value::Nil => out.push_str(if top { "<nil>" } else { "interface {}(nil)" }),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -564,7 +572,7 @@ fn go_syntax(out: &mut String, v: &Value, top: bool) {
                 if n > 0 {
                     out.push_str(", ");
                 }
-                go_syntax(out, item, false);
+                go_syntax(out, item, false, depth + 1);
             }
             out.push('}');
         }
@@ -578,9 +586,9 @@ fn go_syntax(out: &mut String, v: &Value, top: bool) {
                 out.push_str(&quote(k));
                 out.push(':');
                 if m.kind == MapKind::String {
-                    go_syntax(out, item, true);
+                    go_syntax(out, item, true, depth + 1);
                 } else {
-                    go_syntax(out, item, false);
+                    go_syntax(out, item, false, depth + 1);
                 }
             }
             out.push('}');

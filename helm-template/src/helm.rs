@@ -446,7 +446,7 @@ pub fn values_from_yaml(text: &str) -> Result<Value, Error> {
     Ok(match v {
         Value::Map(m) => Value::Map(Map {
             kind: MapKind::ChartValues,
-            entries: m.entries,
+            entries: m.entries.clone(),
         }),
         Value::Nil => Value::Map(Map {
             kind: MapKind::ChartValues,

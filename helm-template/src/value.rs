@@ -10,6 +10,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
+/// How deep the functions that walk a value (printing, encoding, copying, comparing) go.
+/// Go grows its stack for any depth; a template can build a list nested 100,000 deep in a
+/// loop, and walking that on a fixed stack would abort the process, so past this depth
+/// the walks stop (printing writes `...`, encoders fail as on a cycle).
+pub const MAX_VALUE_DEPTH: usize = 1000;
+
 /// A template value.
 #[derive(Clone)]
 pub enum Value {
@@ -233,6 +239,18 @@ impl Value {
 
     /// Go's `reflect.DeepEqual` on template values: equal types and equal contents.
     pub fn deep_equal(&self, other: &Value) -> bool {
+        self.deep_equal_at(other, 0)
+    }
+
+    fn deep_equal_at(&self, other: &Value, depth: usize) -> bool {
+        if depth > MAX_VALUE_DEPTH {
+            // Past the depth a fixed stack allows, only the same value is equal.
+            return match (self, other) {
+                (Value::List(x), Value::List(y)) => Rc::ptr_eq(&x.items, &y.items),
+                (Value::Map(x), Value::Map(y)) => x.ptr_eq(y),
+                _ => false,
+            };
+        }
         match (self, other) {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -246,7 +264,7 @@ impl Value {
                     && x.items
                         .iter()
                         .zip(y.items.iter())
-                        .all(|(p, q)| p.deep_equal(q))
+                        .all(|(p, q)| p.deep_equal_at(q, depth + 1))
             }
             (Value::Map(x), Value::Map(y)) => {
                 if x.kind != y.kind {
@@ -258,7 +276,7 @@ impl Value {
                 let (x, y) = (x.entries.borrow(), y.entries.borrow());
                 x.len() == y.len()
                     && x.iter()
-                        .all(|(k, v)| y.get(k).is_some_and(|w| v.deep_equal(w)))
+                        .all(|(k, v)| y.get(k).is_some_and(|w| v.deep_equal_at(w, depth + 1)))
             }
             (Value::Object(x), Value::Object(y)) => {
                 Rc::ptr_eq(x, y) || x.type_name() == y.type_name() && x.print() == y.print()
@@ -278,12 +296,20 @@ impl Value {
         }
     }
 
-    /// A copy that shares nothing mutable with the original (Sprig's `deepCopy`).
+    /// A copy that shares nothing mutable with the original (Sprig's `deepCopy`), down to
+    /// [`MAX_VALUE_DEPTH`]; below that, the original's values are shared.
     pub fn deep_copy(&self) -> Value {
+        self.deep_copy_at(0)
+    }
+
+    fn deep_copy_at(&self, depth: usize) -> Value {
+        if depth > MAX_VALUE_DEPTH {
+            return self.clone();
+        }
         match self {
             Value::List(l) => Value::List(List {
                 kind: l.kind,
-                items: Rc::new(l.items.iter().map(Value::deep_copy).collect()),
+                items: Rc::new(l.items.iter().map(|v| v.deep_copy_at(depth + 1)).collect()),
             }),
             Value::Map(m) => Value::Map(Map {
                 kind: m.kind,
@@ -291,7 +317,7 @@ impl Value {
                     m.entries
                         .borrow()
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.deep_copy()))
+                        .map(|(k, v)| (k.clone(), v.deep_copy_at(depth + 1)))
                         .collect(),
                 )),
             }),
@@ -334,6 +360,45 @@ impl Value {
                 Value::map(out)
             }
             Y::Tagged(t) => Value::from_yaml_value(&t.value, floats),
+        }
+    }
+}
+
+// Values nested deeper than the stack allows (a template can build them in a loop) must
+// still be freed: the last owner of a list or map takes its children out and frees them
+// from a heap stack, so dropping never recurses more than one level.
+impl Drop for List {
+    fn drop(&mut self) {
+        if let Some(items) = Rc::get_mut(&mut self.items) {
+            let mut pending: Vec<Value> = std::mem::take(items);
+            free_iteratively(&mut pending);
+        }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        if let Some(entries) = Rc::get_mut(&mut self.entries) {
+            let mut pending: Vec<Value> = std::mem::take(entries.get_mut()).into_values().collect();
+            free_iteratively(&mut pending);
+        }
+    }
+}
+
+fn free_iteratively(pending: &mut Vec<Value>) {
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::List(mut l) => {
+                if let Some(items) = Rc::get_mut(&mut l.items) {
+                    pending.append(items);
+                }
+            }
+            Value::Map(mut m) => {
+                if let Some(entries) = Rc::get_mut(&mut m.entries) {
+                    pending.extend(std::mem::take(entries.get_mut()).into_values());
+                }
+            }
+            _ => {}
         }
     }
 }

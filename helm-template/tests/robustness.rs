@@ -125,3 +125,64 @@ fn broken_templates_fail_without_a_panic() {
         panics[0]
     );
 }
+
+/// A template can build a value nested 100,000 deep in a loop. Walking it (printing,
+/// encoding, copying, comparing, merging) and freeing it must not overflow the stack,
+/// which would abort the process rather than fail the render.
+#[test]
+fn values_nested_past_the_stack_are_walked_and_freed_without_overflow() {
+    let build_list = "{{ $x := list }}{{ range until 100000 }}{{ $x = list $x }}{{ end }}";
+    let build_dict = "{{ $x := dict }}{{ range until 100000 }}{{ $x = dict \"a\" $x }}{{ end }}";
+    let uses = [
+        "{{ toYaml $x | len }}",
+        "{{ toJson $x | len }}",
+        "{{ toToml $x | len }}",
+        "{{ toString $x | len }}",
+        "{{ printf \"%v %#v\" $x $x | len }}",
+        "{{ deepCopy $x | len }}",
+        "{{ deepEqual $x $x }}",
+        "{{ merge (dict) (dict \"k\" $x) | len }}",
+        "{{ mergeOverwrite (dict) (dict \"k\" $x) | len }}",
+        "{{ $x }}",
+        "",
+    ];
+    let outcome = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let mut rendered = 0;
+            for build in [build_list, build_dict] {
+                for used in uses {
+                    if render(&format!("{build}{used}")) {
+                        rendered += 1;
+                    }
+                }
+            }
+            rendered
+        })
+        .expect("a thread")
+        .join()
+        .expect("the render thread");
+    assert_eq!(
+        outcome,
+        2 * uses.len(),
+        "every render returned (an error is fine)"
+    );
+}
+
+/// A values file nested deeper than any real one is refused, not parsed into a stack
+/// overflow (on a test thread's default 2 MiB stack).
+#[test]
+fn values_files_nested_too_deep_are_an_error() {
+    let flow = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let mut block = String::new();
+    for i in 0..600 {
+        block.push_str(&" ".repeat(i));
+        block.push_str("a:\n");
+    }
+    for text in [flow, block] {
+        let e = helm::values_from_yaml(&text).expect_err("too deep");
+        assert!(e.to_string().contains("exceeded max depth"), "{e}");
+    }
+    let fine = format!("a: {}1{}\n", "[".repeat(100), "]".repeat(100));
+    assert!(helm::values_from_yaml(&fine).is_ok());
+}

@@ -390,7 +390,7 @@ fn rec_all_tpls(
         Some(Value::Map(pv)) => match values::table_at(pv, c.name()) {
             Some(t) => Value::Map(Map {
                 kind: MapKind::ChartValues,
-                entries: t.entries,
+                entries: t.entries.clone(),
             }),
             None => Value::Map(Map {
                 kind: MapKind::ChartValues,

@@ -222,7 +222,7 @@ fn v3_string(s: &str) -> Node {
 
 /// The document go-yaml v2 writes for the JSON of `v`.
 fn v2_node(v: &Value, depth: usize) -> Result<Node, String> {
-    if depth > 10000 {
+    if depth > crate::value::MAX_VALUE_DEPTH {
         return Err("json: unsupported value: encountered a cycle".into());
     }
     let plain = |s: String| Ok(Node::Scalar(s, Style::Plain));
@@ -261,7 +261,7 @@ fn v2_node(v: &Value, depth: usize) -> Result<Node, String> {
 /// The document go-yaml v3 writes for `v` itself.
 fn v3_node(v: &Value, depth: usize) -> Node {
     let plain = |s: String| Node::Scalar(s, Style::Plain);
-    if depth > 10000 {
+    if depth > crate::value::MAX_VALUE_DEPTH {
         return plain("null".into());
     }
     match v {

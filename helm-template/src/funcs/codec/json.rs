@@ -68,7 +68,7 @@ fn write_value(
     depth: usize,
     nesting: usize,
 ) -> Result<(), String> {
-    if nesting > 1000 {
+    if nesting > crate::value::MAX_VALUE_DEPTH {
         return Err("json: unsupported value: encountered a cycle".into());
     }
     match v {
@@ -192,7 +192,7 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> PResult<Value> {
-        if depth > 10000 {
+        if depth > crate::value::MAX_VALUE_DEPTH {
             return Err("exceeded max depth".into());
         }
         self.ws();

@@ -29,6 +29,11 @@ pub struct Loader {
 
 type R<T> = Result<T, String>;
 
+/// How deep collections may nest. go-yaml allows 10,000 and grows its stack; no values file
+/// nests past a few dozen, and every later step (coalescing, templates, printing) recurses
+/// over the same depth on a fixed stack.
+const MAX_DEPTH: usize = 256;
+
 fn blank(c: Option<char>) -> bool {
     matches!(c, None | Some(' ' | '\t' | '\n' | '\r'))
 }
@@ -227,7 +232,7 @@ impl Loader {
     /// lets a sequence start at the parent's own column (a mapping value).
     fn block_node(&mut self, parent: i64, indentless: bool) -> R<Rc<YNode>> {
         self.depth += 1;
-        if self.depth > 5000 {
+        if self.depth > MAX_DEPTH {
             return Err("yaml: exceeded max depth".into());
         }
         let r = self.block_node_inner(parent, indentless);
@@ -775,7 +780,7 @@ impl Loader {
 
     fn flow_node(&mut self) -> R<Rc<YNode>> {
         self.depth += 1;
-        if self.depth > 5000 {
+        if self.depth > MAX_DEPTH {
             return Err("yaml: exceeded max depth".into());
         }
         let r = self.flow_node_inner();

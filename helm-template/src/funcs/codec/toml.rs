@@ -112,7 +112,7 @@ impl Enc {
     }
 
     fn encode(&mut self, key: &[String], v: &Value, depth: usize) -> Result<(), String> {
-        if depth > 1000 {
+        if depth > crate::value::MAX_VALUE_DEPTH {
             return Err("toml: nesting too deep".into());
         }
         match plain(v) {
@@ -150,7 +150,7 @@ impl Enc {
     }
 
     fn element(&mut self, v: &Value, depth: usize) -> Result<(), String> {
-        if depth > 1000 {
+        if depth > crate::value::MAX_VALUE_DEPTH {
             return Err("toml: nesting too deep".into());
         }
         match plain(v) {
