@@ -173,7 +173,7 @@ fn values_nested_past_the_stack_are_walked_and_freed_without_overflow() {
 /// overflow (on a test thread's default 2 MiB stack).
 #[test]
 fn values_files_nested_too_deep_are_an_error() {
-    let flow = format!("a: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let flow = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     let mut block = String::new();
     for i in 0..600 {
         block.push_str(&" ".repeat(i));

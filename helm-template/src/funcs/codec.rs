@@ -622,6 +622,24 @@ fn go_repr(v: &GoY) -> String {
     }
 }
 
+/// Whether brackets and braces (quoted or not: an upper bound) nest past the loader's depth.
+fn may_nest_deeply(text: &str) -> bool {
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > load::MAX_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// The libyaml problem behind a syntax error, worded as go-yaml words it ("yaml: line N: …").
 fn syntax_error(text: &str) -> Option<String> {
     let err = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text).err()?;
@@ -703,8 +721,12 @@ fn syntax_error(text: &str) -> Option<String> {
 /// Errors carry sigs.k8s.io/yaml's prefix.
 fn yaml_to_json_value(text: &str) -> Result<Value, String> {
     let wrap = |e: String| format!("error converting YAML to JSON: {e}");
-    if let Some(e) = syntax_error(text) {
-        return Err(wrap(e));
+    // libyaml takes time quadratic in the depth of flow collections: text that may nest
+    // deeper than our loader allows goes to the loader alone, which refuses it at once.
+    if !may_nest_deeply(text) {
+        if let Some(e) = syntax_error(text) {
+            return Err(wrap(e));
+        }
     }
     let mut loader = load::Loader::new(text);
     let root = loader.document().map_err(wrap)?;

@@ -32,7 +32,7 @@ type R<T> = Result<T, String>;
 /// How deep collections may nest. go-yaml allows 10,000 and grows its stack; no values file
 /// nests past a few dozen, and every later step (coalescing, templates, printing) recurses
 /// over the same depth on a fixed stack.
-const MAX_DEPTH: usize = 256;
+pub(super) const MAX_DEPTH: usize = 256;
 
 fn blank(c: Option<char>) -> bool {
     matches!(c, None | Some(' ' | '\t' | '\n' | '\r'))
