@@ -971,3 +971,126 @@ fn plumb_render_with_values_files_prints_what_helm_template_with_them_prints() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("holds no chart"), "{}", text(&out));
 }
+
+/// Copies the `gizmos` chart to `manifests/gizmos` with a CRD group of the test's own (CRDs
+/// are cluster-wide); returns the chart's folder and the CRD's name.
+fn add_gizmos(f: &Fixture) -> (PathBuf, String) {
+    let dir = add_chart(f, "gizmos", "gizmos");
+    let group = format!("{}.plumb.test", f.sync);
+    for file in ["crds/gizmos.yaml", "templates/gizmo.yaml"] {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("GROUP", &group)).unwrap();
+    }
+    (dir, format!("gizmos.{group}"))
+}
+
+/// The chart's CRD gains a printer column.
+fn add_printer_column(dir: &Path) {
+    let path = dir.join("crds/gizmos.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace(
+            "      served: true\n",
+            "      served: true\n      additionalPrinterColumns:\n        - {name: Size, type: string, jsonPath: .spec.size}\n",
+        ),
+    )
+    .unwrap();
+}
+
+fn printer_columns(f: &Fixture, crd: &str) -> Value {
+    let live = f
+        .get("customresourcedefinition", crd)
+        .unwrap_or_else(|| panic!("CRD {crd} is not in the cluster"));
+    live["spec"]["versions"][0]["additionalPrinterColumns"].clone()
+}
+
+fn delete_crd(f: &Fixture, crd: &str) {
+    f.kubectl(&["delete", "crd", crd, "--ignore-not-found", "--wait=false"]);
+}
+
+/// The gizmos chart through three revisions: the first creates its CRD (crds/) and the
+/// Gizmo (templates/), the second adds a printer column to the CRD, the third drops the CRD
+/// from crds/; returns the printer columns live after the second.
+fn crd_revisions(f: &Fixture, dir: &Path, crd: &str) -> Value {
+    f.commit();
+    f.reconcile_ok();
+    assert!(printer_columns(f, crd).is_null());
+    let gizmo = format!("{}-gizmo", f.sync);
+    // As resource.group: every test's CRD is a `gizmo`.
+    assert!(f.get(crd, &gizmo).is_some(), "the Gizmo was not created");
+    add_printer_column(dir);
+    f.commit();
+    f.reconcile_ok();
+    let columns = printer_columns(f, crd);
+    // A cycle of the revision in force (drift) leaves it as the apply did.
+    f.reconcile_ok();
+    assert_eq!(printer_columns(f, crd), columns);
+    std::fs::remove_file(dir.join("crds/gizmos.yaml")).unwrap();
+    f.commit();
+    let out = f.reconcile_ok();
+    assert!(!out.contains("pruned") || out.contains("0 pruned"), "{out}");
+    assert!(
+        f.get("customresourcedefinition", crd).is_some(),
+        "the CRD that left crds/ was deleted"
+    );
+    assert!(f.get(crd, &gizmo).is_some(), "the Gizmo went with it");
+    // And no later cycle prunes it either.
+    f.reconcile_ok();
+    assert!(f.get("customresourcedefinition", crd).is_some());
+    columns
+}
+
+#[test]
+fn a_chart_crd_is_created_but_never_updated_nor_pruned_by_default() {
+    // A chart folder in a plain sync: crds: Create, as a helm sync's default.
+    let f = Fixture::new("helm-crd-create", "");
+    let (dir, crd) = add_gizmos(&f);
+    let columns = crd_revisions(&f, &dir, &crd);
+    assert!(
+        columns.is_null(),
+        "Create updated the existing CRD: {columns}"
+    );
+    delete_crd(&f, &crd);
+}
+
+#[test]
+fn a_chart_crd_is_updated_under_create_replace_and_never_pruned() {
+    let f = Fixture::new(
+        "helm-crd-replace",
+        "    helm:\n      chart: manifests/gizmos\n      crds: CreateReplace\n",
+    );
+    let (dir, crd) = add_gizmos(&f);
+    let columns = crd_revisions(&f, &dir, &crd);
+    assert_eq!(
+        columns[0]["name"], "Size",
+        "CreateReplace did not update the CRD: {columns}"
+    );
+    delete_crd(&f, &crd);
+}
+
+#[test]
+fn skip_creates_nothing_from_crds() {
+    let f = Fixture::new(
+        "helm-crd-skip",
+        "    helm:\n      chart: manifests/gizmos\n      crds: Skip\n",
+    );
+    let (dir, crd) = add_gizmos(&f);
+    // Without its CRD, the Gizmo could not be applied.
+    std::fs::remove_file(dir.join("templates/gizmo.yaml")).unwrap();
+    f.commit();
+    f.reconcile_ok();
+    assert!(
+        f.get("configmap", &format!("{}-gizmos", f.sync)).is_some(),
+        "the chart's templates are applied"
+    );
+    assert!(
+        f.get("customresourcedefinition", &crd).is_none(),
+        "Skip created the CRD"
+    );
+    // Nor on a cycle of the revision in force.
+    f.reconcile_ok();
+    assert!(f.get("customresourcedefinition", &crd).is_none());
+    assert_eq!(f.condition("Ready")["status"], "True");
+}

@@ -127,6 +127,9 @@ pub struct Validation {
 pub struct Created {
     /// In creation order.
     pub objects: Vec<(ApiResource, ObjectRef)>,
+    /// The Namespaces and CRDs of the revision the cluster already had (its one read of
+    /// each tells): what a chart's `Create` CRD policy leaves alone.
+    pub existing: BTreeSet<ObjectRef>,
 }
 
 /// Which kinds are namespaced, asked of the cluster, with an offline fallback
@@ -176,7 +179,8 @@ pub fn parallel<T: Sync, R: Send>(items: &[T], width: usize, f: impl Fn(&T) -> R
 }
 
 /// Creates the Namespaces and CRDs of the revision that the cluster lacks,
-/// and waits until those CRDs are Established. Existing ones are not touched.
+/// and waits until those CRDs are Established. Existing ones are not touched (they are
+/// noted in `created.existing`), nor chart CRDs their policy never creates.
 /// `created` lists what was created, also on failure, for [`undo_created`].
 pub fn create_missing_containers(
     client: &Client,
@@ -187,7 +191,7 @@ pub fn create_missing_containers(
         let key = m.key();
         let resource = match plan::stage_of(&key) {
             Stage::Namespaces => ApiResource::namespace(),
-            Stage::Crds => ApiResource::crd(),
+            Stage::Crds if plan::may_create(m.chart_crd) => ApiResource::crd(),
             _ => continue,
         };
         let result = client.get(&resource, None, &key.name).and_then(|live| {
@@ -206,7 +210,9 @@ pub fn create_missing_containers(
         });
         match result {
             Ok(true) => created.objects.push((resource, key)),
-            Ok(false) => {}
+            Ok(false) => {
+                created.existing.insert(key);
+            }
             Err(e) => return Err(object_failure(m, e.to_string())),
         }
     }
@@ -222,6 +228,17 @@ pub fn create_missing_containers(
         }
     }
     Ok(())
+}
+
+/// The objects of a revision a cycle leaves as they are: the chart CRDs whose policy
+/// neither creates nor updates them (`Skip`), or only creates them and the cluster has them
+/// (`Create`, `existing` from [`create_missing_containers`]'s reads).
+pub fn left_alone(manifests: &[Manifest], existing: &BTreeSet<ObjectRef>) -> BTreeSet<ObjectRef> {
+    manifests
+        .iter()
+        .filter(|m| !plan::applies(m.chart_crd, existing.contains(&m.key())))
+        .map(Manifest::key)
+        .collect()
 }
 
 /// Deletes what [`create_missing_containers`] created, newest first (validation failed).
@@ -679,6 +696,39 @@ pub fn managers_of(managed_fields: &Value, field: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chart_crds_are_left_alone_as_their_policy_says() {
+        use crate::render::helm::CrdPolicy;
+        let m = |name: &str, chart_crd| Manifest {
+            object: json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": name}}),
+            origin: Origin {
+                file: "f".into(),
+                document: 0,
+                line: 1,
+            },
+            kustomized: false,
+            chart_crd,
+        };
+        let revision = vec![
+            m("new-create", Some(CrdPolicy::Create)),
+            m("old-create", Some(CrdPolicy::Create)),
+            m("old-replace", Some(CrdPolicy::CreateReplace)),
+            m("new-skip", Some(CrdPolicy::Skip)),
+            m("old-skip", Some(CrdPolicy::Skip)),
+            m("old-template", None),
+        ];
+        let existing: BTreeSet<ObjectRef> = revision
+            .iter()
+            .map(Manifest::key)
+            .filter(|k| k.name.starts_with("old-"))
+            .collect();
+        let names: Vec<String> = left_alone(&revision, &existing)
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
+        assert_eq!(names, ["new-skip", "old-create", "old-skip"]);
+    }
 
     #[test]
     fn secret_values_are_taken_out_of_messages_in_every_shape() {

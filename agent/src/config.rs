@@ -224,6 +224,8 @@ pub struct Helm {
     pub kube_version: Option<String>,
     /// More `.Capabilities.APIVersions` than the cluster serves ("monitoring.coreos.com/v1").
     pub api_versions: Vec<String>,
+    /// What the CRDs of the chart's crds/ folder get (Flux's `crds`); default `Create`.
+    pub crds: crate::render::helm::CrdPolicy,
 }
 
 /// One `valuesFrom` entry.
@@ -601,6 +603,8 @@ struct RawHelm {
     kube_version: Option<String>,
     #[serde(default)]
     api_versions: Vec<String>,
+    #[serde(default)]
+    crds: crate::render::helm::CrdPolicy,
 }
 
 fn de_opt_release_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -653,6 +657,7 @@ impl RawHelm {
             values_from: self.values_from,
             kube_version: self.kube_version,
             api_versions: self.api_versions,
+            crds: self.crds,
         }
     }
 }
@@ -1435,12 +1440,31 @@ syncs:
         assert_eq!(helm.values_from[1].target_path.as_deref(), Some("a.b"));
         assert!(helm.values_from[1].optional);
         assert_eq!(helm.kube_version.as_deref(), Some("v1.31.0"));
+        for (text, policy) in [
+            ("Create", crate::render::helm::CrdPolicy::Create),
+            (
+                "CreateReplace",
+                crate::render::helm::CrdPolicy::CreateReplace,
+            ),
+            ("Skip", crate::render::helm::CrdPolicy::Skip),
+        ] {
+            let s = parse(&format!(
+                "{head}  - {{name: web, source: a, helm: {{chart: c, crds: {text}}}}}\n"
+            ))
+            .unwrap();
+            assert_eq!(s.syncs[0].helm.as_ref().unwrap().crds, policy);
+        }
         // Flux's default release name with a target namespace.
         let s = parse(&format!(
             "{head}  - {{name: web, source: a, helm: {{chart: c, targetNamespace: shop}}}}\n"
         ))
         .unwrap();
         assert_eq!(s.syncs[0].helm.as_ref().unwrap().release_name, "shop-web");
+        assert_eq!(
+            s.syncs[0].helm.as_ref().unwrap().crds,
+            crate::render::helm::CrdPolicy::Create,
+            "Create by default, as Flux installs"
+        );
         for (block, wanted) in [
             ("{chart: ../c}", "climbs out"),
             ("{values: {a: 1}}", "missing field `chart`"),
@@ -1450,7 +1474,7 @@ syncs:
                 "{chart: c, valuesFrom: [{kind: Pod, name: x}]}",
                 "unknown variant `Pod`",
             ),
-            ("{chart: c, crds: Skip}", "unknown field `crds`"),
+            ("{chart: c, crds: Replace}", "unknown variant `Replace`"),
         ] {
             let (line, _, msg) = error_at(&format!(
                 "{head}  - {{name: s, source: a, helm: {block}}}\n"

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::render::helm::CrdPolicy;
 use crate::render::ObjectRef;
 
 /// Apply stages, in order: each waits for the one before.
@@ -66,6 +67,45 @@ pub fn stages<T>(
         groups.entry(stage(&item)).or_default().push(item);
     }
     groups.into_iter().collect()
+}
+
+/// Whether a cycle may create an object the cluster lacks: every object but a chart's crds/
+/// CRD under `Skip`.
+pub fn may_create(chart_crd: Option<CrdPolicy>) -> bool {
+    chart_crd != Some(CrdPolicy::Skip)
+}
+
+/// Whether a cycle applies an object (`exists`: the cluster has it, as the cycle already
+/// learnt): every object but a chart's crds/ CRD that its policy leaves alone, `Skip`
+/// always, `Create` once it exists.
+pub fn applies(chart_crd: Option<CrdPolicy>, exists: bool) -> bool {
+    match chart_crd {
+        None | Some(CrdPolicy::CreateReplace) => true,
+        Some(CrdPolicy::Create) => !exists,
+        Some(CrdPolicy::Skip) => false,
+    }
+}
+
+/// What a drift check does with one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftCheck {
+    /// As for any object: compare it if it moved, recreate it if it is gone.
+    Compare,
+    /// Nothing: its policy leaves it as it is, and it is never drift.
+    Leave,
+    /// A `Create` CRD plumb recorded that the labelled list no longer shows: it is created
+    /// again only once a read says it is really gone (not just relabelled by someone).
+    ConfirmGone,
+}
+
+/// The drift check of one object, from its chart CRD policy, its live state and whether
+/// plumb recorded a fingerprint of it.
+pub fn drift_check(chart_crd: Option<CrdPolicy>, state: &LiveState, recorded: bool) -> DriftCheck {
+    match (chart_crd, state) {
+        (None | Some(CrdPolicy::CreateReplace), _) => DriftCheck::Compare,
+        (Some(CrdPolicy::Create), LiveState::Missing) if recorded => DriftCheck::ConfirmGone,
+        (Some(CrdPolicy::Create | CrdPolicy::Skip), _) => DriftCheck::Leave,
+    }
 }
 
 /// Annotations a controller writes on objects plumb applies, a moment after
@@ -229,6 +269,7 @@ mod tests {
                 line: 1,
             },
             kustomized: false,
+            chart_crd: None,
         };
         let hook = |mut m: Manifest, events: &str| {
             m.object["metadata"]["annotations"] = json!({ HELM_HOOK: events });
@@ -308,6 +349,54 @@ mod tests {
         );
         assert!(!can_skip(&h, Some(&h), None, Some(&fp)), "live is gone");
         assert!(!can_skip(&h, None, Some(&fp), Some(&fp)), "never applied");
+    }
+
+    #[test]
+    fn chart_crds_are_applied_as_their_policy_says() {
+        use CrdPolicy::*;
+        for exists in [false, true] {
+            assert!(applies(None, exists), "ordinary objects always");
+            assert!(applies(Some(CreateReplace), exists));
+            assert!(!applies(Some(Skip), exists));
+        }
+        assert!(applies(Some(Create), false), "created when missing");
+        assert!(!applies(Some(Create), true), "never updated once there");
+        assert!(may_create(None) && may_create(Some(Create)) && may_create(Some(CreateReplace)));
+        assert!(!may_create(Some(Skip)));
+    }
+
+    #[test]
+    fn drift_leaves_chart_crds_their_policy_does_not_update() {
+        use CrdPolicy::*;
+        use LiveState::*;
+        for state in [Unchanged, Moved, Missing] {
+            for recorded in [false, true] {
+                assert_eq!(drift_check(None, &state, recorded), DriftCheck::Compare);
+                assert_eq!(
+                    drift_check(Some(CreateReplace), &state, recorded),
+                    DriftCheck::Compare
+                );
+                assert_eq!(drift_check(Some(Skip), &state, recorded), DriftCheck::Leave);
+            }
+        }
+        assert_eq!(
+            drift_check(Some(Create), &Unchanged, true),
+            DriftCheck::Leave
+        );
+        assert_eq!(
+            drift_check(Some(Create), &Moved, true),
+            DriftCheck::Leave,
+            "edited in the cluster: neither drift nor corrected"
+        );
+        assert_eq!(
+            drift_check(Some(Create), &Missing, true),
+            DriftCheck::ConfirmGone
+        );
+        assert_eq!(
+            drift_check(Some(Create), &Missing, false),
+            DriftCheck::Leave,
+            "one plumb never created (someone else's) is not looked for"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::kube::{ApiResource, Client, Propagation};
-use crate::render::ObjectRef;
+use crate::render::{Manifest, ObjectRef};
 
 /// Label on the parent: the ApplySet's id.
 pub const ID_LABEL: &str = "applyset.kubernetes.io/id";
@@ -301,6 +301,21 @@ pub fn unmanaged<'a>(
         .collect()
 }
 
+/// The objects of a revision the inventory lists: all but the CRDs of charts' crds/ folders.
+/// Only inventory members are ever pruned, so such a CRD stays in the cluster when it
+/// leaves its chart (as Helm never deletes them: deleting a CRD deletes every resource of
+/// it), with no mark to carry past the revision it left in. Prune candidates are still
+/// taken against every object of the revision ([`prune_candidates`] with all keys), so a
+/// chart CRD an older inventory lists is dropped from it, never deleted, while the chart
+/// declares it.
+pub fn inventoried(manifests: &[Manifest]) -> BTreeSet<ObjectRef> {
+    manifests
+        .iter()
+        .filter(|m| m.chart_crd.is_none())
+        .map(Manifest::key)
+        .collect()
+}
+
 /// The next inventory: what the revision applied, plus candidates whose
 /// delete failed (tried again next time, never orphaned).
 pub fn next_inventory(applied: &BTreeSet<ObjectRef>, failed_deletes: &[ObjectRef]) -> Inventory {
@@ -512,6 +527,60 @@ mod tests {
             namespace: ns.into(),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn chart_crds_are_never_inventoried_nor_pruned() {
+        use crate::render::helm::CrdPolicy;
+        let m = |api: &str, kind: &str, name: &str, chart_crd| Manifest {
+            object: serde_json::json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}}),
+            origin: crate::render::Origin {
+                file: "f".into(),
+                document: 0,
+                line: 1,
+            },
+            kustomized: false,
+            chart_crd,
+        };
+        let crd = "apiextensions.k8s.io/v1";
+        let revision = vec![
+            m(
+                crd,
+                "CustomResourceDefinition",
+                "a.ex.com",
+                Some(CrdPolicy::Create),
+            ),
+            m(
+                crd,
+                "CustomResourceDefinition",
+                "b.ex.com",
+                Some(CrdPolicy::Skip),
+            ),
+            m(crd, "CustomResourceDefinition", "t.ex.com", None),
+            m("ex.com/v1", "A", "x", None),
+        ];
+        let crd_ref =
+            |name: &str| obj("apiextensions.k8s.io", "CustomResourceDefinition", "", name);
+        let listed = inventoried(&revision);
+        assert_eq!(
+            listed,
+            BTreeSet::from([crd_ref("t.ex.com"), obj("ex.com", "A", "", "x")]),
+            "a CRD from templates/ is an ordinary object"
+        );
+        // An older inventory that lists a chart CRD still in the chart: dropped, not pruned.
+        let all: BTreeSet<ObjectRef> = revision.iter().map(Manifest::key).collect();
+        let old = Inventory {
+            members: BTreeSet::from([crd_ref("a.ex.com"), crd_ref("gone.ex.com")]),
+        };
+        assert_eq!(prune_candidates(&old, &all), [crd_ref("gone.ex.com")]);
+        assert!(!next_inventory(&listed, &[])
+            .members
+            .contains(&crd_ref("a.ex.com")));
+        // Once the chart drops it, nothing lists it: no prune can ever pick it.
+        let next = next_inventory(&listed, &[]);
+        assert!(prune_candidates(&next, &BTreeSet::new())
+            .iter()
+            .all(|c| c.name != "a.ex.com" && c.name != "b.ex.com"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::config;
 use crate::config::Render;
 use crate::health::{self, Health};
 use crate::kube::{ApiResource, ApplyOptions, Client};
-use crate::plan::{self, LiveState};
+use crate::plan::{self, DriftCheck, LiveState};
 use crate::prune::{self, Inventory, PruneDecision};
 use crate::render::kustomize::{DirFs, MemFs};
 use crate::render::{self, external, File, Manifest, ObjectRef, OfflineScopes};
@@ -422,6 +422,7 @@ fn chart_settings(
     settings.values.push(ValuesLayer::Json(helm.values.clone()));
     settings.kube_version = helm.kube_version.clone();
     settings.api_versions = helm.api_versions.clone();
+    settings.crds = helm.crds;
     if errors.is_empty() {
         Ok(settings)
     } else {
@@ -489,6 +490,7 @@ fn external_output(
                 .into_iter()
                 .map(|m| Manifest {
                     kustomized: true,
+                    chart_crd: None,
                     ..m
                 })
                 .collect()
@@ -793,6 +795,13 @@ fn apply_cycle(
             return validation_failed(ctx, report, parent, inventory, memory, &created, failures)
         }
     };
+    // Chart CRDs their policy leaves as they are: neither validated nor applied.
+    let left = apply::left_alone(manifests, &created.existing);
+    report.unchanged += left.len();
+    let targets: Vec<Target> = targets
+        .into_iter()
+        .filter(|t| !left.contains(&t.manifest.key()))
+        .collect();
     let id = prune::applyset_id(&prune::parent_name(&ctx.sync.name), prune::SYSTEM_NAMESPACE);
     let resources: BTreeSet<ApiResource> = targets.iter().map(|t| t.resource.clone()).collect();
     // Every plumb-labelled object of these kinds: ours, and other syncs'.
@@ -812,6 +821,8 @@ fn apply_cycle(
     report.conflicts = validation.conflicts.clone();
     // 2. Apply in stages.
     let desired: BTreeSet<ObjectRef> = manifests.iter().map(Manifest::key).collect();
+    // What the inventory lists: never a chart's crds/ CRD, so that none is ever pruned.
+    let inventoried = prune::inventoried(manifests);
     let mut fingerprints = memory.fingerprint_map();
     let mut hashes: BTreeMap<ObjectRef, String> = memory.applied_hashes.iter().cloned().collect();
     let live_prints: BTreeMap<ObjectRef, String> = before
@@ -820,6 +831,7 @@ fn apply_cycle(
         .collect();
     let skip: BTreeSet<ObjectRef> = manifests
         .iter()
+        .filter(|m| !left.contains(&m.key()))
         .filter(|m| {
             let key = m.key();
             let forced = validation.recreate.contains(&key)
@@ -840,7 +852,7 @@ fn apply_cycle(
     // (as kubectl's ApplySet records its group-kinds first): a kill -9
     // mid-apply then leaves nothing labelled that a later prune cannot find.
     let superset = Inventory {
-        members: inventory.members.union(&desired).cloned().collect(),
+        members: inventory.members.union(&inventoried).cloned().collect(),
     };
     if superset.members.len() > inventory.members.len() {
         let recorded = report::parent_object(&ctx.sync.name, &superset, &report.status);
@@ -939,7 +951,7 @@ fn apply_cycle(
         // prune on later then removes them.
         failed_deletes.extend(inventory.members.difference(&desired).cloned());
     }
-    let next = prune::next_inventory(&desired, &failed_deletes);
+    let next = prune::next_inventory(&inventoried, &failed_deletes);
     memory.fingerprints = fingerprints.into_iter().collect();
     memory.applied = Some(report.revision.clone());
     // 4. Health.
@@ -1371,7 +1383,11 @@ fn drift_cycle(
 ) -> CycleReport {
     let client = ctx.client;
     let targets = match apply::resolve(client, manifests) {
-        Ok(t) => t,
+        // A `Skip` chart CRD is none of the cycle's business, nor of its health.
+        Ok(t) => t
+            .into_iter()
+            .filter(|t| t.manifest.chart_crd != Some(render::helm::CrdPolicy::Skip))
+            .collect::<Vec<_>>(),
         Err(failures) => {
             let lines: Vec<String> = failures.iter().map(ToString::to_string).collect();
             return fail(
@@ -1415,7 +1431,30 @@ fn drift_cycle(
     for t in &targets {
         let key = t.manifest.key();
         let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
-        let drift = match states[&key] {
+        let state = &states[&key];
+        match plan::drift_check(t.manifest.chart_crd, state, fingerprints.contains_key(&key)) {
+            DriftCheck::Compare => {}
+            DriftCheck::Leave => {
+                if *state != LiveState::Unchanged {
+                    report.unchanged += 1;
+                }
+                continue;
+            }
+            DriftCheck::ConfirmGone => match client.get(&t.resource, ns, &key.name) {
+                Ok(None) => {}
+                Ok(Some(_)) => {
+                    // There, without plumb's label: someone's now; not looked for again.
+                    fingerprints.remove(&key);
+                    report.unchanged += 1;
+                    continue;
+                }
+                Err(e) => {
+                    report.warnings.push(format!("could not read {key}: {e}"));
+                    continue;
+                }
+            },
+        }
+        let drift = match state {
             LiveState::Unchanged => continue,
             LiveState::Missing => Some(Drift {
                 object: key.clone(),

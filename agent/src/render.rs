@@ -94,6 +94,10 @@ pub struct Manifest {
     /// tell are cluster-scoped (custom ones); there, as with `kubectl apply
     /// -k`, the namespace is dropped rather than refused.
     pub kustomized: bool,
+    /// A CRD from a chart's crds/ folder, with the chart's policy for them: created,
+    /// updated or left as [`helm::CrdPolicy`] says, and never pruned. None for every other
+    /// object (a CRD from a chart's templates/ too).
+    pub chart_crd: Option<helm::CrdPolicy>,
 }
 
 impl Manifest {
@@ -472,6 +476,7 @@ pub(crate) fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>>
                 object,
                 origin: origin.clone(),
                 kustomized: false,
+                chart_crd: None,
             })),
             Err(e) => errors.push(e),
         }

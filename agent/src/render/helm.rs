@@ -8,11 +8,25 @@ use helm_template::chart;
 use helm_template::Value as TemplateValue;
 
 use super::kustomize::Fs;
-use super::{parse_file, File, RenderError, Rendered};
+use super::{parse_file, File, Manifest, RenderError, Rendered};
 
 /// Whether a path names a chart's metadata file, which makes its folder a chart.
 pub fn is_chart_file(path: &str) -> bool {
     path == "Chart.yaml" || path.ends_with("/Chart.yaml")
+}
+
+/// What plumb does with the CRDs of a chart's crds/ folder (Flux HelmRelease's `crds`).
+/// Whatever the policy, they are never pruned: deleting a CRD deletes every resource of it,
+/// and Helm never deletes them either.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub enum CrdPolicy {
+    /// Created when missing; one that exists is left as it is (Flux's install default).
+    #[default]
+    Create,
+    /// Created, and updated when the chart changes them.
+    CreateReplace,
+    /// Neither created nor updated.
+    Skip,
 }
 
 /// How a chart is rendered: `helm template`'s release, values and cluster.
@@ -40,6 +54,8 @@ pub struct ChartSettings {
     /// `render: helm-external`: the node's `helm template` renders the chart instead of
     /// the built-in engine.
     pub external: Option<ExternalHelm>,
+    /// What the CRDs of the chart's crds/ folder get.
+    pub crds: CrdPolicy,
 }
 
 /// Where and how long the node's `helm template` runs.
@@ -69,6 +85,7 @@ impl ChartSettings {
             cluster: None,
             key,
             external: None,
+            crds: CrdPolicy::default(),
         }
     }
 }
@@ -142,6 +159,7 @@ pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
     if let Some(external) = &settings.external {
         return build_external(root, files, settings, external);
     }
+    let policy = settings.crds;
     let settings = settings.clone();
     let seed = chart_seed(&settings.key, &settings.release, root);
     let what = if root.is_empty() {
@@ -161,13 +179,13 @@ pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
         .map_err(at)?;
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
-    for (source, text) in rendered {
+    for (source, text, from_crds) in rendered {
         let file = File {
             path: revision_path(root, &source),
             bytes: text.into_bytes(),
         };
         match parse_file(&file) {
-            Ok(mut found) => manifests.append(&mut found),
+            Ok(found) => manifests.extend(mark_crds(found, from_crds, policy)),
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -175,6 +193,40 @@ pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
         Ok(manifests)
     } else {
         Err(errors)
+    }
+}
+
+/// The objects of one rendered file, those of a crds/ file marked with the chart's policy
+/// (a crds/ file holds CRDs only; anything else in it is an ordinary object).
+fn mark_crds(found: Vec<Manifest>, from_crds: bool, policy: CrdPolicy) -> Vec<Manifest> {
+    found
+        .into_iter()
+        .map(|m| {
+            let is_crd = m.object["kind"] == "CustomResourceDefinition"
+                && super::group_of(m.object["apiVersion"].as_str().unwrap_or_default())
+                    == "apiextensions.k8s.io";
+            Manifest {
+                chart_crd: (from_crds && is_crd).then_some(policy),
+                ..m
+            }
+        })
+        .collect()
+}
+
+/// Whether a template name of `helm template`'s output ("web/crds/a.yaml",
+/// "web/charts/db/crds/b.yaml") is a file of a chart's crds/ folder, not a template.
+fn is_crd_source(source: &str) -> bool {
+    let mut parts = source.split('/').skip(1);
+    loop {
+        match parts.next() {
+            Some("charts") => {
+                if parts.next().is_none() {
+                    return false;
+                }
+            }
+            Some("crds") => return parts.next().is_some(),
+            _ => return false,
+        }
     }
 }
 
@@ -197,7 +249,7 @@ fn revision_path(root: &str, source: &str) -> String {
     }
 }
 
-/// Loads and renders a chart; the objects as (template, text) in Helm's install order:
+/// Loads and renders a chart; the objects as (template, text, from crds/) in Helm's install order:
 /// CRDs from crds/ first, then the templates' objects. Test hooks are left out (plumb runs
 /// no tests); other hooks are applied with the chart's objects.
 fn render_files(
@@ -205,7 +257,7 @@ fn render_files(
     what: &str,
     settings: &ChartSettings,
     seed: helm_template::Seed,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String, bool)>, String> {
     let mut chart = chart::load_memory(files, what).map_err(|e| e.to_string())?;
     if let Some(defaults) = replaced_defaults(settings)? {
         chart.values = defaults;
@@ -233,16 +285,16 @@ fn render_files(
     let rendered = chart::render(&chart, &options).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for crd in rendered.crds {
-        out.push((crd.source, crd.text));
+        out.push((crd.source, crd.text, true));
     }
     for m in rendered.manifests {
-        out.push((m.source, m.text));
+        out.push((m.source, m.text, false));
     }
     for hook in rendered.hooks {
         if hook.events.iter().any(|e| e.starts_with("test")) {
             continue;
         }
-        out.push((hook.source, hook.text));
+        out.push((hook.source, hook.text, false));
     }
     Ok(out)
 }
@@ -417,6 +469,7 @@ fn build_external(
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
     for (source, chunk) in split_sources(&text) {
+        let from_crds = source.as_deref().is_some_and(is_crd_source);
         let file = File {
             path: match source {
                 Some(source) => revision_path(root, &source),
@@ -428,7 +481,7 @@ fn build_external(
             bytes: chunk.into_bytes(),
         };
         match parse_file(&file) {
-            Ok(mut found) => manifests.append(&mut found),
+            Ok(found) => manifests.extend(mark_crds(found, from_crds, settings.crds)),
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -626,6 +679,64 @@ mod tests {
                 values: "x: 1\n".into(),
                 ..input.clone()
             })
+        );
+    }
+
+    #[test]
+    fn crds_folder_files_are_told_from_templates() {
+        assert!(is_crd_source("web/crds/a.yaml"));
+        assert!(is_crd_source("web/charts/db/crds/b.yaml"));
+        assert!(is_crd_source("web/crds/sub/c.yaml"));
+        assert!(!is_crd_source("web/templates/crds/a.yaml"));
+        assert!(!is_crd_source("web/charts/db/templates/crd.yaml"));
+        assert!(!is_crd_source("web/crds"));
+        assert!(!is_crd_source("web/charts/crds"));
+    }
+
+    #[test]
+    fn only_crds_from_crds_are_marked_with_the_policy() {
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.ex.com}\nspec: {group: ex.com, names: {kind: Widget, plural: widgets}, scope: Namespaced, versions: []}\n";
+        let files = [
+            chart::File {
+                name: "Chart.yaml".into(),
+                data: b"apiVersion: v2\nname: web\nversion: 0.1.0\n".to_vec(),
+            },
+            chart::File {
+                name: "crds/widgets.yaml".into(),
+                data: crd.as_bytes().to_vec(),
+            },
+            chart::File {
+                name: "templates/gadgets.yaml".into(),
+                data: crd
+                    .replace("widgets", "gadgets")
+                    .replace("Widget", "Gadget")
+                    .into_bytes(),
+            },
+            chart::File {
+                name: "templates/w.yaml".into(),
+                data: b"apiVersion: ex.com/v1\nkind: Widget\nmetadata: {name: w}\n".to_vec(),
+            },
+        ];
+        let revision: Vec<File> = files
+            .iter()
+            .map(|f| File {
+                path: format!("web/{}", f.name),
+                bytes: f.data.clone(),
+            })
+            .collect();
+        let fs = super::super::kustomize::MemFs::new(&revision);
+        let mut s = ChartSettings::defaults("web", "shop", [0; 32]);
+        s.crds = CrdPolicy::CreateReplace;
+        let out = build(&fs, "web", &s).unwrap();
+        let marks: BTreeMap<String, Option<CrdPolicy>> =
+            out.iter().map(|m| (m.key().name, m.chart_crd)).collect();
+        assert_eq!(
+            marks,
+            BTreeMap::from([
+                ("widgets.ex.com".to_owned(), Some(CrdPolicy::CreateReplace)),
+                ("gadgets.ex.com".to_owned(), None),
+                ("w".to_owned(), None),
+            ])
         );
     }
 

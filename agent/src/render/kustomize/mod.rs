@@ -532,6 +532,7 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
             object: r.object,
             origin: r.origin,
             kustomized: true,
+            chart_crd: None,
         })
         .collect())
 }
