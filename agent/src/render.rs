@@ -946,6 +946,37 @@ mod tests {
     }
 
     #[test]
+    fn chart_folders_are_rendered_the_topmost_wins_and_a_kustomization_beside_one_wins() {
+        let chart = |name: &str| format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n");
+        let cm = |name: &str| {
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{release: \"{{{{ .Release.Name }}}}\"}}\n")
+        };
+        let files = [
+            // A chart with a subchart: the subchart renders once, as the parent's dependency.
+            file("web/Chart.yaml", &chart("web")),
+            file("web/templates/cm.yaml", &cm("web")),
+            file("web/charts/db/Chart.yaml", &chart("db")),
+            file("web/charts/db/templates/cm.yaml", &cm("db")),
+            // Both a kustomization and a Chart.yaml: built as the kustomization.
+            file("both/kustomization.yaml", "resources: [cm.yaml]\n"),
+            file("both/Chart.yaml", &chart("both")),
+            file(
+                "both/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kustomized}\n",
+            ),
+        ];
+        let parsed = parse_files(&files).unwrap();
+        let names: Vec<String> = parsed.iter().map(|m| m.key().name).collect();
+        assert_eq!(names, ["db", "web", "kustomized"]);
+        let web = parsed.iter().find(|m| m.key().name == "web").unwrap();
+        assert_eq!(
+            web.object["data"]["release"], "test",
+            "the sync's name is the release"
+        );
+        assert_eq!(web.origin.file, "web/templates/cm.yaml");
+    }
+
+    #[test]
     fn kustomization_folders_are_built_and_the_rest_read_as_yaml() {
         let cm =
             |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n");

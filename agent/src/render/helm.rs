@@ -136,12 +136,7 @@ const RENDER_STACK_BYTES: usize = 64 << 20;
 
 /// Renders the chart in folder `root` (a path in the revision; "" for its top).
 pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
-    let at = |message: String| {
-        vec![RenderError::Kustomize {
-            at: chart_file(root),
-            message,
-        }]
-    };
+    let at = |message: String| chart_error(root, message);
     let mut files = Vec::new();
     for path in fs.files_under(root) {
         let Some(data) = fs.read(&path) else {
@@ -177,11 +172,31 @@ pub fn build(fs: &dyn Fs, root: &str, settings: &ChartSettings) -> Rendered {
         .join()
         .map_err(|_| at("the chart's render failed unexpectedly".to_owned()))?
         .map_err(at)?;
+    let files = rendered
+        .into_iter()
+        .map(|(source, text, from_crds)| (revision_path(root, &source), text, from_crds));
+    parse_rendered(files, policy)
+}
+
+/// A chart's failure, reported against its Chart.yaml.
+fn chart_error(root: &str, message: String) -> Vec<RenderError> {
+    vec![RenderError::Kustomize {
+        at: chart_file(root),
+        message,
+    }]
+}
+
+/// The objects of a chart's rendered files, (revision path, text, from crds/), each
+/// file's origin its template's path.
+fn parse_rendered(
+    files: impl Iterator<Item = (String, String, bool)>,
+    policy: CrdPolicy,
+) -> Rendered {
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
-    for (source, text, from_crds) in rendered {
+    for (path, text, from_crds) in files {
         let file = File {
-            path: revision_path(root, &source),
+            path,
             bytes: text.into_bytes(),
         };
         match parse_file(&file) {
@@ -430,12 +445,7 @@ fn build_external(
     settings: &ChartSettings,
     external: &ExternalHelm,
 ) -> Rendered {
-    let at = |message: String| {
-        vec![RenderError::Kustomize {
-            at: chart_file(root),
-            message,
-        }]
-    };
+    let at = |message: String| chart_error(root, message);
     let input = helm_template_input(root, files, settings).map_err(at)?;
     let hash = input_hash(&input);
     let slot = (
@@ -466,30 +476,18 @@ fn build_external(
             input.shown()
         ))
     })?;
-    let mut manifests = Vec::new();
-    let mut errors = Vec::new();
-    for (source, chunk) in split_sources(&text) {
+    let files = split_sources(&text).into_iter().map(|(source, chunk)| {
         let from_crds = source.as_deref().is_some_and(is_crd_source);
-        let file = File {
-            path: match source {
-                Some(source) => revision_path(root, &source),
-                None => format!(
-                    "{} (helm template)",
-                    if root.is_empty() { "." } else { root }
-                ),
-            },
-            bytes: chunk.into_bytes(),
+        let path = match source {
+            Some(source) => revision_path(root, &source),
+            None => format!(
+                "{} (helm template)",
+                if root.is_empty() { "." } else { root }
+            ),
         };
-        match parse_file(&file) {
-            Ok(found) => manifests.extend(mark_crds(found, from_crds, settings.crds)),
-            Err(mut e) => errors.append(&mut e),
-        }
-    }
-    if errors.is_empty() {
-        Ok(manifests)
-    } else {
-        Err(errors)
-    }
+        (path, chunk, from_crds)
+    });
+    parse_rendered(files, settings.crds)
 }
 
 /// `helm template`'s output cut at each `---` followed by `# Source: <template>`: the
