@@ -16,6 +16,8 @@ use crate::kube::{ApiResource, ApplyOptions, Client, Error, Propagation, FIELD_M
 use crate::plan::{self, Stage};
 use crate::render::{Manifest, ObjectRef, Origin, Scopes};
 
+pub mod hooks;
+
 /// Annotation that lets plumb delete and recreate an object whose immutable fields changed.
 pub const RECREATE_ANNOTATION: &str = "plumb.dev/recreate";
 

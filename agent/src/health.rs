@@ -373,6 +373,28 @@ pub fn helm_chart_health(chart: &Value, job: Option<&Value>, pods: &[Value], now
     }
 }
 
+/// A hook's outcome, as Helm waits for it: a Job until it completes, a Pod until it has
+/// run to the end (phase Succeeded; Failed is for good), anything else as [`health_of`].
+pub fn hook_health(object: &Value) -> Health {
+    let api_version = object["apiVersion"].as_str().unwrap_or_default();
+    let group = crate::render::group_of(api_version);
+    let kind = object["kind"].as_str().unwrap_or_default();
+    if (group, kind) != ("", "Pod") {
+        return health_of(object);
+    }
+    match object["status"]["phase"].as_str().unwrap_or("Pending") {
+        "Succeeded" => Health::Ready,
+        "Failed" => Health::Failed(format!(
+            "pod failed: {}",
+            object["status"]["message"]
+                .as_str()
+                .or(object["status"]["reason"].as_str())
+                .unwrap_or("a container exited with an error")
+        )),
+        phase => Health::Progressing(format!("pod is {phase}")),
+    }
+}
+
 /// Any object with a Ready or Available condition follows it.
 fn generic(object: &Value) -> Health {
     for kind in ["Ready", "Available"] {
@@ -401,6 +423,29 @@ mod tests {
     fn deployment(status: Value) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
                "metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": status})
+    }
+
+    #[test]
+    fn hook_pods_run_to_the_end_and_other_hooks_are_judged_as_any_object() {
+        let pod = |status: Value| json!({"apiVersion": "v1", "kind": "Pod", "status": status});
+        assert_eq!(
+            hook_health(&pod(json!({"phase": "Succeeded"}))),
+            Health::Ready
+        );
+        assert!(
+            matches!(hook_health(&pod(json!({"phase": "Running"}))), Health::Progressing(m) if m == "pod is Running")
+        );
+        assert!(matches!(
+            hook_health(&pod(json!({}))),
+            Health::Progressing(_)
+        ));
+        assert!(
+            matches!(hook_health(&pod(json!({"phase": "Failed", "reason": "Error"}))), Health::Failed(m) if m == "pod failed: Error")
+        );
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job", "status": {}});
+        assert!(matches!(hook_health(&job), Health::Progressing(_)));
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap"});
+        assert_eq!(hook_health(&cm), Health::Ready);
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub struct Metrics {
     applied: Family<Labels, Counter>,
     pruned: Family<Labels, Counter>,
     drifted: Family<Labels, Counter>,
+    chart_renders: Family<Labels, Counter>,
     fetch_duration: Family<Labels, Histogram, fn() -> Histogram>,
     fetched_bytes: Family<Labels, Counter>,
     api_requests: Family<Labels, Counter>,
@@ -69,6 +70,7 @@ impl Metrics {
             applied: Family::default(),
             pruned: Family::default(),
             drifted: Family::default(),
+            chart_renders: Family::default(),
             fetch_duration: Family::new_with_constructor(duration_histogram),
             fetched_bytes: Family::default(),
             api_requests: Family::default(),
@@ -117,6 +119,11 @@ impl Metrics {
             "objects_drifted",
             "Objects found drifted, by sync",
             m.drifted.clone(),
+        );
+        registry.register(
+            "chart_renders",
+            "Renders of a sync's charts (once per change of revision, values or capabilities), by sync",
+            m.chart_renders.clone(),
         );
         registry.register(
             "source_fetch_duration_seconds",
@@ -174,6 +181,9 @@ impl Metrics {
         self.drifted
             .get_or_create(&s)
             .inc_by(report.drifted.len() as u64);
+        if report.rendered_charts {
+            self.chart_renders.get_or_create(&s).inc();
+        }
         self.managed
             .get_or_create(&s)
             .set(report.status.counts.managed as i64);
@@ -347,6 +357,7 @@ mod tests {
             conflicts: Default::default(),
             warnings: vec![],
             wrote: false,
+            rendered_charts: true,
             source_failure: None,
             status,
         }

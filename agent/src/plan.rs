@@ -25,17 +25,16 @@ pub enum Stage {
     PostHooks,
 }
 
-/// The Helm hook annotation.
-pub const HELM_HOOK: &str = "helm.sh/hook";
+pub mod hooks;
+
+pub use hooks::HELM_HOOK;
 
 /// The stage an object is applied in, its Helm hook annotation considered: hooks run in
 /// their own stages around the chart's other objects, as Argo CD maps them to PreSync
-/// and PostSync (plumb does not wait for a hook Job to finish before the next stage).
+/// and PostSync ([`hooks::phases`] orders and awaits them).
 pub fn stage_of_object(key: &ObjectRef, object: &Value) -> Stage {
-    let events = object["metadata"]["annotations"][HELM_HOOK]
-        .as_str()
-        .unwrap_or("");
-    let has = |prefix: &str| events.split(',').any(|e| e.trim().starts_with(prefix));
+    let events = hooks::hook_of(object).map(|h| h.events).unwrap_or_default();
+    let has = |prefix: &str| events.iter().any(|e| e.starts_with(prefix));
     match stage_of(key) {
         Stage::Rest | Stage::Foundations if has("pre-") => Stage::PreHooks,
         Stage::Rest | Stage::Foundations if has("post-") => Stage::PostHooks,

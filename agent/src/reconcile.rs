@@ -18,6 +18,7 @@ use crate::config;
 use crate::config::Render;
 use crate::health::{self, Health};
 use crate::kube::{ApiResource, ApplyOptions, Client};
+use crate::plan::hooks::{self, HookRun, Phase};
 use crate::plan::{self, DriftCheck, LiveState};
 use crate::prune::{self, Inventory, PruneDecision};
 use crate::render::kustomize::{DirFs, MemFs};
@@ -84,6 +85,10 @@ pub struct SyncMemory {
     /// Hash of each object as plumb last applied it, so unchanged ones are not sent again.
     #[serde(default)]
     pub applied_hashes: Vec<(ObjectRef, String)>,
+    /// For a revision with charts, the digest of the chart inputs it was applied with
+    /// (values read from the cluster, capabilities): a change is applied as a new revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart_inputs: Option<String>,
 }
 
 impl SyncMemory {
@@ -161,6 +166,9 @@ pub struct CycleReport {
     pub warnings: Vec<String>,
     /// Whether the cycle wrote anything (cluster or disk).
     pub wrote: bool,
+    /// Whether the cycle rendered the sync's charts (a revision with charts renders once per
+    /// change of its inputs).
+    pub rendered_charts: bool,
     /// Why the source could not be followed (the last good revision was
     /// reconciled instead of the newest): SourceReady=False, not Ready.
     pub source_failure: Option<String>,
@@ -182,6 +190,7 @@ impl CycleReport {
             conflicts: BTreeMap::new(),
             warnings: Vec::new(),
             wrote: false,
+            rendered_charts: false,
             source_failure: None,
             status: SyncStatus::default(),
         }
@@ -276,10 +285,21 @@ pub fn render_revision_with(
     revision: &Revision,
     key: ChartKey,
     more_values: &[render::helm::ValuesLayer],
-) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
-    let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
-    let selected = &revision.selected;
-    let has_charts = !render::helm::chart_roots(selected).is_empty();
+) -> Result<Rendered, Vec<String>> {
+    let chart = chart_inputs(client, sync, revision, key, more_values)?;
+    render_with(client, sync, revision, chart)
+}
+
+/// How a revision's charts render (nothing of it read from the cluster without charts): the
+/// seed key, the cluster's capabilities and the sync's values, `valuesFrom` read.
+fn chart_inputs(
+    client: Option<&Client>,
+    sync: &config::Sync,
+    revision: &Revision,
+    key: ChartKey,
+    more_values: &[render::helm::ValuesLayer],
+) -> Result<render::helm::ChartSettings, Vec<String>> {
+    let has_charts = !render::helm::chart_roots(&revision.selected).is_empty();
     // Only a revision with charts asks the cluster for their key and capabilities; the
     // node's helm seeds nothing, so it needs no key.
     let (key, cluster) = match client {
@@ -317,6 +337,95 @@ pub fn render_revision_with(
             timeout: sync.timeout,
         });
     }
+    Ok(chart)
+}
+
+/// A digest of everything a chart sync's render depends on: the revision, the sync's
+/// settings, and the chart inputs (values read from the cluster, capabilities, key).
+fn inputs_digest(
+    sync: &config::Sync,
+    revision: &Revision,
+    chart: &render::helm::ChartSettings,
+) -> String {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [
+        revision.id.clone(),
+        revision.selected.join("\n"),
+        format!("{sync:?}"),
+        format!("{chart:?}"),
+    ] {
+        digest.update(&(part.len() as u64).to_le_bytes());
+        digest.update(part.as_bytes());
+    }
+    digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A render's objects and warnings.
+type Rendered = (Vec<Manifest>, Vec<String>);
+
+/// What a reconcile renders: a revision with charts renders once per change of its inputs
+/// ([`inputs_digest`]); an idle cycle takes the last render (kept for each sync as long as
+/// the process runs) and renders nothing. The digest, for a revision with charts.
+fn render_for_cycle(
+    client: &Client,
+    sync: &config::Sync,
+    revision: &Revision,
+) -> Result<(std::sync::Arc<Rendered>, Option<String>, bool), Vec<String>> {
+    use std::sync::{Arc, Mutex};
+    type Last = BTreeMap<String, (String, Arc<Rendered>)>;
+    static LAST: Mutex<Last> = Mutex::new(BTreeMap::new());
+    let chart = chart_inputs(Some(client), sync, revision, ChartKey::Ensure, &[])?;
+    if render::helm::chart_roots(&revision.selected).is_empty() {
+        let rendered = render_with(Some(client), sync, revision, chart)?;
+        return Ok((Arc::new(rendered), None, false));
+    }
+    let digest = inputs_digest(sync, revision, &chart);
+    let last = LAST
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&sync.name)
+        .cloned();
+    if let Some((seen, rendered)) = last {
+        if seen == digest {
+            return Ok((rendered, Some(digest), false));
+        }
+    }
+    // The previous render goes first: two full renders are never held at once.
+    LAST.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&sync.name);
+    let rendered = Arc::new(render_with(Some(client), sync, revision, chart)?);
+    LAST.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(sync.name.clone(), (digest.clone(), rendered.clone()));
+    Ok((rendered, Some(digest), true))
+}
+
+/// Renders a revision with its charts' inputs.
+fn render_with(
+    client: Option<&Client>,
+    sync: &config::Sync,
+    revision: &Revision,
+    chart: render::helm::ChartSettings,
+) -> Result<Rendered, Vec<String>> {
+    let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let selected = &revision.selected;
+    let (mem, dir);
+    let fs: &dyn render::kustomize::Fs = match &revision.tree {
+        Tree::Files(files) => {
+            mem = MemFs::new(files);
+            &mem
+        }
+        Tree::Folder(root) => {
+            dir = DirFs { root: root.clone() };
+            &dir
+        }
+    };
     let parsed = match (&revision.tree, sync.render) {
         // Charts go to the node's helm (chart.external); kustomizations stay built in.
         (_, Render::Auto | Render::HelmExternal) => render::parse_tree(fs, selected, &chart),
@@ -538,27 +647,30 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
             .set_condition("Reconciling", false, "Suspended", "", &now);
         return finish(ctx, report, parent.as_ref(), inventory, memory, None);
     }
-    let (manifests, warnings) =
-        match render_revision(Some(ctx.client), ctx.sync, revision, ChartKey::Ensure) {
-            Ok(x) => x,
-            Err(errors) => {
-                let message = format!(
-                    "revision {} does not render:\n{}",
-                    report::short(&revision.id),
-                    errors.join("\n")
-                );
-                return fail(
-                    ctx,
-                    report,
-                    parent.as_ref(),
-                    inventory,
-                    memory,
-                    "RenderFailed",
-                    message,
-                );
-            }
-        };
-    report.warnings = warnings;
+    let (rendered, chart_inputs) = match render_for_cycle(ctx.client, ctx.sync, revision) {
+        Ok((rendered, digest, fresh)) => {
+            report.rendered_charts = fresh;
+            (rendered, digest)
+        }
+        Err(errors) => {
+            let message = format!(
+                "revision {} does not render:\n{}",
+                report::short(&revision.id),
+                errors.join("\n")
+            );
+            return fail(
+                ctx,
+                report,
+                parent.as_ref(),
+                inventory,
+                memory,
+                "RenderFailed",
+                message,
+            );
+        }
+    };
+    let manifests = &rendered.0;
+    report.warnings = rendered.1.clone();
     if manifests.is_empty() && !inventory.members.is_empty() && !ctx.sync.allow_empty {
         let message = format!(
             "revision {} renders no objects while {} are managed: refusing to prune everything (check the sync's path, or set allowEmpty: true)",
@@ -575,16 +687,23 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
             message,
         );
     }
+    // A chart sync's values (valuesFrom) and the cluster's capabilities can change under
+    // one revision: what is in force is the revision rendered from the inputs applied.
     let in_force = memory.applied.as_deref() == Some(revision.id.as_str())
-        && report.status.revision.as_deref() == Some(&revision.id);
+        && report.status.revision.as_deref() == Some(&revision.id)
+        && memory.chart_inputs == chart_inputs;
     if ctx.refused.is_some() && !in_force {
         // Only drift of the revision in force is ours to correct here.
         return report;
     }
     if in_force {
-        drift_cycle(ctx, report, parent.as_ref(), inventory, memory, &manifests)
+        drift_cycle(ctx, report, parent.as_ref(), inventory, memory, manifests)
     } else {
-        apply_cycle(ctx, report, parent.as_ref(), inventory, memory, &manifests)
+        let report = apply_cycle(ctx, report, parent.as_ref(), inventory, memory, manifests);
+        if !matches!(report.verdict, Verdict::Failed(_)) {
+            memory.chart_inputs = chart_inputs;
+        }
+        report
     }
 }
 
@@ -829,10 +948,37 @@ fn apply_cycle(
         .iter()
         .map(|(k, m)| (k.clone(), plan::fingerprint(m)))
         .collect();
+    // A chart's hooks run when it changed since plumb last applied it, as `helm upgrade`
+    // runs them; install hooks while nothing of the sync was ever applied.
+    let hook_run = HookRun {
+        changed: manifests
+            .iter()
+            .any(|m| hashes.get(&m.key()) != Some(&plan::manifest_hash(&m.object))),
+        install: inventory.members.is_empty(),
+        wait: ctx.sync.wait,
+    };
+    let (phases, hooks_left) = hooks::phases(
+        &targets,
+        |t| plan::stage_of_object(&t.manifest.key(), &t.manifest.object),
+        |t| hooks::hook_of(&t.manifest.object),
+        hook_run,
+    );
+    let hooks_left: BTreeSet<ObjectRef> = hooks_left.iter().map(|t| t.manifest.key()).collect();
+    let hooks_run: BTreeSet<ObjectRef> = phases
+        .iter()
+        .filter_map(|p| match p {
+            Phase::Hooks(wave) => Some(wave.iter().map(|t| t.manifest.key())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     let skip: BTreeSet<ObjectRef> = manifests
         .iter()
-        .filter(|m| !left.contains(&m.key()))
+        .filter(|m| !left.contains(&m.key()) && !hooks_run.contains(&m.key()))
         .filter(|m| {
+            if hooks_left.contains(&m.key()) {
+                return true;
+            }
             let key = m.key();
             let forced = validation.recreate.contains(&key)
                 || validation.adopt.contains(&key)
@@ -871,10 +1017,56 @@ fn apply_cycle(
             );
         }
     }
-    let (applied, apply_failures) = match apply::apply_all(client, &targets, &validation, &skip) {
-        Ok(a) => (a, Vec::new()),
-        Err((a, f)) => (a, f),
-    };
+    let mut applied = Vec::new();
+    let mut apply_failures = Vec::new();
+    let mut failed_reason = "ApplyFailed";
+    for (at, phase) in phases.iter().enumerate() {
+        let failures = match phase {
+            Phase::Apply(group) => match apply::apply_all(client, group, &validation, &skip) {
+                Ok(a) => {
+                    applied.extend(a);
+                    Vec::new()
+                }
+                Err((a, f)) => {
+                    applied.extend(a);
+                    f
+                }
+            },
+            Phase::Hooks(wave) => {
+                let (a, f) = apply::hooks::run_wave(client, wave, &validation, ctx.sync.timeout);
+                applied.extend(a);
+                if !f.is_empty() {
+                    failed_reason = "HookFailed";
+                }
+                f
+            }
+            Phase::AwaitHealthy(group) => {
+                let lines = wait_healthy(client, &without_hooks(group), ctx.sync.timeout);
+                let waiting = phases[at..].iter().find_map(|p| match p {
+                    Phase::Hooks(wave) => wave.first(),
+                    _ => None,
+                });
+                match (lines.is_empty(), waiting) {
+                    (false, Some(hook)) => {
+                        failed_reason = "HookFailed";
+                        vec![apply::object_failure(
+                            hook.manifest,
+                            format!(
+                                "post- hooks not run: the chart's objects are not healthy within {}s: {}",
+                                ctx.sync.timeout.as_secs(),
+                                lines.join("; ")
+                            ),
+                        )]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+        };
+        if !failures.is_empty() {
+            apply_failures = failures;
+            break;
+        }
+    }
     for m in manifests {
         if applied.iter().any(|a| a.object == m.key()) {
             hashes.insert(m.key(), plan::manifest_hash(&m.object));
@@ -905,14 +1097,20 @@ fn apply_cycle(
         let members = superset.members;
         memory.fingerprints = fingerprints.into_iter().collect();
         let lines: Vec<String> = apply_failures.iter().map(ToString::to_string).collect();
-        let message = format!("revision {short} failed to apply:\n{}", lines.join("\n"));
+        let message = match failed_reason {
+            "HookFailed" => format!(
+                "revision {short}: a hook of the chart failed; what follows it was not applied:\n{}",
+                lines.join("\n")
+            ),
+            _ => format!("revision {short} failed to apply:\n{}", lines.join("\n")),
+        };
         return fail(
             ctx,
             report,
             parent,
             Inventory { members },
             memory,
-            "ApplyFailed",
+            failed_reason,
             message,
         );
     }
@@ -957,7 +1155,9 @@ fn apply_cycle(
     // 4. Health.
     let unhealthy = if ctx.sync.wait {
         let started = Instant::now();
-        let mut lines = wait_healthy(client, &targets, ctx.sync.timeout);
+        // Hooks have ended (or were left as they are) already; some are deleted.
+        let settled = without_hooks(&targets);
+        let mut lines = wait_healthy(client, &settled, ctx.sync.timeout);
         if lines.is_empty() {
             let left = ctx.sync.timeout.saturating_sub(started.elapsed());
             lines = wait_gone(client, &report.pruned, left);
@@ -1015,6 +1215,15 @@ fn apply_cycle(
         Some(describe_changes(&report))
     };
     finish(ctx, report, parent, next, memory, event)
+}
+
+/// The targets that are not a chart's hooks: what health and drift follow.
+fn without_hooks<'a>(targets: &[Target<'a>]) -> Vec<Target<'a>> {
+    targets
+        .iter()
+        .filter(|t| hooks::hook_of(&t.manifest.object).is_none())
+        .cloned()
+        .collect()
 }
 
 /// Objects of this revision that another sync's ApplySet holds: refused,
@@ -1383,10 +1592,12 @@ fn drift_cycle(
 ) -> CycleReport {
     let client = ctx.client;
     let targets = match apply::resolve(client, manifests) {
-        // A `Skip` chart CRD is none of the cycle's business, nor of its health.
+        // A `Skip` chart CRD is none of the cycle's business, nor of its health; nor are a
+        // chart's hooks, which run when the chart changes (and may delete themselves).
         Ok(t) => t
             .into_iter()
             .filter(|t| t.manifest.chart_crd != Some(render::helm::CrdPolicy::Skip))
+            .filter(|t| hooks::hook_of(&t.manifest.object).is_none())
             .collect::<Vec<_>>(),
         Err(failures) => {
             let lines: Vec<String> = failures.iter().map(ToString::to_string).collect();
@@ -1421,10 +1632,14 @@ fn drift_cycle(
         .iter()
         .map(|(k, m)| (k.clone(), plan::fingerprint(m)))
         .collect();
-    let desired: Vec<ObjectRef> = manifests.iter().map(Manifest::key).collect();
+    let (hooks, others): (Vec<&Manifest>, Vec<&Manifest>) = manifests
+        .iter()
+        .partition(|m| hooks::hook_of(&m.object).is_some());
+    let desired: Vec<ObjectRef> = others.iter().map(|m| m.key()).collect();
     let mut fingerprints = memory.fingerprint_map();
     let states = plan::live_states(&desired, &fingerprints, &live_prints);
-    report.unchanged = states
+    report.unchanged = hooks.len();
+    report.unchanged += states
         .values()
         .filter(|s| **s == LiveState::Unchanged)
         .count();
@@ -1846,6 +2061,7 @@ mod tests {
             applied: Some("abc".into()),
             fingerprints: vec![(key.clone(), "rv1".into())],
             applied_hashes: vec![(key, "h".into())],
+            chart_inputs: Some("d".into()),
         };
         assert!(memory.save(&dir, "apps").unwrap());
         assert!(!memory.save(&dir, "apps").unwrap());

@@ -200,7 +200,12 @@ fn parse_rendered(
             bytes: text.into_bytes(),
         };
         match parse_file(&file) {
-            Ok(found) => manifests.extend(mark_crds(found, from_crds, policy)),
+            Ok(found) => {
+                manifests.extend(mark_crds(found, from_crds, policy).into_iter().filter(|m| {
+                    crate::plan::hooks::hook_of(&m.object)
+                        .is_none_or(|h| crate::plan::hooks::is_run(&h.events))
+                }))
+            }
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -265,8 +270,9 @@ fn revision_path(root: &str, source: &str) -> String {
 }
 
 /// Loads and renders a chart; the objects as (template, text, from crds/) in Helm's install order:
-/// CRDs from crds/ first, then the templates' objects. Test hooks are left out (plumb runs
-/// no tests); other hooks are applied with the chart's objects.
+/// CRDs from crds/ first, then the templates' objects. Hooks on none of the install and
+/// upgrade events are left out (plumb runs no tests, and neither uninstalls nor rolls back
+/// through Helm); the others run as [`crate::plan::hooks`] says.
 fn render_files(
     files: Vec<chart::File>,
     what: &str,
@@ -306,9 +312,6 @@ fn render_files(
         out.push((m.source, m.text, false));
     }
     for hook in rendered.hooks {
-        if hook.events.iter().any(|e| e.starts_with("test")) {
-            continue;
-        }
         out.push((hook.source, hook.text, false));
     }
     Ok(out)
