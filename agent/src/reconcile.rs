@@ -954,7 +954,8 @@ fn apply_cycle(
         changed: manifests
             .iter()
             .any(|m| hashes.get(&m.key()) != Some(&plan::manifest_hash(&m.object))),
-        install: inventory.members.is_empty(),
+        // Never applied (a failed first attempt still installs), as a failed Helm install.
+        install: report.status.revision.is_none(),
         wait: ctx.sync.wait,
     };
     let (phases, hooks_left) = hooks::phases(
