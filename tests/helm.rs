@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use common::fixture::*;
-use common::{eventually, plumb, temp_dir, text, unique, Cluster};
+use common::{eventually, plumb, temp_dir, text, unique, Cluster, KillOnDrop};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -1093,4 +1093,215 @@ fn skip_creates_nothing_from_crds() {
     f.reconcile_ok();
     assert!(f.get("customresourcedefinition", &crd).is_none());
     assert_eq!(f.condition("Ready")["status"], "True");
+}
+
+/// Where a write of `resource/name` sits among `writes`, if there is one.
+fn written_at(writes: &[String], resource: &str, name: &str) -> Option<usize> {
+    let suffix = format!(" {resource}/{name}");
+    writes.iter().position(|w| w.ends_with(&suffix))
+}
+
+#[test]
+fn chart_hooks_run_around_the_workloads_as_their_events_weights_and_policies_say() {
+    let f = Fixture::new("helm-hooks", "");
+    let dir = add_chart(&f, "hooks", "hooks");
+    let set_values = |fail: bool, greeting: &str| {
+        std::fs::write(
+            dir.join("values.yaml"),
+            format!("failMigration: {fail}\ngreeting: {greeting}\n"),
+        )
+        .unwrap()
+    };
+    let name = |what: &str| format!("{}-{what}", f.sync);
+    let uid = |kind: &str, what: &str| {
+        f.get(kind, &name(what))
+            .map(|o| o["metadata"]["uid"].as_str().unwrap().to_owned())
+    };
+
+    // A failing pre-install hook: the cycle fails naming it, and nothing after it is applied.
+    set_values(true, "hello");
+    f.commit();
+    let out = f.reconcile();
+    let said = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("hook failed") && said.contains(&name("migrate")),
+        "{said}"
+    );
+    assert_eq!(f.condition("Ready")["reason"], "HookFailed", "{said}");
+    assert_eq!(
+        uid("deployment", "app"),
+        None,
+        "the workload was applied after a failed hook"
+    );
+    assert_eq!(
+        uid("job", "schema"),
+        None,
+        "a later wave ran after a failed hook"
+    );
+    assert_eq!(
+        uid("job", "notify"),
+        None,
+        "a post- hook ran after a failed hook"
+    );
+
+    // Fixed: the failed run is deleted first, each wave is awaited, then the workloads, then
+    // the post- hook; hook-succeeded deletes, the default policy keeps.
+    set_values(false, "hello");
+    f.commit();
+    let since = f.writes().len();
+    let said = f.reconcile_ok();
+    let writes = f.writes()[since..].to_vec();
+    let at = |resource: &str, what: &str| {
+        written_at(&writes, resource, &name(what))
+            .unwrap_or_else(|| panic!("no write of {resource}/{}: {writes:?}\n{said}", name(what)))
+    };
+    assert!(at("jobs", "migrate") < at("jobs", "schema"), "{writes:?}");
+    assert!(
+        at("jobs", "schema") < at("deployments", "app"),
+        "{writes:?}"
+    );
+    assert!(
+        at("deployments", "app") < at("jobs", "notify"),
+        "{writes:?}"
+    );
+    let schema = f
+        .get("job", &name("schema"))
+        .expect("the schema Job is kept");
+    assert!(
+        schema["status"]["conditions"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True")),
+        "the workloads were applied before the schema hook completed: {schema}"
+    );
+    eventually("hook-succeeded Jobs deleted", || {
+        uid("job", "migrate").is_none() && uid("job", "notify").is_none()
+    });
+    assert_eq!(uid("job", "cleanup"), None, "a pre-delete hook was applied");
+    assert_eq!(uid("pod", "test"), None, "a test hook was applied");
+
+    // Idle: no hook runs again.
+    let since = f.writes().len();
+    f.reconcile_ok();
+    let idle: Vec<_> = f.writes()[since..]
+        .iter()
+        .filter(|w| w.contains(" jobs/"))
+        .cloned()
+        .collect();
+    assert!(idle.is_empty(), "an idle cycle ran hooks: {idle:?}");
+
+    // An upgrade: pre-upgrade and post-upgrade hooks run again, pre-install ones do not.
+    let schema_before = uid("job", "schema");
+    set_values(false, "bonjour");
+    f.commit();
+    let since = f.writes().len();
+    f.reconcile_ok();
+    let writes = f.writes()[since..].to_vec();
+    assert_eq!(
+        written_at(&writes, "jobs", &name("migrate")),
+        None,
+        "{writes:?}"
+    );
+    assert!(
+        written_at(&writes, "jobs", &name("notify")).is_some(),
+        "{writes:?}"
+    );
+    assert_ne!(
+        uid("job", "schema"),
+        schema_before,
+        "the schema hook did not run again"
+    );
+    assert_eq!(
+        f.get("configmap", &name("greeting")).unwrap()["data"]["greeting"],
+        "bonjour"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One sample of the daemon's metrics on `port`, e.g. `plumb_chart_renders_total{sync="x"}`.
+fn metric(port: u16, series: &str) -> Option<f64> {
+    let text = ureq::get(format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+}
+
+#[test]
+fn a_daemon_renders_a_chart_once_per_change_of_its_values_from_the_cluster() {
+    let values = unique("values");
+    let f = Fixture::new(
+        "helm-once",
+        &format!("    helm:\n      chart: manifests/hooks\n      valuesFrom:\n        - kind: ConfigMap\n          name: {values}\n"),
+    );
+    add_chart(&f, "hooks", "hooks");
+    f.commit();
+    let set_greeting = |greeting: &str| {
+        let manifest = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {values}\n  namespace: plumb-system\ndata:\n  values.yaml: 'greeting: {greeting}'\n");
+        let out = f
+            .cluster
+            .kubectl_stdin(&["apply", "-f", "-"], Some(&manifest));
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    set_greeting("from-the-cluster");
+    let port = free_port();
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("listen: ''", &format!("listen: 127.0.0.1:{port}"))
+        .replacen("sources:", "interval: 2s\nsources:", 1);
+    let daemon_config = f.config.with_file_name("daemon.yaml");
+    std::fs::write(&daemon_config, config).unwrap();
+    let _daemon = KillOnDrop(
+        plumb()
+            .arg("run")
+            .arg("--config")
+            .arg(&daemon_config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let greeting = || {
+        f.get("configmap", &format!("{}-greeting", f.sync))
+            .map(|c| c["data"]["greeting"].clone())
+    };
+    let ready = format!(
+        "plumb_reconciles_total{{sync=\"{}\",result=\"ready\"}}",
+        f.sync
+    );
+    let renders = format!("plumb_chart_renders_total{{sync=\"{}\"}}", f.sync);
+    eventually("the chart applied with the cluster's values", || {
+        greeting() == Some("from-the-cluster".into())
+    });
+    // Idle cycles, with nothing changed: the render of the first is the only one.
+    let after_first = metric(port, &ready).unwrap_or(0.0);
+    eventually("three more ready cycles", || {
+        metric(port, &ready).is_some_and(|n| n >= after_first + 3.0)
+    });
+    assert_eq!(
+        metric(port, &renders),
+        Some(1.0),
+        "idle cycles rendered the chart"
+    );
+
+    // The values change in the cluster, under the same commit: rendered again, and applied.
+    set_greeting("changed");
+    eventually("the changed values applied", || {
+        greeting() == Some("changed".into())
+    });
+    assert_eq!(metric(port, &renders), Some(2.0));
+    let out = f
+        .cluster
+        .kubectl(&["-n", "plumb-system", "delete", "configmap", &values]);
+    assert!(out.status.success(), "{}", text(&out));
 }

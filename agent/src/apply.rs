@@ -363,7 +363,9 @@ pub fn is_immutable_change(err: &Error) -> bool {
 }
 
 fn wants_recreate(m: &Manifest) -> bool {
+    // A hook deleted before each run is created anew anyway (a Job's template is immutable).
     m.object["metadata"]["annotations"][RECREATE_ANNOTATION] == "true"
+        || plan::hooks::hook_of(&m.object).is_some_and(|h| h.delete.before_creation)
 }
 
 /// Dry-runs every object, without force first so that conflicts with other
