@@ -1013,7 +1013,28 @@ fn delete_crd(f: &Fixture, crd: &str) {
 /// The gizmos chart through three revisions: the first creates its CRD (crds/) and the
 /// Gizmo (templates/), the second adds a printer column to the CRD, the third drops the CRD
 /// from crds/; returns the printer columns live after the second.
-fn crd_revisions(f: &Fixture, dir: &Path, crd: &str) -> Value {
+/// Whether `plumb diff` shows a change of the CRD `crd`.
+fn diff_shows(f: &Fixture, crd: &str) -> bool {
+    let out = plumb()
+        .arg("diff")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "plumb diff failed: {}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).contains(&format!(
+        "--- CustomResourceDefinition.apiextensions.k8s.io {crd} (live)"
+    ))
+}
+
+/// A chart CRD through revisions: created, then changed (the printer columns after the
+/// cycle are returned, and whether `plumb diff` showed the change first), then removed
+/// from crds/ (never pruned).
+fn crd_revisions(f: &Fixture, dir: &Path, crd: &str) -> (Value, bool) {
     f.commit();
     f.reconcile_ok();
     assert!(printer_columns(f, crd).is_null());
@@ -1022,6 +1043,7 @@ fn crd_revisions(f: &Fixture, dir: &Path, crd: &str) -> Value {
     assert!(f.get(crd, &gizmo).is_some(), "the Gizmo was not created");
     add_printer_column(dir);
     f.commit();
+    let diff_showed = diff_shows(f, crd);
     f.reconcile_ok();
     let columns = printer_columns(f, crd);
     // A cycle of the revision in force (drift) leaves it as the apply did.
@@ -1039,7 +1061,7 @@ fn crd_revisions(f: &Fixture, dir: &Path, crd: &str) -> Value {
     // And no later cycle prunes it either.
     f.reconcile_ok();
     assert!(f.get("customresourcedefinition", crd).is_some());
-    columns
+    (columns, diff_showed)
 }
 
 #[test]
@@ -1047,10 +1069,14 @@ fn a_chart_crd_is_created_but_never_updated_nor_pruned_by_default() {
     // A chart folder in a plain sync: crds: Create, as a helm sync's default.
     let f = Fixture::new("helm-crd-create", "");
     let (dir, crd) = add_gizmos(&f);
-    let columns = crd_revisions(&f, &dir, &crd);
+    let (columns, diff_showed) = crd_revisions(&f, &dir, &crd);
     assert!(
         columns.is_null(),
         "Create updated the existing CRD: {columns}"
+    );
+    assert!(
+        !diff_showed,
+        "plumb diff showed a change Create never applies"
     );
     delete_crd(&f, &crd);
 }
@@ -1062,10 +1088,14 @@ fn a_chart_crd_is_updated_under_create_replace_and_never_pruned() {
         "    helm:\n      chart: manifests/gizmos\n      crds: CreateReplace\n",
     );
     let (dir, crd) = add_gizmos(&f);
-    let columns = crd_revisions(&f, &dir, &crd);
+    let (columns, diff_showed) = crd_revisions(&f, &dir, &crd);
     assert_eq!(
         columns[0]["name"], "Size",
         "CreateReplace did not update the CRD: {columns}"
+    );
+    assert!(
+        diff_showed,
+        "plumb diff did not show the change CreateReplace applies"
     );
     delete_crd(&f, &crd);
 }

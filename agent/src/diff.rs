@@ -71,6 +71,10 @@ pub fn diff(
         let live = client
             .get(&t.resource, ns, &key.name)
             .map_err(|e| format!("{key}: {e}"))?;
+        // A chart's crds/ CRD its policy leaves as it is would not change.
+        if !crate::plan::applies(t.manifest.chart_crd, live.is_some()) {
+            return Ok(String::new());
+        }
         let after = client
             .apply(
                 &t.resource,
