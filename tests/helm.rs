@@ -1329,7 +1329,19 @@ fn a_daemon_renders_a_chart_once_per_change_of_its_values_from_the_cluster() {
     eventually("the changed values applied", || {
         greeting() == Some("changed".into())
     });
-    assert_eq!(metric(port, &renders), Some(2.0));
+    // The metrics count a cycle once it ended (after its hooks and health).
+    eventually("the second render counted", || {
+        metric(port, &renders) == Some(2.0)
+    });
+    let after_change = metric(port, &ready).unwrap_or(0.0);
+    eventually("two more ready cycles", || {
+        metric(port, &ready).is_some_and(|n| n >= after_change + 2.0)
+    });
+    assert_eq!(
+        metric(port, &renders),
+        Some(2.0),
+        "idle cycles rendered the chart"
+    );
     let out = f
         .cluster
         .kubectl(&["-n", "plumb-system", "delete", "configmap", &values]);

@@ -699,11 +699,11 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
     if in_force {
         drift_cycle(ctx, report, parent.as_ref(), inventory, memory, manifests)
     } else {
-        let report = apply_cycle(ctx, report, parent.as_ref(), inventory, memory, manifests);
-        if !matches!(report.verdict, Verdict::Failed(_)) {
-            memory.chart_inputs = chart_inputs;
-        }
-        report
+        let applied = Applying {
+            manifests,
+            chart_inputs,
+        };
+        apply_cycle(ctx, report, parent.as_ref(), inventory, memory, applied)
     }
 }
 
@@ -875,14 +875,22 @@ fn list_labelled(
     Ok(live)
 }
 
+/// What an apply cycle applies: the rendered objects, and the digest of the chart inputs
+/// they were rendered from (recorded with the revision once it is applied).
+struct Applying<'a> {
+    manifests: &'a [Manifest],
+    chart_inputs: Option<String>,
+}
+
 fn apply_cycle(
     ctx: &Context,
     mut report: CycleReport,
     parent: Option<&Value>,
     inventory: Inventory,
     memory: &mut SyncMemory,
-    manifests: &[Manifest],
+    applying: Applying,
 ) -> CycleReport {
+    let manifests = applying.manifests;
     let client = ctx.client;
     let short = report::short(&report.revision).to_owned();
     // 1. Validate everything before changing anything.
@@ -1153,6 +1161,7 @@ fn apply_cycle(
     let next = prune::next_inventory(&inventoried, &failed_deletes);
     memory.fingerprints = fingerprints.into_iter().collect();
     memory.applied = Some(report.revision.clone());
+    memory.chart_inputs = applying.chart_inputs;
     // 4. Health.
     let unhealthy = if ctx.sync.wait {
         let started = Instant::now();
