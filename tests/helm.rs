@@ -606,9 +606,25 @@ fn an_idle_cycle_of_a_chart_sync_writes_nothing() {
         "an idle cycle wrote to the cluster"
     );
     assert_eq!(versions(), before_versions, "an idle cycle changed objects");
-    eprintln!(
-        "idle chart cycle: {} requests",
-        f.audit().len() - requests_before
+    let requests: Vec<String> = f.audit()[requests_before..]
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["verb"].as_str().unwrap_or_default(),
+                e["requestURI"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    // A process's first cycle: plumb-system and the parent; once per process the seed key,
+    // the version and discovery (the capabilities, cached after); one metadata LIST per
+    // kind of the chart's (ConfigMap, Secret, Service, Deployment). Nothing rendered twice,
+    // no dry-run, no write.
+    let lists = requests.iter().filter(|r| r.starts_with("list ")).count();
+    assert_eq!(
+        (requests.len(), lists),
+        (10, 4),
+        "an idle chart cycle's requests: {requests:#?}"
     );
 }
 
