@@ -164,7 +164,10 @@ After=plumb.service
 [Service]
 Type=oneshot
 StandardOutput=file:/root/probe.txt
-StandardError=inherit
+# Not inherit: `file:` writes from the file's start, so a message of the
+# poweroff below ("Call to PowerOff failed", when it races the shutdown)
+# would overwrite the first lines of the report.
+StandardError=journal
 ExecStart=/bin/sh -c 'for i in $(seq 1 60); do systemctl show plumb -p StatusText | grep -q Ready && break; sleep 1; done; systemctl reload plumb && echo reload=ok; sleep 10; systemctl show plumb -p ActiveState -p SubState -p Type -p StatusText -p NRestarts -p WatchdogUSec -p User; journalctl -u plumb --no-pager -o cat'
 ExecStartPost=/bin/systemctl poweroff
 UNIT
