@@ -8,7 +8,7 @@ mod common;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::git::{
     closed_port, files_ending, main_branch, random_bytes, secret_file, snapshot, snapshot_diff,
@@ -1200,4 +1200,72 @@ fn a_local_path_that_is_no_repository_says_what_git_said() {
             || message.contains("not a git repository"),
         "git's own words are missing: {message}"
     );
+}
+
+/// A poll through a proxy that trickles the server's answer (a byte every 200 ms past
+/// `after` bytes) ends with FetchTimedOut once fetchTimeout passes, though no single read
+/// waits longer than the source's timeout; nothing is kept, and once the server answers
+/// normally again the poll succeeds.
+fn a_trickling_server_is_cut_off_at_fetch_timeout(scheme: &str, after: u64) {
+    let servers = Servers::get();
+    let prefix = format!("trickle-{scheme}");
+    let (remote, first) = small_repo(&servers, &prefix);
+    let (target, path) = match scheme {
+        "git" => (servers.daemon_addr(), format!("{}.git", remote.name)),
+        _ => {
+            let url = servers.http_url(&remote);
+            let rest = url.strip_prefix("http://").unwrap();
+            let (authority, path) = rest.split_once('/').unwrap();
+            (authority.parse().unwrap(), path.to_owned())
+        }
+    };
+    let proxy = Proxy::start(target);
+    let url = format!("{scheme}://127.0.0.1:{}/{path}", proxy.port);
+    let state = temp_dir(&prefix);
+    let mut settings = source(&prefix, &url, main_branch());
+    settings.timeout = Duration::from_secs(5);
+    settings.fetch_timeout = Duration::from_secs(3);
+    let mut src = open(&settings, &state);
+    assert_eq!(poll(&mut src), updated(&first, None));
+
+    remote.write("apps/blob.bin", random_bytes(2 << 20, 7));
+    let second = remote.commit_and_push("a 2 MiB blob");
+    proxy.trickle_after(after, Duration::from_millis(200));
+    // In a thread: without a deadline the poll would never end.
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = src.poll();
+        let _ = done.send((result, src));
+    });
+    let (result, mut src) = outcome
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the trickled poll never ended");
+    match result {
+        Err(e @ SourceError::FetchTimedOut { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("fetchTimeout (3s)"), "{text}");
+            assert!(
+                text.contains(&format!("127.0.0.1:{}", proxy.port)),
+                "{text}"
+            );
+        }
+        other => panic!("want FetchTimedOut, got {other:?}"),
+    }
+    assert_eq!(
+        src.last_good(),
+        Some(first.as_str()),
+        "the cut-off poll kept something"
+    );
+    proxy.release();
+    assert_eq!(poll(&mut src), updated(&second, Some(&first)));
+}
+
+#[test]
+fn a_git_daemon_trickling_its_pack_is_cut_off_at_fetch_timeout() {
+    a_trickling_server_is_cut_off_at_fetch_timeout("git", 64 << 10);
+}
+
+#[test]
+fn an_http_server_trickling_its_ref_advertisement_is_cut_off_at_fetch_timeout() {
+    a_trickling_server_is_cut_off_at_fetch_timeout("http", 0);
 }

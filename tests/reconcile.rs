@@ -2435,3 +2435,43 @@ fn render_kustomize_external_runs_the_nodes_kubectl_and_fails_clearly_without_on
     let out = run(only_git.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn a_git_server_trickling_its_answer_fails_the_reconcile_at_fetch_timeout() {
+    let f = Fixture::new("trickle", "");
+    let servers = common::git::Servers::get();
+    let remote = common::git::Remote::create(&servers, "trickle");
+    remote.write("manifests/a.yaml", &config_map("a", "1"));
+    remote.commit_and_push("first");
+    let proxy = common::git::Proxy::start(servers.daemon_addr());
+    proxy.trickle_after(0, std::time::Duration::from_millis(200));
+    let config = std::fs::read_to_string(&f.config).unwrap().replace(
+        &format!("url: file://{}", f.bare.display()),
+        &format!(
+            "url: git://127.0.0.1:{}/{}.git\n    timeout: 5s\n    fetchTimeout: 3s",
+            proxy.port, remote.name
+        ),
+    );
+    std::fs::write(&f.config, config).unwrap();
+    let mut child = f.spawn_reconcile();
+    let started = std::time::Instant::now();
+    // Without a deadline over the whole poll, a byte every 200 ms keeps it going for good.
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("plumb reconcile was still polling the trickling server after 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("took longer than fetchTimeout (3s)"),
+        "{said}"
+    );
+    assert!(
+        f.get("configmap", "a").is_none(),
+        "applied from a cut-off poll"
+    );
+}

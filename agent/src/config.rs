@@ -20,6 +20,8 @@ use serde::{Deserialize, Deserializer};
 pub const DEFAULT_PATH: &str = "/etc/plumb/plumb.yaml";
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// A whole poll of a source, at most (the default of `fetchTimeout`).
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Validated settings for the whole agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +76,9 @@ pub struct Source {
     pub interval: Duration,
     /// Limit for each network step (connect, ref advertisement, fetch).
     pub timeout: Duration,
+    /// Limit for a whole poll (ref advertisement and fetch together), however the server
+    /// paces its bytes.
+    pub fetch_timeout: Duration,
     /// Largest fetch accepted, in bytes.
     pub max_fetch_size: u64,
 }
@@ -435,6 +440,8 @@ struct SourceFields {
     interval: Option<Duration>,
     #[serde(default, deserialize_with = "de_opt_duration")]
     timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    fetch_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "de_opt_size")]
     max_fetch_size: Option<u64>,
 }
@@ -693,6 +700,7 @@ impl RawSettings {
                     ca_file: s.ca_file,
                     interval: s.interval.or(self.interval).unwrap_or(DEFAULT_INTERVAL),
                     timeout: s.timeout.unwrap_or(Duration::from_secs(60)),
+                    fetch_timeout: s.fetch_timeout.unwrap_or(DEFAULT_FETCH_TIMEOUT),
                     max_fetch_size: s.max_fetch_size.unwrap_or(256 << 20),
                 })
                 .collect(),
@@ -1154,6 +1162,7 @@ syncs:
         );
         assert_eq!(s.sources[0].timeout, Duration::from_secs(60));
         assert_eq!(s.sources[0].max_fetch_size, 256 << 20);
+        assert_eq!(s.sources[0].fetch_timeout, DEFAULT_FETCH_TIMEOUT);
         assert_eq!(s.sources[0].interval, Duration::from_secs(60));
         assert_eq!(s.syncs[0].path, "clusters/pi");
         assert_eq!(s.syncs[0].source, "homelab");
@@ -1284,7 +1293,7 @@ syncs:
     #[test]
     fn source_keys_and_auth_kinds() {
         let s = parse(&source_with(
-            "    interval: 30s\n    timeout: 10s\n    maxFetchSize: 1Mi\n",
+            "    interval: 30s\n    timeout: 10s\n    fetchTimeout: 2m\n    maxFetchSize: 1Mi\n",
             "https://h/r",
         ))
         .unwrap();
@@ -1292,6 +1301,7 @@ syncs:
         assert_eq!(src.interval, Duration::from_secs(30));
         assert_eq!(src.timeout, Duration::from_secs(10));
         assert_eq!(src.max_fetch_size, 1 << 20);
+        assert_eq!(src.fetch_timeout, Duration::from_secs(120));
         let s = parse(&source_with("", "https://h/r")).unwrap();
         assert_eq!(
             s.sources[0].interval,

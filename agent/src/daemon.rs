@@ -366,19 +366,20 @@ struct SyncJob {
 }
 
 /// How long one cycle may take before the watchdog calls it a hang: the
-/// health wait, a few network steps of the source, and a margin.
+/// health wait, the source's whole poll (fetchTimeout, or a few network steps
+/// when those are longer), and a margin.
 pub fn cycle_deadline(sync: &config::Sync, sources: &[config::Source]) -> Duration {
     let network = sources
         .iter()
         .find(|s| s.name == sync.source)
-        .map(|s| s.timeout)
-        .unwrap_or(Duration::from_secs(60));
+        .map(|s| (s.timeout * 4).max(s.fetch_timeout))
+        .unwrap_or(Duration::from_secs(240));
     let health = if sync.wait {
         sync.timeout
     } else {
         Duration::ZERO
     };
-    health + network * 4 + Duration::from_secs(120)
+    health + network + Duration::from_secs(120)
 }
 
 impl SyncJob {

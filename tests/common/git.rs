@@ -234,6 +234,7 @@ pub fn source(name: &str, url: &str, git_ref: GitRef) -> Source {
         ca_file: None,
         interval: Duration::from_secs(60),
         timeout: Duration::from_secs(30),
+        fetch_timeout: Duration::from_secs(600),
         max_fetch_size: 256 << 20,
     }
 }
@@ -350,6 +351,8 @@ pub struct Proxy {
     /// The port it listens on, on 127.0.0.1.
     pub port: u16,
     limit: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Past the limit: 0 holds the answer back; N sends it a byte every N ms.
+    trickle_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     stalled: std::sync::mpsc::Receiver<u64>,
     release: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
 }
@@ -363,9 +366,10 @@ impl Proxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let limit = Arc::new(AtomicU64::new(u64::MAX));
+        let trickle_ms = Arc::new(AtomicU64::new(0));
         let release = Arc::new((Mutex::new(false), Condvar::new()));
         let (tell_stalled, stalled) = std::sync::mpsc::channel();
-        let (limit2, release2) = (limit.clone(), release.clone());
+        let (limit2, release2, trickle2) = (limit.clone(), release.clone(), trickle_ms.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(mut client) = client else { continue };
@@ -379,6 +383,7 @@ impl Proxy {
                     let _ = server_w.shutdown(std::net::Shutdown::Write);
                 });
                 let limit = limit2.load(Ordering::SeqCst);
+                let trickle = trickle2.load(Ordering::SeqCst);
                 let (release, tell_stalled) = (release2.clone(), tell_stalled.clone());
                 std::thread::spawn(move || {
                     let mut buf = vec![0u8; 16 << 10];
@@ -388,6 +393,26 @@ impl Proxy {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
+                        if sent + n as u64 > limit && trickle > 0 {
+                            let part = (limit - sent) as usize;
+                            let _ = client.write_all(&buf[..part]);
+                            let _ = tell_stalled.send(limit);
+                            // The rest, and all that follows, a byte at a time.
+                            let mut rest = buf[part..n].to_vec();
+                            loop {
+                                for b in &rest {
+                                    std::thread::sleep(Duration::from_millis(trickle));
+                                    if client.write_all(&[*b]).is_err() {
+                                        return;
+                                    }
+                                }
+                                match server.read(&mut buf) {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => rest = buf[..n].to_vec(),
+                                }
+                            }
+                            break;
+                        }
                         if sent + n as u64 > limit {
                             let part = (limit - sent) as usize;
                             let _ = client.write_all(&buf[..part]);
@@ -411,9 +436,20 @@ impl Proxy {
         Proxy {
             port,
             limit,
+            trickle_ms,
             stalled,
             release,
         }
+    }
+
+    /// New connections get `bytes` of the server's answer, then the rest a byte every
+    /// `every`: never silent for long, never done.
+    pub fn trickle_after(&self, bytes: u64, every: Duration) {
+        self.trickle_ms.store(
+            every.as_millis() as u64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        self.limit.store(bytes, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// New connections get `bytes` of the server's answer, then nothing.
@@ -430,6 +466,8 @@ impl Proxy {
     pub fn release(&self) {
         self.limit
             .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+        self.trickle_ms
+            .store(0, std::sync::atomic::Ordering::SeqCst);
         let (lock, cond) = &*self.release;
         *lock.lock().unwrap() = true;
         cond.notify_all();

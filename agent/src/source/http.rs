@@ -16,12 +16,16 @@ use gix_transport::client::blocking_io::http::{
 };
 use gix_transport::client::AuthenticationRequired;
 
+use super::deadline::Deadline;
+
 /// A ureq-backed implementation of gix's HTTP trait.
 #[derive(Clone)]
 pub struct UreqHttp {
     agent: ureq::Agent,
     /// `Authorization` and the like, added to every request.
     headers: Vec<(String, String)>,
+    /// The poll's deadline: each request, its body read to the end, must end before it.
+    deadline: Option<Deadline>,
 }
 
 impl UreqHttp {
@@ -58,7 +62,19 @@ impl UreqHttp {
         let headers = authorization
             .map(|a| vec![("Authorization".to_owned(), a)])
             .unwrap_or_default();
-        Ok(UreqHttp { agent, headers })
+        Ok(UreqHttp {
+            agent,
+            headers,
+            deadline: None,
+        })
+    }
+
+    /// The same backend, every request ending by `deadline`.
+    pub fn with_deadline(self, deadline: Deadline) -> UreqHttp {
+        UreqHttp {
+            deadline: Some(deadline),
+            ..self
+        }
     }
 
     fn exchange(
@@ -85,6 +101,7 @@ impl UreqHttp {
         }
         Arc::new(Mutex::new(Exchange {
             agent: self.agent.clone(),
+            deadline: self.deadline,
             method,
             url: url.to_owned(),
             headers: all,
@@ -104,6 +121,7 @@ enum State {
 
 struct Exchange {
     agent: ureq::Agent,
+    deadline: Option<Deadline>,
     method: &'static str,
     url: String,
     headers: Vec<(String, String)>,
@@ -127,10 +145,28 @@ impl Exchange {
         if !matches!(self.state, State::NotSent) {
             return;
         }
+        // ureq's global timeout runs from the request to the last byte of its body.
+        let within = match self
+            .deadline
+            .map(|d| d.next_wait(Duration::MAX))
+            .transpose()
+        {
+            Ok(within) => within,
+            Err(e) => {
+                self.state = State::Sent {
+                    headers: Some(Err(e)),
+                    body: None,
+                };
+                return;
+            }
+        };
         let result = if self.method == "GET" {
             let mut req = self.agent.get(&self.url);
             for (k, v) in &self.headers {
                 req = req.header(k.as_str(), v.as_str());
+            }
+            if within.is_some() {
+                req = req.config().timeout_global(within).build();
             }
             req.call()
         } else {
@@ -142,6 +178,9 @@ impl Exchange {
             let mut req = self.agent.post(&self.url);
             for (k, v) in &self.headers {
                 req = req.header(k.as_str(), v.as_str());
+            }
+            if within.is_some() {
+                req = req.config().timeout_global(within).build();
             }
             req.send(&body[..])
         };

@@ -9,6 +9,7 @@
 //! aside and cloned again. The small state (which generation, which commits)
 //! is written atomically, and only when it changes.
 
+mod deadline;
 pub mod http;
 mod local;
 mod progress;
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{self, Auth, GitRef, Transport as Scheme, Username};
 use crate::render::File;
 use crate::store;
+use deadline::{Deadline, DeadlineStream, Interrupter};
 
 /// Why a source could not be polled or read.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,13 @@ pub enum SourceError {
         name: String,
         url: String,
         git_ref: String,
+    },
+    /// The whole poll took longer than fetchTimeout (a server that paces its bytes).
+    #[error("source '{name}': polling {url} took longer than fetchTimeout ({secs}s) though the server kept sending; nothing was kept")]
+    FetchTimedOut {
+        name: String,
+        url: String,
+        secs: u64,
     },
     /// The fetch grew past maxFetchSize.
     #[error("source '{name}': fetching {git_ref} from {url} exceeded maxFetchSize ({limit} bytes); nothing was kept")]
@@ -162,6 +171,8 @@ pub struct GitSource {
     dir: PathBuf,
     state: SourceState,
     user_agent: String,
+    /// While a poll runs, when it must have ended (fetchTimeout).
+    deadline: Option<Deadline>,
 }
 
 /// What the state file remembers of the URL and ref: never a credential.
@@ -255,6 +266,7 @@ impl GitSource {
             dir: dir.clone(),
             state: SourceState::default(),
             user_agent: user_agent.to_owned(),
+            deadline: None,
         };
         std::fs::create_dir_all(&dir).map_err(|e| source.local(&dir, e))?;
         let loaded: Option<SourceState> = std::fs::read(source.state_path())
@@ -481,13 +493,16 @@ impl GitSource {
                     })?),
                     None => None,
                 };
-                let http = http::UreqHttp::new(
+                let mut http = http::UreqHttp::new(
                     ca.as_deref(),
                     timeout,
                     &self.user_agent,
                     self.authorization()?,
                 )
                 .map_err(|e| self.unreachable(format!("caFile: {e}")))?;
+                if let Some(deadline) = self.deadline {
+                    http = http.with_deadline(deadline);
+                }
                 Box::new(io::http::connect_http(http, url, Protocol::V2, false))
             }
             Scheme::Git => {
@@ -500,12 +515,10 @@ impl GitSource {
                     .ok_or_else(|| self.unreachable(format!("{host} has no address")))?;
                 let socket = std::net::TcpStream::connect_timeout(&addr, timeout)
                     .map_err(|e| self.unreachable(e))?;
-                socket
-                    .set_read_timeout(Some(timeout))
-                    .map_err(|e| self.unreachable(e))?;
-                socket
-                    .set_write_timeout(Some(timeout))
-                    .map_err(|e| self.unreachable(e))?;
+                let deadline = self
+                    .deadline
+                    .unwrap_or_else(|| Deadline::after(settings.fetch_timeout));
+                let socket = DeadlineStream::new(socket, deadline, timeout);
                 let write = socket.try_clone().map_err(|e| self.unreachable(e))?;
                 Box::new(gix_transport::client::git::blocking_io::Connection::new(
                     socket,
@@ -568,6 +581,13 @@ impl GitSource {
     fn network_error(&self, err: &gix::Error, interrupted: bool) -> SourceError {
         let name = self.settings.name.clone();
         let url = http::redact(&self.settings.url);
+        if self.deadline.is_some_and(|d| d.passed()) {
+            return SourceError::FetchTimedOut {
+                name,
+                url,
+                secs: self.settings.fetch_timeout.as_secs(),
+            };
+        }
         if interrupted {
             return SourceError::TooBig {
                 name,
@@ -769,6 +789,8 @@ impl GitSource {
             .map_err(|e| self.unreachable(chain(&e)))?;
         let interrupt = Arc::new(AtomicBool::new(false));
         let cap = progress::CapProgress::new(self.settings.max_fetch_size, interrupt.clone());
+        // gix checks the flag while it reads the pack, whatever the transport (ssh's too).
+        let _timer = self.deadline.map(|d| Interrupter::at(d, interrupt.clone()));
         let outcome = remote
             .to_connection_with_transport(self.transport()?)
             .with_credentials(|_| Ok(None))
@@ -798,6 +820,13 @@ impl GitSource {
 
     /// Polls the remote: unchanged (nothing written) or a new commit fetched.
     pub fn poll(&mut self) -> Result<Poll, SourceError> {
+        self.deadline = Some(Deadline::after(self.settings.fetch_timeout));
+        let polled = self.poll_within();
+        self.deadline = None;
+        polled
+    }
+
+    fn poll_within(&mut self) -> Result<Poll, SourceError> {
         let commit = self.remote_commit()?;
         if self.state.fetched.as_deref() == Some(commit.as_str()) {
             return Ok(Poll::Unchanged { commit });
