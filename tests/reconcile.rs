@@ -2441,7 +2441,7 @@ fn a_git_server_trickling_its_answer_fails_the_reconcile_at_fetch_timeout() {
     let f = Fixture::new("trickle", "");
     let servers = common::git::Servers::get();
     let remote = common::git::Remote::create(&servers, "trickle");
-    remote.write("manifests/a.yaml", &config_map("a", "1"));
+    remote.write("manifests/a.yaml", config_map("a", "1"));
     remote.commit_and_push("first");
     let proxy = common::git::Proxy::start(servers.daemon_addr());
     proxy.trickle_after(0, std::time::Duration::from_millis(200));
