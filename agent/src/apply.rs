@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::kube::{ApiResource, ApplyOptions, Client, Error, Propagation, FIELD_MANAGER};
+use crate::kube::{ApiResource, ApplyOptions, Cluster, Error, Propagation, FIELD_MANAGER};
 use crate::plan::{self, Stage};
 use crate::render::{Manifest, ObjectRef, Origin, Scopes};
 
@@ -138,7 +138,7 @@ pub struct Created {
 /// for kinds whose CRD is in the revision but not yet in the cluster.
 pub struct ClusterScopes<'a> {
     /// The cluster.
-    pub client: &'a Client,
+    pub client: &'a dyn Cluster,
     /// The fallback.
     pub offline: crate::render::OfflineScopes,
 }
@@ -185,7 +185,7 @@ pub fn parallel<T: Sync, R: Send>(items: &[T], width: usize, f: impl Fn(&T) -> R
 /// noted in `created.existing`), nor chart CRDs their policy never creates.
 /// `created` lists what was created, also on failure, for [`undo_created`].
 pub fn create_missing_containers(
-    client: &Client,
+    client: &dyn Cluster,
     manifests: &[Manifest],
     created: &mut Created,
 ) -> Result<(), ObjectFailure> {
@@ -244,7 +244,7 @@ pub fn left_alone(manifests: &[Manifest], existing: &BTreeSet<ObjectRef>) -> BTr
 }
 
 /// Deletes what [`create_missing_containers`] created, newest first (validation failed).
-pub fn undo_created(client: &Client, created: &Created) -> Vec<ObjectFailure> {
+pub fn undo_created(client: &dyn Cluster, created: &Created) -> Vec<ObjectFailure> {
     let mut failures = Vec::new();
     for (resource, key) in created.objects.iter().rev() {
         if let Err(e) = client.delete(resource, None, &key.name, Propagation::Background) {
@@ -259,7 +259,7 @@ pub fn undo_created(client: &Client, created: &Created) -> Vec<ObjectFailure> {
 }
 
 /// Polls a CRD until its Established condition is True, and its kind is served.
-pub fn wait_established(client: &Client, name: &str, timeout: Duration) -> Result<(), String> {
+pub fn wait_established(client: &dyn Cluster, name: &str, timeout: Duration) -> Result<(), String> {
     let started = Instant::now();
     loop {
         match client.get(&ApiResource::crd(), None, name) {
@@ -327,7 +327,7 @@ impl Breaker {
 
 /// Finds the resource of every manifest; all failures are reported.
 pub fn resolve<'a>(
-    client: &Client,
+    client: &dyn Cluster,
     manifests: &'a [Manifest],
 ) -> Result<Vec<Target<'a>>, Vec<ObjectFailure>> {
     let mut targets = Vec::new();
@@ -371,7 +371,10 @@ fn wants_recreate(m: &Manifest) -> bool {
 /// Dry-runs every object, without force first so that conflicts with other
 /// field managers are seen and recorded, then with force to validate the
 /// content. Nothing is persisted.
-pub fn validate(client: &Client, targets: &[Target]) -> Result<Validation, Vec<ObjectFailure>> {
+pub fn validate(
+    client: &dyn Cluster,
+    targets: &[Target],
+) -> Result<Validation, Vec<ObjectFailure>> {
     enum Outcome {
         Fine {
             conflict: Option<Vec<String>>,
@@ -491,7 +494,7 @@ pub struct Applied {
 /// applied them) in stage order (force: Git wins); within a stage, bounded
 /// parallelism. Stops at the first stage with a failure.
 pub fn apply_all(
-    client: &Client,
+    client: &dyn Cluster,
     targets: &[Target],
     validation: &Validation,
     skip: &BTreeSet<ObjectRef>,
@@ -549,7 +552,7 @@ pub fn apply_all(
 }
 
 fn apply_one(
-    client: &Client,
+    client: &dyn Cluster,
     t: &Target,
     validation: &Validation,
     breaker: &Breaker,
@@ -583,7 +586,7 @@ fn apply_one(
         })
 }
 
-fn wait_gone(client: &Client, t: &Target, timeout: Duration) -> Result<(), String> {
+fn wait_gone(client: &dyn Cluster, t: &Target, timeout: Duration) -> Result<(), String> {
     let key = t.manifest.key();
     let started = Instant::now();
     while client
@@ -604,7 +607,7 @@ fn wait_gone(client: &Client, t: &Target, timeout: Duration) -> Result<(), Strin
 
 /// Moves the fields that `kubectl apply` (client-side) owns to plumb's
 /// manager, so that a field later removed from Git is removed from the object.
-fn adopt(client: &Client, t: &Target) -> Result<(), Error> {
+fn adopt(client: &dyn Cluster, t: &Target) -> Result<(), Error> {
     let key = t.manifest.key();
     let ns = namespace_of(t);
     let Some(live) = client.get(&t.resource, ns, &key.name)? else {

@@ -528,7 +528,7 @@ pub fn reconcile_sync(
                 source_failure: Some(&why),
                 ..ctx
             };
-            return reconcile::report_failure(&ctx, "SourceFailed", why.clone());
+            return reconcile::report_failure(&ctx, reconcile::Reason::SourceFailed, why.clone());
         }
     };
     let mut warnings = Vec::new();

@@ -438,7 +438,7 @@ impl SyncJob {
             .commit(force_poll, &mut warnings);
         let source_failure = fetched.as_ref().ok().and_then(|f| f.failure.clone());
         let ctx = Context {
-            client: &self.client,
+            client: &*self.client,
             sync: &self.sync,
             node: &self.node,
             state_dir: &self.state_dir,
@@ -461,7 +461,7 @@ impl SyncJob {
             tracing::warn!(sync = %self.sync.name, "{w}");
         }
         match &report.verdict {
-            reconcile::Verdict::Failed(_) => {
+            reconcile::Verdict::Failed { .. } => {
                 tracing::error!(sync = %self.sync.name, "{}", report.summary())
             }
             _ if report.wrote => tracing::info!(sync = %self.sync.name, "{}", report.summary()),

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::apply::{self, Target};
-use crate::kube::{ApplyOptions, Client};
+use crate::kube::Cluster;
 use crate::prune;
 use crate::render::{Manifest, ObjectRef};
 
@@ -57,7 +57,7 @@ pub struct Changes {
 /// every inventory member pruning would delete, decided exactly as the
 /// cycle decides (`prune::plan_one`). Errors name the object.
 pub fn diff(
-    client: &Client,
+    client: &dyn Cluster,
     sync: &str,
     manifests: &[Manifest],
     inventory: &prune::Inventory,
@@ -67,23 +67,12 @@ pub fn diff(
         .map_err(|f| f.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let results = apply::parallel(&targets, apply::PARALLELISM, |t| {
         let key = t.manifest.key();
-        let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
-        let live = client
-            .get(&t.resource, ns, &key.name)
-            .map_err(|e| format!("{key}: {e}"))?;
+        let live = crate::drift::read_live(client, t).map_err(|e| format!("{key}: {e}"))?;
         // A chart's crds/ CRD its policy leaves as it is would not change.
         if !crate::plan::applies(t.manifest.chart_crd, live.is_some()) {
             return Ok(String::new());
         }
-        let after = client
-            .apply(
-                &t.resource,
-                &t.manifest.object,
-                ApplyOptions {
-                    force: true,
-                    dry_run: true,
-                },
-            )
+        let after = crate::drift::dry_run(client, t)
             .map_err(|e| format!("{key} ({}): {e}", t.manifest.origin))?;
         let before = live.as_ref().map(shown).unwrap_or_default();
         Ok::<String, String>(unified(&key.to_string(), &before, &shown(&after)))

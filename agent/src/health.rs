@@ -1,10 +1,12 @@
 //! Health: whether an applied object has become what it was asked to be.
 //!
 //! Pure functions over the live object (and, for a k3s HelmChart, the live
-//! install Job and its Pods, which the reconcile's waiting loop reads); the
-//! waiting loop lives in the reconcile.
+//! install Job and its Pods, which the waiting loop reads); the waiting loop is
+//! [`wait`].
 
 use serde_json::Value;
+
+pub mod wait;
 
 /// An object's health after an apply.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,12 +4,15 @@
 //! report; each stage is a module named for it. This crate is the engine
 //! behind the `plumb` binary, so tests and benchmarks use it directly.
 
+#![forbid(unsafe_code)]
+
 pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod diff;
+pub mod drift;
 pub mod error;
 pub mod health;
 pub mod kube;

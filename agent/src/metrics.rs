@@ -164,7 +164,7 @@ impl Metrics {
         let result = match &report.verdict {
             Verdict::Ready => "ready",
             Verdict::Stalled(_) => "stalled",
-            Verdict::Failed(_) => "failed",
+            Verdict::Failed { .. } => "failed",
             Verdict::Suspended => "suspended",
         };
         let s = labels(&[("sync", sync)]);
@@ -375,7 +375,17 @@ mod tests {
     fn metrics_follow_conventions_and_keep_one_revision_per_sync() {
         let m = Metrics::new();
         m.cycle(&report("apps", "aaa", Verdict::Ready), 0.2);
-        m.cycle(&report("apps", "bbb", Verdict::Failed("x".into())), 0.1);
+        m.cycle(
+            &report(
+                "apps",
+                "bbb",
+                Verdict::Failed {
+                    reason: crate::reconcile::Reason::ApplyFailed,
+                    message: "x".into(),
+                },
+            ),
+            0.1,
+        );
         m.api_request("patch", Some(200));
         m.fetch("repo", 0.5, 1024);
         m.leading("apps", true);

@@ -1,7 +1,7 @@
 //! Plan: pure decisions over data — the order objects are applied in, and
 //! which live objects drifted since plumb last applied them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -160,6 +160,54 @@ pub fn can_skip(
     recorded: Option<&String>,
 ) -> bool {
     applied_hash.map(String::as_str) == Some(desired_hash) && live.is_some() && live == recorded
+}
+
+/// What decides which objects of a revision an apply cycle does not send again.
+#[derive(Debug, Clone, Copy)]
+pub struct Skipping<'a> {
+    /// Chart CRDs their policy leaves as they are: neither sent nor skipped (counted apart).
+    pub left_alone: &'a BTreeSet<ObjectRef>,
+    /// A chart's hooks that run in this cycle: always sent.
+    pub hooks_run: &'a BTreeSet<ObjectRef>,
+    /// Hooks this cycle does not run (the chart did not change): never sent.
+    pub hooks_left: &'a BTreeSet<ObjectRef>,
+    /// Objects validation wants sent whatever their hashes: to recreate, to adopt, or to
+    /// take fields from another manager.
+    pub forced: &'a BTreeSet<ObjectRef>,
+    /// Each object's hash as plumb last applied it.
+    pub applied_hashes: &'a BTreeMap<ObjectRef, String>,
+    /// Each live object's fingerprint now.
+    pub live: &'a BTreeMap<ObjectRef, String>,
+    /// Each object's fingerprint recorded after plumb's last apply or check.
+    pub recorded: &'a BTreeMap<ObjectRef, String>,
+}
+
+/// The objects of `desired` (each with the hash of Git's object) whose apply is skipped.
+pub fn skip_set<'k>(
+    desired: impl IntoIterator<Item = (&'k ObjectRef, String)>,
+    by: Skipping,
+) -> BTreeSet<ObjectRef> {
+    desired
+        .into_iter()
+        .filter(|(key, _)| !by.left_alone.contains(key) && !by.hooks_run.contains(key))
+        .filter(|(key, hash)| {
+            by.hooks_left.contains(key)
+                || (!by.forced.contains(key)
+                    && can_skip(
+                        hash,
+                        by.applied_hashes.get(key),
+                        by.live.get(key),
+                        by.recorded.get(key),
+                    ))
+        })
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// Whether an apply changed an object: created for validation (its apply then changes
+/// nothing, but the cycle made it), or its resourceVersion moved.
+pub fn changed_by_apply(created_early: bool, before: Option<&str>, after: &str) -> bool {
+    created_early || before != Some(after)
 }
 
 /// 64-bit FNV-1a: tiny, stable across versions and machines.
@@ -425,5 +473,74 @@ mod tests {
             changed_fields(&json!({"d": {"k": "v"}}), &json!({"d": {}})),
             ["d.k"]
         );
+    }
+
+    #[test]
+    fn the_skip_set_sends_what_changed_was_forced_or_is_a_running_hook() {
+        let key = |name: &str| ObjectRef {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: "a".into(),
+            name: name.into(),
+        };
+        let names = [
+            "same",
+            "new-hash",
+            "moved",
+            "missing",
+            "forced",
+            "left",
+            "hook-run",
+            "hook-left",
+            "never",
+        ];
+        let set = |names: &[&str]| names.iter().map(|n| key(n)).collect::<BTreeSet<_>>();
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(n, v)| (key(n), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let everyone: Vec<(&str, &str)> = names.iter().map(|n| (*n, "h")).collect();
+        let mut hashes = map(&everyone);
+        hashes.insert(key("new-hash"), "old".into());
+        hashes.remove(&key("never"));
+        let recorded = map(&everyone
+            .iter()
+            .map(|(n, _)| (*n, "rv1"))
+            .collect::<Vec<_>>());
+        let mut live = recorded.clone();
+        live.insert(key("moved"), "rv2".into());
+        live.remove(&key("missing"));
+        let keys: Vec<ObjectRef> = names.iter().map(|n| key(n)).collect();
+        let skipped = skip_set(
+            keys.iter().map(|k| (k, "h".to_owned())),
+            Skipping {
+                left_alone: &set(&["left"]),
+                hooks_run: &set(&["hook-run"]),
+                hooks_left: &set(&["hook-left"]),
+                forced: &set(&["forced"]),
+                applied_hashes: &hashes,
+                live: &live,
+                recorded: &recorded,
+            },
+        );
+        assert_eq!(skipped, set(&["same", "hook-left"]));
+    }
+
+    #[test]
+    fn an_apply_changed_an_object_created_early_or_whose_version_moved() {
+        for (created_early, before, after, changed) in [
+            (false, Some("5"), "5", false),
+            (false, Some("5"), "6", true),
+            (false, None, "1", true),
+            (true, Some("3"), "3", true),
+        ] {
+            assert_eq!(
+                changed_by_apply(created_early, before, after),
+                changed,
+                "{created_early} {before:?} {after}"
+            );
+        }
     }
 }

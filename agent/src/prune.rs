@@ -11,7 +11,7 @@ use base64::Engine;
 
 use serde_json::Value;
 
-use crate::kube::{ApiResource, Client, Propagation};
+use crate::kube::{ApiResource, Cluster, Propagation};
 use crate::render::{Manifest, ObjectRef};
 
 /// Label on the parent: the ApplySet's id.
@@ -330,7 +330,7 @@ pub fn next_inventory(applied: &BTreeSet<ObjectRef>, failed_deletes: &[ObjectRef
 /// decision `decide` makes of it, and the object. Writes nothing; `plumb
 /// diff` shows exactly these decisions, and `prune_one` carries them out.
 pub fn plan_one(
-    client: &Client,
+    client: &dyn Cluster,
     candidate: &ObjectRef,
     id: &str,
     inventory: &Inventory,
@@ -393,7 +393,7 @@ pub struct PrunePlan {
 
 /// Prunes one candidate as `plan_one` decides.
 pub fn prune_one(
-    client: &Client,
+    client: &dyn Cluster,
     candidate: &ObjectRef,
     id: &str,
     inventory: &Inventory,
@@ -412,7 +412,7 @@ pub fn prune_one(
 /// The resources of a CRD's kind, in every namespace, that plumb does not
 /// manage (by "Kind namespace/name"): deleting the CRD would delete them.
 fn unmanaged_of_crd(
-    client: &Client,
+    client: &dyn Cluster,
     crd: &Value,
     managed: &BTreeSet<&ObjectRef>,
 ) -> Result<Vec<String>, String> {
@@ -468,7 +468,7 @@ fn unmanaged_of_crd(
 /// Objects in a namespace that plumb does not manage, directly or through
 /// ownerReferences, leaving out what every namespace has by itself and Events.
 fn unmanaged_in_namespace(
-    client: &Client,
+    client: &dyn Cluster,
     namespace: &str,
     managed: &BTreeSet<&ObjectRef>,
 ) -> Result<Vec<String>, String> {
@@ -514,6 +514,32 @@ fn unmanaged_in_namespace(
         .into_iter()
         .map(|k| format!("{} {}", k.kind, k.name))
         .collect())
+}
+
+/// Metadata of the live objects of some group-kinds that match `selector`.
+pub fn list_labelled(
+    client: &dyn Cluster,
+    resources: &BTreeSet<ApiResource>,
+    selector: &str,
+) -> Result<BTreeMap<ObjectRef, Value>, String> {
+    let selector = selector.to_owned();
+    let mut live = BTreeMap::new();
+    for r in resources {
+        let items = client
+            .list_metadata(r, None, Some(&selector))
+            .map_err(|e| e.to_string())?;
+        for mut item in items {
+            let meta = item["metadata"].take();
+            let key = ObjectRef {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                namespace: meta["namespace"].as_str().unwrap_or_default().to_owned(),
+                name: meta["name"].as_str().unwrap_or_default().to_owned(),
+            };
+            live.insert(key, meta);
+        }
+    }
+    Ok(live)
 }
 
 #[cfg(test)]

@@ -436,7 +436,7 @@ pub(crate) fn text_of(bytes: &[u8]) -> Result<&str, (usize, usize)> {
 }
 
 /// Parses one file into its objects, with origins.
-pub(crate) fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
+pub fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
     let text = text_of(&file.bytes).map_err(|(line, column)| {
         vec![RenderError::Syntax {
             file: file.path.clone(),

@@ -10,7 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::kube::{ApiResource, ApplyOptions, Client, Error};
+use crate::kube::{ApiResource, ApplyOptions, Cluster, Error};
 use crate::prune::{self, Inventory};
 
 /// One condition, as Kubernetes objects carry them.
@@ -187,7 +187,7 @@ pub fn parent_unchanged(live: Option<&Value>, desired: &Value) -> bool {
 }
 
 /// Ensures plumb-system exists (one GET when it does).
-pub fn ensure_system_namespace(client: &Client) -> Result<(), Error> {
+pub fn ensure_system_namespace(client: &dyn Cluster) -> Result<(), Error> {
     let ns = ApiResource::namespace();
     if client.get(&ns, None, prune::SYSTEM_NAMESPACE)?.is_none() {
         let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": prune::SYSTEM_NAMESPACE}});
@@ -206,7 +206,7 @@ pub fn ensure_system_namespace(client: &Client) -> Result<(), Error> {
 /// The cluster's key for charts' generated values (`plumb-system/plumb-chart-seed`): read,
 /// or when missing and `create`, made from 256 bits of the system's randomness. Two nodes
 /// making it at once both end with the one the API server kept.
-pub fn chart_key(client: &Client, create: bool) -> Result<[u8; 32], Error> {
+pub fn chart_key(client: &dyn Cluster, create: bool) -> Result<[u8; 32], Error> {
     // Read once per process: an idle cycle asks nothing. A new key (the Secret deleted)
     // takes effect when plumb restarts.
     static KEY: std::sync::Mutex<Option<[u8; 32]>> = std::sync::Mutex::new(None);
@@ -220,7 +220,7 @@ pub fn chart_key(client: &Client, create: bool) -> Result<[u8; 32], Error> {
     Ok(key)
 }
 
-fn read_or_make_chart_key(client: &Client, create: bool) -> Result<[u8; 32], Error> {
+fn read_or_make_chart_key(client: &dyn Cluster, create: bool) -> Result<[u8; 32], Error> {
     let secrets = ApiResource::secret();
     let name = crate::render::helm::SEED_SECRET;
     let read = |object: &Value| -> Option<[u8; 32]> {
@@ -272,7 +272,7 @@ fn read_or_make_chart_key(client: &Client, create: bool) -> Result<[u8; 32], Err
 }
 
 /// Reads a sync's parent ConfigMap.
-pub fn get_parent(client: &Client, sync: &str) -> Result<Option<Value>, Error> {
+pub fn get_parent(client: &dyn Cluster, sync: &str) -> Result<Option<Value>, Error> {
     client.get(
         &ApiResource::config_map(),
         Some(prune::SYSTEM_NAMESPACE),
@@ -281,7 +281,11 @@ pub fn get_parent(client: &Client, sync: &str) -> Result<Option<Value>, Error> {
 }
 
 /// Writes the parent when it differs from `live`; returns whether it wrote.
-pub fn write_parent(client: &Client, live: Option<&Value>, desired: &Value) -> Result<bool, Error> {
+pub fn write_parent(
+    client: &dyn Cluster,
+    live: Option<&Value>,
+    desired: &Value,
+) -> Result<bool, Error> {
     if parent_unchanged(live, desired) {
         return Ok(false);
     }
@@ -307,7 +311,7 @@ pub enum Severity {
 
 /// Posts one Event about a sync, on its parent ConfigMap.
 pub fn post_event(
-    client: &Client,
+    client: &dyn Cluster,
     sync: &str,
     node: &str,
     severity: Severity,
@@ -349,7 +353,12 @@ pub fn post_event(
         count: Some(1),
         ..Default::default()
     };
-    client.create(&ApiResource::event(), Some(prune::SYSTEM_NAMESPACE), &event)?;
+    let resource = ApiResource::event();
+    let event = serde_json::to_value(&event).map_err(|e| Error::Decode {
+        action: Box::new(resource.action("create", Some(prune::SYSTEM_NAMESPACE), None)),
+        cause: e.to_string(),
+    })?;
+    client.create(&resource, Some(prune::SYSTEM_NAMESPACE), &event)?;
     Ok(())
 }
 

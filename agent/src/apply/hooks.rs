@@ -10,13 +10,13 @@ use super::{
     apply_all, namespace_of, object_failure, wait_gone, Applied, ObjectFailure, Target, Validation,
 };
 use crate::health::{hook_health, Health};
-use crate::kube::{Client, Propagation};
+use crate::kube::{Cluster, Propagation};
 use crate::plan::hooks::hook_of;
 
 /// Runs one wave; what was applied, and a failure per hook that failed, did not finish
 /// within `timeout`, or could not be deleted or applied. Hooks are waited on together.
 pub fn run_wave(
-    client: &Client,
+    client: &dyn Cluster,
     wave: &[Target],
     validation: &Validation,
     timeout: Duration,
@@ -92,7 +92,7 @@ pub fn run_wave(
 }
 
 /// Each hook's health once all have finished (or failed), or as it was at the timeout.
-fn follow(client: &Client, wave: &[Target], timeout: Duration) -> Vec<Health> {
+fn follow(client: &dyn Cluster, wave: &[Target], timeout: Duration) -> Vec<Health> {
     let started = Instant::now();
     let mut outcomes: Vec<Health> = vec![Health::Progressing("not read yet".into()); wave.len()];
     loop {

@@ -1,0 +1,342 @@
+//! Reconcile: one cycle of one sync, as an ordered list of steps, the same for
+//! `plumb reconcile`, `plumb run` and (its render and prune decisions) `plumb diff`.
+//!
+//! A cycle opens (reads its parent: inventory and status), renders, and then runs the
+//! steps of an apply ([`applying`]: validate, record the inventory, apply, prune,
+//! health) or, when the revision is already in force, of a drift check ([`drifting`]).
+//! Every step has one signature and either lets the cycle go on or ends it with a typed
+//! [`End`]; every path that opened a cycle ends in [`Cycle::end`], the one place that
+//! writes status, Events and the local state (and only when something changed). The
+//! status and Event themselves are derived by the pure functions of [`outcome`].
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::config;
+use crate::kube::Cluster;
+use crate::prune::{self, Inventory};
+use crate::report;
+
+mod applying;
+mod drifting;
+mod outcome;
+mod rendering;
+mod revision;
+#[cfg(test)]
+mod tests;
+
+pub use crate::drift::Drift;
+pub use outcome::{CycleReport, Event, Reason, Verdict};
+pub use rendering::{render_revision, render_revision_with, ChartKey};
+pub use revision::{Revision, SyncMemory, Tree};
+
+/// What a cycle needs from around it.
+pub struct Context<'a> {
+    /// The cluster.
+    pub client: &'a dyn Cluster,
+    /// The sync's settings.
+    pub sync: &'a config::Sync,
+    /// This node's name, for Events.
+    pub node: &'a str,
+    /// stateDir, for the local state.
+    pub state_dir: &'a Path,
+    /// A newer revision that was refused: this cycle only checks drift of the
+    /// revision in force, and leaves the refusal in the status.
+    pub refused: Option<&'a str>,
+    /// Why the source could not be followed, when the commit reconciled is
+    /// the last good one rather than the newest: SourceReady is False.
+    pub source_failure: Option<&'a str>,
+}
+
+/// One cycle in progress: what every step reads and fills in, and what [`Cycle::end`]
+/// writes.
+struct Cycle<'c> {
+    ctx: &'c Context<'c>,
+    report: CycleReport,
+    /// The parent ConfigMap as read (None: there is none yet).
+    parent: Option<Value>,
+    /// The inventory as read when the cycle opened: what prunes decide on.
+    read: Inventory,
+    /// The inventory the cycle ends with, written if it changed.
+    inventory: Inventory,
+    memory: &'c mut SyncMemory,
+    /// The Event to post when the cycle ends, if any.
+    event: Option<Event>,
+}
+
+/// How a step ends a cycle.
+enum End {
+    /// The cycle failed: not Ready, Stalled, for this reason.
+    Failed(Reason, String),
+    /// The cycle is over; its verdict and Event are in the cycle.
+    Done,
+}
+
+/// A step of a cycle: it carries `S` (what the steps before it found) and goes on or ends.
+type Step<S> = for<'a, 'b> fn(&'a mut Cycle<'b>, &mut S) -> ControlFlow<End>;
+
+impl<'c> Cycle<'c> {
+    /// Opens a cycle: reads the parent. Without it a cycle could neither report nor prune
+    /// safely: the error says why, and nothing is written.
+    fn open(
+        ctx: &'c Context<'c>,
+        revision: &str,
+        memory: &'c mut SyncMemory,
+    ) -> Result<Cycle<'c>, String> {
+        let parent = report::ensure_system_namespace(ctx.client)
+            .and_then(|()| report::get_parent(ctx.client, &ctx.sync.name))
+            .map_err(|e| format!("the status could not be read: {e}"))?;
+        let (inventory, status) = report::read_parent(parent.as_ref()).map_err(|e| {
+            format!("the parent ConfigMap is unreadable, so nothing was written: {e}")
+        })?;
+        let mut report = CycleReport::new(&ctx.sync.name, revision);
+        report.status = status;
+        Ok(Cycle {
+            ctx,
+            report,
+            parent,
+            read: inventory.clone(),
+            inventory,
+            memory,
+            event: None,
+        })
+    }
+
+    /// Runs steps in order until one ends the cycle; then ends it.
+    fn run<S>(mut self, state: &mut S, steps: &[(&'static str, Step<S>)]) -> CycleReport {
+        for (name, step) in steps {
+            tracing::trace!(sync = %self.ctx.sync.name, step = name, "step");
+            if let ControlFlow::Break(end) = step(&mut self, state) {
+                return self.end(end);
+            }
+        }
+        self.end(End::Done)
+    }
+
+    fn applyset_id(&self) -> String {
+        prune::applyset_id(
+            &prune::parent_name(&self.ctx.sync.name),
+            prune::SYSTEM_NAMESPACE,
+        )
+    }
+
+    fn short(&self) -> String {
+        report::short(&self.report.revision).to_owned()
+    }
+
+    /// The one place a cycle ends: the status of a failure, then the parent (status and
+    /// inventory) written when it changed, the Events posted (a failure identical to the
+    /// last one posts nothing), and the local state saved when it changed.
+    fn end(mut self, end: End) -> CycleReport {
+        let now = report::now();
+        let report = &mut self.report;
+        if let End::Failed(reason, message) = end {
+            outcome::failed(&mut report.status, reason, &message, &now);
+            report.verdict = Verdict::Failed { reason, message };
+        }
+        let failure = outcome::failure_event(&mut report.status, &report.verdict, &now);
+        let event = failure.or(self.event.take());
+        report.source_failure = self.ctx.source_failure.map(str::to_owned);
+        let source_event =
+            outcome::source_condition(&mut report.status, self.ctx.source_failure, &now);
+        let (ctx, inventory) = (self.ctx, &self.inventory);
+        let desired_parent = report::parent_object(&ctx.sync.name, inventory, &report.status);
+        match report::write_parent(ctx.client, self.parent.as_ref(), &desired_parent) {
+            Ok(wrote) => report.wrote |= wrote,
+            // Without its inventory written, what was applied could never be
+            // pruned: the cycle failed, whatever it applied.
+            Err(e) => {
+                let why = format!(
+                    "could not write the status and inventory ({} objects) to {}/{}: {e}",
+                    inventory.members.len(),
+                    prune::SYSTEM_NAMESPACE,
+                    prune::parent_name(&ctx.sync.name)
+                );
+                report.verdict = match std::mem::replace(&mut report.verdict, Verdict::Ready) {
+                    Verdict::Failed { reason, message } => Verdict::Failed {
+                        reason,
+                        message: format!("{message}; and {why}"),
+                    },
+                    _ => Verdict::Failed {
+                        reason: Reason::ApplyFailed,
+                        message: why,
+                    },
+                };
+            }
+        }
+        for e in event.into_iter().chain(source_event) {
+            let posted = report::post_event(
+                ctx.client,
+                &ctx.sync.name,
+                ctx.node,
+                e.severity,
+                e.reason,
+                &e.message,
+            );
+            match posted {
+                Ok(()) => report.wrote = true,
+                Err(e) => report
+                    .warnings
+                    .push(format!("could not post an Event: {e}")),
+            }
+        }
+        match self.memory.save(ctx.state_dir, &ctx.sync.name) {
+            Ok(wrote) => report.wrote |= wrote,
+            Err(e) => report.warnings.push(format!(
+                "could not save the local state in {}: {e}",
+                ctx.state_dir.display()
+            )),
+        }
+        self.report
+    }
+}
+
+/// Runs one cycle of one sync.
+pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> CycleReport {
+    let mut cycle = match Cycle::open(ctx, &revision.id, memory) {
+        Ok(cycle) => cycle,
+        Err(message) => {
+            let mut report = CycleReport::new(&ctx.sync.name, &revision.id);
+            report.verdict = Verdict::Failed {
+                reason: Reason::StatusUnreadable,
+                message,
+            };
+            return report;
+        }
+    };
+    if ctx.sync.suspend {
+        cycle.report.verdict = Verdict::Suspended;
+        outcome::suspended(&mut cycle.report.status, &report::now());
+        return cycle.end(End::Done);
+    }
+    let rendered = match rendering::render_for_cycle(ctx.client, ctx.sync, revision) {
+        Ok(rendered) => rendered,
+        Err(errors) => {
+            let message = format!(
+                "revision {} does not render:\n{}",
+                cycle.short(),
+                errors.join("\n")
+            );
+            return cycle.end(End::Failed(Reason::RenderFailed, message));
+        }
+    };
+    cycle.report.rendered_charts = rendered.fresh;
+    cycle.report.warnings = rendered.objects.1.clone();
+    let manifests = &rendered.objects.0;
+    let managed = cycle.read.members.len();
+    if manifests.is_empty() && managed > 0 && !ctx.sync.allow_empty {
+        let message = format!(
+            "revision {} renders no objects while {managed} are managed: refusing to prune everything (check the sync's path, or set allowEmpty: true)",
+            cycle.short(),
+        );
+        return cycle.end(End::Failed(Reason::EmptyRevision, message));
+    }
+    // A chart sync's values (valuesFrom) and the cluster's capabilities can change under
+    // one revision: what is in force is the revision rendered from the inputs applied.
+    let in_force = cycle.memory.applied.as_deref() == Some(revision.id.as_str())
+        && cycle.report.status.revision.as_deref() == Some(&revision.id)
+        && cycle.memory.chart_inputs == rendered.digest;
+    if ctx.refused.is_some() && !in_force {
+        // Only drift of the revision in force is ours to correct here.
+        return cycle.report;
+    }
+    if in_force {
+        cycle.run(&mut drifting::Checking::new(manifests), &drifting::steps())
+    } else {
+        let mut applying = applying::Applying::new(manifests, rendered.digest.clone());
+        cycle.run(&mut applying, &applying::steps())
+    }
+}
+
+/// How a cycle reaches its Git source: for as long as one step needs it
+/// (reading a revision, pinning one), never across the apply and health wait,
+/// so that syncs sharing a source don't wait for each other's cycles.
+pub trait SourceAccess {
+    /// Runs `step` with the source.
+    fn with<R>(&mut self, step: impl FnOnce(&mut crate::source::GitSource) -> R) -> R;
+}
+
+impl SourceAccess for crate::source::GitSource {
+    fn with<R>(&mut self, step: impl FnOnce(&mut crate::source::GitSource) -> R) -> R {
+        step(self)
+    }
+}
+
+/// One cycle of one sync given its source and the commit to reconcile (or
+/// why there is none): reads the files, reconciles, pins what got applied.
+/// When a newer revision is refused before anything of it was applied, drift
+/// of the revision in force is still corrected.
+pub fn sync_cycle(
+    ctx: &Context,
+    source: &mut impl SourceAccess,
+    commit: Result<String, crate::source::SourceError>,
+    memory: &mut SyncMemory,
+) -> CycleReport {
+    let commit = match commit {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing was ever fetched: the source cannot be followed either.
+            let why = e.to_string();
+            let ctx = Context {
+                source_failure: Some(&why),
+                ..*ctx
+            };
+            return report_failure(&ctx, Reason::SourceFailed, why.clone());
+        }
+    };
+    let revision = match source.with(|s| Revision::read(s, ctx.sync, &commit)) {
+        Ok(r) => r,
+        Err(e) => return report_failure(ctx, Reason::SourceFailed, e.to_string()),
+    };
+    let mut report = run(ctx, &revision, memory);
+    drop(revision);
+    match &report.verdict {
+        Verdict::Ready | Verdict::Stalled(_) => {
+            if let Err(e) = source.with(|s| s.pin(&ctx.sync.name, &commit)) {
+                report.warnings.push(e.to_string());
+            }
+        }
+        Verdict::Failed { .. } => {
+            let refused_before_apply = report.applied.is_empty();
+            if let Some(pinned) = source
+                .with(|s| s.pinned(&ctx.sync.name).map(str::to_owned))
+                .filter(|p| *p != commit && refused_before_apply)
+            {
+                if let Ok(in_force) = source.with(|s| Revision::read(s, ctx.sync, &pinned)) {
+                    let fallback = Context {
+                        refused: Some(&commit),
+                        ..*ctx
+                    };
+                    let drift = run(&fallback, &in_force, memory);
+                    report.drifted = drift.drifted;
+                    report.warnings.extend(drift.warnings);
+                }
+            }
+        }
+        Verdict::Suspended => {}
+    }
+    report
+}
+
+/// Records a failure that happened before a revision could be read (the
+/// source failed): the status says so; nothing is applied or pruned. An
+/// unreadable parent is reported and left alone, as a cycle does: an empty
+/// inventory written over it would orphan every managed object.
+pub fn report_failure(ctx: &Context, reason: Reason, message: String) -> CycleReport {
+    let mut memory = SyncMemory::load(ctx.state_dir, &ctx.sync.name);
+    let mut cycle = match Cycle::open(ctx, "", &mut memory) {
+        Ok(cycle) => cycle,
+        Err(why) => {
+            let mut report = CycleReport::new(&ctx.sync.name, "");
+            report.verdict = Verdict::Failed {
+                reason,
+                message: format!("{message}; and {why}"),
+            };
+            return report;
+        }
+    };
+    cycle.report.revision = cycle.report.status.revision.clone().unwrap_or_default();
+    cycle.end(End::Failed(reason, message))
+}

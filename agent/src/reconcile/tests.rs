@@ -1,0 +1,656 @@
+//! The cycle's sequence, against an in-memory cluster: which writes a cycle makes, in which
+//! order, and which it never makes. What the API server itself does (server-side apply,
+//! field managers, discovery, validation) is tested against the real one in tests/.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::kube::client::{ApplyOptions, Propagation, ServerVersion};
+use crate::kube::{Action, ApiResource, Error};
+use crate::render::File;
+
+/// A request the in-memory cluster saw: verb, resource plural and object name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Request {
+    verb: &'static str,
+    plural: String,
+    name: String,
+}
+
+impl Request {
+    fn is_write(&self) -> bool {
+        matches!(self.verb, "apply" | "create" | "delete" | "patch")
+    }
+}
+
+type Key = (String, String, String);
+
+/// Objects in memory, every request recorded, and failures on demand.
+#[derive(Default)]
+struct MemoryCluster {
+    objects: Mutex<BTreeMap<Key, Value>>,
+    requests: Mutex<Vec<Request>>,
+    /// (verb, name): that request fails with a 500.
+    failing: Mutex<Vec<(&'static str, String)>>,
+    versions: Mutex<u64>,
+}
+
+fn resource(api_version: &str, kind: &str) -> Option<ApiResource> {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let (plural, namespaced) = match kind {
+        "ConfigMap" => ("configmaps", true),
+        "Secret" => ("secrets", true),
+        "Service" => ("services", true),
+        "Deployment" => ("deployments", true),
+        "Event" => ("events", true),
+        "Namespace" => ("namespaces", false),
+        _ => return None,
+    };
+    Some(ApiResource {
+        group: group.into(),
+        version: version.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+        namespaced,
+        listable: true,
+    })
+}
+
+fn matches(labels: &Value, selector: Option<&str>) -> bool {
+    selector.is_none_or(|s| {
+        s.split(',').all(|term| match term.split_once('=') {
+            Some((k, v)) => labels[k] == v,
+            None => labels.get(term).is_some(),
+        })
+    })
+}
+
+impl MemoryCluster {
+    fn key(r: &ApiResource, namespace: Option<&str>, name: &str) -> Key {
+        let ns = if r.namespaced {
+            namespace.unwrap_or_default()
+        } else {
+            ""
+        };
+        (r.plural.clone(), ns.to_owned(), name.to_owned())
+    }
+
+    fn record(&self, verb: &'static str, r: &ApiResource, name: &str) -> Result<(), Error> {
+        self.requests.lock().unwrap().push(Request {
+            verb,
+            plural: r.plural.clone(),
+            name: name.to_owned(),
+        });
+        let failing = self.failing.lock().unwrap();
+        if failing.iter().any(|(v, n)| *v == verb && n == name) {
+            return Err(Error::Status {
+                action: Box::new(r.action("patch", None, Some(name))),
+                code: 500,
+                message: "injected".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn fail(&self, verb: &'static str, name: &str) {
+        self.failing.lock().unwrap().push((verb, name.to_owned()));
+    }
+
+    fn writes(&self) -> Vec<Request> {
+        let requests = self.requests.lock().unwrap();
+        requests.iter().filter(|r| r.is_write()).cloned().collect()
+    }
+
+    fn forget_requests(&self) {
+        self.requests.lock().unwrap().clear();
+    }
+
+    fn object(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+        let key = (plural.to_owned(), namespace.to_owned(), name.to_owned());
+        self.objects.lock().unwrap().get(&key).cloned()
+    }
+
+    fn remove(&self, plural: &str, namespace: &str, name: &str) {
+        let key = (plural.to_owned(), namespace.to_owned(), name.to_owned());
+        self.objects.lock().unwrap().remove(&key);
+    }
+
+    fn put(&self, plural: &str, namespace: &str, name: &str, object: Value) {
+        let key = (plural.to_owned(), namespace.to_owned(), name.to_owned());
+        self.objects.lock().unwrap().insert(key, object);
+    }
+
+    fn stored(&self, mut object: Value) -> Value {
+        let mut version = self.versions.lock().unwrap();
+        *version += 1;
+        object["metadata"]["resourceVersion"] = json!(version.to_string());
+        object["metadata"]["uid"] = json!(format!("uid-{version}"));
+        object
+    }
+}
+
+impl Cluster for MemoryCluster {
+    fn resolve(&self, api_version: &str, kind: &str) -> Result<ApiResource, Error> {
+        resource(api_version, kind).ok_or_else(|| Error::UnknownKind {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            hint: String::new(),
+        })
+    }
+    fn resolve_group_kind(&self, group: &str, kind: &str) -> Result<ApiResource, Error> {
+        let version = match group {
+            "" => "v1".to_owned(),
+            g => format!("{g}/v1"),
+        };
+        self.resolve(&version, kind)
+    }
+    fn namespaced_resources(&self) -> Result<Vec<ApiResource>, Error> {
+        Ok(["ConfigMap", "Secret", "Service"]
+            .iter()
+            .filter_map(|k| resource("v1", k))
+            .collect())
+    }
+    fn api_versions(&self) -> Result<Vec<String>, Error> {
+        Ok(vec!["v1".into(), "apps/v1".into()])
+    }
+    fn version(&self) -> Result<ServerVersion, Error> {
+        Ok(ServerVersion {
+            git_version: "v1.33.0".into(),
+            platform: "linux/arm64".into(),
+        })
+    }
+    fn get(&self, r: &ApiResource, ns: Option<&str>, name: &str) -> Result<Option<Value>, Error> {
+        self.record("get", r, name)?;
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .get(&Self::key(r, ns, name))
+            .cloned())
+    }
+    fn list(
+        &self,
+        r: &ApiResource,
+        ns: Option<&str>,
+        sel: Option<&str>,
+    ) -> Result<Vec<Value>, Error> {
+        self.record("list", r, "")?;
+        let objects = self.objects.lock().unwrap();
+        Ok(objects
+            .iter()
+            .filter(|((plural, o_ns, _), _)| *plural == r.plural && ns.is_none_or(|n| n == o_ns))
+            .filter(|(_, o)| matches(&o["metadata"]["labels"], sel))
+            .map(|(_, o)| o.clone())
+            .collect())
+    }
+    fn list_metadata(
+        &self,
+        r: &ApiResource,
+        ns: Option<&str>,
+        sel: Option<&str>,
+    ) -> Result<Vec<Value>, Error> {
+        let items = self.list(r, ns, sel)?;
+        Ok(items
+            .into_iter()
+            .map(|o| json!({"metadata": o["metadata"]}))
+            .collect())
+    }
+    fn apply(
+        &self,
+        r: &ApiResource,
+        object: &Value,
+        options: ApplyOptions,
+    ) -> Result<Value, Error> {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = object["metadata"]["namespace"].as_str();
+        if options.dry_run {
+            self.record("dry-run", r, name)?;
+            let live = self
+                .objects
+                .lock()
+                .unwrap()
+                .get(&Self::key(r, ns, name))
+                .cloned();
+            let mut would_be = object.clone();
+            would_be["metadata"]["resourceVersion"] =
+                live.map_or(json!("0"), |l| l["metadata"]["resourceVersion"].clone());
+            return Ok(would_be);
+        }
+        self.record("apply", r, name)?;
+        let key = Self::key(r, ns, name);
+        let live = self.objects.lock().unwrap().get(&key).cloned();
+        // What apply leaves as it was: the same object keeps its version.
+        if let Some(live) = live.filter(|l| {
+            let mut same = object.clone();
+            same["metadata"]["resourceVersion"] = l["metadata"]["resourceVersion"].clone();
+            same["metadata"]["uid"] = l["metadata"]["uid"].clone();
+            same == *l
+        }) {
+            return Ok(live);
+        }
+        let stored = self.stored(object.clone());
+        self.objects.lock().unwrap().insert(key, stored.clone());
+        Ok(stored)
+    }
+    fn merge_patch(
+        &self,
+        r: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, Error> {
+        self.record("patch", r, name)?;
+        let key = Self::key(r, ns, name);
+        let mut objects = self.objects.lock().unwrap();
+        let object = objects.get_mut(&key).ok_or_else(|| Error::NotFound {
+            action: Box::new(r.action("patch", ns, Some(name))),
+            message: String::new(),
+        })?;
+        if let (Some(object), Some(patch)) = (object.as_object_mut(), patch.as_object()) {
+            for (k, v) in patch {
+                object.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(object.clone())
+    }
+    fn delete(
+        &self,
+        r: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        _: Propagation,
+    ) -> Result<bool, Error> {
+        self.record("delete", r, name)?;
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .remove(&Self::key(r, ns, name))
+            .is_some())
+    }
+    fn create(&self, r: &ApiResource, ns: Option<&str>, object: &Value) -> Result<Value, Error> {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        self.record("create", r, &name)?;
+        let key = Self::key(r, ns, &name);
+        let stored = self.stored(object.clone());
+        let mut objects = self.objects.lock().unwrap();
+        if objects.contains_key(&key) && !name.is_empty() {
+            return Err(Error::Conflict {
+                action: Box::new(Action {
+                    verb: "create",
+                    resource: r.plural.clone(),
+                    namespace: ns.map(str::to_owned),
+                    name: Some(name),
+                }),
+                message: "exists".into(),
+            });
+        }
+        // Events are named by the server (generateName): one key per Event.
+        let key = if name.is_empty() {
+            (key.0, key.1, format!("event-{}", objects.len()))
+        } else {
+            key
+        };
+        objects.insert(key, stored.clone());
+        Ok(stored)
+    }
+}
+
+fn sync(extra: &str) -> config::Sync {
+    let text = format!(
+        "sources: [{{name: a, url: 'git://h/r', ref: {{branch: m}}}}]\nsyncs:\n  - {{name: web, source: a, path: apps, namespace: apps, wait: false{extra}}}\n"
+    );
+    let settings = config::Settings::from_yaml(&text, Path::new("plumb.yaml")).unwrap();
+    settings.syncs.into_iter().next().unwrap()
+}
+
+fn config_map(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: {value}\n")
+}
+
+fn revision(id: &str, files: &[(&str, String)]) -> Revision {
+    let files: Vec<File> = files
+        .iter()
+        .map(|(path, text)| File {
+            path: format!("apps/{path}"),
+            bytes: text.as_bytes().to_vec(),
+        })
+        .collect();
+    Revision {
+        id: id.into(),
+        selected: files.iter().map(|f| f.path.clone()).collect(),
+        tree: Tree::Files(files),
+    }
+}
+
+/// A sync, a stateDir, and the cluster it reconciles to.
+struct World {
+    cluster: MemoryCluster,
+    sync: config::Sync,
+    state_dir: tempdir::TempDir,
+    memory: SyncMemory,
+}
+
+mod tempdir {
+    /// A folder removed on drop.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new(label: &str) -> TempDir {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir()
+                .join(format!("plumb-cycle-{label}-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl World {
+    fn new(label: &str, extra: &str) -> World {
+        World {
+            cluster: MemoryCluster::default(),
+            sync: sync(extra),
+            state_dir: tempdir::TempDir::new(label),
+            memory: SyncMemory::default(),
+        }
+    }
+
+    fn cycle(&mut self, revision: &Revision) -> CycleReport {
+        let ctx = Context {
+            client: &self.cluster,
+            sync: &self.sync,
+            node: "pi-1",
+            state_dir: &self.state_dir.0,
+            refused: None,
+            source_failure: None,
+        };
+        run(&ctx, revision, &mut self.memory)
+    }
+
+    fn parent(&self) -> Value {
+        self.cluster
+            .object("configmaps", "plumb-system", "plumb-web")
+            .expect("the parent was written")
+    }
+
+    fn inventory(&self) -> Vec<String> {
+        let (inventory, _) = report::read_parent(Some(&self.parent())).unwrap();
+        inventory.members.iter().map(|m| m.name.clone()).collect()
+    }
+
+    /// Where each write of the last cycle went, as "verb plural/name".
+    fn writes(&self) -> Vec<String> {
+        self.cluster
+            .writes()
+            .iter()
+            .map(|r| format!("{} {}/{}", r.verb, r.plural, r.name))
+            .collect()
+    }
+}
+
+fn position(writes: &[String], write: &str) -> usize {
+    writes
+        .iter()
+        .position(|w| w == write)
+        .unwrap_or_else(|| panic!("no {write} in {writes:#?}"))
+}
+
+#[test]
+fn a_first_apply_records_the_inventory_before_any_object_and_the_status_after_all() {
+    let mut world = World::new("first", "");
+    let rev = revision(
+        "aaa1111",
+        &[
+            ("a.yaml", config_map("a", "1")),
+            ("b.yaml", config_map("b", "1")),
+        ],
+    );
+    let report = world.cycle(&rev);
+    assert_eq!(report.verdict, Verdict::Ready, "{}", report.summary());
+    let writes = world.writes();
+    let parents: Vec<usize> = writes
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| *w == "apply configmaps/plumb-web")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        parents.len(),
+        2,
+        "the inventory first, then the status: {writes:#?}"
+    );
+    let (a, b) = (
+        position(&writes, "apply configmaps/a"),
+        position(&writes, "apply configmaps/b"),
+    );
+    assert!(
+        parents[0] < a.min(b) && parents[1] > a.max(b),
+        "{writes:#?}"
+    );
+    assert!(
+        position(&writes, "create events/") > parents[1],
+        "{writes:#?}"
+    );
+    assert_eq!(world.inventory(), ["a", "b"]);
+    assert_eq!(world.memory.applied.as_deref(), Some("aaa1111"));
+}
+
+#[test]
+fn an_idle_cycle_writes_nothing() {
+    let mut world = World::new("idle", "");
+    let rev = revision("aaa1111", &[("a.yaml", config_map("a", "1"))]);
+    assert!(world.cycle(&rev).is_ready());
+    world.cluster.forget_requests();
+    let report = world.cycle(&rev);
+    assert!(report.is_ready(), "{}", report.summary());
+    assert_eq!(world.writes(), Vec::<String>::new());
+    assert!(!report.wrote);
+}
+
+#[test]
+fn a_revision_that_does_not_render_is_reported_once_and_applies_nothing() {
+    let mut world = World::new("render", "");
+    let good = revision("aaa1111", &[("a.yaml", config_map("a", "1"))]);
+    assert!(world.cycle(&good).is_ready());
+    world.cluster.forget_requests();
+    let broken = revision("bbb2222", &[("a.yaml", "kind: [".into())]);
+    let report = world.cycle(&broken);
+    let Verdict::Failed { reason, message } = &report.verdict else {
+        panic!("{}", report.summary());
+    };
+    assert_eq!(*reason, Reason::RenderFailed);
+    assert!(message.contains("apps/a.yaml"), "{message}");
+    assert_eq!(
+        world.writes(),
+        ["apply configmaps/plumb-web", "create events/"],
+        "the status and one Event; no object"
+    );
+    let (_, status) = report::read_parent(Some(&world.parent())).unwrap();
+    let ready = status.condition("Ready").unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "RenderFailed")
+    );
+    assert_eq!(world.inventory(), ["a"], "the inventory stays");
+    world.cluster.forget_requests();
+    world.cycle(&broken);
+    assert_eq!(
+        world.writes(),
+        Vec::<String>::new(),
+        "a repeated failure writes nothing"
+    );
+}
+
+#[test]
+fn an_apply_that_fails_midway_keeps_every_object_of_the_revision_in_the_inventory() {
+    let mut world = World::new("midway", "");
+    world.cluster.fail("apply", "b");
+    let rev = revision(
+        "aaa1111",
+        &[
+            ("a.yaml", config_map("a", "1")),
+            ("b.yaml", config_map("b", "1")),
+        ],
+    );
+    let report = world.cycle(&rev);
+    let Verdict::Failed { reason, .. } = &report.verdict else {
+        panic!("{}", report.summary());
+    };
+    assert_eq!(*reason, Reason::ApplyFailed);
+    assert_eq!(
+        world.inventory(),
+        ["a", "b"],
+        "b may have landed: never orphaned"
+    );
+    assert_eq!(world.memory.applied, None, "not in force");
+    let events: Vec<Value> = world
+        .cluster
+        .list(&ApiResource::event(), Some("plumb-system"), None)
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["reason"], "ApplyFailed");
+}
+
+#[test]
+fn an_object_that_left_git_is_pruned_after_the_rest_is_applied() {
+    let mut world = World::new("prune", ", prune: true");
+    let two = revision(
+        "aaa1111",
+        &[
+            ("a.yaml", config_map("a", "1")),
+            ("b.yaml", config_map("b", "1")),
+        ],
+    );
+    assert!(world.cycle(&two).is_ready());
+    world.cluster.forget_requests();
+    let one = revision("bbb2222", &[("a.yaml", config_map("a", "2"))]);
+    let report = world.cycle(&one);
+    assert!(report.is_ready(), "{}", report.summary());
+    let writes = world.writes();
+    assert!(
+        position(&writes, "apply configmaps/a") < position(&writes, "delete configmaps/b"),
+        "{writes:#?}"
+    );
+    assert_eq!(world.inventory(), ["a"]);
+    assert!(world.cluster.object("configmaps", "apps", "b").is_none());
+}
+
+#[test]
+fn an_emptied_revision_prunes_nothing() {
+    let mut world = World::new("empty", ", prune: true");
+    let one = revision("aaa1111", &[("a.yaml", config_map("a", "1"))]);
+    assert!(world.cycle(&one).is_ready());
+    world.cluster.forget_requests();
+    let report = world.cycle(&revision("bbb2222", &[]));
+    assert!(
+        matches!(
+            report.verdict,
+            Verdict::Failed {
+                reason: Reason::EmptyRevision,
+                ..
+            }
+        ),
+        "{}",
+        report.summary()
+    );
+    assert!(
+        world.writes().iter().all(|w| !w.starts_with("delete")),
+        "{:#?}",
+        world.writes()
+    );
+    assert_eq!(world.inventory(), ["a"]);
+}
+
+#[test]
+fn a_source_failure_over_an_unreadable_parent_writes_nothing() {
+    let world = World::new("unreadable", "");
+    world.cluster.put(
+        "namespaces",
+        "",
+        "plumb-system",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "plumb-system"}}),
+    );
+    world.cluster.put(
+        "configmaps",
+        "plumb-system",
+        "plumb-web",
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plumb-web", "namespace": "plumb-system"}, "data": {"inventory": "not an inventory", "status": "{"}}),
+    );
+    let ctx = Context {
+        client: &world.cluster,
+        sync: &world.sync,
+        node: "pi-1",
+        state_dir: &world.state_dir.0,
+        refused: None,
+        source_failure: Some("the remote is gone"),
+    };
+    let report = report_failure(&ctx, Reason::SourceFailed, "the remote is gone".into());
+    assert!(
+        matches!(
+            report.verdict,
+            Verdict::Failed {
+                reason: Reason::SourceFailed,
+                ..
+            }
+        ),
+        "{}",
+        report.summary()
+    );
+    assert_eq!(world.writes(), Vec::<String>::new());
+}
+
+#[test]
+fn drift_of_the_revision_in_force_is_corrected_in_one_write() {
+    let mut world = World::new("drift", "");
+    let rev = revision(
+        "aaa1111",
+        &[
+            ("a.yaml", config_map("a", "1")),
+            ("b.yaml", config_map("b", "1")),
+        ],
+    );
+    assert!(world.cycle(&rev).is_ready());
+    world.cluster.remove("configmaps", "apps", "b");
+    world.cluster.forget_requests();
+    let report = world.cycle(&rev);
+    assert!(report.is_ready(), "{}", report.summary());
+    assert_eq!(report.drifted.len(), 1);
+    assert_eq!(report.drifted[0].fields, ["deleted"]);
+    let writes = world.writes();
+    assert_eq!(
+        writes
+            .iter()
+            .filter(|w| w.starts_with("apply"))
+            .collect::<Vec<_>>(),
+        ["apply configmaps/b", "apply configmaps/plumb-web"],
+        "the object, then the status"
+    );
+    assert!(world.cluster.object("configmaps", "apps", "b").is_some());
+}
+
+#[test]
+fn a_suspended_sync_applies_nothing_and_says_so() {
+    let mut world = World::new("suspend", ", suspend: true");
+    let report = world.cycle(&revision("aaa1111", &[("a.yaml", config_map("a", "1"))]));
+    assert_eq!(report.verdict, Verdict::Suspended);
+    assert!(
+        world.writes().iter().all(|w| !w.ends_with("/a")),
+        "{:#?}",
+        world.writes()
+    );
+    let (_, status) = report::read_parent(Some(&world.parent())).unwrap();
+    assert_eq!(status.condition("Ready").unwrap().reason, "Suspended");
+}
