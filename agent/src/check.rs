@@ -10,8 +10,7 @@ use std::path::Path;
 use crate::config::Settings;
 use crate::kube::{self, AccessQuestion, Client};
 
-/// The namespace plumb keeps its own objects in (leases, inventories, events).
-pub const SYSTEM_NAMESPACE: &str = "plumb-system";
+use crate::model::SYSTEM_NAMESPACE;
 
 /// How much a failed item matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

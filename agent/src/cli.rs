@@ -459,8 +459,11 @@ fn folder_root(dir: &Path) -> std::io::Result<(PathBuf, String)> {
 /// Connects to the cluster the config names.
 pub fn connect(settings: &Settings, context: Option<&str>) -> Result<Client, Error> {
     let context = context.or(settings.context.as_deref());
-    let conn = kube::kubeconfig::locate(settings.kubeconfig.as_deref(), context)?;
-    Ok(Client::new(&conn, &kube::user_agent(&settings.node_name))?)
+    Ok(kube::connect(
+        settings.kubeconfig.as_deref(),
+        context,
+        &settings.node_name,
+    )?)
 }
 
 fn reconcile_command(args: &Args) -> Result<Verdict, Error> {

@@ -146,7 +146,7 @@ async fn supervise(
                 .map(|addr| tokio::spawn(serve_logged(addr, metrics.clone(), liveness.clone())));
             serving = settings.listen;
         }
-        let mut client = connected.with_metrics(metrics.clone());
+        let mut client = connected.with_observer(metrics.clone());
         if election.enabled {
             // The Lease lives in plumb-system, which must exist before anyone leads.
             if let Err(e) = crate::report::ensure_system_namespace(&client) {

@@ -26,6 +26,9 @@ pub enum Error {
     /// The API server failed a request.
     #[error(transparent)]
     Kube(#[from] crate::kube::Error),
+    /// The cluster could not be connected to.
+    #[error(transparent)]
+    Connect(#[from] crate::kube::ConnectError),
     /// A Git source failed.
     #[error(transparent)]
     Source(#[from] crate::source::SourceError),

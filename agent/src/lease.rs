@@ -26,6 +26,12 @@ pub struct Gate {
     valid_until: Mutex<Option<Instant>>,
 }
 
+impl crate::kube::client::WriteGate for Gate {
+    fn is_open(&self) -> bool {
+        Gate::is_open(self)
+    }
+}
+
 impl Gate {
     /// A closed gate.
     pub fn new() -> Arc<Gate> {
@@ -260,7 +266,7 @@ impl Elector {
     }
 
     fn lease(&self, resource_version: Option<String>, transitions: i32) -> Lease {
-        let now = MicroTime(crate::report::timestamp());
+        let now = MicroTime(crate::clock::timestamp());
         Lease {
             metadata: ObjectMeta {
                 name: Some(LEASE_NAME.into()),

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod diff;
@@ -19,6 +20,7 @@ pub mod kube;
 pub mod lease;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod node;
 pub mod notify;
 pub mod plan;

@@ -56,6 +56,12 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.05, 2.0, 14))
 }
 
+impl crate::kube::client::RequestObserver for Metrics {
+    fn api_request(&self, verb: &str, code: Option<u16>) {
+        Metrics::api_request(self, verb, code)
+    }
+}
+
 impl Metrics {
     /// A registry with every metric declared.
     pub fn new() -> Arc<Metrics> {

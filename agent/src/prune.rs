@@ -30,7 +30,7 @@ pub const PRUNE_ANNOTATION: &str = "plumb.dev/prune";
 pub const HELM_RESOURCE_POLICY: &str = "helm.sh/resource-policy";
 
 /// The namespace plumb keeps its own objects in; never pruned.
-pub const SYSTEM_NAMESPACE: &str = "plumb-system";
+pub use crate::model::SYSTEM_NAMESPACE;
 
 /// Name of a sync's parent ConfigMap in [`SYSTEM_NAMESPACE`].
 pub fn parent_name(sync: &str) -> String {

@@ -6,7 +6,6 @@
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
-use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -106,25 +105,6 @@ impl SyncStatus {
         });
         self.conditions.sort_by(|a, b| a.kind.cmp(&b.kind));
     }
-}
-
-/// The current time (jiff here is built without its std clock).
-pub fn timestamp() -> Timestamp {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::new(since.as_secs() as i64, since.subsec_nanos() as i32)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-/// Now, as RFC 3339 in UTC, to the second.
-pub fn now() -> String {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_second(since.as_secs() as i64)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }
 
 /// The parent ConfigMap as plumb applies it: the ApplySet labels and
@@ -319,7 +299,7 @@ pub fn post_event(
     message: &str,
 ) -> Result<(), Error> {
     let parent = prune::parent_name(sync);
-    let stamp = timestamp();
+    let stamp = crate::clock::timestamp();
     let event = Event {
         metadata: ObjectMeta {
             generate_name: Some(format!("{parent}.")),
@@ -460,6 +440,6 @@ mod tests {
         s.counts.managed = 42;
         s.set_condition("Ready", true, "Synced", "", "t");
         assert_eq!(summary(&s), "rev 3f2a91c Ready, 42 objects");
-        assert!(now().ends_with('Z'));
+        assert!(crate::clock::now().ends_with('Z'));
     }
 }

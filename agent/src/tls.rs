@@ -27,11 +27,11 @@ pub fn describe(err: &rustls::Error, ca: &str) -> String {
         }
         rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => format!(
             "the server's certificate is not valid yet: the system clock looks wrong (it says {}); a Raspberry Pi has no hardware clock, so wait for time sync",
-            crate::report::now()
+            crate::clock::now()
         ),
         rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => format!(
             "the server's certificate has expired (or the system clock is wrong: it says {})",
-            crate::report::now()
+            crate::clock::now()
         ),
         rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
             "the server's certificate does not name this server's host".into()

@@ -94,8 +94,21 @@ pub struct Client {
     file_token: Mutex<Option<(Instant, Secret)>>,
     retry: RetryPolicy,
     served: Mutex<Option<Arc<discovery::Served>>>,
-    write_gate: Option<Arc<crate::lease::Gate>>,
-    metrics: Option<Arc<crate::metrics::Metrics>>,
+    write_gate: Option<Arc<dyn WriteGate>>,
+    observer: Option<Arc<dyn RequestObserver>>,
+}
+
+/// Whether this node may write now: the client asks before each attempt of every write but
+/// the Lease's (the leader lease is one).
+pub trait WriteGate: Send + Sync {
+    /// True while writes may go out.
+    fn is_open(&self) -> bool;
+}
+
+/// Sees every request the client makes, by verb and status code (metrics are one).
+pub trait RequestObserver: Send + Sync {
+    /// One request ended: with a status code, or none when the server was not reached.
+    fn api_request(&self, verb: &str, code: Option<u16>);
 }
 
 /// A response whose status is already known to be a success.
@@ -168,7 +181,7 @@ impl Client {
             retry: RetryPolicy::default(),
             served: Mutex::new(None),
             write_gate: None,
-            metrics: None,
+            observer: None,
         })
     }
 
@@ -179,14 +192,14 @@ impl Client {
 
     /// Refuses every write but the Lease's while `gate` is closed: a leader
     /// that could not renew in time stops writing at once.
-    pub fn with_write_gate(mut self, gate: Arc<crate::lease::Gate>) -> Client {
+    pub fn with_write_gate(mut self, gate: Arc<dyn WriteGate>) -> Client {
         self.write_gate = Some(gate);
         self
     }
 
-    /// Counts every request in `metrics`, by verb and status code.
-    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Client {
-        self.metrics = Some(metrics);
+    /// Shows every request to `observer`, by verb and status code.
+    pub fn with_observer(mut self, observer: Arc<dyn RequestObserver>) -> Client {
+        self.observer = Some(observer);
         self
     }
 
@@ -303,14 +316,14 @@ impl Client {
         let mut response = match result {
             Ok(r) => r,
             Err(e) => {
-                if let Some(m) = &self.metrics {
+                if let Some(m) = &self.observer {
                     m.api_request(action.verb, None);
                 }
                 return Err(self.transport_error(action, e));
             }
         };
         let status = response.status().as_u16();
-        if let Some(m) = &self.metrics {
+        if let Some(m) = &self.observer {
             m.api_request(action.verb, Some(status));
         }
         let retry_after = response

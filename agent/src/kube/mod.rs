@@ -16,3 +16,25 @@ pub use kubeconfig::Connection;
 pub fn user_agent(node: &str) -> String {
     format!("plumb/{} ({node})", env!("CARGO_PKG_VERSION"))
 }
+
+/// Why plumb could not connect to the cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No usable kubeconfig.
+    #[error(transparent)]
+    Kubeconfig(#[from] kubeconfig::KubeconfigError),
+    /// A kubeconfig the client cannot use (its TLS settings, its credentials).
+    #[error(transparent)]
+    Client(#[from] Error),
+}
+
+/// Connects to the cluster a kubeconfig names (kubectl's search order when `kubeconfig` is
+/// None), as node `node`.
+pub fn connect(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+    node: &str,
+) -> Result<Client, ConnectError> {
+    let conn = kubeconfig::locate(kubeconfig, context)?;
+    Ok(Client::new(&conn, &user_agent(node))?)
+}

@@ -372,7 +372,7 @@ fn health_and_status(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
         Vec::new()
     };
     let report = &mut cycle.report;
-    let now = report::now();
+    let now = crate::clock::now();
     let applied = Applied {
         revision: &report.revision,
         counts: report::Counts {

@@ -17,7 +17,6 @@ use crate::plan::hooks;
 use crate::plan::{self, DriftCheck, LiveState};
 use crate::prune::{self, Inventory, PruneDecision};
 use crate::render::{self, Manifest, ObjectRef};
-use crate::report;
 
 /// What a drift cycle carries from step to step.
 pub(super) struct Checking<'m> {
@@ -224,7 +223,7 @@ fn retry_held(cycle: &mut Cycle, s: &mut Checking) -> ControlFlow<End> {
 }
 
 fn status(cycle: &mut Cycle, s: &mut Checking) -> ControlFlow<End> {
-    let now = report::now();
+    let now = crate::clock::now();
     let report = &mut cycle.report;
     if !report.drifted.is_empty() {
         report.status.counts.drifted = report.drifted.len();

@@ -130,7 +130,7 @@ impl<'c> Cycle<'c> {
     /// inventory) written when it changed, the Events posted (a failure identical to the
     /// last one posts nothing), and the local state saved when it changed.
     fn end(mut self, end: End) -> CycleReport {
-        let now = report::now();
+        let now = crate::clock::now();
         let report = &mut self.report;
         if let End::Failed(reason, message) = end {
             outcome::failed(&mut report.status, reason, &message, &now);
@@ -208,7 +208,7 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
     };
     if ctx.sync.suspend {
         cycle.report.verdict = Verdict::Suspended;
-        outcome::suspended(&mut cycle.report.status, &report::now());
+        outcome::suspended(&mut cycle.report.status, &crate::clock::now());
         return cycle.end(End::Done);
     }
     let rendered = match rendering::render_for_cycle(ctx.client, ctx.sync, revision) {

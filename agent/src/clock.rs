@@ -1,0 +1,22 @@
+//! Wall-clock time as the status and Events write it.
+
+use k8s_openapi::jiff::Timestamp;
+
+/// The current time (jiff here is built without its std clock).
+pub fn timestamp() -> Timestamp {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::new(since.as_secs() as i64, since.subsec_nanos() as i32)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Now, as RFC 3339 in UTC, to the second.
+pub fn now() -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_second(since.as_secs() as i64)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
