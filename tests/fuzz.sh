@@ -26,6 +26,7 @@ if [ ! -x "$cargo_fuzz" ]; then
 fi
 export PATH=$cache/cargo-fuzz/bin:$PATH
 export CARGO_TARGET_DIR=$repo/target/fuzz
+mkdir -p "$CARGO_TARGET_DIR"
 
 seed() { # seed TARGET: fills its corpus from the fixtures, once
     local corpus=$cache/fuzz/corpus/$1

@@ -49,12 +49,15 @@ pub fn dry_run(client: &dyn Cluster, t: &Target) -> Result<Value, crate::kube::E
 
 /// Compares an object whose fingerprint moved: a server-side dry-run of the
 /// desired object against the live one. `None` when nothing Git sets differs.
-pub fn precise_drift(client: &dyn Cluster, t: &Target) -> Result<Option<Drift>, String> {
+pub fn precise_drift(
+    client: &dyn Cluster,
+    t: &Target,
+) -> Result<Option<Drift>, crate::kube::Error> {
     let key = t.manifest.key();
-    let Some(live) = read_live(client, t).map_err(|e| e.to_string())? else {
+    let Some(live) = read_live(client, t)? else {
         return Ok(Some(Drift::deleted(key)));
     };
-    let would_be = dry_run(client, t).map_err(|e| e.to_string())?;
+    let would_be = dry_run(client, t)?;
     if !apply::differs(&would_be, &live) {
         return Ok(None);
     }

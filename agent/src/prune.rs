@@ -11,7 +11,7 @@ use base64::Engine;
 
 use serde_json::Value;
 
-use crate::kube::{ApiResource, Cluster, Propagation};
+use crate::kube::{ApiResource, Cluster, Error, Propagation};
 use crate::render::{Manifest, ObjectRef};
 
 /// Label on the parent: the ApplySet's id.
@@ -335,14 +335,10 @@ pub fn plan_one(
     id: &str,
     inventory: &Inventory,
     desired: &BTreeSet<ObjectRef>,
-) -> Result<PrunePlan, String> {
-    let resource = client
-        .resolve_group_kind(&candidate.group, &candidate.kind)
-        .map_err(|e| e.to_string())?;
+) -> Result<PrunePlan, Error> {
+    let resource = client.resolve_group_kind(&candidate.group, &candidate.kind)?;
     let ns = (!candidate.namespace.is_empty()).then_some(candidate.namespace.as_str());
-    let live = client
-        .get(&resource, ns, &candidate.name)
-        .map_err(|e| e.to_string())?;
+    let live = client.get(&resource, ns, &candidate.name)?;
     let mut facts = LiveFacts::default();
     if let Some(live) = &live {
         facts.exists = true;
@@ -398,13 +394,11 @@ pub fn prune_one(
     id: &str,
     inventory: &Inventory,
     desired: &BTreeSet<ObjectRef>,
-) -> Result<PruneDecision, String> {
+) -> Result<PruneDecision, Error> {
     let plan = plan_one(client, candidate, id, inventory, desired)?;
     if plan.decision == PruneDecision::Delete {
         let ns = (!candidate.namespace.is_empty()).then_some(candidate.namespace.as_str());
-        client
-            .delete(&plan.resource, ns, &candidate.name, Propagation::Background)
-            .map_err(|e| e.to_string())?;
+        client.delete(&plan.resource, ns, &candidate.name, Propagation::Background)?;
     }
     Ok(plan.decision)
 }
@@ -415,7 +409,7 @@ fn unmanaged_of_crd(
     client: &dyn Cluster,
     crd: &Value,
     managed: &BTreeSet<&ObjectRef>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Error> {
     let spec = &crd["spec"];
     let group = spec["group"].as_str().unwrap_or_default();
     let kind = spec["names"]["kind"].as_str().unwrap_or_default();
@@ -437,9 +431,7 @@ fn unmanaged_of_crd(
         namespaced: spec["scope"] == "Namespaced",
         listable: true,
     };
-    let items = client
-        .list_metadata(&resource, None, None)
-        .map_err(|e| e.to_string())?;
+    let items = client.list_metadata(&resource, None, None)?;
     Ok(items
         .iter()
         .map(|item| ObjectRef {
@@ -471,17 +463,15 @@ fn unmanaged_in_namespace(
     client: &dyn Cluster,
     namespace: &str,
     managed: &BTreeSet<&ObjectRef>,
-) -> Result<Vec<String>, String> {
-    let resources = client.namespaced_resources().map_err(|e| e.to_string())?;
+) -> Result<Vec<String>, Error> {
+    let resources = client.namespaced_resources()?;
     let namespaced: BTreeSet<(&str, &str)> = resources
         .iter()
         .map(|r| (r.group.as_str(), r.kind.as_str()))
         .collect();
     let mut objects: Vec<LiveObject> = Vec::new();
     for r in resources.iter().filter(|r| r.kind != "Event") {
-        let items = client
-            .list_metadata(r, Some(namespace), None)
-            .map_err(|e| e.to_string())?;
+        let items = client.list_metadata(r, Some(namespace), None)?;
         for item in items {
             let meta = &item["metadata"];
             let owners = meta["ownerReferences"]
@@ -521,13 +511,11 @@ pub fn list_labelled(
     client: &dyn Cluster,
     resources: &BTreeSet<ApiResource>,
     selector: &str,
-) -> Result<BTreeMap<ObjectRef, Value>, String> {
+) -> Result<BTreeMap<ObjectRef, Value>, Error> {
     let selector = selector.to_owned();
     let mut live = BTreeMap::new();
     for r in resources {
-        let items = client
-            .list_metadata(r, None, Some(&selector))
-            .map_err(|e| e.to_string())?;
+        let items = client.list_metadata(r, None, Some(&selector))?;
         for mut item in items {
             let meta = item["metadata"].take();
             let key = ObjectRef {

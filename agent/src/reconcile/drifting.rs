@@ -78,7 +78,7 @@ fn list_live(cycle: &mut Cycle, s: &mut Checking) -> ControlFlow<End> {
             s.live = live;
             Continue(())
         }
-        Err(e) => Break(End::Failed(Reason::DriftCheckFailed, e)),
+        Err(e) => Break(End::Failed(Reason::DriftCheckFailed, e.to_string())),
     }
 }
 
