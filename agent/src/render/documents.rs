@@ -1,0 +1,248 @@
+//! A manifest file read as kubectl reads it: UTF-8 (a byte-order mark skipped), YAML 1.1's
+//! rules, documents split with their lines, Lists flattened, and each object checked for
+//! the fields every object has, with the file, document and line of each mistake.
+
+use serde_json::{Map, Value};
+
+use super::{yaml, File, Manifest, Origin, RenderError};
+
+/// A file's text, as kubectl reads it: a leading byte-order mark is
+/// skipped, and a byte that is not UTF-8 is an error at its line and column
+/// (never replaced by U+FFFD and applied).
+pub(crate) fn text_of(bytes: &[u8]) -> Result<&str, (usize, usize)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+        let line = good.matches('\n').count() + 1;
+        let column = good.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+        (line, column)
+    })
+}
+
+/// Parses one file into its objects, with origins.
+pub fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
+    let text = text_of(&file.bytes).map_err(|(line, column)| {
+        vec![RenderError::Syntax {
+            file: file.path.clone(),
+            line,
+            column,
+            format: "text",
+            message: "not UTF-8 (manifests must be UTF-8 text)".into(),
+        }]
+    })?;
+    let documents = if file.path.ends_with(".json") {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            vec![RenderError::Syntax {
+                file: file.path.clone(),
+                line: e.line(),
+                column: e.column(),
+                format: "JSON",
+                message: e.to_string(),
+            }]
+        })?;
+        vec![(0, 1, value)]
+    } else {
+        yaml_documents(&file.path, text)?
+    };
+    let mut manifests = Vec::new();
+    let mut errors = Vec::new();
+    for (document, line, value) in documents {
+        let origin = Origin {
+            file: file.path.clone(),
+            document,
+            line,
+        };
+        if value.is_null() {
+            continue;
+        }
+        match objects_of(value, &origin) {
+            Ok(mut objects) => manifests.extend(objects.drain(..).map(|object| Manifest {
+                object,
+                origin: origin.clone(),
+                kustomized: false,
+                chart_crd: None,
+            })),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Splits YAML text at document markers and parses each document, keeping
+/// its index and the line its content starts on. A `---` at the start of a
+/// line always begins a document in YAML (block scalars are indented), so
+/// splitting on it is exact. Returns (index, line, value) per document.
+pub(crate) fn yaml_documents(
+    path: &str,
+    text: &str,
+) -> Result<Vec<(usize, usize, Value)>, Vec<RenderError>> {
+    struct Chunk {
+        start: usize,
+        explicit: bool,
+        text: String,
+    }
+    let mut chunks = vec![Chunk {
+        start: 1,
+        explicit: false,
+        text: String::new(),
+    }];
+    for (i, line) in text.lines().enumerate() {
+        let marker = line.starts_with("---")
+            && line[3..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\t');
+        if marker {
+            let rest = line[3..].trim();
+            let mut text = String::new();
+            if !rest.is_empty() && !rest.starts_with('#') {
+                text.push_str(rest);
+            }
+            text.push('\n');
+            chunks.push(Chunk {
+                start: i + 1,
+                explicit: true,
+                text,
+            });
+        } else if line == "..." {
+            chunks.push(Chunk {
+                start: i + 2,
+                explicit: false,
+                text: String::new(),
+            });
+        } else {
+            let chunk = &mut chunks.last_mut().expect("never empty").text;
+            chunk.push_str(line);
+            chunk.push('\n');
+        }
+    }
+    let mut documents = Vec::new();
+    let mut errors = Vec::new();
+    let blank = |t: &str| {
+        t.lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    };
+    // A document is what a `---` starts, or any other chunk with content.
+    let counted = chunks.into_iter().filter(|c| c.explicit || !blank(&c.text));
+    for (index, chunk) in counted.enumerate() {
+        if blank(&chunk.text) {
+            continue;
+        }
+        if let Some((line, column)) = yaml::too_deep(&chunk.text) {
+            errors.push(RenderError::Syntax {
+                file: path.to_owned(),
+                line: chunk.start + line - 1,
+                column,
+                format: "YAML",
+                message: yaml::too_deep_message(),
+            });
+            continue;
+        }
+        match yaml::from_str(&chunk.text) {
+            Ok(value) => {
+                documents.push((index, chunk.start + first_content_line(&chunk.text), value))
+            }
+            Err(e) => {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((1, 1));
+                errors.push(RenderError::Syntax {
+                    file: path.to_owned(),
+                    line: chunk.start + line - 1,
+                    column,
+                    format: "YAML",
+                    message: strip_location(&e.to_string()),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(documents)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Lines to skip before a chunk's first content (blank lines and comments).
+pub(super) fn first_content_line(chunk: &str) -> usize {
+    chunk
+        .lines()
+        .position(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .unwrap_or(0)
+}
+
+pub(super) fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// One document → its objects: itself, or the items of a `kind: List`.
+pub(super) fn objects_of(value: Value, origin: &Origin) -> Result<Vec<Value>, RenderError> {
+    let not_object = |message: &str| RenderError::NotAnObject {
+        origin: origin.clone(),
+        message: message.to_owned(),
+    };
+    let Value::Object(map) = value else {
+        return Err(not_object("document is not a mapping"));
+    };
+    check_object(&map, origin, "document")?;
+    if map.get("kind").and_then(Value::as_str) == Some("List") {
+        let Some(Value::Array(items)) = map.get("items") else {
+            return Err(not_object("kind List has no items list"));
+        };
+        let mut objects = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Value::Object(m) = item else {
+                return Err(not_object(&format!("List item {i} is not a mapping")));
+            };
+            check_object(m, origin, &format!("List item {i}"))?;
+            if m.get("kind").and_then(Value::as_str) == Some("List") {
+                return Err(not_object(&format!("List item {i} is itself a List")));
+            }
+            check_name(m, origin)?;
+            objects.push(item.clone());
+        }
+        return Ok(objects);
+    }
+    check_name(&map, origin)?;
+    Ok(vec![Value::Object(map)])
+}
+
+pub(super) fn check_object(
+    map: &Map<String, Value>,
+    origin: &Origin,
+    what: &str,
+) -> Result<(), RenderError> {
+    for field in ["apiVersion", "kind"] {
+        match map.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            _ => {
+                return Err(RenderError::NotAnObject {
+                    origin: origin.clone(),
+                    message: format!("{what} has no {field}"),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_name(map: &Map<String, Value>, origin: &Origin) -> Result<(), RenderError> {
+    match map.get("metadata").and_then(|m| m.get("name")) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(()),
+        _ => Err(RenderError::NoName {
+            origin: origin.clone(),
+            kind: map["kind"].as_str().unwrap_or_default().to_owned(),
+        }),
+    }
+}
