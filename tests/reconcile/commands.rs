@@ -1,0 +1,238 @@
+//! The other commands: render and validate without a cluster, status, diff (its prunes
+//! the same as reconcile's), check of sources.
+
+use super::*;
+
+#[test]
+fn render_and_validate_a_folder_without_a_cluster() {
+    let dir = temp_dir("render");
+    std::fs::write(dir.join("a.yaml"), config_map("a", "1")).unwrap();
+    std::fs::write(dir.join("notes.md"), "ignored").unwrap();
+    let out = plumb().arg("render").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("namespace: default"), "{}", text(&out));
+    let out = plumb().arg("validate").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::write(dir.join("b.yaml"), "kind: ConfigMap\nmetadata: {name: b}\n").unwrap();
+    let out = plumb().arg("validate").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("b.yaml:1 (document 0): document has no apiVersion"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn status_reads_the_cluster() {
+    let f = Fixture::new("status", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let out = plumb()
+        .arg("status")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{}: rev ", f.sync))
+            && text(&out).contains("Ready, 1 objects"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Hardening defect 5: `plumb diff` showed prunes that reconcile would never
+/// make. Both now decide through `prune::plan_one`: over an object that
+/// lost the ApplySet label, one annotated `plumb.dev/prune: disabled`, a
+/// Namespace holding someone else's object, and plumb-system itself, diff
+/// predicts exactly reconcile's prunes and keeps.
+#[test]
+fn diff_predicts_the_prunes_and_keeps_reconcile_makes() {
+    let f = Fixture::new("diffprune", "");
+    let held = unique("held");
+    f.write("plain.yaml", &config_map("plain", "1"));
+    f.write(
+        "disabled.yaml",
+        &config_map("disabled", "1").replace(
+            "  name: disabled\n",
+            "  name: disabled\n  annotations: {plumb.dev/prune: disabled}\n",
+        ),
+    );
+    f.write("relabelled.yaml", &config_map("relabelled", "1"));
+    f.write(
+        "held.yaml",
+        &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {held}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inside\n  namespace: {held}\ndata: {{a: b}}\n"),
+    );
+    f.write(
+        "system.yaml",
+        // Adopted: an earlier run's sync may have labelled it (it is never pruned).
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: plumb-system\n  annotations: {plumb.dev/adopt: \"true\"}\n",
+    );
+    f.write("anchor.yaml", &config_map("anchor", "1"));
+    f.commit();
+    f.reconcile_ok();
+    f.kubectl(&[
+        "-n",
+        &f.ns,
+        "label",
+        "configmap",
+        "relabelled",
+        "applyset.kubernetes.io/part-of-",
+    ]);
+    f.kubectl(&[
+        "-n",
+        &held,
+        "create",
+        "configmap",
+        "not-ours",
+        "--from-literal=x=y",
+    ]);
+    for file in [
+        "plain.yaml",
+        "disabled.yaml",
+        "relabelled.yaml",
+        "held.yaml",
+        "system.yaml",
+    ] {
+        f.remove(file);
+    }
+    f.commit();
+    let kept = |stderr: &str| -> Vec<String> {
+        let mut lines: Vec<String> = stderr
+            .lines()
+            .filter_map(|l| l.split_once(": kept ").map(|(_, rest)| rest.to_owned()))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let diff = plumb()
+        .arg("diff")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    let stdout = String::from_utf8_lossy(&diff.stdout).into_owned();
+    // A deletion's hunk takes every line away.
+    let mut predicted: Vec<&str> = stdout
+        .split("--- ")
+        .filter(|d| d.contains(" +0,0 @@"))
+        .filter_map(|d| d.split(" (live)").next())
+        .collect();
+    predicted.sort();
+    let predicted_kept = kept(&String::from_utf8_lossy(&diff.stderr));
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout_r = String::from_utf8_lossy(&out.stdout).into_owned();
+    let made_kept = kept(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        predicted_kept,
+        made_kept,
+        "diff:\n{}\nreconcile:\n{}",
+        text(&diff),
+        text(&out)
+    );
+    assert_eq!(made_kept.len(), 4, "{}", text(&out));
+    assert_eq!(
+        predicted,
+        {
+            let mut expected = [
+                format!("ConfigMap {held}/inside"),
+                format!("ConfigMap {}/plain", f.ns),
+            ];
+            expected.sort();
+            expected
+        },
+        "{stdout}\nreconcile: {}",
+        text(&out)
+    );
+    assert!(stdout_r.contains("2 pruned"), "{}", text(&out));
+    assert!(f.get("configmap", "plain").is_none());
+    assert!(f.get("configmap", "disabled").is_some());
+    assert!(f.get("configmap", "relabelled").is_some());
+}
+
+#[test]
+fn diff_shows_what_would_change_and_exits_1() {
+    let f = Fixture::new("diff", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.write("b.yaml", &config_map("b", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let diff = || {
+        plumb()
+            .arg("diff")
+            .arg("--config")
+            .arg(&f.config)
+            .output()
+            .unwrap()
+    };
+    let out = diff();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing should change: {}",
+        text(&out)
+    );
+    f.write("a.yaml", &config_map("a", "2"));
+    f.remove("b.yaml");
+    f.commit();
+    let out = diff();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains("-  key: '1'\n+  key: '2'")
+            || shown.contains("-  key: \"1\"\n+  key: \"2\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("--- ConfigMap {}/b (live)", f.ns)),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("managedFields") && !shown.contains("resourceVersion"),
+        "{shown}"
+    );
+    // diff changed nothing.
+    assert_eq!(f.get("configmap", "a").unwrap()["data"]["key"], "1");
+    assert!(f.get("configmap", "b").is_some());
+}
+
+#[test]
+fn check_reports_whether_each_source_answers() {
+    let f = Fixture::new("checksrc", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("ok   source 'repo': file://")
+            && text(&out).contains("branch 'main' is at "),
+        "{}",
+        text(&out)
+    );
+    let broken = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace("repo.git", "missing.git");
+    std::fs::write(&f.config, broken).unwrap();
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("FAIL source 'repo': cannot fetch from file://"),
+        "{}",
+        text(&out)
+    );
+}
