@@ -286,19 +286,6 @@ impl Elector {
     }
 }
 
-/// The Lease's holder and when it last renewed, for `plumb status`.
-pub fn holder(client: &Client) -> Result<Option<(String, String)>, Error> {
-    let lease =
-        client.get_typed::<Lease>(&ApiResource::lease(), Some(SYSTEM_NAMESPACE), LEASE_NAME)?;
-    Ok(lease.and_then(|l| l.spec).map(|s| {
-        let renewed = s
-            .renew_time
-            .map(|t| t.0.to_string())
-            .unwrap_or_else(|| "never".into());
-        (s.holder_identity.unwrap_or_default(), renewed)
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,28 +6,28 @@
 
 #![forbid(unsafe_code)]
 
-pub mod apply;
-pub mod check;
+pub(crate) mod apply;
+pub(crate) mod check;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
 pub mod daemon;
-pub mod diff;
-pub mod drift;
-pub mod error;
-pub mod health;
+pub(crate) mod diff;
+pub(crate) mod drift;
+pub(crate) mod error;
+pub(crate) mod health;
 pub mod kube;
-pub mod lease;
-pub mod logging;
-pub mod metrics;
+pub(crate) mod lease;
+pub(crate) mod logging;
+pub(crate) mod metrics;
 pub mod model;
-pub mod node;
-pub mod notify;
-pub mod plan;
-pub mod prune;
-pub mod reconcile;
+pub(crate) mod node;
+pub(crate) mod notify;
+pub(crate) mod plan;
+pub(crate) mod prune;
+pub(crate) mod reconcile;
 pub mod render;
-pub mod report;
+pub(crate) mod report;
 pub mod source;
-pub mod store;
-pub mod tls;
+pub(crate) mod store;
+pub(crate) mod tls;

@@ -27,8 +27,6 @@ pub enum Stage {
 
 pub mod hooks;
 
-pub use hooks::HELM_HOOK;
-
 /// The stage an object is applied in, its Helm hook annotation considered: hooks run in
 /// their own stages around the chart's other objects, as Argo CD maps them to PreSync
 /// and PostSync ([`hooks::phases`] orders and awaits them).
@@ -319,7 +317,7 @@ mod tests {
             chart_crd: None,
         };
         let hook = |mut m: Manifest, events: &str| {
-            m.object["metadata"]["annotations"] = json!({ HELM_HOOK: events });
+            m.object["metadata"]["annotations"] = json!({ hooks::HELM_HOOK: events });
             m
         };
         let ms = vec![

@@ -1,6 +1,6 @@
 //! kubeconfig: which file, which context, and the connection settings in it.
 //!
-//! [`Kubeconfig::from_yaml`] is pure; [`locate`] applies the search order
+//! [`from_yaml`] is pure; [`locate`] applies the search order
 //! (config key, `$KUBECONFIG`, in-cluster service account, `~/.kube/config`,
 //! k3s's file) and reports every place it looked when none works.
 

@@ -27,7 +27,6 @@ mod revision;
 #[cfg(test)]
 mod tests;
 
-pub use crate::drift::Drift;
 pub use outcome::{CycleReport, Event, Reason, Verdict};
 pub use rendering::{render_revision, render_revision_with, ChartKey};
 pub use revision::{Revision, SyncMemory, Tree};
