@@ -603,8 +603,12 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
             reconcile::render_revision(Some(&client), sync, &revision, reconcile::ChartKey::Read)
                 .map_err(problems)?;
         let parent = crate::report::get_parent(&client, &sync.name)?;
-        let (inventory, _) =
-            crate::report::read_parent(parent.as_ref()).map_err(|e| problems(vec![e]))?;
+        let (inventory, _) = crate::report::read_parent(parent.as_ref()).map_err(|source| {
+            Error::UnreadableStatus {
+                sync: sync.name.clone(),
+                source,
+            }
+        })?;
         let found = crate::diff::diff(&client, &sync.name, &manifests, &inventory, sync.prune)
             .map_err(problems)?;
         let mut out = std::io::stdout().lock();
@@ -636,8 +640,12 @@ fn status_command(args: &Args) -> Result<Verdict, Error> {
         .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
     {
         let parent = crate::report::get_parent(&client, &sync.name)?;
-        let (_, status) = crate::report::read_parent(parent.as_ref())
-            .map_err(|e| Error::Usage(format!("sync '{}': {e}", sync.name)))?;
+        let (_, status) = crate::report::read_parent(parent.as_ref()).map_err(|source| {
+            Error::UnreadableStatus {
+                sync: sync.name.clone(),
+                source,
+            }
+        })?;
         all_ready &= status
             .condition("Ready")
             .is_some_and(|c| c.status == "True");

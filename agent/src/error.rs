@@ -51,6 +51,16 @@ pub enum Error {
     /// A sync's revision cannot be rendered or compared.
     #[error("sync '{sync}': {}", problems.join("\n"))]
     Revision { sync: String, problems: Vec<String> },
+    /// A sync's status in the cluster cannot be read.
+    #[error(
+        "sync '{sync}': the status in {}/plumb-{sync} cannot be read: {source}",
+        crate::model::SYSTEM_NAMESPACE
+    )]
+    UnreadableStatus {
+        sync: String,
+        #[source]
+        source: crate::report::UnreadableParent,
+    },
     /// Another plumb holds stateDir's lock.
     #[error("{0}")]
     Busy(String),

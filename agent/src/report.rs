@@ -136,17 +136,30 @@ pub fn parent_object(sync: &str, inventory: &Inventory, status: &SyncStatus) -> 
 }
 
 /// The inventory and status a live parent holds (empty for a new sync).
-pub fn read_parent(parent: Option<&Value>) -> Result<(Inventory, SyncStatus), String> {
+pub fn read_parent(parent: Option<&Value>) -> Result<(Inventory, SyncStatus), UnreadableParent> {
     let Some(parent) = parent else {
         return Ok(Default::default());
     };
-    let inventory = Inventory::decode(parent["data"]["inventory"].as_str().unwrap_or_default())?;
+    let inventory = Inventory::decode(parent["data"]["inventory"].as_str().unwrap_or_default())
+        .map_err(UnreadableParent::Inventory)?;
     let status = match parent["data"]["status"].as_str() {
-        Some(text) if !text.is_empty() => serde_json::from_str(text)
-            .map_err(|e| format!("status of the parent ConfigMap: {e}"))?,
+        Some(text) if !text.is_empty() => {
+            serde_json::from_str(text).map_err(UnreadableParent::Status)?
+        }
         _ => SyncStatus::default(),
     };
     Ok((inventory, status))
+}
+
+/// Why a parent ConfigMap could not be read (someone edited it, or a newer plumb wrote it).
+#[derive(Debug, thiserror::Error)]
+pub enum UnreadableParent {
+    /// Its inventory does not decode.
+    #[error("{0}")]
+    Inventory(String),
+    /// Its status is not the JSON plumb writes.
+    #[error("status of the parent ConfigMap: {0}")]
+    Status(#[source] serde_json::Error),
 }
 
 /// Whether the live parent already holds what `desired` says.

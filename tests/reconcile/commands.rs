@@ -44,6 +44,42 @@ fn status_reads_the_cluster() {
     );
 }
 
+/// Hardening: `plumb status` called a status it could not read a usage error, and told
+/// the user to run `plumb --help`.
+#[test]
+fn an_unreadable_status_is_named_not_a_usage_error() {
+    let f = Fixture::new("status-bad", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let parent = format!("plumb-{}", f.sync);
+    f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "patch",
+        "configmap",
+        &parent,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"status":"{not json"}}"#,
+    ]);
+    let out = plumb()
+        .arg("status")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(&format!(
+            "the status in plumb-system/{parent} cannot be read"
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("--help"), "not a usage error: {said}");
+}
+
 /// Hardening defect 5: `plumb diff` showed prunes that reconcile would never
 /// make. Both now decide through `prune::plan_one`: over an object that
 /// lost the ApplySet label, one annotated `plumb.dev/prune: disabled`, a
