@@ -599,18 +599,15 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
             sync: sync.name.clone(),
             problems,
         };
-        let (manifests, _) =
-            reconcile::render_revision(Some(&client), sync, &revision, reconcile::ChartKey::Read)
-                .map_err(problems)?;
-        let parent = crate::report::get_parent(&client, &sync.name)?;
-        let (inventory, _) = crate::report::read_parent(parent.as_ref()).map_err(|source| {
-            Error::UnreadableStatus {
-                sync: sync.name.clone(),
-                source,
-            }
-        })?;
-        let found = crate::diff::diff(&client, &sync.name, &manifests, &inventory, sync.prune)
-            .map_err(problems)?;
+        let ctx = Context {
+            client: &client,
+            sync,
+            node: &settings.node_name,
+            state_dir: &settings.state_dir,
+            refused: None,
+            source_failure: None,
+        };
+        let found = reconcile::preview(&ctx, &revision).map_err(problems)?;
         let mut out = std::io::stdout().lock();
         for d in &found.diffs {
             if !written(write!(out, "{d}"))? {

@@ -1,6 +1,8 @@
 //! `plumb diff`: what apply and prune would change, as a unified diff of
 //! YAML — the live object against a server-side dry-run of Git's, with
-//! managedFields, status and server-maintained metadata left out.
+//! managedFields, status and server-maintained metadata left out. The cycle
+//! runs it (`reconcile::preview`): the same sequence as a reconcile up to the
+//! first write.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +11,7 @@ use serde_json::Value;
 use crate::apply::{self, Target};
 use crate::kube::Cluster;
 use crate::prune;
-use crate::render::{Manifest, ObjectRef};
+use crate::render::ObjectRef;
 
 /// The YAML a diff shows of an object; a Secret's values are masked (as
 /// `kubectl diff` does), with a short hash so that a change still shows.
@@ -53,19 +55,10 @@ pub struct Changes {
     pub kept: Vec<String>,
 }
 
-/// Diffs of every object that applying the revision would change, and of
-/// every inventory member pruning would delete, decided exactly as the
-/// cycle decides (`prune::plan_one`). Errors name the object.
-pub fn diff(
-    client: &dyn Cluster,
-    sync: &str,
-    manifests: &[Manifest],
-    inventory: &prune::Inventory,
-    prune_on: bool,
-) -> Result<Changes, Vec<String>> {
-    let targets: Vec<Target> = apply::resolve(client, manifests)
-        .map_err(|f| f.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    let results = apply::parallel(&targets, apply::PARALLELISM, |t| {
+/// Diffs of every target that applying would change (a server-side dry-run against the
+/// live object), and the errors, each naming its object.
+pub fn object_diffs(client: &dyn Cluster, targets: &[Target]) -> (Vec<String>, Vec<String>) {
+    let results = apply::parallel(targets, apply::PARALLELISM, |t| {
         let key = t.manifest.key();
         let live = crate::drift::read_live(client, t).map_err(|e| format!("{key}: {e}"))?;
         // A chart's crds/ CRD its policy leaves as it is would not change.
@@ -77,40 +70,44 @@ pub fn diff(
         let before = live.as_ref().map(shown).unwrap_or_default();
         Ok::<String, String>(unified(&key.to_string(), &before, &shown(&after)))
     });
-    let mut changes = Changes::default();
-    let mut errors = Vec::new();
+    let (mut diffs, mut errors) = (Vec::new(), Vec::new());
     for r in results {
         match r {
-            Ok(d) if !d.is_empty() => changes.diffs.push(d),
+            Ok(d) if !d.is_empty() => diffs.push(d),
             Ok(_) => {}
             Err(e) => errors.push(e),
         }
     }
-    if prune_on {
-        let desired: BTreeSet<ObjectRef> = manifests.iter().map(Manifest::key).collect();
-        let id = prune::applyset_id(&prune::parent_name(sync), prune::SYSTEM_NAMESPACE);
-        for gone in prune::prune_candidates(inventory, &desired) {
-            match prune::plan_one(client, &gone, &id, inventory, &desired) {
-                Ok(plan) => match (plan.decision, plan.live) {
-                    (prune::PruneDecision::Delete, Some(live)) => {
-                        changes
-                            .diffs
-                            .push(unified(&gone.to_string(), &shown(&live), ""))
-                    }
-                    (prune::PruneDecision::Keep(why) | prune::PruneDecision::Hold(why), _) => {
-                        changes.kept.push(format!("kept {gone}: {why}"))
-                    }
-                    _ => {}
-                },
-                Err(e) => errors.push(format!("{gone}: {e}")),
-            }
+    (diffs, errors)
+}
+
+/// What pruning would do to the inventory members no longer desired, decided exactly as
+/// the cycle decides (`prune::plan_one`): a diff per delete, a "kept" line per object kept.
+pub fn prune_diffs(
+    client: &dyn Cluster,
+    id: &str,
+    inventory: &prune::Inventory,
+    desired: &BTreeSet<ObjectRef>,
+    changes: &mut Changes,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for gone in prune::prune_candidates(inventory, desired) {
+        match prune::plan_one(client, &gone, id, inventory, desired) {
+            Ok(plan) => match (plan.decision, plan.live) {
+                (prune::PruneDecision::Delete, Some(live)) => {
+                    changes
+                        .diffs
+                        .push(unified(&gone.to_string(), &shown(&live), ""))
+                }
+                (prune::PruneDecision::Keep(why) | prune::PruneDecision::Hold(why), _) => {
+                    changes.kept.push(format!("kept {gone}: {why}"))
+                }
+                _ => {}
+            },
+            Err(e) => errors.push(format!("{gone}: {e}")),
         }
     }
-    if errors.is_empty() {
-        Ok(changes)
-    } else {
-        Err(errors)
-    }
+    errors
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::outcome::{self, Applied, Reason};
 use super::{Cycle, End, Step};
 use crate::apply::{self, Created, ObjectFailure, Target, Validation};
+use crate::diff::{self, Changes};
 use crate::health;
 use crate::kube::{ApiResource, Cluster};
 use crate::plan::hooks::{self, HookRun, Phase};
@@ -45,6 +46,8 @@ pub(super) struct Applying<'m> {
     fingerprints: BTreeMap<ObjectRef, String>,
     /// Inventory members a prune did not remove (held, failed, or prune off).
     not_pruned: Vec<ObjectRef>,
+    /// What a preview (`plumb diff`) found the apply and prune would change.
+    pub(super) preview: Changes,
 }
 
 impl<'m> Applying<'m> {
@@ -61,6 +64,7 @@ impl<'m> Applying<'m> {
             inventoried: BTreeSet::new(),
             fingerprints: BTreeMap::new(),
             not_pruned: Vec::new(),
+            preview: Changes::default(),
         }
     }
 
@@ -84,6 +88,46 @@ pub(super) fn steps<'m>() -> [(&'static str, Step<Applying<'m>>); 8] {
         ("prune", prune_step),
         ("health", health_and_status),
     ]
+}
+
+/// The steps of a preview (`plumb diff`): the apply's own up to its first write, then what
+/// applying and pruning would change instead of doing it. None of them writes.
+pub(super) fn preview_steps<'m>() -> [(&'static str, Step<Applying<'m>>); 4] {
+    [
+        ("resolve", resolve),
+        ("refuse objects of other syncs", refuse_foreign),
+        ("what applying would change", preview_apply),
+        ("what pruning would change", preview_prune),
+    ]
+}
+
+fn preview_apply(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
+    let (diffs, errors) = diff::object_diffs(cycle.ctx.client, &s.targets);
+    s.preview.diffs = diffs;
+    if errors.is_empty() {
+        Continue(())
+    } else {
+        Break(End::Failed(Reason::ValidationFailed, errors.join("\n")))
+    }
+}
+
+fn preview_prune(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
+    if !cycle.ctx.sync.prune {
+        return Break(End::Done);
+    }
+    let desired = s.desired();
+    let errors = diff::prune_diffs(
+        cycle.ctx.client,
+        &s.id,
+        &cycle.read,
+        &desired,
+        &mut s.preview,
+    );
+    if errors.is_empty() {
+        Break(End::Done)
+    } else {
+        Break(End::Failed(Reason::ValidationFailed, errors.join("\n")))
+    }
 }
 
 fn create_containers(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {

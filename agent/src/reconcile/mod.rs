@@ -28,7 +28,7 @@ mod revision;
 mod tests;
 
 pub use outcome::{CycleReport, Event, Reason, Verdict};
-pub use rendering::{render_revision, render_revision_with, ChartKey};
+pub use rendering::{render_revision_with, ChartKey};
 pub use revision::{Revision, SyncMemory, Tree};
 
 /// What a cycle needs from around it.
@@ -247,6 +247,27 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
         let mut applying = applying::Applying::new(manifests, rendered.digest.clone());
         cycle.run(&mut applying, &applying::steps())
     }
+}
+
+/// What a cycle of `revision` would change, by the same sequence as a reconcile up to its
+/// first write: open (read the parent), render, resolve, refuse other syncs' objects; then a
+/// dry-run of each object against the live one and the prune decisions, instead of applying
+/// and pruning (`plumb diff`). Writes nothing; errors are lines a person can act on.
+pub fn preview(ctx: &Context, revision: &Revision) -> Result<crate::diff::Changes, Vec<String>> {
+    let mut memory = SyncMemory::default();
+    let mut cycle = Cycle::open(ctx, &revision.id, &mut memory).map_err(|e| vec![e])?;
+    let (manifests, _) =
+        rendering::render_revision(Some(ctx.client), ctx.sync, revision, ChartKey::Read)?;
+    let mut state = applying::Applying::new(&manifests, None);
+    for (name, step) in applying::preview_steps() {
+        tracing::trace!(sync = %ctx.sync.name, step = name, "preview step");
+        match step(&mut cycle, &mut state) {
+            ControlFlow::Continue(()) => {}
+            ControlFlow::Break(End::Done) => break,
+            ControlFlow::Break(End::Failed(_, message)) => return Err(vec![message]),
+        }
+    }
+    Ok(state.preview)
 }
 
 /// How a cycle reaches its Git source: for as long as one step needs it

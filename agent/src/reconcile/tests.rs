@@ -654,3 +654,43 @@ fn a_suspended_sync_applies_nothing_and_says_so() {
     let (_, status) = report::read_parent(Some(&world.parent())).unwrap();
     assert_eq!(status.condition("Ready").unwrap().reason, "Suspended");
 }
+
+#[test]
+fn a_preview_runs_the_cycle_up_to_its_first_write_and_writes_nothing() {
+    let mut world = World::new("preview", ", prune: true");
+    let two = revision(
+        "aaa1111",
+        &[
+            ("a.yaml", config_map("a", "1")),
+            ("b.yaml", config_map("b", "1")),
+        ],
+    );
+    assert!(world.cycle(&two).is_ready());
+    world.cluster.forget_requests();
+    let next = revision("bbb2222", &[("a.yaml", config_map("a", "2"))]);
+    let ctx = Context {
+        client: &world.cluster,
+        sync: &world.sync,
+        node: "pi-1",
+        state_dir: &world.state_dir.0,
+        refused: None,
+        source_failure: None,
+    };
+    let changes = preview(&ctx, &next).unwrap();
+    assert_eq!(world.writes(), Vec::<String>::new());
+    assert_eq!(changes.diffs.len(), 2, "{:#?}", changes.diffs);
+    assert!(
+        changes.diffs[0].contains("-  k: 1\n+  k: 2\n"),
+        "{}",
+        changes.diffs[0]
+    );
+    assert!(
+        changes.diffs[1].starts_with("--- ConfigMap apps/b (live)"),
+        "{}",
+        changes.diffs[1]
+    );
+    // What the preview said is what the cycle does.
+    let report = world.cycle(&next);
+    assert_eq!(report.applied.len(), 1);
+    assert_eq!(report.pruned.len(), 1);
+}
