@@ -25,5 +25,11 @@ fn object_of(text: &str) -> Result<serde_json::Value, ()> {
         bytes: text.as_bytes().to_vec(),
     })
     .map_err(|_| ())
-    .and_then(|mut m| if m.len() == 1 { Ok(m.remove(0).object) } else { Err(()) })
+    .and_then(|mut m| {
+        if m.len() == 1 {
+            Ok(m.remove(0).object)
+        } else {
+            Err(())
+        }
+    })
 }
