@@ -29,6 +29,11 @@
 # 6. Helm chart: `tests/bench.sh helm-chart` alone (needs the test cluster) —
 #    a 1,000-object chart: `plumb render` against `helm template`, and
 #    `plumb reconcile` of a sync holding it (BENCH:HELM_CHART).
+# 7. Cycle cost: `tests/bench.sh cycle-cost` alone (no cluster) — a first apply
+#    of 1,000, 2,000 and 4,000 ConfigMaps by plumb's own cycle against the
+#    in-memory cluster (agent/examples/cycle_cost.rs), counted in instructions
+#    under callgrind: how plumb's own CPU grows with the object count
+#    (BENCH:CYCLE_COST). 4,000 objects must cost less than 5× what 1,000 cost.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -220,6 +225,36 @@ MD
     write_table HELM_ENGINE "$table"
     echo "$table"
 }
+# ---------------------------------------------------------------- 7. cycle cost
+commas() { printf '%s' "$1" | rev | sed 's/[0-9]\{3\}/&,/g; s/,$//' | rev; }
+cycle_cost_bench() {
+    # shellcheck source=tests/apt.sh
+    source "$repo/tests/apt.sh"
+    apt_install valgrind
+    cargo build -q --release -p plumb --example cycle_cost
+    local bin=$repo/target/release/examples/cycle_cost out=$repo/target/bench-cycle-cost
+    mkdir -p "$out"
+    local table="**Cycle cost: a first apply of N ConfigMaps by plumb's cycle against the in-memory cluster** (\`agent/examples/cycle_cost.rs\`, release build, instructions counted by callgrind; no API server, so this is plumb's own CPU)
+
+| objects | instructions | per object | against 1,000 |
+|---:|---:|---:|---:|"
+    local base="" ratio4=""
+    for n in 1000 2000 4000; do
+        valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.$n" "$bin" "$n" >"$out/run.$n" 2>"$out/valgrind.$n"
+        local ir; ir=$(grep -o 'Collected : [0-9]*' "$out/valgrind.$n" | grep -o '[0-9]*$')
+        [ -n "$base" ] || base=$ir
+        local times; times=$(awk -v a="$ir" -v b="$base" 'BEGIN{printf "%.2f×", a / b}')
+        [ "$n" != 4000 ] || ratio4=$(awk -v a="$ir" -v b="$base" 'BEGIN{print a / b}')
+        table+=$'\n'"| $(commas "$n") | $(commas "$ir") | $(commas $((ir / n))) | $times |"
+    done
+    write_table CYCLE_COST "$table"
+    echo "$table"
+    awk -v r="$ratio4" 'BEGIN{exit !(r < 5)}' || { echo "4,000 objects cost ${ratio4}× what 1,000 cost (limit 5×)" >&2; exit 1; }
+}
+if [ "${1:-}" = cycle-cost ]; then
+    cycle_cost_bench
+    exit 0
+fi
 if [ "${1:-}" = helm-engine ]; then
     helm_engine_bench
     exit 0

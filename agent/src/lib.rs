@@ -25,7 +25,7 @@ pub(crate) mod node;
 pub(crate) mod notify;
 pub(crate) mod plan;
 pub(crate) mod prune;
-pub(crate) mod reconcile;
+pub mod reconcile;
 pub mod render;
 pub(crate) mod report;
 pub mod source;

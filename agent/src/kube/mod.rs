@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod discovery;
 pub mod error;
 pub mod kubeconfig;
+pub mod memory;
 mod wire;
 
 pub use client::{AccessQuestion, ApplyOptions, Client, Propagation, RetryPolicy, FIELD_MANAGER};

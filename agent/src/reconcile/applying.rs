@@ -315,16 +315,18 @@ fn apply_phases(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
             break;
         }
     }
+    let applied_keys: BTreeSet<&ObjectRef> = applied.iter().map(|a| &a.object).collect();
     for (key, hash) in desired_hashes {
-        if applied.iter().any(|a| a.object == key) {
+        if applied_keys.contains(&key) {
             hashes.insert(key, hash);
         }
     }
     let desired = s.desired();
     hashes.retain(|k, _| desired.contains(k));
     cycle.memory.applied_hashes = hashes.into_iter().collect();
+    let created: BTreeSet<&ObjectRef> = s.created.objects.iter().map(|(_, k)| k).collect();
     for a in &applied {
-        let created_early = s.created.objects.iter().any(|(_, k)| *k == a.object);
+        let created_early = created.contains(&a.object);
         let before = s
             .before
             .get(&a.object)
