@@ -415,3 +415,60 @@ fn access_review_answers_for_each_identity() {
     };
     assert!(cluster.client("restricted").may(&list).unwrap().allowed);
 }
+
+/// Hostile input 20: past about 14,000 objects a sync's inventory, one JSON line per object
+/// in its parent ConfigMap, outgrew what the API server takes, so nothing applied could
+/// ever be pruned. Written compressed, 20,000 are accepted and read back whole, and the
+/// same inventory written again is no write at all.
+#[test]
+fn an_inventory_of_20000_objects_is_accepted_by_the_api_server_and_read_back() {
+    use plumb::prune::Inventory;
+    use plumb::render::ObjectRef;
+    use plumb::report;
+    let cluster = Cluster::get();
+    let client = cluster.client("admin");
+    let sync = unique("inventory");
+    let inventory = Inventory {
+        members: (0..20_000)
+            .map(|i| ObjectRef {
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                namespace: format!("team-{}", i % 13),
+                name: format!("service-{i:06}-deployment"),
+            })
+            .collect(),
+    };
+    report::ensure_system_namespace(&client).unwrap();
+    let status = report::SyncStatus::default();
+    let plain = {
+        let mut p = report::parent_object(&sync, &inventory, &status);
+        p["data"]["inventory"] = json!(inventory.encode());
+        p.as_object_mut().unwrap().remove("binaryData");
+        p
+    };
+    // The text alone is refused: what the old format did at this count.
+    let refused = client.apply(&ApiResource::config_map(), &plain, ApplyOptions::default());
+    assert!(
+        refused.is_err(),
+        "a {} byte inventory was accepted",
+        inventory.encode().len()
+    );
+    let desired = report::parent_object(&sync, &inventory, &status);
+    assert!(report::write_parent(&client, None, &desired).unwrap());
+    let live = report::get_parent(&client, &sync).unwrap();
+    let (read, _) = report::read_parent(live.as_ref()).unwrap();
+    assert_eq!(read.members.len(), 20_000);
+    assert_eq!(read, inventory);
+    assert!(
+        !report::write_parent(&client, live.as_ref(), &desired).unwrap(),
+        "the same inventory was written again"
+    );
+    client
+        .delete(
+            &ApiResource::config_map(),
+            Some("plumb-system"),
+            &format!("plumb-{sync}"),
+            Propagation::Background,
+        )
+        .unwrap();
+}

@@ -111,7 +111,18 @@ impl SyncStatus {
 /// annotations, the inventory, and the status.
 pub fn parent_object(sync: &str, inventory: &Inventory, status: &SyncStatus) -> Value {
     let name = prune::parent_name(sync);
-    json!({
+    let text = inventory.encode();
+    // Small inventories stay text, readable with kubectl; large ones go compressed, so
+    // that any count a sync can apply fits the ConfigMap.
+    let (data_inventory, binary) = if text.len() <= PLAIN_INVENTORY_BYTES {
+        (Some(text), None)
+    } else {
+        use base64::Engine as _;
+        let bytes = inventory.encode_compressed();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        (None, Some(json!({ COMPRESSED_INVENTORY_KEY: encoded })))
+    };
+    let mut parent = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
@@ -129,19 +140,46 @@ pub fn parent_object(sync: &str, inventory: &Inventory, status: &SyncStatus) -> 
             },
         },
         "data": {
-            "inventory": inventory.encode(),
             "status": serde_json::to_string_pretty(status).expect("serialisable"),
         },
-    })
+    });
+    if let Some(text) = data_inventory {
+        parent["data"]["inventory"] = Value::String(text);
+    }
+    if let Some(binary) = binary {
+        parent["binaryData"] = binary;
+    }
+    parent
 }
+
+/// Past this many bytes of text, the inventory is written compressed, under
+/// `binaryData.inventory.zlib` (a ConfigMap holds at most 1 MiB in all).
+pub const PLAIN_INVENTORY_BYTES: usize = 256 << 10;
+
+/// The key of the compressed inventory in the parent's binaryData.
+pub const COMPRESSED_INVENTORY_KEY: &str = "inventory.zlib";
+
+/// The most inventory text a parent may inflate to (about a million members).
+const MAX_INVENTORY_TEXT: usize = 128 << 20;
 
 /// The inventory and status a live parent holds (empty for a new sync).
 pub fn read_parent(parent: Option<&Value>) -> Result<(Inventory, SyncStatus), UnreadableParent> {
     let Some(parent) = parent else {
         return Ok(Default::default());
     };
-    let inventory = Inventory::decode(parent["data"]["inventory"].as_str().unwrap_or_default())
-        .map_err(UnreadableParent::Inventory)?;
+    let inventory = match parent["binaryData"][COMPRESSED_INVENTORY_KEY].as_str() {
+        Some(encoded) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| {
+                    UnreadableParent::Inventory(format!("the compressed inventory: {e}"))
+                })?;
+            Inventory::decode_compressed(&bytes, MAX_INVENTORY_TEXT)
+        }
+        None => Inventory::decode(parent["data"]["inventory"].as_str().unwrap_or_default()),
+    }
+    .map_err(UnreadableParent::Inventory)?;
     let status = match parent["data"]["status"].as_str() {
         Some(text) if !text.is_empty() => {
             serde_json::from_str(text).map_err(UnreadableParent::Status)?
@@ -176,7 +214,10 @@ pub fn parent_unchanged(live: Option<&Value>, desired: &Value) -> bool {
             _ => a == b,
         }
     };
-    same(&["data"]) && same(&["metadata", "labels"]) && same(&["metadata", "annotations"])
+    same(&["data"])
+        && same(&["binaryData"])
+        && same(&["metadata", "labels"])
+        && same(&["metadata", "annotations"])
 }
 
 /// Ensures plumb-system exists (one GET when it does).
@@ -454,5 +495,88 @@ mod tests {
         s.set_condition("Ready", true, "Synced", "", "t");
         assert_eq!(summary(&s), "rev 3f2a91c Ready, 42 objects");
         assert!(crate::clock::now().ends_with('Z'));
+    }
+
+    fn members(count: usize) -> Inventory {
+        Inventory {
+            members: (0..count)
+                .map(|i| ObjectRef {
+                    group: if i % 2 == 0 {
+                        String::new()
+                    } else {
+                        "apps".into()
+                    },
+                    kind: if i % 2 == 0 {
+                        "ConfigMap"
+                    } else {
+                        "Deployment"
+                    }
+                    .into(),
+                    namespace: format!("team-{}", i % 7),
+                    name: format!("app-{i:06}-config"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_inventory_of_20000_objects_fits_its_configmap_compressed_and_reads_back() {
+        // Hostile input 20: past about 14,000 objects the inventory's text outgrew the
+        // ConfigMap, its write failed, and nothing applied could ever be pruned.
+        let inventory = members(20_000);
+        assert!(
+            inventory.encode().len() > 1 << 20,
+            "the text alone would not fit"
+        );
+        let status = SyncStatus::default();
+        let parent = parent_object("apps", &inventory, &status);
+        let size = serde_json::to_vec(&parent).unwrap().len();
+        assert!(size < 256 << 10, "{size} bytes");
+        assert!(parent["data"].get("inventory").is_none());
+        let (read, _) = read_parent(Some(&parent)).unwrap();
+        assert_eq!(read, inventory);
+        // The same members, the same bytes: an idle cycle finds its parent unchanged.
+        assert!(parent_unchanged(
+            Some(&parent),
+            &parent_object("apps", &inventory, &status)
+        ));
+    }
+
+    #[test]
+    fn a_small_inventory_stays_text_and_a_change_of_form_is_a_change() {
+        let status = SyncStatus::default();
+        let small = parent_object("apps", &members(10), &status);
+        assert!(small["data"]["inventory"]
+            .as_str()
+            .unwrap()
+            .contains("app-000003-config"));
+        assert!(small.get("binaryData").is_none());
+        let large = parent_object("apps", &members(20_000), &status);
+        assert!(!parent_unchanged(Some(&small), &large));
+        assert!(!parent_unchanged(Some(&large), &small));
+    }
+
+    #[test]
+    fn a_forged_compressed_inventory_is_refused_not_inflated_without_bound() {
+        use base64::Engine as _;
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let parent = |encoded: String| json!({"binaryData": {COMPRESSED_INVENTORY_KEY: encoded}});
+        let garbage = read_parent(Some(&parent(encode(b"not zlib at all")))).unwrap_err();
+        assert!(
+            garbage.to_string().contains("does not inflate"),
+            "{garbage}"
+        );
+        let not_base64 = read_parent(Some(&parent("!!!".into()))).unwrap_err();
+        assert!(
+            not_base64.to_string().contains("compressed inventory"),
+            "{not_base64}"
+        );
+        // More text than the limit allows: refused before it is all held.
+        let zeros = Inventory::decode_compressed(&members(50_000).encode_compressed(), 1 << 20)
+            .unwrap_err();
+        assert!(zeros.contains("inflates past 1 MiB"), "{zeros}");
+        let cut = members(1_000).encode_compressed();
+        let short = Inventory::decode_compressed(&cut[..cut.len() / 2], 1 << 20).unwrap_err();
+        assert!(short.contains("cut short"), "{short}");
     }
 }
