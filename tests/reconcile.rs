@@ -83,3 +83,5 @@ mod daemon;
 mod hostile;
 #[path = "reconcile/kustomize.rs"]
 mod kustomize;
+#[path = "reconcile/upgrade.rs"]
+mod upgrade;
