@@ -9,7 +9,6 @@ use crate::apply::ClusterScopes;
 use crate::config::{self, Render};
 use crate::kube::{ApiResource, Cluster};
 use crate::prune;
-use crate::render::kustomize::{DirFs, MemFs};
 use crate::render::{self, external, File, Manifest, OfflineScopes};
 
 use super::{Revision, Tree};
@@ -77,17 +76,8 @@ fn chart_inputs(
         }
         _ => ([0; 32], None),
     };
-    let (mem, dir);
-    let fs: &dyn render::kustomize::Fs = match &revision.tree {
-        Tree::Files(files) => {
-            mem = MemFs::new(files);
-            &mem
-        }
-        Tree::Folder(root) => {
-            dir = DirFs { root: root.clone() };
-            &dir
-        }
-    };
+    let tree = revision.tree.fs();
+    let fs = &*tree;
     let mut chart = chart_settings(client, sync, fs, key)?;
     chart.values.extend(more_values.iter().cloned());
     chart.cluster = cluster;
@@ -197,17 +187,8 @@ fn render_with(
 ) -> Result<Rendered, Vec<String>> {
     let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
     let selected = &revision.selected;
-    let (mem, dir);
-    let fs: &dyn render::kustomize::Fs = match &revision.tree {
-        Tree::Files(files) => {
-            mem = MemFs::new(files);
-            &mem
-        }
-        Tree::Folder(root) => {
-            dir = DirFs { root: root.clone() };
-            &dir
-        }
-    };
+    let tree = revision.tree.fs();
+    let fs = &*tree;
     let parsed = match (&revision.tree, sync.render) {
         // Charts go to the node's helm (chart.external); kustomizations stay built in.
         (_, Render::Auto | Render::HelmExternal) => render::parse_tree(fs, selected, &chart),

@@ -31,6 +31,16 @@ pub enum Tree {
     Folder(PathBuf),
 }
 
+impl Tree {
+    /// The files, as render reads them.
+    pub fn fs(&self) -> Box<dyn render::kustomize::Fs + '_> {
+        match self {
+            Tree::Files(files) => Box::new(render::kustomize::MemFs::new(files)),
+            Tree::Folder(root) => Box::new(render::kustomize::DirFs { root: root.clone() }),
+        }
+    }
+}
+
 impl Revision {
     /// Reads what `sync` renders at `commit`.
     pub fn read(

@@ -36,6 +36,17 @@ fn revision(id: &str, files: &[(&str, String)]) -> Revision {
     }
 }
 
+/// Revision `id` holding ConfigMaps a and b.
+fn a_and_b(id: &str) -> Revision {
+    revision(
+        id,
+        &[
+            ("a.yaml", config_map("a", "1")),
+            ("b.yaml", config_map("b", "1")),
+        ],
+    )
+}
+
 /// A sync, a stateDir, and the cluster it reconciles to.
 struct World {
     cluster: MemoryCluster,
@@ -72,6 +83,17 @@ impl World {
             sync: sync(extra),
             state_dir: tempdir::TempDir::new(label),
             memory: SyncMemory::default(),
+        }
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            client: &self.cluster,
+            sync: &self.sync,
+            node: "pi-1",
+            state_dir: &self.state_dir.0,
+            refused: None,
+            source_failure: None,
         }
     }
 
@@ -118,13 +140,7 @@ fn position(writes: &[String], write: &str) -> usize {
 #[test]
 fn a_first_apply_records_the_inventory_before_any_object_and_the_status_after_all() {
     let mut world = World::new("first", "");
-    let rev = revision(
-        "aaa1111",
-        &[
-            ("a.yaml", config_map("a", "1")),
-            ("b.yaml", config_map("b", "1")),
-        ],
-    );
+    let rev = a_and_b("aaa1111");
     let report = world.cycle(&rev);
     assert_eq!(report.verdict, Verdict::Ready, "{}", report.summary());
     let writes = world.writes();
@@ -205,13 +221,7 @@ fn a_revision_that_does_not_render_is_reported_once_and_applies_nothing() {
 fn an_apply_that_fails_midway_keeps_every_object_of_the_revision_in_the_inventory() {
     let mut world = World::new("midway", "");
     world.cluster.fail("apply", "b");
-    let rev = revision(
-        "aaa1111",
-        &[
-            ("a.yaml", config_map("a", "1")),
-            ("b.yaml", config_map("b", "1")),
-        ],
-    );
+    let rev = a_and_b("aaa1111");
     let report = world.cycle(&rev);
     let Verdict::Failed { reason, .. } = &report.verdict else {
         panic!("{}", report.summary());
@@ -234,13 +244,7 @@ fn an_apply_that_fails_midway_keeps_every_object_of_the_revision_in_the_inventor
 #[test]
 fn an_object_that_left_git_is_pruned_after_the_rest_is_applied() {
     let mut world = World::new("prune", ", prune: true");
-    let two = revision(
-        "aaa1111",
-        &[
-            ("a.yaml", config_map("a", "1")),
-            ("b.yaml", config_map("b", "1")),
-        ],
-    );
+    let two = a_and_b("aaa1111");
     assert!(world.cycle(&two).is_ready());
     world.cluster.forget_requests();
     let one = revision("bbb2222", &[("a.yaml", config_map("a", "2"))]);
@@ -297,12 +301,8 @@ fn a_source_failure_over_an_unreadable_parent_writes_nothing() {
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plumb-web", "namespace": "plumb-system"}, "data": {"inventory": "not an inventory", "status": "{"}}),
     );
     let ctx = Context {
-        client: &world.cluster,
-        sync: &world.sync,
-        node: "pi-1",
-        state_dir: &world.state_dir.0,
-        refused: None,
         source_failure: Some("the remote is gone"),
+        ..world.context()
     };
     let report = report_failure(&ctx, Reason::SourceFailed, "the remote is gone".into());
     assert!(
@@ -322,13 +322,7 @@ fn a_source_failure_over_an_unreadable_parent_writes_nothing() {
 #[test]
 fn drift_of_the_revision_in_force_is_corrected_in_one_write() {
     let mut world = World::new("drift", "");
-    let rev = revision(
-        "aaa1111",
-        &[
-            ("a.yaml", config_map("a", "1")),
-            ("b.yaml", config_map("b", "1")),
-        ],
-    );
+    let rev = a_and_b("aaa1111");
     assert!(world.cycle(&rev).is_ready());
     world.cluster.remove("configmaps", "apps", "b");
     world.cluster.forget_requests();
@@ -365,25 +359,11 @@ fn a_suspended_sync_applies_nothing_and_says_so() {
 #[test]
 fn a_preview_runs_the_cycle_up_to_its_first_write_and_writes_nothing() {
     let mut world = World::new("preview", ", prune: true");
-    let two = revision(
-        "aaa1111",
-        &[
-            ("a.yaml", config_map("a", "1")),
-            ("b.yaml", config_map("b", "1")),
-        ],
-    );
+    let two = a_and_b("aaa1111");
     assert!(world.cycle(&two).is_ready());
     world.cluster.forget_requests();
     let next = revision("bbb2222", &[("a.yaml", config_map("a", "2"))]);
-    let ctx = Context {
-        client: &world.cluster,
-        sync: &world.sync,
-        node: "pi-1",
-        state_dir: &world.state_dir.0,
-        refused: None,
-        source_failure: None,
-    };
-    let changes = preview(&ctx, &next).unwrap();
+    let changes = preview(&world.context(), &next).unwrap();
     assert_eq!(world.writes(), Vec::<String>::new());
     assert_eq!(changes.diffs.len(), 2, "{:#?}", changes.diffs);
     assert!(
