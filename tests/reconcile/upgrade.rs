@@ -30,7 +30,7 @@ fn previous_plumb() -> &'static PathBuf {
 /// corrects drift, prunes what leaves Git through the old inventory, and keeps the status.
 #[test]
 fn an_upgrade_from_the_previous_release_takes_over_its_sync() {
-    let f = Fixture::new("upgrade", ", prune: true");
+    let f = Fixture::new("upgrade", "");
     f.write("a.yaml", &config_map("a", "1"));
     f.write("b.yaml", &config_map("b", "1"));
     f.commit();
