@@ -114,13 +114,18 @@ pub fn parent_object(sync: &str, inventory: &Inventory, status: &SyncStatus) -> 
     let text = inventory.encode();
     // Small inventories stay text, readable with kubectl; large ones go compressed, so
     // that any count a sync can apply fits the ConfigMap.
+    // The text stays, empty, beside a compressed one: a non-empty text is the inventory,
+    // whatever binaryData another manager may have left.
     let (data_inventory, binary) = if text.len() <= PLAIN_INVENTORY_BYTES {
-        (Some(text), None)
+        (text, None)
     } else {
         use base64::Engine as _;
         let bytes = inventory.encode_compressed();
         let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-        (None, Some(json!({ COMPRESSED_INVENTORY_KEY: encoded })))
+        (
+            String::new(),
+            Some(json!({ COMPRESSED_INVENTORY_KEY: encoded })),
+        )
     };
     let mut parent = json!({
         "apiVersion": "v1",
@@ -140,12 +145,10 @@ pub fn parent_object(sync: &str, inventory: &Inventory, status: &SyncStatus) -> 
             },
         },
         "data": {
+            "inventory": data_inventory,
             "status": serde_json::to_string_pretty(status).expect("serialisable"),
         },
     });
-    if let Some(text) = data_inventory {
-        parent["data"]["inventory"] = Value::String(text);
-    }
     if let Some(binary) = binary {
         parent["binaryData"] = binary;
     }
@@ -167,7 +170,11 @@ pub fn read_parent(parent: Option<&Value>) -> Result<(Inventory, SyncStatus), Un
     let Some(parent) = parent else {
         return Ok(Default::default());
     };
-    let inventory = match parent["binaryData"][COMPRESSED_INVENTORY_KEY].as_str() {
+    let text = parent["data"]["inventory"].as_str().unwrap_or_default();
+    let compressed = parent["binaryData"][COMPRESSED_INVENTORY_KEY]
+        .as_str()
+        .filter(|_| text.trim().is_empty());
+    let inventory = match compressed {
         Some(encoded) => {
             use base64::Engine as _;
             let bytes = base64::engine::general_purpose::STANDARD
@@ -177,7 +184,7 @@ pub fn read_parent(parent: Option<&Value>) -> Result<(Inventory, SyncStatus), Un
                 })?;
             Inventory::decode_compressed(&bytes, MAX_INVENTORY_TEXT)
         }
-        None => Inventory::decode(parent["data"]["inventory"].as_str().unwrap_or_default()),
+        None => Inventory::decode(text),
     }
     .map_err(UnreadableParent::Inventory)?;
     let status = match parent["data"]["status"].as_str() {
@@ -214,8 +221,12 @@ pub fn parent_unchanged(live: Option<&Value>, desired: &Value) -> bool {
             _ => a == b,
         }
     };
+    // Only plumb's own key of binaryData, and only when plumb writes it: another manager's
+    // keys are theirs, and a text inventory is read whatever is left there.
+    let compressed = |parent: &Value| parent["binaryData"][COMPRESSED_INVENTORY_KEY].clone();
+    let compressed_same = compressed(desired).is_null() || compressed(live) == compressed(desired);
     same(&["data"])
-        && same(&["binaryData"])
+        && compressed_same
         && same(&["metadata", "labels"])
         && same(&["metadata", "annotations"])
 }
@@ -532,7 +543,10 @@ mod tests {
         let parent = parent_object("apps", &inventory, &status);
         let size = serde_json::to_vec(&parent).unwrap().len();
         assert!(size < 256 << 10, "{size} bytes");
-        assert!(parent["data"].get("inventory").is_none());
+        assert_eq!(
+            parent["data"]["inventory"], "",
+            "the text is emptied, not left"
+        );
         let (read, _) = read_parent(Some(&parent)).unwrap();
         assert_eq!(read, inventory);
         // The same members, the same bytes: an idle cycle finds its parent unchanged.
@@ -578,5 +592,22 @@ mod tests {
         let cut = members(1_000).encode_compressed();
         let short = Inventory::decode_compressed(&cut[..cut.len() / 2], 1 << 20).unwrap_err();
         assert!(short.contains("cut short"), "{short}");
+    }
+
+    #[test]
+    fn a_text_inventory_wins_over_a_compressed_one_left_behind_and_others_keys_are_theirs() {
+        let status = SyncStatus::default();
+        let large = parent_object("apps", &members(20_000), &status);
+        let mut small = parent_object("apps", &members(10), &status);
+        // What a shrink leaves when another manager co-owns the old key, plus a key of theirs.
+        small["binaryData"] = large["binaryData"].clone();
+        small["binaryData"]["theirs"] = json!("eA==");
+        let (read, _) = read_parent(Some(&small)).unwrap();
+        assert_eq!(read, members(10));
+        let desired = parent_object("apps", &members(10), &status);
+        assert!(
+            parent_unchanged(Some(&small), &desired),
+            "binaryData left by others made every idle cycle write"
+        );
     }
 }

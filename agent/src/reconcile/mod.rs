@@ -73,6 +73,14 @@ enum End {
     Done,
 }
 
+/// Whether a cycle may write: a reconcile makes plumb-system when it is missing; a preview
+/// (`plumb diff`) only reads.
+#[derive(Clone, Copy)]
+enum Opening {
+    ToWrite,
+    ToRead,
+}
+
 /// A step of a cycle: it carries `S` (what the steps before it found) and goes on or ends.
 type Step<S> = for<'a, 'b> fn(&'a mut Cycle<'b>, &mut S) -> ControlFlow<End>;
 
@@ -83,8 +91,13 @@ impl<'c> Cycle<'c> {
         ctx: &'c Context<'c>,
         revision: &str,
         memory: &'c mut SyncMemory,
+        opening: Opening,
     ) -> Result<Cycle<'c>, String> {
-        let parent = report::ensure_system_namespace(ctx.client)
+        let ensured = match opening {
+            Opening::ToWrite => report::ensure_system_namespace(ctx.client),
+            Opening::ToRead => Ok(()),
+        };
+        let parent = ensured
             .and_then(|()| report::get_parent(ctx.client, &ctx.sync.name))
             .map_err(|e| format!("the status could not be read: {e}"))?;
         let (inventory, status) = report::read_parent(parent.as_ref()).map_err(|e| {
@@ -194,7 +207,7 @@ impl<'c> Cycle<'c> {
 
 /// Runs one cycle of one sync.
 pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> CycleReport {
-    let mut cycle = match Cycle::open(ctx, &revision.id, memory) {
+    let mut cycle = match Cycle::open(ctx, &revision.id, memory, Opening::ToWrite) {
         Ok(cycle) => cycle,
         Err(message) => {
             let mut report = CycleReport::new(&ctx.sync.name, &revision.id);
@@ -255,7 +268,8 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
 /// and pruning (`plumb diff`). Writes nothing; errors are lines a person can act on.
 pub fn preview(ctx: &Context, revision: &Revision) -> Result<crate::diff::Changes, Vec<String>> {
     let mut memory = SyncMemory::default();
-    let mut cycle = Cycle::open(ctx, &revision.id, &mut memory).map_err(|e| vec![e])?;
+    let mut cycle =
+        Cycle::open(ctx, &revision.id, &mut memory, Opening::ToRead).map_err(|e| vec![e])?;
     let (manifests, _) =
         rendering::render_revision(Some(ctx.client), ctx.sync, revision, ChartKey::Read)?;
     let mut state = applying::Applying::new(&manifests, None);
@@ -346,7 +360,7 @@ pub fn sync_cycle(
 /// inventory written over it would orphan every managed object.
 pub fn report_failure(ctx: &Context, reason: Reason, message: String) -> CycleReport {
     let mut memory = SyncMemory::load(ctx.state_dir, &ctx.sync.name);
-    let mut cycle = match Cycle::open(ctx, "", &mut memory) {
+    let mut cycle = match Cycle::open(ctx, "", &mut memory, Opening::ToWrite) {
         Ok(cycle) => cycle,
         Err(why) => {
             let mut report = CycleReport::new(&ctx.sync.name, "");

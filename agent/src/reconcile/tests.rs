@@ -381,3 +381,16 @@ fn a_preview_runs_the_cycle_up_to_its_first_write_and_writes_nothing() {
     assert_eq!(report.applied.len(), 1);
     assert_eq!(report.pruned.len(), 1);
 }
+
+#[test]
+fn a_preview_of_a_sync_never_reconciled_writes_nothing_not_even_plumb_system() {
+    // The preview opened its cycle as a reconcile does, and made plumb-system when missing.
+    let world = World::new("preview-fresh", "");
+    let changes = preview(&world.context(), &a_and_b("aaa1111")).unwrap();
+    assert_eq!(changes.diffs.len(), 2);
+    assert_eq!(world.writes(), Vec::<String>::new());
+    assert!(world
+        .cluster
+        .object("namespaces", "", "plumb-system")
+        .is_none());
+}
