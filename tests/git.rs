@@ -1212,6 +1212,12 @@ fn a_trickling_server_is_cut_off_at_fetch_timeout(scheme: &str, after: u64) {
     let (remote, first) = small_repo(&servers, &prefix);
     let (target, path) = match scheme {
         "git" => (servers.daemon_addr(), format!("{}.git", remote.name)),
+        "ssh" => {
+            let url = servers.ssh_url(&remote);
+            let rest = url.strip_prefix("ssh://root@").unwrap();
+            let (authority, path) = rest.split_once('/').unwrap();
+            (authority.parse().unwrap(), path.to_owned())
+        }
         _ => {
             let url = servers.http_url(&remote);
             let rest = url.strip_prefix("http://").unwrap();
@@ -1220,10 +1226,31 @@ fn a_trickling_server_is_cut_off_at_fetch_timeout(scheme: &str, after: u64) {
         }
     };
     let proxy = Proxy::start(target);
-    let url = format!("{scheme}://127.0.0.1:{}/{path}", proxy.port);
+    let user = if scheme == "ssh" { "root@" } else { "" };
+    let url = format!("{scheme}://{user}127.0.0.1:{}/{path}", proxy.port);
     let state = temp_dir(&prefix);
     let mut settings = source(&prefix, &url, main_branch());
-    settings.timeout = Duration::from_secs(5);
+    if scheme == "ssh" {
+        // The server's host keys, known under the proxy's port.
+        let keys = temp_dir("trickle-ssh-keys");
+        let known = std::fs::read_to_string(servers.path("GIT_SSH_KNOWN_HOSTS"))
+            .unwrap()
+            .replace(
+                &format!(":{} ", target.port()),
+                &format!(":{} ", proxy.port),
+            )
+            .replace(
+                &format!(":{},", target.port()),
+                &format!(":{},", proxy.port),
+            );
+        settings.auth = Some(Auth::Ssh {
+            key_file: ssh_file(&servers, &keys, "GIT_SSH_KEY"),
+            known_hosts_file: secret_file(&keys, "known_hosts", &known),
+        });
+    }
+    // ssh ends a silent session after 2 × timeout (ServerAliveInterval): long enough here
+    // that only fetchTimeout can end the poll within the wait below.
+    settings.timeout = Duration::from_secs(if scheme == "ssh" { 90 } else { 5 });
     settings.fetch_timeout = Duration::from_secs(3);
     let mut src = open(&settings, &state);
     assert_eq!(poll(&mut src), updated(&first, None));
@@ -1268,4 +1295,11 @@ fn a_git_daemon_trickling_its_pack_is_cut_off_at_fetch_timeout() {
 #[test]
 fn an_http_server_trickling_its_ref_advertisement_is_cut_off_at_fetch_timeout() {
     a_trickling_server_is_cut_off_at_fetch_timeout("http", 0);
+}
+
+/// ssh has no deadline over a whole session: a server pacing its bytes from the first one
+/// (the handshake, then the ref advertisement) kept a poll going past fetchTimeout.
+#[test]
+fn an_ssh_server_trickling_from_its_first_byte_is_cut_off_at_fetch_timeout() {
+    a_trickling_server_is_cut_off_at_fetch_timeout("ssh", 0);
 }

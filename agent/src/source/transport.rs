@@ -115,8 +115,17 @@ impl GitSource {
     pub(super) fn ssh_command(&self) -> Result<String, SourceError> {
         let settings = &self.settings;
         let secs = settings.timeout.as_secs().max(1);
+        // ssh has no deadline of its own over a whole session: a server pacing its bytes
+        // keeps it alive. coreutils' timeout ends it at fetchTimeout.
+        let limit = match self.deadline {
+            Some(deadline) => format!(
+                "timeout -s KILL {}s ",
+                deadline.remaining().as_secs_f64().ceil().max(1.0) as u64
+            ),
+            None => String::new(),
+        };
         let mut command = format!(
-            "ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout={secs} -o ServerAliveInterval={secs} -o ServerAliveCountMax=2 -o StrictHostKeyChecking=yes"
+            "{limit}ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout={secs} -o ServerAliveInterval={secs} -o ServerAliveCountMax=2 -o StrictHostKeyChecking=yes"
         );
         match &settings.auth {
             Some(Auth::Ssh {
