@@ -1,6 +1,6 @@
 //! How a cycle ends, as data: its verdict with a typed reason, what it did, and the pure
 //! functions that derive the status's conditions and the Event from them. No I/O here:
-//! `reconcile::finish` is the one place that writes them.
+//! `Cycle::end` (in `reconcile`) is the one place that writes them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
