@@ -156,11 +156,11 @@ pub fn parent_object(sync: &str, inventory: &Inventory, status: &SyncStatus) -> 
 }
 
 /// Past this many bytes of text, the inventory is written compressed, under
-/// `binaryData.inventory.zlib` (a ConfigMap holds at most 1 MiB in all).
+/// `binaryData.inventory.gz` (a ConfigMap holds at most 1 MiB in all).
 pub const PLAIN_INVENTORY_BYTES: usize = 256 << 10;
 
 /// The key of the compressed inventory in the parent's binaryData.
-pub const COMPRESSED_INVENTORY_KEY: &str = "inventory.zlib";
+pub const COMPRESSED_INVENTORY_KEY: &str = "inventory.gz";
 
 /// The most inventory text a parent may inflate to (about a million members).
 const MAX_INVENTORY_TEXT: usize = 128 << 20;
@@ -575,9 +575,11 @@ mod tests {
         use base64::Engine as _;
         let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
         let parent = |encoded: String| json!({"binaryData": {COMPRESSED_INVENTORY_KEY: encoded}});
-        let garbage = read_parent(Some(&parent(encode(b"not zlib at all")))).unwrap_err();
+        let garbage = read_parent(Some(&parent(encode(b"not gzip at all")))).unwrap_err();
         assert!(
-            garbage.to_string().contains("does not inflate"),
+            garbage
+                .to_string()
+                .contains("the compressed inventory: is not a gzipped"),
             "{garbage}"
         );
         let not_base64 = read_parent(Some(&parent("!!!".into()))).unwrap_err();
@@ -588,10 +590,10 @@ mod tests {
         // More text than the limit allows: refused before it is all held.
         let zeros = Inventory::decode_compressed(&members(50_000).encode_compressed(), 1 << 20)
             .unwrap_err();
-        assert!(zeros.contains("inflates past 1 MiB"), "{zeros}");
+        assert!(zeros.contains("decompresses to more than 1 MiB"), "{zeros}");
         let cut = members(1_000).encode_compressed();
         let short = Inventory::decode_compressed(&cut[..cut.len() / 2], 1 << 20).unwrap_err();
-        assert!(short.contains("cut short"), "{short}");
+        assert!(short.contains("is truncated"), "{short}");
     }
 
     #[test]
