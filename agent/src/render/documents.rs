@@ -186,7 +186,10 @@ pub(super) fn strip_location(message: &str) -> String {
     }
 }
 
-/// One document → its objects: itself, or the items of a `kind: List`.
+/// One document → its objects: itself, or the items of a list. As in
+/// kustomize and kubectl, any kind ending in `List` that has `items` is a
+/// list (a `ConfigMapList` too), lists inside lists are flattened, `items:
+/// null` holds nothing, and a `...List` kind without `items` is an object.
 pub(super) fn objects_of(value: Value, origin: &Origin) -> Result<Vec<Value>, RenderError> {
     let not_object = |message: &str| RenderError::NotAnObject {
         origin: origin.clone(),
@@ -196,26 +199,47 @@ pub(super) fn objects_of(value: Value, origin: &Origin) -> Result<Vec<Value>, Re
         return Err(not_object("document is not a mapping"));
     };
     check_object(&map, origin, "document")?;
-    if map.get("kind").and_then(Value::as_str) == Some("List") {
-        let Some(Value::Array(items)) = map.get("items") else {
-            return Err(not_object("kind List has no items list"));
-        };
-        let mut objects = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let Value::Object(m) = item else {
-                return Err(not_object(&format!("List item {i} is not a mapping")));
-            };
-            check_object(m, origin, &format!("List item {i}"))?;
-            if m.get("kind").and_then(Value::as_str) == Some("List") {
-                return Err(not_object(&format!("List item {i} is itself a List")));
-            }
-            check_name(m, origin)?;
-            objects.push(item.clone());
-        }
-        return Ok(objects);
+    let mut objects = Vec::new();
+    flatten(map, origin, "document", &mut objects)?;
+    Ok(objects)
+}
+
+/// Adds an object, or a list's items, to `out`.
+fn flatten(
+    map: Map<String, Value>,
+    origin: &Origin,
+    what: &str,
+    out: &mut Vec<Value>,
+) -> Result<(), RenderError> {
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if !kind.ends_with("List") || !map.contains_key("items") {
+        check_name(&map, origin)?;
+        out.push(Value::Object(map));
+        return Ok(());
     }
-    check_name(&map, origin)?;
-    Ok(vec![Value::Object(map)])
+    let kind = kind.to_owned();
+    let items = match map.get("items") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::Null) => Vec::new(),
+        _ => {
+            return Err(RenderError::NotAnObject {
+                origin: origin.clone(),
+                message: format!("{what} of kind {kind}: items is not a list"),
+            })
+        }
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let what = format!("{kind} item {i}");
+        let Value::Object(m) = item else {
+            return Err(RenderError::NotAnObject {
+                origin: origin.clone(),
+                message: format!("{what} is not a mapping"),
+            });
+        };
+        check_object(&m, origin, &what)?;
+        flatten(m, origin, &what, out)?;
+    }
+    Ok(())
 }
 
 pub(super) fn check_object(

@@ -52,6 +52,9 @@ pub struct Kustomization {
     #[serde(default)]
     pub generators: Vec<String>,
     pub sort_options: Option<SortOptions>,
+    /// Files of field tables (see `tables`).
+    #[serde(default)]
+    pub configurations: Vec<String>,
     // Known to kustomize, refused by plumb (see `REFUSED`).
     pub crds: Option<Value>,
     pub openapi: Option<Value>,
@@ -60,7 +63,6 @@ pub struct Kustomization {
     pub helm_charts: Option<Value>,
     pub helm_globals: Option<Value>,
     pub helm_chart_inflation_generator: Option<Value>,
-    pub configurations: Option<Value>,
     pub build_metadata: Option<Value>,
     pub validators: Option<Value>,
 }
@@ -107,6 +109,9 @@ pub struct Image {
     pub new_tag: String,
     #[serde(default)]
     pub digest: String,
+    /// Appended to the tag written in the object, when no newTag or digest is given.
+    #[serde(default)]
+    pub tag_suffix: String,
 }
 
 /// An entry of `replicas`.
@@ -217,7 +222,6 @@ pub const REFUSED: &[&str] = &[
     "helmCharts",
     "helmGlobals",
     "helmChartInflationGenerator",
-    "configurations",
     "buildMetadata",
     "validators",
 ];
@@ -233,7 +237,6 @@ impl Kustomization {
             self.helm_charts.is_some(),
             self.helm_globals.is_some(),
             self.helm_chart_inflation_generator.is_some(),
-            self.configurations.is_some(),
             self.build_metadata.is_some(),
             self.validators.is_some(),
         ];
@@ -245,33 +248,25 @@ impl Kustomization {
             .collect()
     }
 
-    /// Whether the file sets nothing but apiVersion and kind (kustomize refuses it).
-    pub fn is_empty(&self) -> bool {
-        let k = self;
-        k.metadata.is_none()
-            && k.resources.is_empty()
-            && k.bases.is_empty()
-            && k.components.is_empty()
-            && k.namespace.is_none()
-            && k.name_prefix.is_none()
-            && k.name_suffix.is_none()
-            && k.common_labels.is_empty()
-            && k.labels.is_empty()
-            && k.common_annotations.is_empty()
-            && k.images.is_empty()
-            && k.image_tags.is_empty()
-            && k.replicas.is_empty()
-            && k.config_map_generator.is_empty()
-            && k.secret_generator.is_empty()
-            && k.generator_options.is_none()
-            && k.patches.is_empty()
-            && k.patches_strategic_merge.is_empty()
-            && k.patches_json6902.is_empty()
-            && k.transformers.is_empty()
-            && k.generators.is_empty()
-            && k.sort_options.is_none()
-            && k.refused().is_empty()
-    }
+}
+
+/// Whether a kustomization file, as parsed YAML, sets nothing but apiVersion
+/// and kind: kustomize refuses that ("kustomization.yaml is empty"), while a
+/// file that sets a field to an empty value (`resources: []`) builds to
+/// nothing. kustomize compares the parsed struct with an empty one, so a
+/// null or an empty string counts as unset, an empty list or map as set,
+/// except `bases` and `imageTags`, which it folds into `resources` and
+/// `images` before comparing (appending nothing to nothing leaves nothing).
+pub fn sets_nothing(document: &Value) -> bool {
+    let Some(fields) = document.as_object() else {
+        return true;
+    };
+    fields.iter().all(|(key, value)| match (key.as_str(), value) {
+        ("apiVersion" | "kind", _) | (_, Value::Null) => true,
+        (_, Value::String(s)) => s.is_empty(),
+        ("bases" | "imageTags", Value::Array(items)) => items.is_empty(),
+        _ => false,
+    })
 }
 
 /// The line (from 1) of a top-level field in the file's text, if written there.

@@ -14,6 +14,7 @@ pub mod generator;
 pub mod kustomization;
 pub mod patch;
 pub mod refs;
+pub mod tables;
 pub mod transform;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use serde_json::Value;
 use super::{File, Manifest, Origin, RenderError, KUSTOMIZATION_FILES};
 use generator::GenKind;
 use kustomization::{field_line, GeneratorArgs, Kustomization};
+use tables::FieldTables;
 
 /// Read access to a revision: `/`-separated paths relative to its top ("" is the top).
 pub trait Fs {
@@ -492,7 +494,8 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
         chain: Vec::new(),
     };
     let top = builder.load(dir).map_err(|e| vec![e])?;
-    let mut objects = builder.target(&top, Vec::new(), Role::Top)?;
+    let mut tables = FieldTables::defaults();
+    let mut objects = builder.target(&top, Vec::new(), Role::Top, &mut tables)?;
     let fail = |e: String| vec![top.err("resources", e)];
     for res in objects.iter_mut().filter(|r| r.hash) {
         let hash = generator::name_hash(&res.object);
@@ -500,7 +503,7 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
         let name = format!("{}-{hash}", res.name());
         res.set_name(name);
     }
-    refs::fix_references(&mut objects).map_err(fail)?;
+    refs::fix_references(&mut objects, &tables.name_reference).map_err(fail)?;
     // kustomize drops objects marked as local configuration.
     objects.retain(|r| {
         r.object["metadata"]["annotations"]["config.kubernetes.io/local-config"] != "true"
@@ -602,7 +605,9 @@ impl Builder<'_> {
                 "not supported by plumb's built-in kustomize; use `render: kustomize-external` for this sync",
             ));
         }
-        if loaded.k.is_empty() {
+        let sets_nothing = serde_yaml_ng::from_str::<Value>(text)
+            .map_or(false, |document| kustomization::sets_nothing(&document));
+        if sets_nothing {
             return Err(RenderError::Kustomize {
                 at: loaded.file.clone(),
                 message: "the kustomization is empty".into(),
@@ -643,12 +648,14 @@ impl Builder<'_> {
         self.load(path)
     }
 
-    /// Builds one kustomization onto `objects` (empty unless it is a component).
+    /// Builds one kustomization onto `objects` (empty unless it is a
+    /// component), adding its field tables to `tables`.
     fn target(
         &mut self,
         l: &Loaded,
         objects: Vec<Res>,
         role: Role,
+        tables: &mut FieldTables,
     ) -> Result<Vec<Res>, Vec<RenderError>> {
         let is_component = l.k.kind.as_deref() == Some("Component");
         if role == Role::Component && !is_component {
@@ -665,18 +672,23 @@ impl Builder<'_> {
             }]);
         }
         self.chain.push(l.dir.clone());
-        let result = self.steps(l, objects);
+        let result = self.steps(l, objects, tables);
         self.chain.pop();
         result
     }
 
-    fn steps(&mut self, l: &Loaded, mut objects: Vec<Res>) -> Result<Vec<Res>, Vec<RenderError>> {
+    fn steps(
+        &mut self,
+        l: &Loaded,
+        mut objects: Vec<Res>,
+        tables: &mut FieldTables,
+    ) -> Result<Vec<Res>, Vec<RenderError>> {
         let k = &l.k;
         // Resources.
         let mut errors = Vec::new();
         let entries = k.resources.iter().map(|r| ("resources", r));
         for (field, entry) in entries.chain(k.bases.iter().map(|b| ("bases", b))) {
-            match self.resource(l, field, entry) {
+            match self.resource(l, field, entry, tables) {
                 Ok(found) => {
                     for res in found {
                         if let Err(e) = append(&mut objects, res) {
@@ -689,6 +701,13 @@ impl Builder<'_> {
         }
         if !errors.is_empty() {
             return Err(errors);
+        }
+        for entry in &k.configurations {
+            let own = tables::read(&|p| l.read(self.fs, p), entry)
+                .map_err(|e| vec![l.err("configurations", e)])?;
+            tables
+                .merge(own)
+                .map_err(|e| vec![l.err("configurations", format!("'{entry}': {e}"))])?;
         }
         // Generators.
         let kinds = [
@@ -726,10 +745,10 @@ impl Builder<'_> {
                 ]);
             }
             let sub = self.enter(l, "components", &path).map_err(|e| vec![e])?;
-            objects = self.target(&sub, objects, Role::Component)?;
+            objects = self.target(&sub, objects, Role::Component, tables)?;
         }
         // Transformers.
-        transform::run_builtin(self.fs, l, &mut objects)?;
+        transform::run_builtin(self.fs, l, &mut objects, tables)?;
         for entry in &k.transformers {
             transform::run_config(self.fs, l, entry, &mut objects)
                 .map_err(|e| vec![l.err("transformers", e)])?;
@@ -743,6 +762,7 @@ impl Builder<'_> {
         l: &Loaded,
         field: &str,
         entry: &str,
+        tables: &mut FieldTables,
     ) -> Result<Vec<Res>, Vec<RenderError>> {
         let path = resolve(&l.dir, entry).map_err(|e| vec![l.err(field, e)])?;
         if let Some(bytes) = self.fs.read(&path) {
@@ -765,7 +785,12 @@ impl Builder<'_> {
             return Err(vec![l.err(field, format!("'{entry}' is a folder without a kustomization file; kustomize builds only folders that have one (list its files instead)"))]);
         }
         let sub = self.enter(l, field, &path).map_err(|e| vec![e])?;
-        self.target(&sub, Vec::new(), Role::Resource)
+        let mut below = FieldTables::defaults();
+        let objects = self.target(&sub, Vec::new(), Role::Resource, &mut below)?;
+        tables
+            .merge(below)
+            .map_err(|e| vec![l.err(field, format!("'{entry}': {e}"))])?;
+        Ok(objects)
     }
 
     /// One generator entry's object.
@@ -781,16 +806,12 @@ impl Builder<'_> {
             .map_err(|e| format!("'{}': {e}", args.name))?;
         let mut res = Res::new(object, l.origin(field));
         res.hash = hash;
+        // kustomize reads any other word (`add`, a typo) as unspecified,
+        // which it treats as create.
         res.behavior = match args.behavior.as_str() {
-            "" | "create" => Behavior::Create,
             "merge" => Behavior::Merge,
             "replace" => Behavior::Replace,
-            other => {
-                return Err(format!(
-                    "'{}': behavior '{other}' is not create, merge or replace",
-                    args.name
-                ))
-            }
+            _ => Behavior::Create,
         };
         Ok(res)
     }

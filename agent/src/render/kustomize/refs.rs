@@ -11,17 +11,52 @@
 use serde_json::Value;
 
 use super::fieldspec::{self, Create, FieldSpec};
+use super::kustomization::FieldSpecArgs;
 use super::{cluster_scoped, Res};
 
 /// A field naming objects of a referred kind: (group, version, kind, path) of the referrer.
 type RefSpec = (&'static str, &'static str, &'static str, String);
 
-/// One referred kind and the fields that name objects of it.
-struct Backref {
+/// One referred kind and the fields that name objects of it, as the
+/// default table writes it.
+struct DefaultBackref {
     group: &'static str,
     version: &'static str,
     kind: &'static str,
     referrers: Vec<RefSpec>,
+}
+
+/// One referred kind and the fields that name objects of it (kustomize's
+/// NameBackReferences): the default table's, or a `configurations` file's.
+#[derive(Debug, Clone, Default)]
+pub struct Backref {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub referrers: Vec<FieldSpecArgs>,
+}
+
+/// kustomize's default nameReference table.
+pub fn default_table() -> Vec<Backref> {
+    table()
+        .into_iter()
+        .map(|b| Backref {
+            group: b.group.to_owned(),
+            version: b.version.to_owned(),
+            kind: b.kind.to_owned(),
+            referrers: b
+                .referrers
+                .into_iter()
+                .map(|(group, version, kind, path)| FieldSpecArgs {
+                    group: group.to_owned(),
+                    version: version.to_owned(),
+                    kind: kind.to_owned(),
+                    path,
+                    create: false,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Where workloads keep their pod spec: (group, version, kind, path).
@@ -75,9 +110,8 @@ fn plain(path: &str, group: &'static str, kind: &'static str) -> RefSpec {
     (group, "", kind, path.to_owned())
 }
 
-/// kustomize's default nameReference table.
-fn table() -> Vec<Backref> {
-    let scale = |kind| Backref {
+fn table() -> Vec<DefaultBackref> {
+    let scale = |kind| DefaultBackref {
         group: "",
         version: "",
         kind,
@@ -167,19 +201,19 @@ fn table() -> Vec<Backref> {
         scale("ReplicationController"),
         scale("ReplicaSet"),
         scale("StatefulSet"),
-        Backref {
+        DefaultBackref {
             group: "",
             version: "v1",
             kind: "ConfigMap",
             referrers: config_map,
         },
-        Backref {
+        DefaultBackref {
             group: "",
             version: "v1",
             kind: "Secret",
             referrers: secret,
         },
-        Backref {
+        DefaultBackref {
             group: "",
             version: "v1",
             kind: "Service",
@@ -202,13 +236,13 @@ fn table() -> Vec<Backref> {
                 ),
             ],
         },
-        Backref {
+        DefaultBackref {
             group: rbac,
             version: "",
             kind: "Role",
             referrers: vec![plain("roleRef/name", rbac, "RoleBinding")],
         },
-        Backref {
+        DefaultBackref {
             group: rbac,
             version: "",
             kind: "ClusterRole",
@@ -217,19 +251,19 @@ fn table() -> Vec<Backref> {
                 plain("roleRef/name", rbac, "ClusterRoleBinding"),
             ],
         },
-        Backref {
+        DefaultBackref {
             group: "",
             version: "v1",
             kind: "ServiceAccount",
             referrers: service_account,
         },
-        Backref {
+        DefaultBackref {
             group: "",
             version: "v1",
             kind: "PersistentVolumeClaim",
             referrers: in_workloads("volumes/persistentVolumeClaim/claimName"),
         },
-        Backref {
+        DefaultBackref {
             group: "",
             version: "v1",
             kind: "PersistentVolume",
@@ -238,13 +272,13 @@ fn table() -> Vec<Backref> {
                 plain("rules/resourceNames", "", "ClusterRole"),
             ],
         },
-        Backref {
+        DefaultBackref {
             group: "storage.k8s.io",
             version: "v1",
             kind: "StorageClass",
             referrers: storage_class,
         },
-        Backref {
+        DefaultBackref {
             group: "scheduling.k8s.io",
             version: "v1",
             kind: "PriorityClass",
@@ -253,7 +287,7 @@ fn table() -> Vec<Backref> {
         // kustomize's table names IngressClass with group
         // "networking.k8s.io/v1", which matches no object: references to
         // IngressClasses are left alone, as there.
-        Backref {
+        DefaultBackref {
             group: admission,
             version: "",
             kind: "ValidatingAdmissionPolicy",
@@ -266,9 +300,9 @@ fn table() -> Vec<Backref> {
     ]
 }
 
-/// Rewrites every reference to a renamed object to its final name.
-pub fn fix_references(objects: &mut [Res]) -> Result<(), String> {
-    let table = table();
+/// Rewrites every reference to a renamed object to its final name, in the
+/// fields `table` lists.
+pub fn fix_references(objects: &mut [Res], table: &[Backref]) -> Result<(), String> {
     // Which objects each table entry can point at, by kind: computed once,
     // since fixing references changes no object's identity (and checking
     // every object for every referrer made this quadratic).
@@ -298,13 +332,11 @@ pub fn fix_references(objects: &mut [Res]) -> Result<(), String> {
         let mut outcome = Ok(());
         for (backref, of_kind) in table.iter().zip(&of_kind) {
             let mut candidates = None;
-            for (group, version, kind, path) in &backref.referrers {
+            for spec in &backref.referrers {
+                let path = spec.path.as_str();
                 let wanted = FieldSpec {
-                    group,
-                    version,
-                    kind,
-                    path,
                     create: false,
+                    ..FieldSpec::from(spec)
                 };
                 if outcome.is_err() || !wanted.selects(&api_version, &org_kind) {
                     continue;

@@ -13,6 +13,7 @@ use super::fieldspec::{self, Create, FieldSpec};
 use super::generator::GenKind;
 use super::kustomization::{FieldSpecArgs, GeneratorArgs, Image, Replica};
 use super::patch;
+use super::tables::{self, FieldTables};
 use super::{Fs, Loaded, Res};
 use crate::render::RenderError;
 
@@ -28,6 +29,7 @@ pub(super) fn run_builtin(
     fs: &dyn Fs,
     l: &Loaded,
     objects: &mut Vec<Res>,
+    tables: &FieldTables,
 ) -> Result<(), Vec<RenderError>> {
     let k = &l.k;
     let at = |field: &'static str| move |e: String| vec![l.err(field, e)];
@@ -59,36 +61,24 @@ pub(super) fn run_builtin(
         .map_err(fail)?;
     }
     if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
-        namespace(
-            objects,
-            ns,
-            fieldspec::NAMESPACE,
-            false,
-            Subjects::DefaultOnly,
-        )
-        .map_err(at("namespace"))?;
+        let specs = tables::specs(&tables.namespace);
+        namespace(objects, ns, &specs, false, Subjects::DefaultOnly).map_err(at("namespace"))?;
     }
-    let name = [FieldSpec {
-        group: "",
-        version: "",
-        kind: "",
-        path: "metadata/name",
-        create: false,
-    }];
     if let Some(p) = k.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-        affix(objects, p, &name, false).map_err(at("namePrefix"))?;
+        affix(objects, p, &tables::specs(&tables.name_prefix), false).map_err(at("namePrefix"))?;
     }
     if let Some(s) = k.name_suffix.as_deref().filter(|s| !s.is_empty()) {
-        affix(objects, s, &name, true).map_err(at("nameSuffix"))?;
+        affix(objects, s, &tables::specs(&tables.name_suffix), true).map_err(at("nameSuffix"))?;
     }
-    let common = fieldspec::common_labels();
+    let common = tables::specs(&tables.common_labels);
     for label in &k.labels {
         let mut specs: Vec<FieldSpec> = label.fields.iter().map(FieldSpec::from).collect();
+        specs.extend(tables::specs(&tables.labels));
         if label.include_selectors {
             specs.extend_from_slice(&common);
         } else {
             if label.include_templates {
-                specs.extend_from_slice(fieldspec::TEMPLATE_LABELS);
+                specs.extend(tables::specs(&tables.template_labels));
             }
             specs.push(FieldSpec {
                 group: "",
@@ -104,7 +94,7 @@ pub(super) fn run_builtin(
     set_map_entries(
         objects,
         &k.common_annotations,
-        fieldspec::COMMON_ANNOTATIONS,
+        &tables::specs(&tables.common_annotations),
     )
     .map_err(at("commonAnnotations"))?;
     for p in &k.patches_json6902 {
@@ -121,11 +111,13 @@ pub(super) fn run_builtin(
             patch::json6902(&mut objects[i].object, &ops).map_err(|e| fail(e.to_string()))?;
         }
     }
+    let replica_specs = tables::specs(&tables.replicas);
     for r in &k.replicas {
-        replicas(objects, r, fieldspec::REPLICAS).map_err(at("replicas"))?;
+        replicas(objects, r, &replica_specs).map_err(at("replicas"))?;
     }
+    let image_specs = tables::specs(&tables.images);
     for image in k.images.iter().chain(&k.image_tags) {
-        set_image(objects, image).map_err(at("images"))?;
+        set_image(objects, image, &image_specs).map_err(at("images"))?;
     }
     Ok(())
 }
@@ -307,8 +299,11 @@ pub fn replicas(objects: &mut [Res], replica: &Replica, specs: &[FieldSpec]) -> 
 
 /// kustomize's image transformer: every `image` in a `containers` or
 /// `initContainers` list anywhere in an object (CRDs excepted) whose name
-/// matches, with or without tag and digest.
-pub fn set_image(objects: &mut [Res], image: &Image) -> Result<(), String> {
+/// matches, with or without tag and digest, then every image the field
+/// specs reach. Like kustomize, it visits a Deployment's containers twice,
+/// which only a `tagSuffix` shows (it is appended twice there, as kubectl
+/// does).
+pub fn set_image(objects: &mut [Res], image: &Image, specs: &[FieldSpec]) -> Result<(), String> {
     // kustomize puts the name into the pattern unescaped; so does plumb.
     let pattern = format!(
         "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$",
@@ -339,13 +334,20 @@ pub fn set_image(objects: &mut [Res], image: &Image) -> Result<(), String> {
         .iter_mut()
         .filter(|r| r.kind() != "CustomResourceDefinition")
     {
-        walk(&mut r.object, &mut |node| {
+        let mut update = |node: &mut Value| {
             if let Value::String(s) = node {
                 if re.is_match(s) {
                     *s = new_image(s, image);
                 }
             }
-        });
+        };
+        walk(&mut r.object, &mut update);
+        for spec in specs {
+            fieldspec::apply(&mut r.object, spec, Create::Nothing, &mut |node| {
+                update(node);
+                Ok(())
+            })?;
+        }
     }
     Ok(())
 }
@@ -372,7 +374,12 @@ fn new_image(old: &str, image: &Image) -> String {
     } else {
         &image.new_name
     };
+    let suffixed;
     let (tag, digest) = match (image.new_tag.as_str(), image.digest.as_str()) {
+        ("", "") if !image.tag_suffix.is_empty() => {
+            suffixed = format!("{tag}{}", image.tag_suffix);
+            (suffixed.as_str(), "")
+        }
         ("", "") => (tag, digest),
         (t, "") => (t, ""),
         ("", d) => ("", d),
@@ -496,7 +503,7 @@ fn run_one(fs: &dyn Fs, l: &Loaded, config: Value, objects: &mut Vec<Res>) -> Re
                 namespace(objects, &c.metadata.namespace, &specs_or(&[]), c.unset_only, subjects)?;
             }
         }
-        "ImageTagTransformer" => set_image(objects, &c.image_tag)?,
+        "ImageTagTransformer" => set_image(objects, &c.image_tag, &specs_or(&[]))?,
         "ReplicaCountTransformer" => replicas(objects, &c.replica, &specs_or(fieldspec::REPLICAS))?,
         "PatchTransformer" => {
             let text = patch_text(fs, l, &c.path, &c.patch)?;
