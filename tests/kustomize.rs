@@ -400,11 +400,11 @@ fn plumb_validate_of_a_broken_kustomization_names_the_file_and_field() {
     for word in ["kustomization.yaml", "resourses", "problem(s)"] {
         assert!(output.contains(word), "wanted {word:?} in:\n{output}");
     }
-    let case = error_fixtures().join("smp-on-custom-kind");
+    let case = error_fixtures().join("smp-patch-no-match");
     let out = plumb().arg("validate").arg(&case).output().unwrap();
     let output = text(&out);
     assert_eq!(out.status.code(), Some(1), "{output}");
-    for word in ["values-patch.yaml", "kustomize-external"] {
+    for word in ["patch.yaml", "absent"] {
         assert!(output.contains(word), "wanted {word:?} in:\n{output}");
     }
 }

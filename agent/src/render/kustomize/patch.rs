@@ -14,17 +14,6 @@ pub use target::Target;
 /// Why a patch could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatchError {
-    /// A strategic merge patch holds a list, on a kind outside [`KNOWN_KINDS`].
-    #[error(
-        "the strategic merge patch for {kind} ({api_version}) holds a list at `{path}`: \
-         merging lists needs the schema of that kind, which plumb's built-in table lacks; \
-         write it as a JSON 6902 patch, or set `render: kustomize-external` to have kubectl kustomize render this folder"
-    )]
-    ListOfUnknownKind {
-        api_version: String,
-        kind: String,
-        path: String,
-    },
     /// A strategic merge patch that plumb cannot apply as written.
     #[error("strategic merge patch at `{path}`: {reason}")]
     StrategicMerge { path: String, reason: String },
@@ -354,13 +343,9 @@ impl Merger {
         patch: &[Value],
         path: &str,
     ) -> Result<Value, PatchError> {
-        let Some(known) = known_kind(&self.api_version, &self.kind) else {
-            return Err(PatchError::ListOfUnknownKind {
-                api_version: self.api_version.clone(),
-                kind: self.kind.clone(),
-                path: path.to_owned(),
-            });
-        };
+        // Without a schema (a custom resource, a HelmRelease's values),
+        // kustomize replaces every list whole, ObjectMeta's too.
+        let how = known_kind(&self.api_version, &self.kind).and_then(|k| k.list_merge(path));
         let replace = patch.iter().any(is_replace_marker);
         let items: Vec<&Value> = patch
             .iter()
@@ -370,7 +355,7 @@ impl Merger {
             Some(Value::Array(base)) if !replace => base,
             _ => &[],
         };
-        match known.list_merge(path) {
+        match how {
             Some(Keys(keys)) => self.merge_keyed(base, &items, keys, path),
             Some(Set) => {
                 let mut merged: Vec<Value> = Vec::new();
@@ -704,32 +689,28 @@ mod tests {
     }
 
     #[test]
-    fn unknown_kinds_take_map_patches_only() {
-        let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 1, "items": [1]}});
+    fn unknown_kinds_have_their_lists_replaced_whole() {
+        let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w", "finalizers": ["a"]},
+            "spec": {"size": 1, "items": [{"name": "x", "v": 1}, {"name": "y"}]}});
         let patch =
             json!({"spec": {"size": 2, "color": "red", "gone": {"$patch": "delete", "x": [1]}}});
         assert_eq!(
             merged(widget.clone(), &patch)["spec"],
-            json!({"size": 2, "items": [1], "color": "red"})
+            json!({"size": 2, "items": [{"name": "x", "v": 1}, {"name": "y"}], "color": "red"})
         );
-        let error = strategic_merge(&mut widget.clone(), &json!({"spec": {"items": [2]}}))
-            .expect_err("refused");
-        assert_eq!(
-            error,
-            PatchError::ListOfUnknownKind {
-                api_version: "example.com/v1".into(),
-                kind: "Widget".into(),
-                path: "spec.items".into()
-            }
+        let out = merged(
+            widget.clone(),
+            &json!({"metadata": {"finalizers": ["b"]}, "spec": {"items": [{"name": "x", "v": 2}]}}),
         );
-        assert!(error.to_string().contains("render: kustomize-external"));
-        // kustomize's schema has no old API versions either.
-        let old = json!({"apiVersion": "apps/v1beta1", "kind": "Deployment"});
-        assert!(strategic_merge(
-            &mut old.clone(),
-            &json!({"metadata": {"finalizers": ["a"]}})
+        assert_eq!(out["spec"]["items"], json!([{"name": "x", "v": 2}]), "no merge by name without a schema");
+        assert_eq!(out["metadata"]["finalizers"], json!(["b"]), "nor ObjectMeta's lists");
+        let error = strategic_merge(
+            &mut widget.clone(),
+            &json!({"spec": {"items": [{"name": "x", "$patch": "delete"}]}}),
         )
-        .is_err());
+        .expect_err("a directive in a list replaced whole");
+        assert!(error.to_string().contains("replaced whole"), "{error}");
     }
 
     #[test]

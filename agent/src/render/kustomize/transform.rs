@@ -660,7 +660,7 @@ mod tests {
             name: "nginx".into(),
             new_name: "my/nginx".into(),
             new_tag: "2".into(),
-            digest: String::new(),
+            ..Default::default()
         };
         assert_eq!(new_image("nginx:1@sha256:x", &image), "my/nginx:2");
         let digest = Image {
