@@ -90,7 +90,12 @@ pub(crate) fn yaml_documents(
         explicit: false,
         text: String::new(),
     }];
-    for (i, line) in text.lines().enumerate() {
+    // Lines keep their own ending: a block scalar on a last line without
+    // one has no final line break (`key: |` then `value` at the end of the
+    // file is "value", as for kubectl), so none may be added.
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let line = raw.strip_suffix('\n').unwrap_or(raw);
+        let line = line.strip_suffix('\r').unwrap_or(line);
         let marker = line.starts_with("---")
             && line[3..]
                 .chars()
@@ -115,9 +120,11 @@ pub(crate) fn yaml_documents(
                 text: String::new(),
             });
         } else {
-            let chunk = &mut chunks.last_mut().expect("never empty").text;
-            chunk.push_str(line);
-            chunk.push('\n');
+            chunks
+                .last_mut()
+                .expect("never empty")
+                .text
+                .push_str(raw);
         }
     }
     let mut documents = Vec::new();
