@@ -337,7 +337,7 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
             }
             let mut out = std::io::stdout().lock();
             for m in manifests {
-                let yaml = serde_yaml_ng::to_string(&m.object).expect("values serialise");
+                let yaml = crate::render::output::to_yaml(&m.object);
                 if !written(writeln!(out, "---\n{}", yaml.trim_end()))? {
                     break;
                 }

@@ -11,6 +11,7 @@ pub mod external;
 pub mod helm;
 pub mod kustomize;
 pub mod names;
+pub mod output;
 mod scopes;
 mod yaml;
 

@@ -1,0 +1,102 @@
+//! Objects written back as YAML (`plumb render`), readable by every YAML
+//! reader kubectl uses. serde_yaml_ng writes YAML 1.2, which leaves
+//! `no`, `on`, `y`, `1_000`, `1:20` or `2001-12-14` unquoted; go-yaml v2
+//! (`kubectl apply -f -`) reads those as YAML 1.1 booleans, numbers and
+//! timestamps, so "no" would reach the cluster as `false`. Such strings,
+//! keys included, are written single-quoted, as kubectl writes them.
+
+use serde_json::{Map, Value};
+
+/// One object as a YAML document (without the `---`).
+pub fn to_yaml(object: &Value) -> String {
+    let mut quoted = Vec::new();
+    // A placeholder no string of the object holds: each string to quote is
+    // swapped for a numbered one, which serde_yaml_ng writes plain.
+    let text = serde_json::to_string(object).unwrap_or_default();
+    let mut salt = 0u32;
+    let tag = loop {
+        let tag = format!("PLUMBQUOTED{salt}X");
+        if !text.contains(&tag) {
+            break tag;
+        }
+        salt += 1;
+    };
+    let marked = mark(object, &tag, &mut quoted);
+    let mut yaml = serde_yaml_ng::to_string(&marked).unwrap_or_default();
+    // Highest number first, so that `...X1` does not match inside `...X12`.
+    for (n, s) in quoted.iter().enumerate().rev() {
+        yaml = yaml.replace(
+            &format!("{tag}{n}Z"),
+            &format!("'{}'", s.replace('\'', "''")),
+        );
+    }
+    yaml
+}
+
+fn mark(value: &Value, tag: &str, quoted: &mut Vec<String>) -> Value {
+    let mut swap = |s: &str, quoted: &mut Vec<String>| {
+        if needs_quotes(s) {
+            quoted.push(s.to_owned());
+            format!("{tag}{}Z", quoted.len() - 1)
+        } else {
+            s.to_owned()
+        }
+    };
+    match value {
+        Value::String(s) => Value::String(swap(s, quoted)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| mark(v, tag, quoted)).collect()),
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                let key = swap(k, quoted);
+                out.insert(key, mark(v, tag, quoted));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// Whether YAML 1.1 reads this plain scalar as something other than a
+/// string: its booleans and nulls, `=` and `<<`, and anything that starts
+/// like a number or a timestamp (quoting a few more strings than needed,
+/// `1.2.3`, changes nothing a reader sees).
+fn needs_quotes(s: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null",
+        "NULL", "=", "<<",
+    ];
+    if WORDS.contains(&s) {
+        return true;
+    }
+    let starts_like_number = s
+        .strip_prefix(['+', '-'])
+        .unwrap_or(s)
+        .starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    starts_like_number
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '+' | '-' | ' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn yaml_1_1_look_alikes_are_quoted_and_read_back_the_same() {
+        let object = json!({"data": {
+            "a": "no", "b": "on", "c": "Y", "d": "2001-12-14", "e": "1_000", "f": "1:20",
+            "g": "0777", "h": "plain", "i": "it's", "j": "v1.2", "k": "-5", "l": ".inf",
+            "m": "2001-12-14 21:59:43.10 -5", "no": "key too", "n": "a\nb",
+            "o": "PLUMBQUOTED0X"
+        }});
+        let yaml = to_yaml(&object);
+        for line in ["a: 'no'", "b: 'on'", "c: 'Y'", "d: '2001-12-14'", "e: '1_000'", "f: '1:20'", "g: '0777'", "h: plain", "j: v1.2", "'no': key too", "k: '-5'"] {
+            assert!(yaml.contains(line), "{line} in:\n{yaml}");
+        }
+        let back: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert_eq!(back, object, "{yaml}");
+    }
+}
