@@ -120,11 +120,7 @@ pub(crate) fn yaml_documents(
                 text: String::new(),
             });
         } else {
-            chunks
-                .last_mut()
-                .expect("never empty")
-                .text
-                .push_str(raw);
+            chunks.last_mut().expect("never empty").text.push_str(raw);
         }
     }
     let mut documents = Vec::new();

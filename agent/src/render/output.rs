@@ -34,7 +34,7 @@ pub fn to_yaml(object: &Value) -> String {
 }
 
 fn mark(value: &Value, tag: &str, quoted: &mut Vec<String>) -> Value {
-    let mut swap = |s: &str, quoted: &mut Vec<String>| {
+    let swap = |s: &str, quoted: &mut Vec<String>| {
         if needs_quotes(s) {
             quoted.push(s.to_owned());
             format!("{tag}{}Z", quoted.len() - 1)
@@ -63,9 +63,9 @@ fn mark(value: &Value, tag: &str, quoted: &mut Vec<String>) -> Value {
 /// `1.2.3`, changes nothing a reader sees).
 fn needs_quotes(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
-        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null",
-        "NULL", "=", "<<",
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL", "=",
+        "<<",
     ];
     if WORDS.contains(&s) {
         return true;
@@ -93,7 +93,19 @@ mod tests {
             "o": "PLUMBQUOTED0X"
         }});
         let yaml = to_yaml(&object);
-        for line in ["a: 'no'", "b: 'on'", "c: 'Y'", "d: '2001-12-14'", "e: '1_000'", "f: '1:20'", "g: '0777'", "h: plain", "j: v1.2", "'no': key too", "k: '-5'"] {
+        for line in [
+            "a: 'no'",
+            "b: 'on'",
+            "c: 'Y'",
+            "d: '2001-12-14'",
+            "e: '1_000'",
+            "f: '1:20'",
+            "g: '0777'",
+            "h: plain",
+            "j: v1.2",
+            "'no': key too",
+            "k: '-5'",
+        ] {
             assert!(yaml.contains(line), "{line} in:\n{yaml}");
         }
         let back: Value = serde_yaml_ng::from_str(&yaml).unwrap();

@@ -247,7 +247,6 @@ impl Kustomization {
             .map(|(f, _)| *f)
             .collect()
     }
-
 }
 
 /// Whether a kustomization file, as parsed YAML, sets nothing but apiVersion
@@ -261,12 +260,14 @@ pub fn sets_nothing(document: &Value) -> bool {
     let Some(fields) = document.as_object() else {
         return true;
     };
-    fields.iter().all(|(key, value)| match (key.as_str(), value) {
-        ("apiVersion" | "kind", _) | (_, Value::Null) => true,
-        (_, Value::String(s)) => s.is_empty(),
-        ("bases" | "imageTags", Value::Array(items)) => items.is_empty(),
-        _ => false,
-    })
+    fields
+        .iter()
+        .all(|(key, value)| match (key.as_str(), value) {
+            ("apiVersion" | "kind", _) | (_, Value::Null) => true,
+            (_, Value::String(s)) => s.is_empty(),
+            ("bases" | "imageTags", Value::Array(items)) => items.is_empty(),
+            _ => false,
+        })
 }
 
 /// The line (from 1) of a top-level field in the file's text, if written there.

@@ -606,7 +606,7 @@ impl Builder<'_> {
             ));
         }
         let sets_nothing = serde_yaml_ng::from_str::<Value>(text)
-            .map_or(false, |document| kustomization::sets_nothing(&document));
+            .is_ok_and(|document| kustomization::sets_nothing(&document));
         if sets_nothing {
             return Err(RenderError::Kustomize {
                 at: loaded.file.clone(),

@@ -703,8 +703,16 @@ mod tests {
             widget.clone(),
             &json!({"metadata": {"finalizers": ["b"]}, "spec": {"items": [{"name": "x", "v": 2}]}}),
         );
-        assert_eq!(out["spec"]["items"], json!([{"name": "x", "v": 2}]), "no merge by name without a schema");
-        assert_eq!(out["metadata"]["finalizers"], json!(["b"]), "nor ObjectMeta's lists");
+        assert_eq!(
+            out["spec"]["items"],
+            json!([{"name": "x", "v": 2}]),
+            "no merge by name without a schema"
+        );
+        assert_eq!(
+            out["metadata"]["finalizers"],
+            json!(["b"]),
+            "nor ObjectMeta's lists"
+        );
         let error = strategic_merge(
             &mut widget.clone(),
             &json!({"spec": {"items": [{"name": "x", "$patch": "delete"}]}}),

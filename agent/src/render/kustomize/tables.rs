@@ -295,7 +295,11 @@ mod tests {
             ..added
         };
         tables.merge(added.clone()).unwrap();
-        assert_eq!(tables.common_labels.len(), before + 1, "metadata/labels of any kind is there already");
+        assert_eq!(
+            tables.common_labels.len(),
+            before + 1,
+            "metadata/labels of any kind is there already"
+        );
         let config_map = tables
             .name_reference
             .iter()
@@ -308,7 +312,11 @@ mod tests {
         assert!(tables.name_reference.iter().any(|b| b.kind == "Widget"));
         let len = tables.name_reference.len();
         tables.merge(added).unwrap();
-        assert_eq!(tables.name_reference.len(), len, "merging twice adds nothing");
+        assert_eq!(
+            tables.name_reference.len(),
+            len,
+            "merging twice adds nothing"
+        );
 
         let mut conflict = FieldTables::defaults();
         let other = FieldTables {
@@ -317,18 +325,26 @@ mod tests {
             ..FieldTables::default()
         };
         let e = conflict.merge(other).unwrap_err();
-        assert!(e.starts_with("replicas: conflicting field specs for 'spec/replicas' of kind Deployment"), "{e}");
+        assert!(
+            e.starts_with(
+                "replicas: conflicting field specs for 'spec/replicas' of kind Deployment"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn configuration_files_are_read_strictly() {
-        let e = serde_yaml_ng::from_str::<FieldTables>("nameReference:\n- kind: ConfigMap\n  fieldSpec: []\n")
-            .unwrap_err()
-            .to_string();
+        let e = serde_yaml_ng::from_str::<FieldTables>(
+            "nameReference:\n- kind: ConfigMap\n  fieldSpec: []\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("unknown field `fieldSpec`"), "{e}");
-        let e = serde_yaml_ng::from_str::<FieldTables>("images:\n- {path: spec/image, crate: true}\n")
-            .unwrap_err()
-            .to_string();
+        let e =
+            serde_yaml_ng::from_str::<FieldTables>("images:\n- {path: spec/image, crate: true}\n")
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("unknown field `crate`"), "{e}");
         let e = serde_yaml_ng::from_str::<FieldTables>("nameReferences: []\n")
             .unwrap_err()
