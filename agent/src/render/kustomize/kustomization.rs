@@ -52,11 +52,13 @@ pub struct Kustomization {
     #[serde(default)]
     pub generators: Vec<String>,
     pub sort_options: Option<SortOptions>,
+    #[serde(default)]
+    pub vars: Vec<super::vars::Var>,
+    #[serde(default)]
+    pub replacements: Vec<super::replacements::Replacement>,
     // Known to kustomize, refused by plumb (see `REFUSED`).
     pub crds: Option<Value>,
     pub openapi: Option<Value>,
-    pub vars: Option<Value>,
-    pub replacements: Option<Value>,
     pub helm_charts: Option<Value>,
     pub helm_globals: Option<Value>,
     pub helm_chart_inflation_generator: Option<Value>,
@@ -212,8 +214,6 @@ pub struct LegacySortOptions {
 pub const REFUSED: &[&str] = &[
     "crds",
     "openapi",
-    "vars",
-    "replacements",
     "helmCharts",
     "helmGlobals",
     "helmChartInflationGenerator",
@@ -228,8 +228,6 @@ impl Kustomization {
         let set = [
             self.crds.is_some(),
             self.openapi.is_some(),
-            self.vars.is_some(),
-            self.replacements.is_some(),
             self.helm_charts.is_some(),
             self.helm_globals.is_some(),
             self.helm_chart_inflation_generator.is_some(),
@@ -270,6 +268,8 @@ impl Kustomization {
             && k.transformers.is_empty()
             && k.generators.is_empty()
             && k.sort_options.is_none()
+            && k.vars.is_empty()
+            && k.replacements.is_empty()
             && k.refused().is_empty()
     }
 }
