@@ -744,7 +744,7 @@ mod tests {
     use serde_json::json;
 
     fn res(object: Value) -> Res {
-        Res::new(object, Origin::default())
+        Res::new(object, Origin { file: "t.yaml".into(), document: 0, line: 1 })
     }
 
     fn parse(yaml: &str) -> Vec<Replacement> {
