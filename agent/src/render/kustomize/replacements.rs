@@ -214,7 +214,13 @@ pub fn expand(
 
 impl ResId {
     fn show(&self) -> String {
-        let or = |s: &str, none: &str| if s.is_empty() { none.to_owned() } else { s.to_owned() };
+        let or = |s: &str, none: &str| {
+            if s.is_empty() {
+                none.to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
         format!(
             "{}.{}.{}/{}.{}",
             or(&self.kind, "[noKind]"),
@@ -232,7 +238,13 @@ impl ResId {
     /// kustomize's IsSelectedBy (selectors carry no scope, so an unset
     /// namespace is `default` on both sides).
     fn selects(&self, id: &ResId) -> bool {
-        let effective = |ns: &str| if ns.is_empty() { "default".to_owned() } else { ns.to_owned() };
+        let effective = |ns: &str| {
+            if ns.is_empty() {
+                "default".to_owned()
+            } else {
+                ns.to_owned()
+            }
+        };
         (self.name.is_empty() || self.name == id.name)
             && (self.namespace.is_empty() || effective(&self.namespace) == effective(&id.namespace))
             && (self.group.is_empty() || self.group == id.group)
@@ -247,7 +259,11 @@ impl std::fmt::Display for Source {
         if !self.field_path.is_empty() {
             write!(f, ":{}", self.field_path)?;
         }
-        if let Some(o) = self.options.as_ref().filter(|o| !o.delimiter.is_empty() || o.create) {
+        if let Some(o) = self
+            .options
+            .as_ref()
+            .filter(|o| !o.delimiter.is_empty() || o.create)
+        {
             write!(f, ":{}({}), create={}", o.delimiter, o.index, o.create)?;
         }
         Ok(())
@@ -458,7 +474,10 @@ fn set_value(
         else {
             return Err("delimiter option can only be used with scalar nodes".into());
         };
-        let mut parts: Vec<String> = current.split(o.delimiter.as_str()).map(str::to_owned).collect();
+        let mut parts: Vec<String> = current
+            .split(o.delimiter.as_str())
+            .map(str::to_owned)
+            .collect();
         let v = scalar_text(&value).unwrap_or_default();
         match usize::try_from(o.index) {
             Err(_) => parts.insert(0, v),
@@ -669,9 +688,7 @@ fn visit(
         }
         let len = items.len();
         let Some(item) = items.get_mut(i) else {
-            return Err(format!(
-                "index {i} specified but only {len} elements found"
-            ));
+            return Err(format!("index {i} specified but only {len} elements found"));
         };
         return visit(item, rest, create, set);
     }
@@ -744,7 +761,14 @@ mod tests {
     use serde_json::json;
 
     fn res(object: Value) -> Res {
-        Res::new(object, Origin { file: "t.yaml".into(), document: 0, line: 1 })
+        Res::new(
+            object,
+            Origin {
+                file: "t.yaml".into(),
+                document: 0,
+                line: 1,
+            },
+        )
     }
 
     fn parse(yaml: &str) -> Vec<Replacement> {
@@ -767,40 +791,73 @@ mod tests {
     #[test]
     fn values_reach_list_entries_and_keep_types() {
         let mut objects = vec![
-            res(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"tag": "1.2", "n": "3", "hosts": "a.x,b.x"}})),
-            res(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            res(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"tag": "1.2", "n": "3", "hosts": "a.x,b.x"}}),
+            ),
+            res(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
                 "spec": {"replicas": 1, "template": {"spec": {"containers": [
-                    {"name": "app", "image": "img:old"}, {"name": "sidecar", "image": "s"}]}}}})),
+                    {"name": "app", "image": "img:old"}, {"name": "sidecar", "image": "s"}]}}}}),
+            ),
         ];
         let r = parse(
             "- source: {kind: ConfigMap, fieldPath: data.tag}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: ['spec.template.spec.containers.[name=app].image']\n    options: {delimiter: ':', index: 1}\n- source: {kind: ConfigMap, fieldPath: data.n}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [spec.replicas, spec.template.metadata.labels.n]\n    options: {create: true}\n- source: {kind: ConfigMap, fieldPath: data.hosts, options: {delimiter: ',', index: 1}}\n  targets:\n  - select: {name: web}\n    fieldPaths: ['spec.template.spec.containers.*.env.0.value']\n    options: {create: true}\n",
         );
         apply(&mut objects, &r).unwrap();
         let d = &objects[1].object;
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "img:1.2");
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            "img:1.2"
+        );
         assert_eq!(d["spec"]["replicas"], 3);
-        assert_eq!(d["spec"]["template"]["metadata"]["labels"]["n"], 3, "created, so typed by its text");
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][1]["env"][0]["value"], "b.x");
+        assert_eq!(
+            d["spec"]["template"]["metadata"]["labels"]["n"], 3,
+            "created, so typed by its text"
+        );
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][1]["env"][0]["value"],
+            "b.x"
+        );
     }
 
     #[test]
     fn mistakes_are_named() {
         let mut objects = vec![
-            res(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"x": "1"}})),
+            res(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"x": "1"}}),
+            ),
             res(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}})),
         ];
         let run = |objects: &mut Vec<Res>, y: &str| apply(objects, &parse(y)).unwrap_err();
         let e = run(&mut objects, "- source: {kind: ConfigMap}\n  targets: []\n");
-        assert!(e.contains("multiple matches for selector ConfigMap.[noVer].[noGrp]/[noName].[noNs]"), "{e}");
+        assert!(
+            e.contains("multiple matches for selector ConfigMap.[noVer].[noGrp]/[noName].[noNs]"),
+            "{e}"
+        );
         let e = run(&mut objects, "- source: {kind: Secret}\n  targets: []\n");
         assert!(e.contains("nothing selected by Secret"), "{e}");
-        let e = run(&mut objects, "- source: {name: b, fieldPath: data.x}\n  targets: []\n");
-        assert!(e.contains("fieldPath `data.x` is missing for replacement source"), "{e}");
+        let e = run(
+            &mut objects,
+            "- source: {name: b, fieldPath: data.x}\n  targets: []\n",
+        );
+        assert!(
+            e.contains("fieldPath `data.x` is missing for replacement source"),
+            "{e}"
+        );
         let e = run(&mut objects, "- source: {name: a, fieldPath: data.x, options: {delimiter: ',', index: 2}}\n  targets: []\n");
-        assert!(e.contains("options.index 2 is out of bounds for value 1"), "{e}");
+        assert!(
+            e.contains("options.index 2 is out of bounds for value 1"),
+            "{e}"
+        );
         let e = run(&mut objects, "- source: {name: a, fieldPath: data.x}\n  targets:\n  - select: {name: b}\n    fieldPaths: [data.y]\n");
-        assert!(e.contains("unable to find field \"data.y\" in replacement target"), "{e}");
+        assert!(
+            e.contains("unable to find field \"data.y\" in replacement target"),
+            "{e}"
+        );
         let e = run(&mut objects, "- source: {name: a}\n");
-        assert!(e.contains("must specify a source and at least one target"), "{e}");
+        assert!(
+            e.contains("must specify a source and at least one target"),
+            "{e}"
+        );
     }
 }

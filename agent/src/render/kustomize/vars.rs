@@ -78,7 +78,11 @@ impl std::fmt::Display for Var {
         } else {
             format!("{group}/{version}")
         };
-        write!(f, "{} ({} {}", self.name, self.objref.kind, self.objref.name)?;
+        write!(
+            f,
+            "{} ({} {}",
+            self.name, self.objref.kind, self.objref.name
+        )?;
         if !api.is_empty() {
             write!(f, ", apiVersion {api}")?;
         }
@@ -320,32 +324,71 @@ const fn spec(path: &'static str, kind: &'static str) -> FieldSpec<'static> {
 /// kustomize v5.5's default varReference field specs (varreference.go),
 /// including its CronJob `spec/jobTemplate/spec/template/volumes` path.
 pub const VAR_REFERENCE: &[FieldSpec] = &[
-    spec("spec/jobTemplate/spec/template/spec/containers/args", "CronJob"),
-    spec("spec/jobTemplate/spec/template/spec/containers/command", "CronJob"),
-    spec("spec/jobTemplate/spec/template/spec/containers/env/value", "CronJob"),
-    spec("spec/jobTemplate/spec/template/spec/containers/volumeMounts/mountPath", "CronJob"),
-    spec("spec/jobTemplate/spec/template/spec/initContainers/args", "CronJob"),
-    spec("spec/jobTemplate/spec/template/spec/initContainers/command", "CronJob"),
-    spec("spec/jobTemplate/spec/template/spec/initContainers/env/value", "CronJob"),
-    spec("spec/jobTemplate/spec/template/spec/initContainers/volumeMounts/mountPath", "CronJob"),
-    spec("spec/jobTemplate/spec/template/volumes/nfs/server", "CronJob"),
+    spec(
+        "spec/jobTemplate/spec/template/spec/containers/args",
+        "CronJob",
+    ),
+    spec(
+        "spec/jobTemplate/spec/template/spec/containers/command",
+        "CronJob",
+    ),
+    spec(
+        "spec/jobTemplate/spec/template/spec/containers/env/value",
+        "CronJob",
+    ),
+    spec(
+        "spec/jobTemplate/spec/template/spec/containers/volumeMounts/mountPath",
+        "CronJob",
+    ),
+    spec(
+        "spec/jobTemplate/spec/template/spec/initContainers/args",
+        "CronJob",
+    ),
+    spec(
+        "spec/jobTemplate/spec/template/spec/initContainers/command",
+        "CronJob",
+    ),
+    spec(
+        "spec/jobTemplate/spec/template/spec/initContainers/env/value",
+        "CronJob",
+    ),
+    spec(
+        "spec/jobTemplate/spec/template/spec/initContainers/volumeMounts/mountPath",
+        "CronJob",
+    ),
+    spec(
+        "spec/jobTemplate/spec/template/volumes/nfs/server",
+        "CronJob",
+    ),
     spec("spec/template/spec/containers/args", "DaemonSet"),
     spec("spec/template/spec/containers/command", "DaemonSet"),
     spec("spec/template/spec/containers/env/value", "DaemonSet"),
-    spec("spec/template/spec/containers/volumeMounts/mountPath", "DaemonSet"),
+    spec(
+        "spec/template/spec/containers/volumeMounts/mountPath",
+        "DaemonSet",
+    ),
     spec("spec/template/spec/initContainers/args", "DaemonSet"),
     spec("spec/template/spec/initContainers/command", "DaemonSet"),
     spec("spec/template/spec/initContainers/env/value", "DaemonSet"),
-    spec("spec/template/spec/initContainers/volumeMounts/mountPath", "DaemonSet"),
+    spec(
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+        "DaemonSet",
+    ),
     spec("spec/template/spec/volumes/nfs/server", "DaemonSet"),
     spec("spec/template/spec/containers/args", "Deployment"),
     spec("spec/template/spec/containers/command", "Deployment"),
     spec("spec/template/spec/containers/env/value", "Deployment"),
-    spec("spec/template/spec/containers/volumeMounts/mountPath", "Deployment"),
+    spec(
+        "spec/template/spec/containers/volumeMounts/mountPath",
+        "Deployment",
+    ),
     spec("spec/template/spec/initContainers/args", "Deployment"),
     spec("spec/template/spec/initContainers/command", "Deployment"),
     spec("spec/template/spec/initContainers/env/value", "Deployment"),
-    spec("spec/template/spec/initContainers/volumeMounts/mountPath", "Deployment"),
+    spec(
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+        "Deployment",
+    ),
     spec("spec/template/spec/volumes/nfs/server", "Deployment"),
     spec("spec/template/metadata/annotations", "Deployment"),
     spec("spec/rules/host", "Ingress"),
@@ -354,11 +397,17 @@ pub const VAR_REFERENCE: &[FieldSpec] = &[
     spec("spec/template/spec/containers/args", "Job"),
     spec("spec/template/spec/containers/command", "Job"),
     spec("spec/template/spec/containers/env/value", "Job"),
-    spec("spec/template/spec/containers/volumeMounts/mountPath", "Job"),
+    spec(
+        "spec/template/spec/containers/volumeMounts/mountPath",
+        "Job",
+    ),
     spec("spec/template/spec/initContainers/args", "Job"),
     spec("spec/template/spec/initContainers/command", "Job"),
     spec("spec/template/spec/initContainers/env/value", "Job"),
-    spec("spec/template/spec/initContainers/volumeMounts/mountPath", "Job"),
+    spec(
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+        "Job",
+    ),
     spec("spec/template/spec/volumes/nfs/server", "Job"),
     spec("spec/containers/args", "Pod"),
     spec("spec/containers/command", "Pod"),
@@ -372,22 +421,34 @@ pub const VAR_REFERENCE: &[FieldSpec] = &[
     spec("spec/template/spec/containers/args", "ReplicaSet"),
     spec("spec/template/spec/containers/command", "ReplicaSet"),
     spec("spec/template/spec/containers/env/value", "ReplicaSet"),
-    spec("spec/template/spec/containers/volumeMounts/mountPath", "ReplicaSet"),
+    spec(
+        "spec/template/spec/containers/volumeMounts/mountPath",
+        "ReplicaSet",
+    ),
     spec("spec/template/spec/initContainers/args", "ReplicaSet"),
     spec("spec/template/spec/initContainers/command", "ReplicaSet"),
     spec("spec/template/spec/initContainers/env/value", "ReplicaSet"),
-    spec("spec/template/spec/initContainers/volumeMounts/mountPath", "ReplicaSet"),
+    spec(
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+        "ReplicaSet",
+    ),
     spec("spec/template/spec/volumes/nfs/server", "ReplicaSet"),
     spec("spec/ports/port", "Service"),
     spec("spec/ports/targetPort", "Service"),
     spec("spec/template/spec/containers/args", "StatefulSet"),
     spec("spec/template/spec/containers/command", "StatefulSet"),
     spec("spec/template/spec/containers/env/value", "StatefulSet"),
-    spec("spec/template/spec/containers/volumeMounts/mountPath", "StatefulSet"),
+    spec(
+        "spec/template/spec/containers/volumeMounts/mountPath",
+        "StatefulSet",
+    ),
     spec("spec/template/spec/initContainers/args", "StatefulSet"),
     spec("spec/template/spec/initContainers/command", "StatefulSet"),
     spec("spec/template/spec/initContainers/env/value", "StatefulSet"),
-    spec("spec/template/spec/initContainers/volumeMounts/mountPath", "StatefulSet"),
+    spec(
+        "spec/template/spec/initContainers/volumeMounts/mountPath",
+        "StatefulSet",
+    ),
     spec("spec/volumeClaimTemplates/spec/nfs/server", "StatefulSet"),
     spec("spec/nfs/server", "PersistentVolume"),
     spec("metadata/labels", ""),
@@ -409,10 +470,18 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(expand("$(A)", &values), json!("x"));
-        assert_eq!(expand("$(N)", &values), json!(8080), "a whole field keeps the type");
+        assert_eq!(
+            expand("$(N)", &values),
+            json!(8080),
+            "a whole field keeps the type"
+        );
         assert_eq!(expand("p$(N)s", &values), json!("p8080s"));
         assert_eq!(expand("$$(A) $(B) $(A", &values), json!("$(A) $(B) $(A"));
-        assert_eq!(expand("$(M)", &values), json!("$(M)"), "maps are not substituted");
+        assert_eq!(
+            expand("$(M)", &values),
+            json!("$(M)"),
+            "maps are not substituted"
+        );
         assert_eq!(expand("a$", &values), json!("a$"));
         assert_eq!(expand("é$é", &values), json!("é$é"));
     }
