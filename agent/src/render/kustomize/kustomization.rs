@@ -55,11 +55,13 @@ pub struct Kustomization {
     /// Files of field tables (see `tables`).
     #[serde(default)]
     pub configurations: Vec<String>,
+    #[serde(default)]
+    pub vars: Vec<super::vars::Var>,
+    #[serde(default)]
+    pub replacements: Vec<super::replacements::Replacement>,
     // Known to kustomize, refused by plumb (see `REFUSED`).
     pub crds: Option<Value>,
     pub openapi: Option<Value>,
-    pub vars: Option<Value>,
-    pub replacements: Option<Value>,
     pub helm_charts: Option<Value>,
     pub helm_globals: Option<Value>,
     pub helm_chart_inflation_generator: Option<Value>,
@@ -217,8 +219,6 @@ pub struct LegacySortOptions {
 pub const REFUSED: &[&str] = &[
     "crds",
     "openapi",
-    "vars",
-    "replacements",
     "helmCharts",
     "helmGlobals",
     "helmChartInflationGenerator",
@@ -232,8 +232,6 @@ impl Kustomization {
         let set = [
             self.crds.is_some(),
             self.openapi.is_some(),
-            self.vars.is_some(),
-            self.replacements.is_some(),
             self.helm_charts.is_some(),
             self.helm_globals.is_some(),
             self.helm_chart_inflation_generator.is_some(),

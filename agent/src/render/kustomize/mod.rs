@@ -14,8 +14,10 @@ pub mod generator;
 pub mod kustomization;
 pub mod patch;
 pub mod refs;
+pub mod replacements;
 pub mod tables;
 pub mod transform;
+pub mod vars;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -264,6 +266,8 @@ pub struct Res {
     /// Whether the name gets kustomize's hash suffix at the end.
     pub hash: bool,
     pub behavior: Behavior,
+    /// Vars bound to this object (kustomize's refVarNames).
+    pub var_names: Vec<String>,
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -283,6 +287,7 @@ impl Res {
             suffixes: Vec::new(),
             hash: false,
             behavior: Behavior::Create,
+            var_names: Vec::new(),
         }
     }
     /// apiVersion.
@@ -477,6 +482,8 @@ struct Builder<'a> {
     fs: &'a dyn Fs,
     /// Folders being built, outermost first, to find cycles.
     chain: Vec<String>,
+    /// The vars of every kustomization built so far.
+    vars: vars::VarSet,
 }
 
 /// What a folder must be when built.
@@ -492,6 +499,7 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
     let mut builder = Builder {
         fs,
         chain: Vec::new(),
+        vars: vars::VarSet::default(),
     };
     let top = builder.load(dir).map_err(|e| vec![e])?;
     let mut tables = FieldTables::defaults();
@@ -504,6 +512,11 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
         res.set_name(name);
     }
     refs::fix_references(&mut objects, &tables.name_reference).map_err(fail)?;
+    let var_reference = tables::specs(&tables.var_reference);
+    builder
+        .vars
+        .resolve(&mut objects, &var_reference)
+        .map_err(|e| vec![top.err("vars", e)])?;
     // kustomize drops objects marked as local configuration.
     objects.retain(|r| {
         r.object["metadata"]["annotations"]["config.kubernetes.io/local-config"] != "true"
@@ -753,6 +766,9 @@ impl Builder<'_> {
             transform::run_config(self.fs, l, entry, &mut objects)
                 .map_err(|e| vec![l.err("transformers", e)])?;
         }
+        self.vars
+            .merge(&k.vars, &mut objects)
+            .map_err(|e| vec![l.err("vars", e)])?;
         Ok(objects)
     }
 

@@ -180,7 +180,7 @@ impl FieldTables {
             template_labels: owned(fieldspec::TEMPLATE_LABELS),
             common_annotations: owned(fieldspec::COMMON_ANNOTATIONS),
             name_reference: refs::default_table(),
-            var_reference: Vec::new(),
+            var_reference: owned(super::vars::VAR_REFERENCE),
             images: owned(&[
                 image("spec/containers[]/image"),
                 image("spec/initContainers[]/image"),

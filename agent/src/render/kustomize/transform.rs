@@ -13,6 +13,7 @@ use super::fieldspec::{self, Create, FieldSpec};
 use super::generator::GenKind;
 use super::kustomization::{FieldSpecArgs, GeneratorArgs, Image, Replica};
 use super::patch;
+use super::replacements;
 use super::tables::{self, FieldTables};
 use super::{Fs, Loaded, Res};
 use crate::render::RenderError;
@@ -118,6 +119,11 @@ pub(super) fn run_builtin(
     let image_specs = tables::specs(&tables.images);
     for image in k.images.iter().chain(&k.image_tags) {
         set_image(objects, image, &image_specs).map_err(at("images"))?;
+    }
+    if !k.replacements.is_empty() {
+        let read = |p: &str| read_text(fs, l, p);
+        let list = replacements::expand(&k.replacements, &read).map_err(at("replacements"))?;
+        replacements::apply(objects, &list).map_err(at("replacements"))?;
     }
     Ok(())
 }
@@ -447,6 +453,7 @@ struct TransformerConfig {
     patch: String,
     target: Option<Value>,
     options: BTreeMap<String, bool>,
+    replacements: Value,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -511,9 +518,15 @@ fn run_one(fs: &dyn Fs, l: &Loaded, config: Value, objects: &mut Vec<Res>) -> Re
             let option = |name: &str| c.options.get(name).copied().unwrap_or(false);
             apply_patch(objects, &text, target.as_ref(), option("allowNameChange"), option("allowKindChange"))?;
         }
+        "ReplacementTransformer" => {
+            let entries = replacements::parse_lenient(&c.replacements)?;
+            let read = |p: &str| read_text(fs, l, p);
+            let list = replacements::expand(&entries, &read)?;
+            replacements::apply(objects, &list)?;
+        }
         other => {
             return Err(format!(
-                "{other} is not among the built-in transformers plumb runs (LabelTransformer, AnnotationsTransformer, PrefixTransformer, SuffixTransformer, PrefixSuffixTransformer, NamespaceTransformer, ImageTagTransformer, ReplicaCountTransformer, PatchTransformer)"
+                "{other} is not among the built-in transformers plumb runs (LabelTransformer, AnnotationsTransformer, PrefixTransformer, SuffixTransformer, PrefixSuffixTransformer, NamespaceTransformer, ImageTagTransformer, ReplicaCountTransformer, PatchTransformer, ReplacementTransformer)"
             ))
         }
     }
