@@ -3,7 +3,8 @@
 //! `no`, `on`, `y`, `1_000`, `1:20` or `2001-12-14` unquoted; go-yaml v2
 //! (`kubectl apply -f -`) reads those as YAML 1.1 booleans, numbers and
 //! timestamps, so "no" would reach the cluster as `false`. Such strings,
-//! keys included, are written single-quoted, as kubectl writes them.
+//! keys included, are written quoted (single quotes here; kubectl writes
+//! double quotes, which every reader takes the same way).
 
 use serde_json::{Map, Value};
 
@@ -22,15 +23,34 @@ pub fn to_yaml(object: &Value) -> String {
         salt += 1;
     };
     let marked = mark(object, &tag, &mut quoted);
-    let mut yaml = serde_yaml_ng::to_string(&marked).unwrap_or_default();
-    // Highest number first, so that `...X1` does not match inside `...X12`.
-    for (n, s) in quoted.iter().enumerate().rev() {
-        yaml = yaml.replace(
-            &format!("{tag}{n}Z"),
-            &format!("'{}'", s.replace('\'', "''")),
-        );
+    let yaml = serde_yaml_ng::to_string(&marked).unwrap_or_default();
+    // One pass over the text: a replace per quoted string would scan a
+    // large render once for each of them.
+    let mut out = String::with_capacity(yaml.len());
+    let mut rest = yaml.as_str();
+    while let Some(at) = rest.find(&tag) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + tag.len()..];
+        let digits = after.find('Z').unwrap_or(0);
+        match after[..digits]
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| quoted.get(n))
+        {
+            Some(s) => {
+                out.push('\'');
+                out.push_str(&s.replace('\'', "''"));
+                out.push('\'');
+                rest = &after[digits + 1..];
+            }
+            None => {
+                out.push_str(&tag);
+                rest = after;
+            }
+        }
     }
-    yaml
+    out.push_str(rest);
+    out
 }
 
 fn mark(value: &Value, tag: &str, quoted: &mut Vec<String>) -> Value {

@@ -716,7 +716,7 @@ impl Builder<'_> {
             return Err(errors);
         }
         for entry in &k.configurations {
-            let own = tables::read(&|p| l.read(self.fs, p), entry)
+            let own = tables::read(&|p| transform::read_text(self.fs, l, p), entry)
                 .map_err(|e| vec![l.err("configurations", e)])?;
             tables
                 .merge(own)

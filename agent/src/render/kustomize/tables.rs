@@ -135,18 +135,17 @@ pub fn specs(args: &[FieldSpecArgs]) -> Vec<FieldSpec<'_>> {
     args.iter().map(FieldSpec::from).collect()
 }
 
-/// A `configurations` file's tables; `read` gives a file of the
-/// kustomization's folder (kustomize's load restriction applies).
+/// A `configurations` file's tables; `read` gives the text of a file of
+/// the kustomization's folder (kustomize's load restriction applies).
 pub fn read(
-    read: &dyn Fn(&str) -> Result<Vec<u8>, String>,
+    read: &dyn Fn(&str) -> Result<String, String>,
     entry: &str,
 ) -> Result<FieldTables, String> {
-    let bytes = read(entry)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| format!("'{entry}' is not UTF-8"))?;
+    let text = read(entry)?;
     let tables: FieldTables = if text.trim().is_empty() {
         FieldTables::default()
     } else {
-        serde_yaml_ng::from_str(text).map_err(|e| format!("'{entry}': {e}"))?
+        serde_yaml_ng::from_str(&text).map_err(|e| format!("'{entry}': {e}"))?
     };
     Ok(FieldTables {
         customized: true,

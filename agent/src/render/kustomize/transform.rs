@@ -20,9 +20,10 @@ use crate::render::RenderError;
 
 mod patches;
 
+pub(in crate::render::kustomize) use patches::read_text;
 use patches::{
-    apply_patch, inline_yaml, json_ops, named, patch_by_id, patch_text, read_text, select,
-    target_of, yaml_objects,
+    apply_patch, inline_yaml, json_ops, named, patch_by_id, patch_text, select, target_of,
+    yaml_objects,
 };
 
 /// Runs a kustomization's own transformer fields over `objects`.

@@ -26,7 +26,11 @@ pub(super) fn inline_yaml(entry: &str) -> Option<Value> {
         .filter(Value::is_object)
 }
 
-pub(super) fn read_text(fs: &dyn Fs, l: &Loaded, path: &str) -> Result<String, String> {
+pub(in crate::render::kustomize) fn read_text(
+    fs: &dyn Fs,
+    l: &Loaded,
+    path: &str,
+) -> Result<String, String> {
     let bytes = l.read(fs, path)?;
     String::from_utf8(bytes).map_err(|_| format!("'{path}' is not UTF-8 text"))
 }
