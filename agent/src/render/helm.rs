@@ -194,7 +194,13 @@ fn parse_rendered(
 ) -> Rendered {
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
-    for (path, text, from_crds) in files {
+    for (path, mut text, from_crds) in files {
+        // Helm prints every manifest followed by a line break (`helm
+        // template`, and the release manifest Flux applies), so a block
+        // scalar on a template's last line keeps its final line break.
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
         let file = File {
             path,
             bytes: text.into_bytes(),
