@@ -391,6 +391,29 @@ fn plumb_render_of_nested_kustomizations_prints_kubectls_objects() {
 }
 
 #[test]
+fn plumb_render_prints_the_namespace_kubectl_keeps_on_cluster_scoped_kinds() {
+    // plumb applies these objects without it (the API server clears it, and
+    // their identity has none), but prints what kubectl prints.
+    let case = fixtures().join("cluster-scoped-namespace");
+    let out = plumb().arg("render").arg(&case).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ids = |objects: &[Value]| {
+        let mut ids: Vec<String> = objects.iter().map(show_identity).collect();
+        ids.sort();
+        ids
+    };
+    let expected = kubectl_kustomize(&case).unwrap();
+    let got = ids(&parse_documents(&stdout));
+    assert_eq!(got, ids(&expected), "{stdout}");
+    assert!(
+        got.iter()
+            .any(|id| id.ends_with("ClusterRole kube-system/reader")),
+        "{got:?}"
+    );
+}
+
+#[test]
 fn plumb_validate_of_a_broken_kustomization_names_the_file_and_field() {
     let case = error_fixtures().join("unknown-field");
     let out = plumb().arg("validate").arg(&case).output().unwrap();

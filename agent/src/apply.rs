@@ -716,6 +716,7 @@ mod tests {
             },
             kustomized: false,
             chart_crd,
+            dropped_namespace: None,
         };
         let revision = vec![
             m("new-create", Some(CrdPolicy::Create)),

@@ -336,7 +336,10 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
                 eprintln!("warning: {w}");
             }
             let mut out = std::io::stdout().lock();
-            for m in manifests {
+            for mut m in manifests {
+                if let Some(namespace) = m.dropped_namespace.take() {
+                    m.object["metadata"]["namespace"] = serde_json::Value::String(namespace);
+                }
                 let yaml = crate::render::output::to_yaml(&m.object);
                 if !written(writeln!(out, "---\n{}", yaml.trim_end()))? {
                     break;

@@ -92,6 +92,10 @@ pub struct Manifest {
     /// updated or left as [`helm::CrdPolicy`] says, and never pruned. None for every other
     /// object (a CRD from a chart's templates/ too).
     pub chart_crd: Option<helm::CrdPolicy>,
+    /// The namespace kustomize's output gave a cluster-scoped object: dropped from
+    /// [`Manifest::object`] (the API server clears it, and the object's identity has
+    /// none), kept here for `plumb render`, which prints it as `kubectl kustomize` does.
+    pub dropped_namespace: Option<String>,
 }
 
 impl Manifest {

@@ -315,6 +315,7 @@ mod tests {
             },
             kustomized: false,
             chart_crd: None,
+            dropped_namespace: None,
         };
         let hook = |mut m: Manifest, events: &str| {
             m.object["metadata"]["annotations"] = json!({ hooks::HELM_HOOK: events });

@@ -597,6 +597,7 @@ mod tests {
             },
             kustomized: false,
             chart_crd,
+            dropped_namespace: None,
         };
         let crd = "apiextensions.k8s.io/v1";
         let revision = vec![

@@ -328,7 +328,10 @@ pub fn finish(
             }
             Some(false) if !key.namespace.is_empty() && m.kustomized => {
                 if let Some(meta) = m.object["metadata"].as_object_mut() {
-                    meta.remove("namespace");
+                    m.dropped_namespace = meta.remove("namespace").and_then(|ns| match ns {
+                        Value::String(ns) => Some(ns),
+                        _ => None,
+                    });
                 }
             }
             Some(false) if !key.namespace.is_empty() => {
@@ -597,6 +600,28 @@ mod tests {
             "{name: letsencrypt, namespace: certs}",
         );
         assert!(render(&[file("crd.yaml", crd), file("issuer.yaml", &by_hand)]).is_err());
+    }
+
+    #[test]
+    fn a_kustomized_cluster_scoped_namespace_is_dropped_but_kept_for_printing() {
+        let mut parsed = parse_files(&[file(
+            "r.yaml",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: kube-system}\n",
+        )])
+        .unwrap();
+        parsed[0].kustomized = true;
+        let labels = BTreeMap::new();
+        let defaults = Defaults {
+            namespace: "d",
+            labels: &labels,
+        };
+        let (out, _) = finish(parsed, &defaults, &OfflineScopes::default()).unwrap();
+        assert_eq!(
+            out[0].key().to_string(),
+            "ClusterRole.rbac.authorization.k8s.io r"
+        );
+        assert!(out[0].object["metadata"].get("namespace").is_none());
+        assert_eq!(out[0].dropped_namespace.as_deref(), Some("kube-system"));
     }
 
     #[test]

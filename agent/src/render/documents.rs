@@ -61,6 +61,7 @@ pub fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
                 origin: origin.clone(),
                 kustomized: false,
                 chart_crd: None,
+                dropped_namespace: None,
             })),
             Err(e) => errors.push(e),
         }

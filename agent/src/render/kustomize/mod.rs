@@ -549,6 +549,7 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
             origin: r.origin,
             kustomized: true,
             chart_crd: None,
+            dropped_namespace: None,
         })
         .collect())
 }
