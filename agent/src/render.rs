@@ -21,8 +21,9 @@ use serde_json::{Map, Value};
 
 pub use crate::model::{group_of, key_of, File, Manifest, ObjectRef, Origin};
 pub use documents::parse_file;
-pub(crate) use documents::{text_of, yaml_documents};
+pub(crate) use documents::{parse_file_as, text_of, yaml_documents};
 pub use scopes::{OfflineScopes, Scopes};
+pub(crate) use yaml::Reading;
 
 /// A mistake in the revision.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,8 +75,9 @@ pub enum RenderError {
     Invalid {
         origin: Origin,
         kind: String,
-        /// "metadata.name", "metadata.namespace" or "apiVersion".
-        field: &'static str,
+        /// "metadata.name", "metadata.namespace", "apiVersion", or a label
+        /// or annotation ("metadata.labels.app").
+        field: String,
         /// The value, with control and non-ASCII characters escaped.
         value: String,
         rule: String,
@@ -272,10 +274,10 @@ fn invalid_identity(
     default_namespace: &str,
 ) -> Option<RenderError> {
     let key = m.key();
-    let invalid = |field, value: &str, rule: String| RenderError::Invalid {
+    let invalid = |field: &str, value: &str, rule: String| RenderError::Invalid {
         origin: m.origin.clone(),
         kind: key.kind.clone(),
-        field,
+        field: field.to_owned(),
         value: value.escape_default().to_string(),
         rule,
     };
@@ -293,7 +295,45 @@ fn invalid_identity(
             return Some(invalid("metadata.namespace", namespace, rule.to_owned()));
         }
     }
+    // The API server takes only strings here; `port: 9100` unquoted would
+    // pass every other check and fail at apply, after other objects went.
+    for (field, article, one) in [
+        ("labels", "a", "label"),
+        ("annotations", "an", "annotation"),
+    ] {
+        match &m.object["metadata"][field] {
+            Value::Null => {}
+            Value::Object(entries) => {
+                if let Some((name, value)) = entries.iter().find(|(_, v)| !v.is_string()) {
+                    return Some(invalid(
+                        &format!("metadata.{field}.{name}"),
+                        &value.to_string(),
+                        format!(
+                            "{article} {one}'s value must be a string; quote it (\"{}\")",
+                            plain_text(value)
+                        ),
+                    ));
+                }
+            }
+            other => {
+                return Some(invalid(
+                    &format!("metadata.{field}"),
+                    &other.to_string(),
+                    format!("{field} must be a mapping of names to strings"),
+                ))
+            }
+        }
+    }
     None
+}
+
+/// A scalar as a person wrote it, near enough to suggest quoting it.
+fn plain_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 /// What render adds to every object.
@@ -436,6 +476,27 @@ mod tests {
             &scopes,
         )
         .map(|(m, _)| m)
+    }
+
+    #[test]
+    fn label_and_annotation_values_must_be_strings() {
+        let cases = [
+            ("metadata: {name: a, annotations: {prometheus.io/port: 9100}}", "metadata.annotations.prometheus.io/port '9100' is invalid: an annotation's value must be a string; quote it (\"9100\")"),
+            ("metadata: {name: a, labels: {tier: null}}", "metadata.labels.tier 'null' is invalid: a label's value must be a string"),
+            ("metadata: {name: a, labels: [x]}", "metadata.labels '[\\\"x\\\"]' is invalid: labels must be a mapping"),
+        ];
+        for (metadata, expected) in cases {
+            let text = format!("apiVersion: v1\nkind: ConfigMap\n{metadata}\n");
+            let errors = render(&[file("x/a.yaml", &text)]).unwrap_err();
+            let message = errors[0].to_string();
+            assert!(
+                message.starts_with("x/a.yaml:1 (document 0): ConfigMap "),
+                "{message}"
+            );
+            assert!(message.contains(expected), "{message}");
+        }
+        let quoted = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {n: '1'}, annotations: {p: '9100'}}\n";
+        render(&[file("x/a.yaml", quoted)]).unwrap();
     }
 
     #[test]

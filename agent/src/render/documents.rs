@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{yaml, File, Manifest, Origin, RenderError};
+use super::yaml::{self, Reading};
+use super::{File, Manifest, Origin, RenderError};
 
 /// A file's text, as kubectl reads it: a leading byte-order mark is
 /// skipped, and a byte that is not UTF-8 is an error at its line and column
@@ -19,8 +20,16 @@ pub(crate) fn text_of(bytes: &[u8]) -> Result<&str, (usize, usize)> {
     })
 }
 
-/// Parses one file into its objects, with origins.
+/// Parses one file into its objects, with origins, as `kubectl apply -f` reads it.
 pub fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
+    parse_file_as(file, Reading::Apply)
+}
+
+/// [`parse_file`], read as `reading` says.
+pub(crate) fn parse_file_as(
+    file: &File,
+    reading: Reading,
+) -> Result<Vec<Manifest>, Vec<RenderError>> {
     let text = text_of(&file.bytes).map_err(|(line, column)| {
         vec![RenderError::Syntax {
             file: file.path.clone(),
@@ -42,7 +51,7 @@ pub fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
         })?;
         vec![(0, 1, value)]
     } else {
-        yaml_documents(&file.path, text)?
+        yaml_documents(&file.path, text, reading)?
     };
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
@@ -80,6 +89,7 @@ pub fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
 pub(crate) fn yaml_documents(
     path: &str,
     text: &str,
+    reading: Reading,
 ) -> Result<Vec<(usize, usize, Value)>, Vec<RenderError>> {
     struct Chunk {
         start: usize,
@@ -146,7 +156,7 @@ pub(crate) fn yaml_documents(
             });
             continue;
         }
-        match yaml::from_str(&chunk.text) {
+        match yaml::from_str_as(&chunk.text, reading) {
             Ok(value) => {
                 documents.push((index, chunk.start + first_content_line(&chunk.text), value))
             }

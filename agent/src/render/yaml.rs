@@ -50,7 +50,31 @@ use serde_json::{Map, Number, Value};
 /// documents are an error) the way kubectl reads it. Errors, and their
 /// positions, are serde_yaml_ng's.
 pub(crate) fn from_str(text: &str) -> Result<Value, serde_yaml_ng::Error> {
-    Node { input: text }.deserialize(serde_yaml_ng::Deserializer::from_str(text))
+    from_str_as(text, Reading::Apply)
+}
+
+/// Who reads a manifest, which decides one thing besides: what an
+/// annotation's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// `kubectl apply -f`: every scalar as its type.
+    Apply,
+    /// `kubectl kustomize`, which rewrites every object's annotations as
+    /// strings of their scalars' text (`1` is "1", `0x10` "0x10", `~` "~",
+    /// an empty value ""), so that an unquoted `prometheus.io/port: 9100`
+    /// reaches the API server as the string it demands. Only an object's own
+    /// `metadata.annotations` (a List's items are objects): a pod template's
+    /// are left as written, as kustomize leaves them.
+    Kustomize,
+}
+
+/// [`from_str`], read as `reading` says.
+pub(crate) fn from_str_as(text: &str, reading: Reading) -> Result<Value, serde_yaml_ng::Error> {
+    let place = match reading {
+        Reading::Apply => Place::Other,
+        Reading::Kustomize => Place::Object,
+    };
+    Node { input: text, place }.deserialize(serde_yaml_ng::Deserializer::from_str(text))
 }
 
 /// How deep flow collections (`{…}`, `[…]`) may nest: serde_yaml_ng's own
@@ -146,6 +170,37 @@ pub(crate) fn too_deep_message() -> String {
 #[derive(Clone, Copy)]
 struct Node<'de> {
     input: &'de str,
+    place: Place,
+}
+
+/// Where a node stands, as far as [`Reading::Kustomize`] cares: the way
+/// down to an object's annotations. Everything else is `Other`, as are all
+/// nodes under [`Reading::Apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A document, or an item of its `items`.
+    Object,
+    Items,
+    Metadata,
+    Annotations,
+    Other,
+}
+
+impl Place {
+    fn of_value_under(self, key: &str) -> Place {
+        match (self, key) {
+            (Place::Object, "metadata") => Place::Metadata,
+            (Place::Object, "items") => Place::Items,
+            (Place::Metadata, "annotations") => Place::Annotations,
+            _ => Place::Other,
+        }
+    }
+}
+
+impl<'de> Node<'de> {
+    fn at(self, place: Place) -> Node<'de> {
+        Node { place, ..self }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Node<'de> {
@@ -153,6 +208,29 @@ impl<'de> DeserializeSeed<'de> for Node<'de> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(self)
+    }
+}
+
+/// An annotation's value under [`Reading::Kustomize`]: its scalar's text.
+struct AnnotationText;
+
+impl<'de> DeserializeSeed<'de> for AnnotationText {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AnnotationText {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string: an annotation's value is text (kustomize would write a mapping or list as \"\", losing it)")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
     }
 }
 
@@ -219,7 +297,11 @@ impl<'de> Visitor<'de> for Node<'de> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(self)? {
+        let item_place = match self.place {
+            Place::Items => Place::Object,
+            _ => Place::Other,
+        };
+        while let Some(item) = seq.next_element_seed(self.at(item_place))? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -233,7 +315,11 @@ impl<'de> Visitor<'de> for Node<'de> {
             match key {
                 KeyName::Merge => merges.push(map.next_value_seed(Merge { node: self })?),
                 KeyName::Text(key) => {
-                    let value = map.next_value_seed(self)?;
+                    let value = if self.place == Place::Annotations {
+                        map.next_value_seed(AnnotationText)?
+                    } else {
+                        map.next_value_seed(self.at(self.place.of_value_under(&key)))?
+                    };
                     own.insert(key, value);
                 }
             }
@@ -517,6 +603,28 @@ mod tests {
 
     fn read(text: &str) -> Value {
         from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[test]
+    fn kustomize_reads_an_objects_annotations_as_their_text() {
+        let text = "kind: ConfigMap\nmetadata:\n  annotations:\n    port: 9100\n    hex: 0x10\n    float: 1.50\n    tilde: ~\n    null: null\n    empty:\n    yes: True\n    quoted: '1'\n  labels:\n    n: 1\ndata:\n  annotations:\n    x: 1\nitems:\n- metadata:\n    annotations:\n      a: 2\n  spec:\n    template:\n      metadata:\n        annotations:\n          b: 3\n";
+        let read = from_str_as(text, Reading::Kustomize).unwrap();
+        assert_eq!(
+            read["metadata"]["annotations"],
+            json!({"port": "9100", "hex": "0x10", "float": "1.50", "tilde": "~",
+                   "null": "null", "empty": "", "yes": "True", "quoted": "1"})
+        );
+        assert_eq!(read["metadata"]["labels"]["n"], json!(1));
+        assert_eq!(read["data"]["annotations"]["x"], json!(1));
+        assert_eq!(read["items"][0]["metadata"]["annotations"]["a"], json!("2"));
+        assert_eq!(
+            read["items"][0]["spec"]["template"]["metadata"]["annotations"]["b"],
+            json!(3)
+        );
+        let applied = from_str(text).unwrap();
+        assert_eq!(applied["metadata"]["annotations"]["port"], json!(9100));
+        let nested = "metadata:\n  annotations:\n    a:\n      b: c\n";
+        assert!(from_str_as(nested, Reading::Kustomize).is_err());
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{File, Manifest, Origin, RenderError, KUSTOMIZATION_FILES};
+use super::{File, Manifest, Origin, Reading, RenderError, KUSTOMIZATION_FILES};
 use generator::GenKind;
 use kustomization::{field_line, GeneratorArgs, Kustomization};
 use tables::FieldTables;
@@ -517,6 +517,9 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
         .vars
         .resolve(&mut objects, &var_reference)
         .map_err(|e| vec![top.err("vars", e)])?;
+    for res in &mut objects {
+        annotations_as_text(&mut res.object);
+    }
     // kustomize drops objects marked as local configuration.
     objects.retain(|r| {
         r.object["metadata"]["annotations"]["config.kubernetes.io/local-config"] != "true"
@@ -552,6 +555,30 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
             dropped_namespace: None,
         })
         .collect())
+}
+
+/// kustomize writes every annotation's value as a string. YAML files were
+/// read so ([`Reading::Kustomize`]); this catches what JSON files and JSON
+/// patches brought: `true` is "true", `6` "6", null "null", as kubectl
+/// writes them. A mapping or list stays, for validation to refuse (kubectl
+/// would write "" and lose it).
+fn annotations_as_text(object: &mut Value) {
+    let Some(annotations) = object
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for value in annotations.values_mut() {
+        let text = match value {
+            Value::Null => "null".to_owned(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        *value = Value::String(text);
+    }
 }
 
 impl Builder<'_> {
@@ -786,7 +813,7 @@ impl Builder<'_> {
             if !within(&l.dir, &path) {
                 return Err(vec![l.err(field, format!("the file '{entry}' is outside this kustomization's folder; kustomize's default load restriction (LoadRestrictionsRootOnly) allows only files in or under it (list a folder with its own kustomization instead)"))]);
             }
-            let manifests = super::parse_file(&File { path, bytes })?;
+            let manifests = super::parse_file_as(&File { path, bytes }, Reading::Kustomize)?;
             return Ok(manifests
                 .into_iter()
                 .map(|m| Res::new(m.object, m.origin))

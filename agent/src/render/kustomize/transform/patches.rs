@@ -52,12 +52,13 @@ pub(super) fn patch_text(
 
 /// The non-empty YAML documents of a text, which must be mappings.
 pub(super) fn yaml_objects(text: &str) -> Result<Vec<Value>, String> {
-    let docs = crate::render::yaml_documents("patch", text).map_err(|e| {
-        e.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
+    let docs = crate::render::yaml_documents("patch", text, crate::render::Reading::Kustomize)
+        .map_err(|e| {
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
     docs.into_iter()
         .map(|(_, _, v)| v)
         .filter(|v| !v.is_null())
