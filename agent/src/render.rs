@@ -23,7 +23,7 @@ pub use crate::model::{group_of, key_of, File, Manifest, ObjectRef, Origin};
 pub use documents::parse_file;
 pub(crate) use documents::{parse_file_as, text_of, yaml_documents};
 pub use scopes::{OfflineScopes, Scopes};
-pub(crate) use yaml::Reading;
+pub(crate) use yaml::{Pointer, Reading};
 
 /// A mistake in the revision.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

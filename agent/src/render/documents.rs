@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::yaml::{self, Reading};
+use super::yaml::{self, Pointer, Reading};
 use super::{File, Manifest, Origin, RenderError};
 
 /// A file's text, as kubectl reads it: a leading byte-order mark is
@@ -22,14 +22,19 @@ pub(crate) fn text_of(bytes: &[u8]) -> Result<&str, (usize, usize)> {
 
 /// Parses one file into its objects, with origins, as `kubectl apply -f` reads it.
 pub fn parse_file(file: &File) -> Result<Vec<Manifest>, Vec<RenderError>> {
-    parse_file_as(file, Reading::Apply)
+    Ok(parse_file_as(file, Reading::Apply)?
+        .into_iter()
+        .map(|(manifest, _)| manifest)
+        .collect())
 }
 
-/// [`parse_file`], read as `reading` says.
+/// [`parse_file`], read as `reading` says, with each object's keys written
+/// empty (see [`yaml::take_empty_values`]; none for a List's items when
+/// the List holds Lists).
 pub(crate) fn parse_file_as(
     file: &File,
     reading: Reading,
-) -> Result<Vec<Manifest>, Vec<RenderError>> {
+) -> Result<Vec<(Manifest, Vec<Pointer>)>, Vec<RenderError>> {
     let text = text_of(&file.bytes).map_err(|(line, column)| {
         vec![RenderError::Syntax {
             file: file.path.clone(),
@@ -49,13 +54,13 @@ pub(crate) fn parse_file_as(
                 message: e.to_string(),
             }]
         })?;
-        vec![(0, 1, value)]
+        vec![(0, 1, value, Vec::new())]
     } else {
         yaml_documents(&file.path, text, reading)?
     };
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
-    for (document, line, value) in documents {
+    for (document, line, value, empties) in documents {
         let origin = Origin {
             file: file.path.clone(),
             document,
@@ -64,14 +69,39 @@ pub(crate) fn parse_file_as(
         if value.is_null() {
             continue;
         }
+        let listed = value["kind"].as_str().is_some_and(|k| k.ends_with("List"))
+            && value.get("items").is_some();
+        let items = value["items"].as_array().map_or(0, Vec::len);
         match objects_of(value, &origin) {
-            Ok(mut objects) => manifests.extend(objects.drain(..).map(|object| Manifest {
-                object,
-                origin: origin.clone(),
-                kustomized: false,
-                chart_crd: None,
-                dropped_namespace: None,
-            })),
+            Ok(objects) => {
+                let count = objects.len();
+                let empties_of = |i: usize| -> Vec<Pointer> {
+                    if !listed {
+                        return empties.clone();
+                    }
+                    if count != items {
+                        return Vec::new();
+                    }
+                    empties
+                        .iter()
+                        .filter(|p| p.len() > 2 && p[0] == "items" && p[1] == i.to_string())
+                        .map(|p| p[2..].to_vec())
+                        .collect()
+                };
+                for (i, object) in objects.into_iter().enumerate() {
+                    let empties = empties_of(i);
+                    manifests.push((
+                        Manifest {
+                            object,
+                            origin: origin.clone(),
+                            kustomized: false,
+                            chart_crd: None,
+                            dropped_namespace: None,
+                        },
+                        empties,
+                    ));
+                }
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -85,12 +115,13 @@ pub(crate) fn parse_file_as(
 /// Splits YAML text at document markers and parses each document, keeping
 /// its index and the line its content starts on. A `---` at the start of a
 /// line always begins a document in YAML (block scalars are indented), so
-/// splitting on it is exact. Returns (index, line, value) per document.
+/// splitting on it is exact. Returns (index, line, value, keys written
+/// empty) per document.
 pub(crate) fn yaml_documents(
     path: &str,
     text: &str,
     reading: Reading,
-) -> Result<Vec<(usize, usize, Value)>, Vec<RenderError>> {
+) -> Result<Vec<(usize, usize, Value, Vec<Pointer>)>, Vec<RenderError>> {
     struct Chunk {
         start: usize,
         explicit: bool,
@@ -157,8 +188,13 @@ pub(crate) fn yaml_documents(
             continue;
         }
         match yaml::from_str_as(&chunk.text, reading) {
-            Ok(value) => {
-                documents.push((index, chunk.start + first_content_line(&chunk.text), value))
+            Ok(mut value) => {
+                let empties = match reading {
+                    Reading::KustomizeResource => yaml::take_empty_values(&mut value),
+                    Reading::Apply | Reading::KustomizePatch => Vec::new(),
+                };
+                let line = chunk.start + first_content_line(&chunk.text);
+                documents.push((index, line, value, empties))
             }
             Err(e) => {
                 let (line, column) = e

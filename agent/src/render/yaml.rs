@@ -53,28 +53,139 @@ pub(crate) fn from_str(text: &str) -> Result<Value, serde_yaml_ng::Error> {
     from_str_as(text, Reading::Apply)
 }
 
-/// Who reads a manifest, which decides one thing besides: what an
-/// annotation's value is.
+/// Who reads a manifest, which decides two things besides: what an
+/// annotation's value is, and whether a key written with no value at all
+/// (`replicas:`) is told apart from one written `null`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reading {
     /// `kubectl apply -f`: every scalar as its type.
     Apply,
-    /// `kubectl kustomize`, which rewrites every object's annotations as
-    /// strings of their scalars' text (`1` is "1", `0x10` "0x10", `~` "~",
-    /// an empty value ""), so that an unquoted `prometheus.io/port: 9100`
-    /// reaches the API server as the string it demands. Only an object's own
-    /// `metadata.annotations` (a List's items are objects): a pod template's
-    /// are left as written, as kustomize leaves them.
-    Kustomize,
+    /// A resource of a kustomization. `kubectl kustomize` rewrites every
+    /// object's annotations as strings of their scalars' text (`1` is "1",
+    /// `0x10` "0x10", `~` "~", an empty value ""), so that an unquoted
+    /// `prometheus.io/port: 9100` reaches the API server as the string it
+    /// demands. Only an object's own `metadata.annotations` (a List's items
+    /// are objects): a pod template's are left as written, as kustomize
+    /// leaves them. And a strategic merge patch drops the keys of the object
+    /// it patches that were written empty ([`take_empty_values`]).
+    KustomizeResource,
+    /// A kustomization's patch: annotations as text too, but a null one
+    /// (`null`, `~`, nothing) stays null, which deletes the annotation.
+    KustomizePatch,
 }
 
-/// [`from_str`], read as `reading` says.
+/// [`from_str`], read as `reading` says. Under
+/// [`Reading::KustomizeResource`], keys written empty hold a marker until
+/// [`take_empty_values`] replaces it.
 pub(crate) fn from_str_as(text: &str, reading: Reading) -> Result<Value, serde_yaml_ng::Error> {
     let place = match reading {
         Reading::Apply => Place::Other,
-        Reading::Kustomize => Place::Object,
+        Reading::KustomizeResource | Reading::KustomizePatch => Place::Object,
     };
-    Node { input: text, place }.deserialize(serde_yaml_ng::Deserializer::from_str(text))
+    Node {
+        input: text,
+        place,
+        reading,
+    }
+    .deserialize(serde_yaml_ng::Deserializer::from_str(text))
+}
+
+/// The JSON pointer tokens of a value inside a document.
+pub(crate) type Pointer = Vec<String>;
+
+/// What a key written with no value holds between reading and
+/// [`take_empty_values`]: no text YAML could hold unquoted as a value.
+const EMPTY_NULL: &str = "\u{F8FF}plumb:written-empty-null";
+/// The same for an annotation (kustomize's "").
+const EMPTY_TEXT: &str = "\u{F8FF}plumb:written-empty-text";
+
+/// Replaces the markers [`Reading::KustomizeResource`] left for keys
+/// written with no value (`key:`, `key: # note`, `{key: }`) by what they
+/// are (null; "" for an annotation) and returns where they are. kustomize
+/// keeps such keys unless a strategic merge patch walks over them, which
+/// drops them while keeping a `null` written out.
+pub(crate) fn take_empty_values(value: &mut Value) -> Vec<Pointer> {
+    fn walk(value: &mut Value, path: &mut Pointer, found: &mut Vec<Pointer>) {
+        match value {
+            Value::String(s) if s == EMPTY_NULL || s == EMPTY_TEXT => {
+                *value = if s == EMPTY_NULL {
+                    Value::Null
+                } else {
+                    Value::String(String::new())
+                };
+                found.push(path.clone());
+            }
+            Value::Object(map) => {
+                for (key, value) in map {
+                    path.push(key.clone());
+                    walk(value, path, found);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, value) in items.iter_mut().enumerate() {
+                    path.push(i.to_string());
+                    walk(value, path, found);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(value, &mut Vec::new(), &mut found);
+    found
+}
+
+/// Whether the key at `span` of `input` is followed by its colon and no
+/// value: the line ends (perhaps with a comment), or a flow mapping's `,`
+/// or `}` comes, with at most a tag or anchor between, and no more deeply
+/// indented line follows (that would be a `null` written below the key).
+fn written_empty(input: &str, (start, end): (usize, usize)) -> bool {
+    let bytes = input.as_bytes();
+    let blank = |i: &mut usize| {
+        while matches!(bytes.get(*i), Some(b' ' | b'\t')) {
+            *i += 1;
+        }
+    };
+    let mut i = end;
+    if matches!(bytes.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    blank(&mut i);
+    if bytes.get(i) != Some(&b':') {
+        return false;
+    }
+    i += 1;
+    loop {
+        blank(&mut i);
+        if !matches!(bytes.get(i), Some(b'!' | b'&')) {
+            break;
+        }
+        while !matches!(
+            bytes.get(i),
+            None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}')
+        ) {
+            i += 1;
+        }
+    }
+    match bytes.get(i) {
+        Some(b',' | b'}') => return true,
+        None | Some(b'\n' | b'\r' | b'#') => {}
+        Some(_) => return false,
+    }
+    let line_start = input[..start].rfind('\n').map_or(0, |n| n + 1);
+    let quote = usize::from(
+        matches!(bytes.get(start.wrapping_sub(1)), Some(b'"' | b'\'')) && start > line_start,
+    );
+    let column = start - line_start - quote;
+    let rest = input[i..].split_once('\n').map_or("", |(_, rest)| rest);
+    rest.lines()
+        .find(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .is_none_or(|l| l.len() - l.trim_start_matches(' ').len() <= column)
 }
 
 /// How deep flow collections (`{…}`, `[…]`) may nest: serde_yaml_ng's own
@@ -171,9 +282,10 @@ pub(crate) fn too_deep_message() -> String {
 struct Node<'de> {
     input: &'de str,
     place: Place,
+    reading: Reading,
 }
 
-/// Where a node stands, as far as [`Reading::Kustomize`] cares: the way
+/// Where a node stands, as far as the kustomize readings care: the way
 /// down to an object's annotations. Everything else is `Other`, as are all
 /// nodes under [`Reading::Apply`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,10 +323,14 @@ impl<'de> DeserializeSeed<'de> for Node<'de> {
     }
 }
 
-/// An annotation's value under [`Reading::Kustomize`]: its scalar's text.
-struct AnnotationText;
+/// An annotation's value under the kustomize readings: its scalar's text
+/// (a null one, in a patch, null).
+struct AnnotationText<'de> {
+    input: &'de str,
+    reading: Reading,
+}
 
-impl<'de> DeserializeSeed<'de> for AnnotationText {
+impl<'de> DeserializeSeed<'de> for AnnotationText<'de> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -222,7 +338,7 @@ impl<'de> DeserializeSeed<'de> for AnnotationText {
     }
 }
 
-impl<'de> Visitor<'de> for AnnotationText {
+impl<'de> Visitor<'de> for AnnotationText<'de> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -230,6 +346,18 @@ impl<'de> Visitor<'de> for AnnotationText {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value, E> {
+        let null = matches!(v, "null" | "Null" | "NULL" | "~");
+        if null
+            && self.reading == Reading::KustomizePatch
+            && plain(self.input, v)
+            && !tagged(self.input, v)
+        {
+            return Ok(Value::Null);
+        }
         Ok(Value::String(v.to_owned()))
     }
 }
@@ -314,11 +442,29 @@ impl<'de> Visitor<'de> for Node<'de> {
         while let Some(key) = map.next_key_seed(Key { input: self.input })? {
             match key {
                 KeyName::Merge => merges.push(map.next_value_seed(Merge { node: self })?),
-                KeyName::Text(key) => {
-                    let value = if self.place == Place::Annotations {
-                        map.next_value_seed(AnnotationText)?
+                KeyName::Text(key, span) => {
+                    let annotation = self.place == Place::Annotations;
+                    let value = if annotation {
+                        map.next_value_seed(AnnotationText {
+                            input: self.input,
+                            reading: self.reading,
+                        })?
                     } else {
                         map.next_value_seed(self.at(self.place.of_value_under(&key)))?
+                    };
+                    let empty = || {
+                        (if annotation {
+                            value == ""
+                        } else {
+                            value.is_null()
+                        }) && span.is_some_and(|span| written_empty(self.input, span))
+                    };
+                    let value = match self.reading {
+                        Reading::KustomizeResource if empty() => {
+                            Value::String(if annotation { EMPTY_TEXT } else { EMPTY_NULL }.into())
+                        }
+                        Reading::KustomizePatch if annotation && empty() => Value::Null,
+                        _ => value,
                     };
                     own.insert(key, value);
                 }
@@ -495,7 +641,8 @@ struct Key<'de> {
 
 enum KeyName {
     Merge,
-    Text(String),
+    /// A key, and where its text is in the input when it is a slice of it.
+    Text(String, Option<(usize, usize)>),
 }
 
 impl<'de> DeserializeSeed<'de> for Key<'de> {
@@ -517,15 +664,16 @@ impl<'de> Visitor<'de> for Key<'de> {
         if v == "<<" && plain(self.input, v) {
             return Ok(KeyName::Merge);
         }
-        Ok(KeyName::Text(v.to_owned()))
+        let span = offset(self.input, v).map(|start| (start, start + v.len()));
+        Ok(KeyName::Text(v.to_owned(), span))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<KeyName, E> {
-        Ok(KeyName::Text(v.to_owned()))
+        Ok(KeyName::Text(v.to_owned(), None))
     }
 
     fn visit_string<E>(self, v: String) -> Result<KeyName, E> {
-        Ok(KeyName::Text(v))
+        Ok(KeyName::Text(v, None))
     }
 }
 
@@ -608,7 +756,15 @@ mod tests {
     #[test]
     fn kustomize_reads_an_objects_annotations_as_their_text() {
         let text = "kind: ConfigMap\nmetadata:\n  annotations:\n    port: 9100\n    hex: 0x10\n    float: 1.50\n    tilde: ~\n    null: null\n    empty:\n    yes: True\n    quoted: '1'\n  labels:\n    n: 1\ndata:\n  annotations:\n    x: 1\nitems:\n- metadata:\n    annotations:\n      a: 2\n  spec:\n    template:\n      metadata:\n        annotations:\n          b: 3\n";
-        let read = from_str_as(text, Reading::Kustomize).unwrap();
+        let mut read = from_str_as(text, Reading::KustomizeResource).unwrap();
+        assert_eq!(
+            take_empty_values(&mut read),
+            [vec![
+                "metadata".to_owned(),
+                "annotations".into(),
+                "empty".into()
+            ]]
+        );
         assert_eq!(
             read["metadata"]["annotations"],
             json!({"port": "9100", "hex": "0x10", "float": "1.50", "tilde": "~",
@@ -624,7 +780,46 @@ mod tests {
         let applied = from_str(text).unwrap();
         assert_eq!(applied["metadata"]["annotations"]["port"], json!(9100));
         let nested = "metadata:\n  annotations:\n    a:\n      b: c\n";
-        assert!(from_str_as(nested, Reading::Kustomize).is_err());
+        assert!(from_str_as(nested, Reading::KustomizeResource).is_err());
+    }
+
+    #[test]
+    fn keys_written_empty_are_told_from_nulls_written_out() {
+        let text = "\
+a:
+b: null
+c: ~
+d: # a note
+e: {f: , g: 1, h: null}
+'i':
+j:
+  null
+k:
+  # a note, then a sibling
+l: ''
+m: !!str
+seq:
+- n:
+  o: 1
+- p:
+    ~
+";
+        let mut read = from_str_as(text, Reading::KustomizeResource).unwrap();
+        let empties: Vec<String> = take_empty_values(&mut read)
+            .iter()
+            .map(|p| p.join("/"))
+            .collect();
+        assert_eq!(empties, ["a", "d", "e/f", "i", "k", "seq/0/n"]);
+        assert_eq!(read, from_str(text).unwrap());
+        let mut patch = from_str_as(text, Reading::KustomizePatch).unwrap();
+        assert!(take_empty_values(&mut patch).is_empty());
+        assert_eq!(patch, read);
+        let annotations = "metadata:\n  annotations:\n    a:\n    b: null\n    c: ~\n    d: ''\n    e: !!str null\n";
+        let patch = from_str_as(annotations, Reading::KustomizePatch).unwrap();
+        assert_eq!(
+            patch["metadata"]["annotations"],
+            json!({"a": null, "b": null, "c": null, "d": "", "e": "null"})
+        );
     }
 
     #[test]

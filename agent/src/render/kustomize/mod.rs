@@ -268,6 +268,8 @@ pub struct Res {
     pub behavior: Behavior,
     /// Vars bound to this object (kustomize's refVarNames).
     pub var_names: Vec<String>,
+    /// Keys written with no value, which a strategic merge patch drops.
+    pub empty_values: Vec<crate::render::Pointer>,
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -288,7 +290,24 @@ impl Res {
             hash: false,
             behavior: Behavior::Create,
             var_names: Vec::new(),
+            empty_values: Vec::new(),
         }
+    }
+
+    /// After a change other than a strategic merge: forgets the keys
+    /// written empty that are gone or hold a value now.
+    fn forget_filled_empty_values(&mut self) {
+        let object = &self.object;
+        self.empty_values.retain(|pointer| {
+            pointer
+                .iter()
+                .try_fold(object, |node, token| match node {
+                    Value::Object(map) => map.get(token.as_str()),
+                    Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+                    _ => None,
+                })
+                .is_some_and(|v| v.is_null() || v == "")
+        });
     }
     /// apiVersion.
     pub fn api_version(&self) -> &str {
@@ -558,7 +577,7 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
 }
 
 /// kustomize writes every annotation's value as a string. YAML files were
-/// read so ([`Reading::Kustomize`]); this catches what JSON files and JSON
+/// read so ([`Reading::KustomizeResource`]); this catches what JSON files and JSON
 /// patches brought: `true` is "true", `6` "6", null "null", as kubectl
 /// writes them. A mapping or list stays, for validation to refuse (kubectl
 /// would write "" and lose it).
@@ -813,10 +832,14 @@ impl Builder<'_> {
             if !within(&l.dir, &path) {
                 return Err(vec![l.err(field, format!("the file '{entry}' is outside this kustomization's folder; kustomize's default load restriction (LoadRestrictionsRootOnly) allows only files in or under it (list a folder with its own kustomization instead)"))]);
             }
-            let manifests = super::parse_file_as(&File { path, bytes }, Reading::Kustomize)?;
+            let manifests =
+                super::parse_file_as(&File { path, bytes }, Reading::KustomizeResource)?;
             return Ok(manifests
                 .into_iter()
-                .map(|m| Res::new(m.object, m.origin))
+                .map(|(m, empty_values)| Res {
+                    empty_values,
+                    ..Res::new(m.object, m.origin)
+                })
                 .collect());
         }
         if !self.fs.is_dir(&path) {

@@ -241,6 +241,58 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// Drops the keys that were written with no value (`replicas:`; see
+/// [`crate::render::yaml::take_empty_values`]) from an object a strategic
+/// merge patch is about to patch: kustomize's merge walks the whole object
+/// and leaves them out, through maps and the lists it merges by key, while
+/// a list it replaces whole is copied as it is. A key that since got a
+/// value (a replacement, a JSON patch) stays.
+pub fn drop_written_empty(object: &mut Value, empties: &[Vec<String>]) {
+    let text = |key: &str| object[key].as_str().unwrap_or_default().to_owned();
+    let kind = known_kind(&text("apiVersion"), &text("kind"));
+    for pointer in empties {
+        let Some((last, on_the_way)) = pointer.split_last() else {
+            continue;
+        };
+        if let Some(map) = walked_map(object, on_the_way, kind) {
+            if map
+                .get(last.as_str())
+                .is_some_and(|v| v.is_null() || v == "")
+            {
+                map.remove(last.as_str());
+            }
+        }
+    }
+}
+
+/// The map at `pointer`, if a strategic merge reaches it: through maps and
+/// lists merged by key.
+fn walked_map<'v>(
+    object: &'v mut Value,
+    pointer: &[String],
+    kind: Option<&KnownKind>,
+) -> Option<&'v mut Map<String, Value>> {
+    let mut node = object;
+    let mut path = String::new();
+    for token in pointer {
+        node = match node {
+            Value::Object(map) => {
+                path = join(&path, token);
+                map.get_mut(token.as_str())?
+            }
+            Value::Array(items) => {
+                if !matches!(kind?.list_merge(&path), Some(Keys(_))) {
+                    return None;
+                }
+                path.push_str("[]");
+                items.get_mut(token.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    node.as_object_mut()
+}
+
 /// Strategic merge (kustomize's patchesStrategicMerge / `patches` with a map body) of `patch` into `base`.
 ///
 /// A top-level `$patch: delete` leaves `base` as `Value::Null`: the caller drops the object.

@@ -111,6 +111,7 @@ pub(super) fn run_builtin(
         let ops = json_ops(&text).map_err(fail)?;
         for i in select(objects, &target).map_err(fail)? {
             patch::json6902(&mut objects[i].object, &ops).map_err(|e| fail(e.to_string()))?;
+            objects[i].forget_filled_empty_values();
         }
     }
     let replica_specs = tables::specs(&tables.replicas);

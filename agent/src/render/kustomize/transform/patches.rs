@@ -52,7 +52,7 @@ pub(super) fn patch_text(
 
 /// The non-empty YAML documents of a text, which must be mappings.
 pub(super) fn yaml_objects(text: &str) -> Result<Vec<Value>, String> {
-    let docs = crate::render::yaml_documents("patch", text, crate::render::Reading::Kustomize)
+    let docs = crate::render::yaml_documents("patch", text, crate::render::Reading::KustomizePatch)
         .map_err(|e| {
             e.iter()
                 .map(ToString::to_string)
@@ -60,7 +60,7 @@ pub(super) fn yaml_objects(text: &str) -> Result<Vec<Value>, String> {
                 .join("; ")
         })?;
     docs.into_iter()
-        .map(|(_, _, v)| v)
+        .map(|(_, _, v, _)| v)
         .filter(|v| !v.is_null())
         .map(|v| {
             if v.is_object() {
@@ -111,6 +111,7 @@ pub(super) fn apply_patch(
         for i in select(objects, target)? {
             objects[i].store_prev();
             patch::json6902(&mut objects[i].object, &ops).map_err(|e| e.to_string())?;
+            objects[i].forget_filled_empty_values();
         }
         return Ok(());
     }
@@ -195,6 +196,7 @@ pub(super) fn smp(
     }
     let mut p = p.clone();
     set(&mut p, &["apiVersion"], Some(r.api_version().into()));
+    patch::drop_written_empty(&mut r.object, &std::mem::take(&mut r.empty_values));
     patch::strategic_merge(&mut r.object, &p).map_err(|e| e.to_string())?;
     if r.object.as_object().is_none_or(|m| m.is_empty()) {
         return Ok(false);
