@@ -628,12 +628,12 @@ mod tests {
 
         let errors = render(&[file(
             "base/kustomization.yaml",
-            "resources: [a.yaml]\ncrds: []\n",
+            "resources: [a.yaml]\nvalidators: []\n",
         )])
         .unwrap_err();
         assert_eq!(
             errors[0].to_string(),
-            "base/kustomization.yaml:2: crds: not supported by plumb's built-in kustomize; use `render: kustomize-external` for this sync"
+            "base/kustomization.yaml:2: validators: not supported by plumb's built-in kustomize; use `render: kustomize-external` for this sync"
         );
     }
 

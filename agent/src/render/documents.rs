@@ -54,16 +54,27 @@ pub(crate) fn parse_file_as(
                 message: e.to_string(),
             }]
         })?;
-        vec![(0, 1, value, Vec::new())]
+        vec![Document {
+            index: 0,
+            line: 1,
+            value,
+            empty_values: Vec::new(),
+        }]
     } else {
         yaml_documents(&file.path, text, reading)?
     };
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
-    for (document, line, value, empties) in documents {
+    for document in documents {
+        let Document {
+            index,
+            line,
+            value,
+            empty_values: empties,
+        } = document;
         let origin = Origin {
             file: file.path.clone(),
-            document,
+            document: index,
             line,
         };
         if value.is_null() {
@@ -112,16 +123,26 @@ pub(crate) fn parse_file_as(
     }
 }
 
+/// One YAML document of a file.
+pub(crate) struct Document {
+    /// Counted from 0, empty documents included.
+    pub index: usize,
+    /// The line its content starts on.
+    pub line: usize,
+    pub value: Value,
+    /// Its keys written with no value (see [`yaml::take_empty_values`]).
+    pub empty_values: Vec<Pointer>,
+}
+
 /// Splits YAML text at document markers and parses each document, keeping
 /// its index and the line its content starts on. A `---` at the start of a
 /// line always begins a document in YAML (block scalars are indented), so
-/// splitting on it is exact. Returns (index, line, value, keys written
-/// empty) per document.
+/// splitting on it is exact.
 pub(crate) fn yaml_documents(
     path: &str,
     text: &str,
     reading: Reading,
-) -> Result<Vec<(usize, usize, Value, Vec<Pointer>)>, Vec<RenderError>> {
+) -> Result<Vec<Document>, Vec<RenderError>> {
     struct Chunk {
         start: usize,
         explicit: bool,
@@ -189,12 +210,16 @@ pub(crate) fn yaml_documents(
         }
         match yaml::from_str_as(&chunk.text, reading) {
             Ok(mut value) => {
-                let empties = match reading {
+                let empty_values = match reading {
                     Reading::KustomizeResource => yaml::take_empty_values(&mut value),
                     Reading::Apply | Reading::KustomizePatch => Vec::new(),
                 };
-                let line = chunk.start + first_content_line(&chunk.text);
-                documents.push((index, line, value, empties))
+                documents.push(Document {
+                    index,
+                    line: chunk.start + first_content_line(&chunk.text),
+                    value,
+                    empty_values,
+                })
             }
             Err(e) => {
                 let (line, column) = e

@@ -59,9 +59,13 @@ pub struct Kustomization {
     pub vars: Vec<super::vars::Var>,
     #[serde(default)]
     pub replacements: Vec<super::replacements::Replacement>,
+    /// Files of OpenAPI definitions adding field specs (see `openapi`).
+    #[serde(default)]
+    pub crds: Vec<String>,
+    /// The schema for strategic merge patches (see `openapi`).
+    #[serde(default)]
+    pub openapi: Option<serde_json::Map<String, Value>>,
     // Known to kustomize, refused by plumb (see `REFUSED`).
-    pub crds: Option<Value>,
-    pub openapi: Option<Value>,
     pub helm_charts: Option<Value>,
     pub helm_globals: Option<Value>,
     pub helm_chart_inflation_generator: Option<Value>,
@@ -217,8 +221,6 @@ pub struct LegacySortOptions {
 
 /// Fields kustomize knows that plumb's built-in kustomize does not implement.
 pub const REFUSED: &[&str] = &[
-    "crds",
-    "openapi",
     "helmCharts",
     "helmGlobals",
     "helmChartInflationGenerator",
@@ -230,8 +232,6 @@ impl Kustomization {
     /// The refused fields this file sets, in `REFUSED` order.
     pub fn refused(&self) -> Vec<&'static str> {
         let set = [
-            self.crds.is_some(),
-            self.openapi.is_some(),
             self.helm_charts.is_some(),
             self.helm_globals.is_some(),
             self.helm_chart_inflation_generator.is_some(),

@@ -12,6 +12,7 @@
 pub mod fieldspec;
 pub mod generator;
 pub mod kustomization;
+pub mod openapi;
 pub mod patch;
 pub mod refs;
 pub mod replacements;
@@ -503,6 +504,9 @@ struct Builder<'a> {
     chain: Vec<String>,
     /// The vars of every kustomization built so far.
     vars: vars::VarSet,
+    /// The strategic merge schema, which the first kustomization to set
+    /// `openapi` sets for the rest of the build.
+    schema: openapi::Schema,
 }
 
 /// What a folder must be when built.
@@ -519,6 +523,7 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Vec<crate::render::Manifest>, Vec
         fs,
         chain: Vec::new(),
         vars: vars::VarSet::default(),
+        schema: openapi::Schema::default(),
     };
     let top = builder.load(dir).map_err(|e| vec![e])?;
     let mut tables = FieldTables::defaults();
@@ -744,6 +749,12 @@ impl Builder<'_> {
         tables: &mut FieldTables,
     ) -> Result<Vec<Res>, Vec<RenderError>> {
         let k = &l.k;
+        if let Some(field) = &k.openapi {
+            let read = |p: &str| transform::read_text(self.fs, l, p);
+            self.schema
+                .set_from(field, &read)
+                .map_err(|e| vec![l.err("openapi", e)])?;
+        }
         // Resources.
         let mut errors = Vec::new();
         let entries = k.resources.iter().map(|r| ("resources", r));
@@ -768,6 +779,18 @@ impl Builder<'_> {
             tables
                 .merge(own)
                 .map_err(|e| vec![l.err("configurations", format!("'{entry}': {e}"))])?;
+        }
+        for entry in &k.crds {
+            let fail = |e: String| vec![l.err("crds", e)];
+            let text = transform::read_text(self.fs, l, entry).map_err(fail)?;
+            let own = openapi::crd_tables(&text).map_err(|e| {
+                fail(format!(
+                    "'{entry}': unable to parse open API definition: {e}"
+                ))
+            })?;
+            tables
+                .merge(own)
+                .map_err(|e| fail(format!("'{entry}': {e}")))?;
         }
         // Generators.
         let kinds = [
@@ -808,9 +831,9 @@ impl Builder<'_> {
             objects = self.target(&sub, objects, Role::Component, tables)?;
         }
         // Transformers.
-        transform::run_builtin(self.fs, l, &mut objects, tables)?;
+        transform::run_builtin(self.fs, l, &mut objects, tables, self.schema.custom())?;
         for entry in &k.transformers {
-            transform::run_config(self.fs, l, entry, &mut objects)
+            transform::run_config(self.fs, l, entry, &mut objects, self.schema.custom())
                 .map_err(|e| vec![l.err("transformers", e)])?;
         }
         self.vars

@@ -3,6 +3,7 @@
 //! the selector that picks a patch's targets. Pure functions over JSON values;
 //! the behaviour follows `kubectl kustomize` (kustomize v5.5), checked case by case.
 
+use super::openapi::OpenApi;
 use serde_json::{Map, Value};
 
 mod json6902;
@@ -38,6 +39,36 @@ pub enum ListMerge {
     Keys(&'static [&'static str]),
     /// Primitive values merged as a set: the patch's values first, then the others.
     Set,
+}
+
+/// How strategic merge combines one list, from plumb's table or from a
+/// kustomization's OpenAPI document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HowMerge {
+    /// Maps merged by these keys (see [`ListMerge::Keys`]).
+    Keys(Vec<String>),
+    /// Primitive values merged as a set.
+    Set,
+}
+
+/// How the list at `path` of an object of this kind merges: by the
+/// kustomization's schema when one is set (it replaces the built-in one,
+/// for built-in kinds too, as in kustomize), else by plumb's table.
+pub fn how_list_merges(
+    api_version: &str,
+    kind: &str,
+    path: &str,
+    custom: Option<&OpenApi>,
+) -> Option<HowMerge> {
+    match custom {
+        Some(schema) => schema.list_merge(api_version, kind, path),
+        None => known_kind(api_version, kind)
+            .and_then(|k| k.list_merge(path))
+            .map(|how| match how {
+                Keys(keys) => HowMerge::Keys(keys.iter().map(|k| (*k).to_owned()).collect()),
+                Set => HowMerge::Set,
+            }),
+    }
 }
 
 /// One list that strategic merge merges: its path within the object (`[]` steps into elements) and how.
@@ -247,14 +278,20 @@ fn join(path: &str, key: &str) -> String {
 /// and leaves them out, through maps and the lists it merges by key, while
 /// a list it replaces whole is copied as it is. A key that since got a
 /// value (a replacement, a JSON patch) stays.
-pub fn drop_written_empty(object: &mut Value, empties: &[Vec<String>]) {
+pub fn drop_written_empty(object: &mut Value, empties: &[Vec<String>], custom: Option<&OpenApi>) {
     let text = |key: &str| object[key].as_str().unwrap_or_default().to_owned();
-    let kind = known_kind(&text("apiVersion"), &text("kind"));
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    let keyed = |path: &str| {
+        matches!(
+            how_list_merges(&api_version, &kind, path, custom),
+            Some(HowMerge::Keys(_))
+        )
+    };
     for pointer in empties {
         let Some((last, on_the_way)) = pointer.split_last() else {
             continue;
         };
-        if let Some(map) = walked_map(object, on_the_way, kind) {
+        if let Some(map) = walked_map(object, on_the_way, &keyed) {
             if map
                 .get(last.as_str())
                 .is_some_and(|v| v.is_null() || v == "")
@@ -270,7 +307,7 @@ pub fn drop_written_empty(object: &mut Value, empties: &[Vec<String>]) {
 fn walked_map<'v>(
     object: &'v mut Value,
     pointer: &[String],
-    kind: Option<&KnownKind>,
+    keyed: &dyn Fn(&str) -> bool,
 ) -> Option<&'v mut Map<String, Value>> {
     let mut node = object;
     let mut path = String::new();
@@ -281,7 +318,7 @@ fn walked_map<'v>(
                 map.get_mut(token.as_str())?
             }
             Value::Array(items) => {
-                if !matches!(kind?.list_merge(&path), Some(Keys(_))) {
+                if !keyed(&path) {
                     return None;
                 }
                 path.push_str("[]");
@@ -297,7 +334,11 @@ fn walked_map<'v>(
 ///
 /// A top-level `$patch: delete` leaves `base` as `Value::Null`: the caller drops the object.
 /// On error `base` is unchanged.
-pub fn strategic_merge(base: &mut Value, patch: &Value) -> Result<(), PatchError> {
+pub fn strategic_merge(
+    base: &mut Value,
+    patch: &Value,
+    custom: Option<&OpenApi>,
+) -> Result<(), PatchError> {
     let Value::Object(patch) = patch else {
         return Err(smp_error("", "the patch is not a map"));
     };
@@ -324,6 +365,7 @@ pub fn strategic_merge(base: &mut Value, patch: &Value) -> Result<(), PatchError
     let merger = Merger {
         api_version: text("apiVersion"),
         kind: text("kind"),
+        custom,
     };
     let Value::Object(base) = base else {
         return Err(smp_error("", "the object to patch is not a map"));
@@ -334,12 +376,13 @@ pub fn strategic_merge(base: &mut Value, patch: &Value) -> Result<(), PatchError
     Ok(())
 }
 
-struct Merger {
+struct Merger<'s> {
     api_version: String,
     kind: String,
+    custom: Option<&'s OpenApi>,
 }
 
-impl Merger {
+impl Merger<'_> {
     fn merge_map(
         &self,
         base: &mut Map<String, Value>,
@@ -397,7 +440,7 @@ impl Merger {
     ) -> Result<Value, PatchError> {
         // Without a schema (a custom resource, a HelmRelease's values),
         // kustomize replaces every list whole, ObjectMeta's too.
-        let how = known_kind(&self.api_version, &self.kind).and_then(|k| k.list_merge(path));
+        let how = how_list_merges(&self.api_version, &self.kind, path, self.custom);
         let replace = patch.iter().any(is_replace_marker);
         let items: Vec<&Value> = patch
             .iter()
@@ -408,8 +451,11 @@ impl Merger {
             _ => &[],
         };
         match how {
-            Some(Keys(keys)) => self.merge_keyed(base, &items, keys, path),
-            Some(Set) => {
+            Some(HowMerge::Keys(keys)) => {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                self.merge_keyed(base, &items, &keys, path)
+            }
+            Some(HowMerge::Set) => {
                 let mut merged: Vec<Value> = Vec::new();
                 for value in items.into_iter().chain(base) {
                     if !merged.contains(value) {
@@ -533,7 +579,7 @@ mod tests {
     }
 
     fn merged(mut base: Value, patch: &Value) -> Value {
-        strategic_merge(&mut base, patch).expect("the patch applies");
+        strategic_merge(&mut base, patch, None).expect("the patch applies");
         base
     }
 
@@ -732,7 +778,7 @@ mod tests {
         ];
         for (patch, message) in refused {
             let mut object = base.clone();
-            let error = strategic_merge(&mut object, &patch)
+            let error = strategic_merge(&mut object, &patch, None)
                 .expect_err("refused")
                 .to_string();
             assert!(error.contains(message), "{error}");
@@ -768,6 +814,7 @@ mod tests {
         let error = strategic_merge(
             &mut widget.clone(),
             &json!({"spec": {"items": [{"name": "x", "$patch": "delete"}]}}),
+            None,
         )
         .expect_err("a directive in a list replaced whole");
         assert!(error.to_string().contains("replaced whole"), "{error}");

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::fieldspec::{self, Create, FieldSpec};
 use super::generator::GenKind;
 use super::kustomization::{FieldSpecArgs, GeneratorArgs, Image, Replica};
+use super::openapi::OpenApi;
 use super::patch;
 use super::replacements;
 use super::tables::{self, FieldTables};
@@ -32,6 +33,7 @@ pub(super) fn run_builtin(
     l: &Loaded,
     objects: &mut Vec<Res>,
     tables: &FieldTables,
+    custom: Option<&OpenApi>,
 ) -> Result<(), Vec<RenderError>> {
     let k = &l.k;
     let at = |field: &'static str| move |e: String| vec![l.err(field, e)];
@@ -45,7 +47,7 @@ pub(super) fn run_builtin(
         };
         let fail = |e| at("patchesStrategicMerge")(named(path, e));
         for p in yaml_objects(&text).map_err(fail)? {
-            patch_by_id(objects, &p, false, false).map_err(fail)?;
+            patch_by_id(objects, &p, false, false, custom).map_err(fail)?;
         }
     }
     for p in &k.patches {
@@ -59,6 +61,7 @@ pub(super) fn run_builtin(
             target.as_ref(),
             option("allowNameChange"),
             option("allowKindChange"),
+            custom,
         )
         .map_err(fail)?;
     }
@@ -471,15 +474,22 @@ pub(super) fn run_config(
     l: &Loaded,
     entry: &str,
     objects: &mut Vec<Res>,
+    custom: Option<&OpenApi>,
 ) -> Result<(), String> {
     let (docs, label) = configs(fs, l, entry)?;
     docs.into_iter()
-        .try_for_each(|config| run_one(fs, l, config, objects))
+        .try_for_each(|config| run_one(fs, l, config, objects, custom))
         .map_err(|e| format!("{label}: {e}"))
 }
 
 /// Runs one built-in transformer config.
-fn run_one(fs: &dyn Fs, l: &Loaded, config: Value, objects: &mut Vec<Res>) -> Result<(), String> {
+fn run_one(
+    fs: &dyn Fs,
+    l: &Loaded,
+    config: Value,
+    objects: &mut Vec<Res>,
+    custom: Option<&OpenApi>,
+) -> Result<(), String> {
     let kind = builtin_kind(&config)?.to_owned();
     let c: TransformerConfig =
         serde_json::from_value(config).map_err(|e| format!("{kind}: {e}"))?;
@@ -518,7 +528,7 @@ fn run_one(fs: &dyn Fs, l: &Loaded, config: Value, objects: &mut Vec<Res>) -> Re
             let text = patch_text(fs, l, &c.path, &c.patch)?;
             let target = c.target.as_ref().map(target_of).transpose()?;
             let option = |name: &str| c.options.get(name).copied().unwrap_or(false);
-            apply_patch(objects, &text, target.as_ref(), option("allowNameChange"), option("allowKindChange"))?;
+            apply_patch(objects, &text, target.as_ref(), option("allowNameChange"), option("allowKindChange"), custom)?;
         }
         "ReplacementTransformer" => {
             let entries = replacements::parse_lenient(&c.replacements)?;

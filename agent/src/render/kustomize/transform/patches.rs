@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::super::openapi::OpenApi;
 use super::super::patch::{self, Target};
 use super::super::{Fs, Loaded, Res};
 
@@ -60,7 +61,7 @@ pub(super) fn yaml_objects(text: &str) -> Result<Vec<Value>, String> {
                 .join("; ")
         })?;
     docs.into_iter()
-        .map(|(_, _, v, _)| v)
+        .map(|document| document.value)
         .filter(|v| !v.is_null())
         .map(|v| {
             if v.is_object() {
@@ -95,6 +96,7 @@ pub(super) fn apply_patch(
     target: Option<&Target>,
     allow_name: bool,
     allow_kind: bool,
+    custom: Option<&OpenApi>,
 ) -> Result<(), String> {
     if let Some((line, column)) = crate::render::yaml::too_deep(text) {
         return Err(format!(
@@ -127,7 +129,7 @@ pub(super) fn apply_patch(
             let chosen = select(objects, target)?;
             let mut keep = vec![true; objects.len()];
             for i in chosen {
-                keep[i] = smp(&mut objects[i], p, allow_name, allow_kind)?;
+                keep[i] = smp(&mut objects[i], p, allow_name, allow_kind, custom)?;
             }
             let mut flags = keep.into_iter();
             objects.retain(|_| flags.next().unwrap_or(true));
@@ -135,7 +137,7 @@ pub(super) fn apply_patch(
         }
         None => patches
             .iter()
-            .try_for_each(|p| patch_by_id(objects, p, allow_name, allow_kind)),
+            .try_for_each(|p| patch_by_id(objects, p, allow_name, allow_kind, custom)),
     }
 }
 
@@ -146,6 +148,7 @@ pub(super) fn patch_by_id(
     p: &Value,
     allow_name: bool,
     allow_kind: bool,
+    custom: Option<&OpenApi>,
 ) -> Result<(), String> {
     let s = |path: &[&str]| super::super::str_at(p, path).to_owned();
     let id = super::super::Id {
@@ -171,7 +174,7 @@ pub(super) fn patch_by_id(
             ))
         }
     };
-    if !smp(&mut objects[i], p, allow_name, allow_kind)? {
+    if !smp(&mut objects[i], p, allow_name, allow_kind, custom)? {
         objects.remove(i);
     }
     Ok(())
@@ -185,6 +188,7 @@ pub(super) fn smp(
     p: &Value,
     allow_name: bool,
     allow_kind: bool,
+    custom: Option<&OpenApi>,
 ) -> Result<bool, String> {
     let (name, namespace, kind) = (
         r.name().to_owned(),
@@ -196,8 +200,8 @@ pub(super) fn smp(
     }
     let mut p = p.clone();
     set(&mut p, &["apiVersion"], Some(r.api_version().into()));
-    patch::drop_written_empty(&mut r.object, &std::mem::take(&mut r.empty_values));
-    patch::strategic_merge(&mut r.object, &p).map_err(|e| e.to_string())?;
+    patch::drop_written_empty(&mut r.object, &std::mem::take(&mut r.empty_values), custom);
+    patch::strategic_merge(&mut r.object, &p, custom).map_err(|e| e.to_string())?;
     if r.object.as_object().is_none_or(|m| m.is_empty()) {
         return Ok(false);
     }
