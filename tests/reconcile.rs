@@ -79,9 +79,13 @@ mod commands;
 mod cycle;
 #[path = "reconcile/daemon.rs"]
 mod daemon;
+#[path = "reconcile/depends.rs"]
+mod depends;
 #[path = "reconcile/hostile.rs"]
 mod hostile;
 #[path = "reconcile/kustomize.rs"]
 mod kustomize;
+#[path = "reconcile/substitute.rs"]
+mod substitute;
 #[path = "reconcile/upgrade.rs"]
 mod upgrade;

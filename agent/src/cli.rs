@@ -270,6 +270,8 @@ fn folder_sync() -> config::Sync {
         exclude: Vec::new(),
         render: config::Render::Auto,
         helm: None,
+        depends_on: Vec::new(),
+        substitution: None,
     }
 }
 
@@ -491,9 +493,9 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
     let node = settings.node_name.clone();
     let mut sources = BTreeMap::new();
     let mut all_ready = true;
-    for sync in settings
-        .syncs
-        .iter()
+    // Dependencies first: a dependant then finds them Ready at this run's revision.
+    for sync in config::dependency_order(&settings.syncs)
+        .into_iter()
         .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
     {
         let report = reconcile_sync(&settings, sync, &client, &node, &mut sources);

@@ -325,9 +325,24 @@ fn start(settings: &Settings, wiring: &Wiring) -> Result<Vec<tokio::task::JoinHa
             })),
         );
     }
+    // Each sync's wake-up, which its dependencies ring when they end a cycle Ready, so that
+    // a dependant follows at once rather than an interval later.
+    let wakes: BTreeMap<&str, Arc<Notify>> = settings
+        .syncs
+        .iter()
+        .map(|s| (s.name.as_str(), Arc::new(Notify::new())))
+        .collect();
     let mut tasks = Vec::new();
     for sync in &settings.syncs {
+        let dependants = settings
+            .syncs
+            .iter()
+            .filter(|d| d.depends_on.iter().any(|dep| dep.name == sync.name))
+            .map(|d| wakes[d.name.as_str()].clone())
+            .collect();
         let job = SyncJob {
+            wake: wakes[sync.name.as_str()].clone(),
+            dependants,
             sync: sync.clone(),
             source: sources[&sync.source].clone(),
             client: wiring.client.clone(),
@@ -363,6 +378,21 @@ struct SyncJob {
     deadline: Duration,
     liveness: Arc<Liveness>,
     metrics: Arc<Metrics>,
+    /// Rung by a dependency that ended a cycle Ready with a change.
+    wake: Arc<Notify>,
+    /// The wake-ups of the syncs that depend on this one.
+    dependants: Vec<Arc<Notify>>,
+}
+
+/// How a daemon's cycle ended, for what it does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Ready or suspended.
+    Ready,
+    /// Held back by a dependency that is not Ready.
+    Waiting,
+    /// Anything else not Ready: backed off from.
+    Failed,
 }
 
 /// How long one cycle may take before the watchdog calls it a hang: the
@@ -404,21 +434,34 @@ impl SyncJob {
             let cycle_job = job.clone();
             let cycle_memory = memory.clone();
             job.liveness.cycle_started(&job.sync.name, job.deadline);
-            let ready = tokio::task::spawn_blocking(move || {
-                let ready = cycle_job.cycle(&mut cycle_memory.lock().unwrap(), force_poll);
+            let (ended, wrote) = tokio::task::spawn_blocking(move || {
+                let ended = cycle_job.cycle(&mut cycle_memory.lock().unwrap(), force_poll);
                 if let Some(release) = RELEASE_MEMORY.get() {
                     release();
                 }
-                ready
+                ended
             })
             .await
-            .unwrap_or(false);
-            failures = if ready { 0 } else { failures.saturating_add(1) };
+            .unwrap_or((Ended::Failed, false));
+            // Waiting for a dependency is no failure to back off from: the dependency
+            // rings when it is Ready.
+            failures = match ended {
+                Ended::Ready | Ended::Waiting => 0,
+                Ended::Failed => failures.saturating_add(1),
+            };
+            if ended == Ended::Ready && wrote {
+                // Became Ready, or applied a change: the dependants go now. An idle
+                // cycle rings nobody.
+                for dependant in &job.dependants {
+                    dependant.notify_one();
+                }
+            }
             let wait = next_wait(job.sync.interval, job.jitter, failures, fastrand::f64());
             tracing::debug!(sync = %job.sync.name, ?wait, failures, "next cycle");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => force_poll = false,
                 _ = now.notified() => force_poll = true,
+                _ = job.wake.notified() => force_poll = false,
                 _ = stop.changed() => return,
             }
             if *stop.borrow() {
@@ -427,8 +470,8 @@ impl SyncJob {
         }
     }
 
-    /// One cycle; true when it ended Ready (or suspended).
-    fn cycle(&self, memory: &mut SyncMemory, force_poll: bool) -> bool {
+    /// One cycle: how it ended, and whether it wrote anything.
+    fn cycle(&self, memory: &mut SyncMemory, force_poll: bool) -> (Ended, bool) {
         let started = Instant::now();
         let mut warnings = Vec::new();
         let fetched = self
@@ -467,10 +510,15 @@ impl SyncJob {
             _ if report.wrote => tracing::info!(sync = %self.sync.name, "{}", report.summary()),
             _ => tracing::debug!(sync = %self.sync.name, "{}", report.summary()),
         }
-        matches!(
-            report.verdict,
-            reconcile::Verdict::Ready | reconcile::Verdict::Suspended
-        )
+        let ended = match &report.verdict {
+            reconcile::Verdict::Ready | reconcile::Verdict::Suspended => Ended::Ready,
+            reconcile::Verdict::Failed {
+                reason: reconcile::Reason::DependencyNotReady,
+                ..
+            } => Ended::Waiting,
+            _ => Ended::Failed,
+        };
+        (ended, report.wrote)
     }
 }
 

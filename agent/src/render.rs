@@ -7,12 +7,14 @@
 //! document's index and its line, and all errors are reported, not just the first.
 
 mod documents;
+pub mod envsubst;
 pub mod external;
 pub mod helm;
 pub mod kustomize;
 pub mod names;
 pub mod output;
 mod scopes;
+pub mod substitute;
 mod yaml;
 
 use std::collections::{BTreeMap, HashMap};
@@ -81,6 +83,13 @@ pub enum RenderError {
         /// The value, with control and non-ASCII characters escaped.
         value: String,
         rule: String,
+    },
+    /// A substitution (a sync's `substitute`, `substituteFrom`) that failed in an object.
+    #[error("{origin}: {object}: substitution at {error}")]
+    Substitute {
+        origin: Origin,
+        object: Box<ObjectRef>,
+        error: substitute::SubstituteError,
     },
     /// A cluster-scoped object given a namespace.
     #[error("{origin}: {object} is cluster-scoped but names namespace '{namespace}'")]

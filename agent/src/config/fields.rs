@@ -227,3 +227,41 @@ pub(super) fn de_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D
 pub(super) fn de_repo_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar(d, "a folder inside the repository", check_repo_path)
 }
+
+/// Whether `name` can be a substitution variable: Flux's `^[_[:alpha:]][_[:alpha:][:digit:]]*$`.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b == b'_' || b.is_ascii_alphabetic())
+        && bytes.all(|b| b == b'_' || b.is_ascii_alphanumeric())
+}
+
+pub(super) fn de_substitute<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    struct Vars;
+    impl<'de> Visitor<'de> for Vars {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map of variable names to string values")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut vars = BTreeMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if !is_variable_name(&name) {
+                    return Err(de::Error::custom(format!(
+                        "substitute: '{name}' is not a variable name (a letter or _, then letters, digits or _)"
+                    )));
+                }
+                let value = map.next_value::<serde_json::Value>()?;
+                let serde_json::Value::String(value) = value else {
+                    return Err(de::Error::custom(format!(
+                        "substitute: {name} must be a string (quote it: \"{value}\")"
+                    )));
+                };
+                vars.insert(name, value);
+            }
+            Ok(vars)
+        }
+    }
+    d.deserialize_map(Vars).map(Some)
+}

@@ -8,7 +8,7 @@
 //! per-parse registry, so their errors point at the offending value too.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,8 +19,8 @@ use serde::{Deserialize, Deserializer};
 mod fields;
 mod raw;
 
-pub use fields::{check_repo_path, parse_duration, parse_size};
-use raw::{strip_location, with_registry, RawSettings};
+pub use fields::{check_repo_path, is_variable_name, parse_duration, parse_size};
+use raw::{strip_location, with_registry, RawSettings, Registry};
 
 /// Where the config is read from when neither `--config` nor `PLUMB_CONFIG` says.
 pub const DEFAULT_PATH: &str = "/etc/plumb/plumb.yaml";
@@ -210,6 +210,46 @@ pub struct Sync {
     /// The chart this sync renders, with its values (Flux's HelmRelease); None: the
     /// sync reads `path` as plain YAML, kustomizations and chart folders.
     pub helm: Option<Helm>,
+    /// Syncs that must be Ready (at this sync's revision, when they share its source) before
+    /// this one reconciles (Flux's `dependsOn`).
+    pub depends_on: Vec<Dependency>,
+    /// Variables substituted into the rendered objects (Flux's post-build substitution);
+    /// None: nothing is substituted.
+    pub substitution: Option<Substitution>,
+}
+
+/// One `dependsOn` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The sync depended on.
+    pub name: String,
+    /// It follows the same source: it must then be Ready at the same revision.
+    pub same_source: bool,
+}
+
+/// A sync's post-build substitution: `substitute`, `substituteFrom`, `substituteStrict`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Substitution {
+    /// `substitute`: variables given inline, over those read from `from`.
+    pub vars: BTreeMap<String, String>,
+    /// `substituteFrom`: ConfigMaps and Secrets in plumb-system whose keys are variables,
+    /// read in order (a later one's key wins).
+    pub from: Vec<SubstituteReference>,
+    /// `substituteStrict` (default true): a variable without a value or default is an error.
+    pub strict: bool,
+}
+
+/// One `substituteFrom` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SubstituteReference {
+    /// `ConfigMap` or `Secret`.
+    pub kind: ValuesKind,
+    /// Its name, in plumb-system.
+    pub name: String,
+    /// A missing object is then no error.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// A sync's `helm` block: one chart from the revision, as a Flux HelmRelease names it.
@@ -328,17 +368,96 @@ impl Settings {
                 message: strip_location(&err.to_string()),
             }
         };
-        let raw = with_registry(None, || serde_yaml_ng::from_str::<RawSettings>(text))
-            .map_err(invalid)?;
+        let raw = with_registry(Registry::default(), || {
+            serde_yaml_ng::from_str::<RawSettings>(text)
+        })
+        .map_err(invalid)?;
         let known: HashSet<String> = raw.sources.iter().map(|s| s.0.name.clone()).collect();
-        if raw.syncs.iter().any(|s| !known.contains(&s.source)) {
-            // Parse again, now knowing every source, so the error points at the
-            // sync's `source` value wherever the sources are declared.
-            with_registry(Some(known), || serde_yaml_ng::from_str::<RawSettings>(text))
+        let syncs: HashSet<String> = raw.syncs.iter().map(|s| s.name().to_owned()).collect();
+        let graph: Vec<(&str, &[String])> = raw
+            .syncs
+            .iter()
+            .map(|s| (s.name(), s.depends_on()))
+            .collect();
+        let in_cycles = dependency_cycles(&graph);
+        let unknown_dependency = graph
+            .iter()
+            .any(|(_, deps)| deps.iter().any(|d| !syncs.contains(d)));
+        if raw.syncs.iter().any(|s| !known.contains(s.source()))
+            || unknown_dependency
+            || !in_cycles.is_empty()
+        {
+            // Parse again, now knowing every source and sync, so the error points at the
+            // sync's `source` value or `dependsOn` wherever the others are declared.
+            let registry = Registry {
+                known_sources: Some(known),
+                known_syncs: Some(syncs),
+                in_cycles,
+                ..Registry::default()
+            };
+            with_registry(registry, || serde_yaml_ng::from_str::<RawSettings>(text))
                 .map_err(invalid)?;
         }
         Ok(raw.into_settings())
     }
+}
+
+/// The syncs that depend on themselves through `dependsOn`, each with its cycle written out
+/// ("a → b → a"); names that are not syncs are left to the parse to report.
+fn dependency_cycles(graph: &[(&str, &[String])]) -> BTreeMap<String, String> {
+    let edges: BTreeMap<&str, &[String]> = graph.iter().copied().collect();
+    let mut cycles = BTreeMap::new();
+    for &(start, _) in graph {
+        // A depth-first walk from `start`, looking for a way back to it.
+        let mut path = vec![start];
+        let mut next = vec![edges.get(start).copied().unwrap_or_default().iter()];
+        let mut seen = HashSet::new();
+        while let Some(children) = next.last_mut() {
+            match children.next().map(String::as_str) {
+                Some(child) if child == start => {
+                    path.push(start);
+                    cycles.insert(start.to_owned(), path.join(" → "));
+                    break;
+                }
+                Some(child) if seen.insert(child) && edges.contains_key(child) => {
+                    path.push(child);
+                    next.push(edges[child].iter());
+                }
+                Some(_) => {}
+                None => {
+                    next.pop();
+                    path.pop();
+                }
+            }
+        }
+    }
+    cycles
+}
+
+/// The syncs in an order where each comes after those it depends on, and otherwise in the
+/// order written (`plumb reconcile`).
+pub fn dependency_order(syncs: &[Sync]) -> Vec<&Sync> {
+    let mut done: HashSet<&str> = HashSet::new();
+    let mut out = Vec::with_capacity(syncs.len());
+    while out.len() < syncs.len() {
+        let before = out.len();
+        for sync in syncs {
+            if !done.contains(sync.name.as_str())
+                && sync
+                    .depends_on
+                    .iter()
+                    .all(|d| done.contains(d.name.as_str()) || !syncs.iter().any(|s| s.name == d.name))
+            {
+                done.insert(&sync.name);
+                out.push(sync);
+            }
+        }
+        if out.len() == before {
+            // A cycle, which the parse refuses: keep the rest in written order.
+            out.extend(syncs.iter().filter(|s| !done.contains(s.name.as_str())));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -658,6 +777,112 @@ syncs:
         assert_eq!(Transport::of("file:///srv/r.git"), Ok(Transport::File));
         assert_eq!(Transport::of("git://h/r"), Ok(Transport::Git));
         assert!(Transport::of("/srv/r.git").is_err());
+    }
+
+    #[test]
+    fn depends_on_names_syncs_without_cycles_and_orders_a_one_shot_run() {
+        let head = "sources: [{name: a, url: 'git://h/r', ref: {branch: m}}, {name: b, url: 'git://h/s', ref: {branch: m}}]\nsyncs:\n";
+        let s = parse(&format!(
+            "{head}  - {{name: apps, source: a, dependsOn: [config, crds]}}\n  - {{name: config, source: a, dependsOn: [crds]}}\n  - {{name: crds, source: b}}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            s.syncs[0].depends_on,
+            [
+                Dependency {
+                    name: "config".into(),
+                    same_source: true
+                },
+                Dependency {
+                    name: "crds".into(),
+                    same_source: false
+                }
+            ]
+        );
+        let order: Vec<&str> = dependency_order(&s.syncs)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["crds", "config", "apps"]);
+        for (syncs, line, want) in [
+            (
+                "  - name: apps\n    source: a\n    dependsOn:\n      - nowhere\n",
+                4,
+                "dependsOn names sync 'nowhere', which is not defined",
+            ),
+            (
+                "  - name: apps\n    source: a\n    dependsOn: [crds, crds]\n  - {name: crds, source: a}\n",
+                3,
+                "names sync 'crds' twice",
+            ),
+            (
+                "  - {name: x, source: a}\n  - name: apps\n    source: a\n    dependsOn: [config]\n  - name: config\n    source: a\n    dependsOn: [apps]\n",
+                4,
+                "sync 'apps' depends on itself through dependsOn: apps → config → apps",
+            ),
+            (
+                "  - name: apps\n    source: a\n    dependsOn: [apps]\n",
+                1,
+                "sync 'apps' depends on itself through dependsOn: apps → apps",
+            ),
+        ] {
+            let (l, _, msg) = error_at(&format!("{head}{syncs}"));
+            assert!(msg.contains(want), "{syncs}: wanted {want} in {msg}");
+            assert!(l >= line && l <= line + 2, "{syncs}: line {l}: {msg}");
+        }
+    }
+
+    #[test]
+    fn substitution_is_read_with_flux_names_and_checked_where_written() {
+        let head = "sources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs:\n";
+        let s = parse(&format!(
+            "{head}  - name: web\n    source: a\n    substitute: {{DOMAIN: pi.example, _n1: '3'}}\n    substituteFrom: [{{kind: ConfigMap, name: vars}}, {{kind: Secret, name: keys, optional: true}}]\n"
+        ))
+        .unwrap();
+        let substitution = s.syncs[0].substitution.as_ref().unwrap();
+        assert!(substitution.strict, "strict by default");
+        assert_eq!(substitution.vars["DOMAIN"], "pi.example");
+        assert_eq!(substitution.vars["_n1"], "3");
+        assert_eq!(substitution.from[1].kind, ValuesKind::Secret);
+        assert!(substitution.from[1].optional && !substitution.from[0].optional);
+        let lax = parse(&format!(
+            "{head}  - {{name: web, source: a, substituteFrom: [{{kind: ConfigMap, name: v}}], substituteStrict: false}}\n"
+        ))
+        .unwrap();
+        assert!(!lax.syncs[0].substitution.as_ref().unwrap().strict);
+        let none = parse(&format!("{head}  - {{name: web, source: a}}\n")).unwrap();
+        assert_eq!(none.syncs[0].substitution, None);
+        for (sync, line, want) in [
+            (
+                "  - name: web\n    source: a\n    substitute:\n      my-var: x\n",
+                4,
+                "'my-var' is not a variable name",
+            ),
+            (
+                "  - name: web\n    source: a\n    substitute:\n      N: 3\n",
+                4,
+                "N must be a string",
+            ),
+            (
+                "  - name: web\n    source: a\n    substituteFrom: [{kind: Pod, name: p}]\n",
+                5,
+                "unknown variant `Pod`",
+            ),
+            (
+                "  - name: web\n    source: a\n    substituteStrict: false\n",
+                3,
+                "substituteStrict without substitute or substituteFrom",
+            ),
+            (
+                "  - name: web\n    source: a\n    helm: {chart: c}\n    substitute: {A: b}\n",
+                3,
+                "do not apply to a helm sync",
+            ),
+        ] {
+            let (l, _, msg) = error_at(&format!("{head}{sync}"));
+            assert!(msg.contains(want), "{sync}: wanted {want} in {msg}");
+            assert!(l >= line && l <= line + 2, "{sync}: line {l}: {msg}");
+        }
     }
 
     #[test]

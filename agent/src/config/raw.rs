@@ -17,25 +17,21 @@ pub(super) fn strip_location(message: &str) -> String {
 
 #[derive(Default)]
 pub(super) struct Registry {
-    sources: HashSet<String>,
-    syncs: HashSet<String>,
-    known_sources: Option<HashSet<String>>,
+    pub(super) sources: HashSet<String>,
+    pub(super) syncs: HashSet<String>,
+    pub(super) known_sources: Option<HashSet<String>>,
+    /// On the second parse: every sync's name, for `dependsOn`.
+    pub(super) known_syncs: Option<HashSet<String>>,
+    /// On the second parse: the syncs in a `dependsOn` cycle, with the cycle written out.
+    pub(super) in_cycles: BTreeMap<String, String>,
 }
 
 thread_local! {
     static REGISTRY: RefCell<Option<Registry>> = const { RefCell::new(None) };
 }
 
-pub(super) fn with_registry<T>(
-    known_sources: Option<HashSet<String>>,
-    parse: impl FnOnce() -> T,
-) -> T {
-    REGISTRY.with(|r| {
-        *r.borrow_mut() = Some(Registry {
-            known_sources,
-            ..Registry::default()
-        })
-    });
+pub(super) fn with_registry<T>(registry: Registry, parse: impl FnOnce() -> T) -> T {
+    REGISTRY.with(|r| *r.borrow_mut() = Some(registry));
     let result = parse();
     REGISTRY.with(|r| *r.borrow_mut() = None);
     result
@@ -234,9 +230,54 @@ impl<'de> Deserialize<'de> for RawAuth {
     }
 }
 
+/// A sync as written, with the checks that see several of its fields (a helm sync has no
+/// substitution), placed at the sync.
+pub(super) struct RawSync(RawSyncFields);
+
+impl<'de> Deserialize<'de> for RawSync {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(d, "a sync", |s: RawSyncFields| {
+            if let Some(cycle) = registry(|r| r.in_cycles.get(&s.name).cloned()).flatten() {
+                return Err(format!(
+                    "sync '{}' depends on itself through dependsOn: {cycle}",
+                    s.name
+                ));
+            }
+            let substitutes = s.substitute.is_some() || !s.substitute_from.is_empty();
+            if substitutes && s.helm.is_some() {
+                return Err(format!(
+                    "sync '{}': substitute and substituteFrom do not apply to a helm sync (as in Flux, a chart's output is never substituted)",
+                    s.name
+                ));
+            }
+            if s.substitute_strict.is_some() && !substitutes {
+                return Err(format!(
+                    "sync '{}': substituteStrict without substitute or substituteFrom has nothing to do",
+                    s.name
+                ));
+            }
+            Ok(RawSync(s))
+        })
+    }
+}
+
+impl RawSync {
+    pub(super) fn source(&self) -> &str {
+        &self.0.source
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub(super) fn depends_on(&self) -> &[String] {
+        &self.0.depends_on
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct RawSync {
+pub(super) struct RawSyncFields {
     #[serde(deserialize_with = "de_sync_name")]
     name: String,
     #[serde(deserialize_with = "de_source_ref")]
@@ -263,6 +304,44 @@ pub(super) struct RawSync {
     render: Render,
     #[serde(default)]
     helm: Option<RawHelm>,
+    #[serde(default, deserialize_with = "de_substitute")]
+    substitute: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    substitute_from: Vec<SubstituteReference>,
+    #[serde(default)]
+    substitute_strict: Option<bool>,
+    #[serde(default, deserialize_with = "de_depends_on")]
+    depends_on: Vec<String>,
+}
+
+fn de_depends_on<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct Names;
+    impl<'de> Visitor<'de> for Names {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of sync names")
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut names = Vec::new();
+            while let Some(name) = seq.next_element::<String>()? {
+                let known = registry(|r| r.known_syncs.as_ref().map(|k| k.contains(&name)))
+                    .flatten();
+                if known == Some(false) {
+                    return Err(de::Error::custom(format!(
+                        "dependsOn names sync '{name}', which is not defined"
+                    )));
+                }
+                if names.contains(&name) {
+                    return Err(de::Error::custom(format!(
+                        "dependsOn names sync '{name}' twice"
+                    )));
+                }
+                names.push(name);
+            }
+            Ok(names)
+        }
+    }
+    d.deserialize_seq(Names)
 }
 
 #[derive(Deserialize)]
@@ -349,6 +428,11 @@ impl RawHelm {
 
 impl RawSettings {
     pub(super) fn into_settings(self) -> Settings {
+        let sources_of: BTreeMap<String, String> = self
+            .syncs
+            .iter()
+            .map(|s| (s.0.name.clone(), s.0.source.clone()))
+            .collect();
         Settings {
             kubeconfig: self.kubeconfig,
             context: self.context,
@@ -385,11 +469,21 @@ impl RawSettings {
             syncs: self
                 .syncs
                 .into_iter()
-                .map(|mut s| {
+                .map(|RawSync(mut s)| {
                     let helm = s.helm.take().map(|h| h.into_helm(&s.name));
                     (s, helm)
                 })
-                .map(|(s, helm)| Sync {
+                .map(|(mut s, helm)| {
+                    let depends_on = std::mem::take(&mut s.depends_on)
+                        .into_iter()
+                        .map(|name| Dependency {
+                            same_source: sources_of.get(&name) == Some(&s.source),
+                            name,
+                        })
+                        .collect();
+                    (s, helm, depends_on)
+                })
+                .map(|(s, helm, depends_on)| Sync {
                     path: match &helm {
                         // A helm sync reads its chart's folder.
                         Some(h) if s.path.is_empty() => h.chart.clone(),
@@ -408,6 +502,13 @@ impl RawSettings {
                     suspend: s.suspend,
                     exclude: s.exclude,
                     render: s.render,
+                    depends_on,
+                    substitution: (s.substitute.is_some() || !s.substitute_from.is_empty())
+                        .then(|| Substitution {
+                            vars: s.substitute.unwrap_or_default(),
+                            from: s.substitute_from,
+                            strict: s.substitute_strict.unwrap_or(true),
+                        }),
                 })
                 .collect(),
         }

@@ -20,6 +20,7 @@ use crate::prune::{self, Inventory};
 use crate::report;
 
 mod applying;
+mod dependencies;
 mod drifting;
 mod outcome;
 mod rendering;
@@ -320,6 +321,11 @@ pub fn sync_cycle(
             return report_failure(&ctx, Reason::SourceFailed, why.clone());
         }
     };
+    if !ctx.sync.suspend {
+        if let Some(why) = dependencies::check(ctx.client, ctx.sync, &commit) {
+            return report_failure(ctx, Reason::DependencyNotReady, why);
+        }
+    }
     let revision = match source.with(|s| Revision::read(s, ctx.sync, &commit)) {
         Ok(r) => r,
         Err(e) => return report_failure(ctx, Reason::SourceFailed, e.to_string()),

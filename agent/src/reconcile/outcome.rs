@@ -39,6 +39,8 @@ pub enum Reason {
     DriftDetected,
     /// The parent (inventory and status) could not be read: the cycle wrote nothing.
     StatusUnreadable,
+    /// A sync in `dependsOn` is not Ready (at this revision): nothing was applied yet.
+    DependencyNotReady,
 }
 
 impl Reason {
@@ -58,6 +60,7 @@ impl Reason {
             Reason::DriftCorrected => "DriftCorrected",
             Reason::DriftDetected => "DriftDetected",
             Reason::StatusUnreadable => "StatusUnreadable",
+            Reason::DependencyNotReady => "DependencyNotReady",
         }
     }
 }
@@ -200,6 +203,14 @@ impl CycleReport {
 
 /// The status of a cycle that failed: not Ready, Stalled, for `reason`.
 pub fn failed(status: &mut SyncStatus, reason: Reason, message: &str, now: &str) {
+    if reason == Reason::DependencyNotReady {
+        // Waiting is progress, not a dead end: it goes on by itself once the dependency is.
+        let reason = reason.as_str();
+        status.set_condition("Ready", false, reason, message, now);
+        status.set_condition("Reconciling", true, reason, message, now);
+        status.set_condition("Stalled", false, reason, "", now);
+        return;
+    }
     let reason = reason.as_str();
     status.set_condition("Ready", false, reason, message, now);
     status.set_condition("Reconciling", false, reason, "", now);

@@ -9,6 +9,7 @@ use crate::apply::ClusterScopes;
 use crate::config::{self, Render};
 use crate::kube::{ApiResource, Cluster};
 use crate::prune;
+use crate::render::substitute::Variables;
 use crate::render::{self, external, File, Manifest, OfflineScopes};
 
 use super::{Revision, Tree};
@@ -46,7 +47,8 @@ pub fn render_revision_with(
     more_values: &[render::helm::ValuesLayer],
 ) -> Result<Rendered, Vec<String>> {
     let chart = chart_inputs(client, sync, revision, key, more_values)?;
-    render_with(client, sync, revision, chart)
+    let vars = substitution(client, sync)?;
+    render_with(client, sync, revision, chart, vars.as_ref())
 }
 
 /// How a revision's charts render (nothing of it read from the cluster without charts): the
@@ -90,12 +92,14 @@ fn chart_inputs(
     Ok(chart)
 }
 
-/// A digest of everything a chart sync's render depends on: the revision, the sync's
-/// settings, and the chart inputs (values read from the cluster, capabilities, key).
+/// A digest of everything a render depends on besides the revision's files: the revision,
+/// the sync's settings, the chart inputs of a revision with charts (values read from the
+/// cluster, capabilities, key: None without charts) and the substitution's variables.
 fn inputs_digest(
     sync: &config::Sync,
     revision: &Revision,
-    chart: &render::helm::ChartSettings,
+    chart: Option<&render::helm::ChartSettings>,
+    vars: Option<&Variables>,
 ) -> String {
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     for part in [
@@ -106,6 +110,9 @@ fn inputs_digest(
     ] {
         digest.update(&(part.len() as u64).to_le_bytes());
         digest.update(part.as_bytes());
+    }
+    if let Some(vars) = vars {
+        vars.digest_into(&mut digest);
     }
     digest
         .finish()
@@ -122,7 +129,8 @@ type Rendered = (Vec<Manifest>, Vec<String>);
 pub(super) struct CycleRender {
     /// The objects and warnings (shared with the render kept for the next cycle).
     pub objects: std::sync::Arc<Rendered>,
-    /// For a revision with charts, the digest of its inputs ([`inputs_digest`]).
+    /// For a revision with charts or a sync with substitution, the digest of the render's
+    /// inputs ([`inputs_digest`]): a change of it is a change of what is in force.
     pub digest: Option<String>,
     /// Whether this cycle rendered its charts (rather than taking the last render).
     pub fresh: bool,
@@ -130,7 +138,8 @@ pub(super) struct CycleRender {
 
 /// What a reconcile renders: a revision with charts renders once per change of its inputs
 /// ([`inputs_digest`]); an idle cycle takes the last render (kept for each sync as long as
-/// the process runs) and renders nothing.
+/// the process runs) and renders nothing. A sync with substitution reads its variables once
+/// per cycle: their change, like a new commit, is a new render to apply.
 pub(super) fn render_for_cycle(
     client: &dyn Cluster,
     sync: &config::Sync,
@@ -140,15 +149,19 @@ pub(super) fn render_for_cycle(
     type Last = BTreeMap<String, (String, Arc<Rendered>)>;
     static LAST: Mutex<Last> = Mutex::new(BTreeMap::new());
     let chart = chart_inputs(Some(client), sync, revision, ChartKey::Ensure, &[])?;
+    let vars = substitution(Some(client), sync)?;
     if render::helm::chart_roots(&revision.selected).is_empty() {
-        let rendered = render_with(Some(client), sync, revision, chart)?;
+        let digest = vars
+            .as_ref()
+            .map(|vars| inputs_digest(sync, revision, None, Some(vars)));
+        let rendered = render_with(Some(client), sync, revision, chart, vars.as_ref())?;
         return Ok(CycleRender {
             objects: Arc::new(rendered),
-            digest: None,
+            digest,
             fresh: false,
         });
     }
-    let digest = inputs_digest(sync, revision, &chart);
+    let digest = inputs_digest(sync, revision, Some(&chart), vars.as_ref());
     let last = LAST
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -167,7 +180,13 @@ pub(super) fn render_for_cycle(
     LAST.lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&sync.name);
-    let objects = Arc::new(render_with(Some(client), sync, revision, chart)?);
+    let objects = Arc::new(render_with(
+        Some(client),
+        sync,
+        revision,
+        chart,
+        vars.as_ref(),
+    )?);
     LAST.lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(sync.name.clone(), (digest.clone(), objects.clone()));
@@ -178,12 +197,13 @@ pub(super) fn render_for_cycle(
     })
 }
 
-/// Renders a revision with its charts' inputs.
+/// Renders a revision with its charts' inputs and the sync's substitution.
 fn render_with(
     client: Option<&dyn Cluster>,
     sync: &config::Sync,
     revision: &Revision,
     chart: render::helm::ChartSettings,
+    vars: Option<&Variables>,
 ) -> Result<Rendered, Vec<String>> {
     let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
     let selected = &revision.selected;
@@ -217,6 +237,14 @@ fn render_with(
         }
     }
     .map_err(lines)?;
+    // After kustomize and before every check, as Flux's post-build substitution.
+    let parsed = match vars {
+        Some(vars) => {
+            let roots = render::helm::chart_roots(selected);
+            render::substitute::substitute_all(parsed, vars, &roots).map_err(lines)?
+        }
+        None => parsed,
+    };
     let offline = OfflineScopes::with_crds(parsed.iter().map(|m| &m.object));
     let id = prune::applyset_id(&prune::parent_name(&sync.name), prune::SYSTEM_NAMESPACE);
     let labels = BTreeMap::from([(prune::PART_OF_LABEL.to_owned(), id)]);
@@ -349,6 +377,91 @@ fn values_from(
         })),
         (Some(text), None) => Ok(Some(ValuesLayer::Yaml { origin: what, text })),
     }
+}
+
+/// A sync's substitution variables: its `substituteFrom` objects read from plumb-system in
+/// order (each key a variable; a later object's key wins), then its inline `substitute`
+/// over them. None: the sync substitutes nothing.
+fn substitution(
+    client: Option<&dyn Cluster>,
+    sync: &config::Sync,
+) -> Result<Option<Variables>, Vec<String>> {
+    let Some(substitution) = &sync.substitution else {
+        return Ok(None);
+    };
+    let mut values = BTreeMap::new();
+    let mut errors = Vec::new();
+    for reference in &substitution.from {
+        match substitute_from(client, reference) {
+            Ok(read) => values.extend(read),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    values.extend(substitution.vars.clone());
+    Ok(Some(Variables::new(values, substitution.strict)))
+}
+
+/// One `substituteFrom` entry's variables; none when it is optional and missing. Errors
+/// name the object and key, never a value.
+fn substitute_from(
+    client: Option<&dyn Cluster>,
+    reference: &config::SubstituteReference,
+) -> Result<BTreeMap<String, String>, String> {
+    let what = format!(
+        "substituteFrom: {:?} {}/{}",
+        reference.kind,
+        prune::SYSTEM_NAMESPACE,
+        reference.name
+    );
+    let Some(client) = client else {
+        return Err(format!(
+            "{what}: read from the cluster only (plumb render has none)"
+        ));
+    };
+    let resource = match reference.kind {
+        config::ValuesKind::ConfigMap => ApiResource::config_map(),
+        config::ValuesKind::Secret => ApiResource::secret(),
+    };
+    let object = client
+        .get(&resource, Some(prune::SYSTEM_NAMESPACE), &reference.name)
+        .map_err(|e| format!("{what}: {e}"))?;
+    let Some(object) = object else {
+        return if reference.optional {
+            Ok(BTreeMap::new())
+        } else {
+            Err(format!("{what}: missing (set optional: true if it may be)"))
+        };
+    };
+    let mut vars = BTreeMap::new();
+    let Some(data) = object["data"].as_object() else {
+        return Ok(vars);
+    };
+    for (key, value) in data {
+        if !config::is_variable_name(key) {
+            return Err(format!(
+                "{what}: key '{key}' is not a variable name (a letter or _, then letters, digits or _)"
+            ));
+        }
+        let text = match (reference.kind, value.as_str()) {
+            (config::ValuesKind::ConfigMap, Some(text)) => Some(text.to_owned()),
+            (config::ValuesKind::Secret, Some(encoded)) => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+            }
+            _ => None,
+        };
+        let Some(text) = text else {
+            return Err(format!("{what}: key '{key}' is not UTF-8 text"));
+        };
+        vars.insert(key.clone(), text);
+    }
+    Ok(vars)
 }
 
 /// An external build's output, parsed; a failure names the folder.
