@@ -25,6 +25,7 @@ Commands:
   validate    Check a folder (DIR) or a sync (--sync NAME) without a cluster; alone, the config
   diff        Show what reconcile would change, as a unified diff (exit 1 when something would)
   status      Show each sync's revision, conditions and counts, from the cluster
+  forget      Delete the objects of a sync removed from the config (--sync NAME), and its status
   check       Check the config, the cluster connection, permissions and stateDir
   version     Print plumb's version
 
@@ -66,6 +67,8 @@ pub enum Command {
     Status,
     /// Run the operator's checklist.
     Check,
+    /// Delete a removed sync's objects and parent.
+    Forget,
 }
 
 /// Parsed command line.
@@ -159,6 +162,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         (false, Some("diff")) => Command::Diff,
         (false, Some("reconcile")) => Command::Reconcile,
         (false, Some("run")) => Command::Run,
+        (false, Some("forget")) if sync.is_none() => {
+            return Err(Error::Usage("forget needs --sync NAME".into()))
+        }
+        (false, Some("forget")) => Command::Forget,
         (false, Some("validate")) if dir.is_none() && sync.is_none() => Command::ValidateConfig,
         (false, Some("validate")) => Command::Validate,
         (false, Some("render")) if dir.is_none() && sync.is_none() => {
@@ -247,6 +254,7 @@ fn run(args: Args) -> Result<Verdict, Error> {
         }
         Command::Validate | Command::Render => render_or_validate(&args),
         Command::Reconcile => reconcile_command(&args),
+        Command::Forget => forget_command(&args),
         Command::Run => crate::daemon::run(config_path(&args), args.context.clone()),
         Command::Status => status_command(&args),
         Command::Diff => diff_command(&args),
@@ -509,6 +517,57 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
         all_ready &= report.is_ready();
     }
     Ok(if all_ready { Verdict::Yes } else { Verdict::No })
+}
+
+/// `plumb forget --sync NAME`: a sync removed from the config leaves its objects and its
+/// parent in the cluster (nothing runs it any more); this deletes them on purpose, with a
+/// prune's care (objects first, CRDs and Namespaces last, and none that holds what is not
+/// the sync's). A sync still in the config is refused: its next cycle would apply it again.
+fn forget_command(args: &Args) -> Result<Verdict, Error> {
+    let settings = Settings::load(&config_path(args))?;
+    let name = args.sync.as_deref().expect("parse ensures a sync");
+    if settings.syncs.iter().any(|s| s.name == name) {
+        return Err(Error::Usage(format!(
+            "sync '{name}' is in the config: remove it from {} first (else its next cycle applies it again)",
+            config_path(args).display()
+        )));
+    }
+    let client = connect(&settings, args.context.as_deref())?;
+    let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
+    let (client, _renewer) = if settings.leader_election.enabled {
+        let (client, elector) = take_lease(&settings, client)?;
+        let client = std::sync::Arc::new(client);
+        let renewer = crate::lease::Renewer::spawn(
+            elector,
+            client.clone(),
+            settings.leader_election.renew_every,
+        );
+        (client, Some(renewer))
+    } else {
+        (std::sync::Arc::new(client), None)
+    };
+    let forgotten = reconcile::forget(&*client, name)?;
+    for object in &forgotten.deleted {
+        println!("deleted {object}");
+    }
+    for (object, why) in &forgotten.kept {
+        eprintln!("kept {object}: {why}");
+    }
+    if forgotten.parent_deleted {
+        println!(
+            "sync '{name}' forgotten: {} deleted, {} kept",
+            forgotten.deleted.len(),
+            forgotten.kept.len()
+        );
+        Ok(Verdict::Yes)
+    } else {
+        println!(
+            "sync '{name}': {} deleted, {} still held (they stay in its inventory: run forget again once what holds them is gone)",
+            forgotten.deleted.len(),
+            forgotten.held
+        );
+        Ok(Verdict::No)
+    }
 }
 
 /// One cycle of one sync: poll its source (serving the last good commit when

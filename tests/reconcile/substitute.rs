@@ -33,7 +33,7 @@ fn variables_from_the_cluster_and_the_sync_are_substituted_and_their_change_appl
         &f,
         &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {secret}\nstringData:\n  TOKEN: s3cret\n"),
     );
-    f.write("kustomization.yaml", "resources: [app.yaml]\ncommonLabels: {tier: '${TIER}'}\n");
+    f.write("kustomization.yaml", "resources: [app.yaml]\ncommonAnnotations: {tier: '${TIER}'}\n");
     f.write(
         "app.yaml",
         &format!(
@@ -49,7 +49,7 @@ fn variables_from_the_cluster_and_the_sync_are_substituted_and_their_change_appl
     f.reconcile_ok();
     let deploy = f.get("deployment", "shop").expect("the Deployment named by ${APP}");
     assert_eq!(deploy["spec"]["replicas"], 2, "\"2\" read as the number it is");
-    assert_eq!(deploy["metadata"]["labels"]["tier"], "web");
+    assert_eq!(deploy["metadata"]["annotations"]["tier"], "web");
     let settings = f.get("configmap", "shop-settings").unwrap();
     assert_eq!(
         settings["data"],
@@ -59,7 +59,9 @@ fn variables_from_the_cluster_and_the_sync_are_substituted_and_their_change_appl
         }),
         "the sync's DOMAIN wins over the ConfigMap's"
     );
-    assert_eq!(f.get("configmap", "untouched").unwrap()["data"]["kept"], "${APP}");
+    let untouched = f.get("configmap", "untouched").unwrap();
+    assert_eq!(untouched["data"]["kept"], "${APP}");
+    assert_eq!(untouched["metadata"]["annotations"]["tier"], "${TIER}");
 
     // Idle: the same variables and commit write nothing.
     let writes_before = f.writes().len();

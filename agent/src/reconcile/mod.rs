@@ -380,3 +380,73 @@ pub fn report_failure(ctx: &Context, reason: Reason, message: String) -> CycleRe
     cycle.report.revision = cycle.report.status.revision.clone().unwrap_or_default();
     cycle.end(End::Failed(reason, message))
 }
+
+/// What `plumb forget` did.
+#[derive(Debug, Default)]
+pub struct Forgotten {
+    /// Objects deleted (or already gone).
+    pub deleted: Vec<crate::render::ObjectRef>,
+    /// Objects left for good, with why (another owner, a default namespace).
+    pub kept: Vec<(crate::render::ObjectRef, String)>,
+    /// How many stay in the inventory until what holds them is gone (a Namespace or CRD
+    /// holding objects that are not the sync's), or because their delete failed.
+    pub held: usize,
+    /// Whether the parent went too: nothing of the sync is left to forget.
+    pub parent_deleted: bool,
+}
+
+/// Deletes what a sync's inventory lists, as a prune of everything would (objects first,
+/// then CRDs, then Namespaces; one that holds what is not the sync's stays), then its
+/// parent; while something is held, the parent stays with the held objects in it.
+pub fn forget(client: &dyn Cluster, sync: &str) -> Result<Forgotten, crate::error::Error> {
+    use crate::error::Error;
+    let Some(parent) = report::get_parent(client, sync)? else {
+        return Err(Error::Usage(format!(
+            "no sync '{sync}' in the cluster: {}/{} does not exist",
+            prune::SYSTEM_NAMESPACE,
+            prune::parent_name(sync)
+        )));
+    };
+    let (inventory, status) =
+        report::read_parent(Some(&parent)).map_err(|source| Error::UnreadableStatus {
+            sync: sync.to_owned(),
+            source,
+        })?;
+    let id = prune::applyset_id(&prune::parent_name(sync), prune::SYSTEM_NAMESPACE);
+    let nothing = std::collections::BTreeSet::new();
+    let mut forgotten = Forgotten::default();
+    let mut remaining = Vec::new();
+    for candidate in prune::prune_candidates(&inventory, &nothing) {
+        match prune::prune_one(client, &candidate, &id, &inventory, &nothing) {
+            Ok(prune::PruneDecision::Delete | prune::PruneDecision::Gone) => {
+                forgotten.deleted.push(candidate)
+            }
+            Ok(prune::PruneDecision::Keep(why)) => forgotten.kept.push((candidate, why)),
+            Ok(prune::PruneDecision::Hold(why)) => {
+                forgotten.kept.push((candidate.clone(), why));
+                remaining.push(candidate);
+            }
+            Err(e) => {
+                forgotten
+                    .kept
+                    .push((candidate.clone(), format!("could not delete: {e}")));
+                remaining.push(candidate);
+            }
+        }
+    }
+    forgotten.held = remaining.len();
+    if remaining.is_empty() {
+        client.delete(
+            &crate::kube::ApiResource::config_map(),
+            Some(prune::SYSTEM_NAMESPACE),
+            &prune::parent_name(sync),
+            crate::kube::Propagation::Background,
+        )?;
+        forgotten.parent_deleted = true;
+    } else {
+        let inventory = prune::next_inventory(&Default::default(), &remaining);
+        let desired = report::parent_object(sync, &inventory, &status);
+        report::write_parent(client, Some(&parent), &desired)?;
+    }
+    Ok(forgotten)
+}
