@@ -277,7 +277,10 @@ fn check_reports_whether_each_source_answers() {
 fn a_sync_removed_from_the_config_keeps_its_objects_until_forget_deletes_them() {
     let f = Fixture::new("forget", "");
     f.write("a.yaml", &config_map("a", "1"));
-    f.write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: NS-own\n");
+    f.write(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: NS-own\n",
+    );
     f.write(
         "b.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: NS-own\ndata: {key: b}\n",
@@ -305,21 +308,43 @@ fn a_sync_removed_from_the_config_keeps_its_objects_until_forget_deletes_them() 
     let (head, _) = config.split_once("syncs:\n").unwrap();
     let removed = f.config.with_file_name("removed.yaml");
     std::fs::write(&removed, format!("{head}syncs: []\n")).unwrap();
-    let out = plumb().arg("reconcile").arg("--config").arg(&removed).output().unwrap();
+    let out = plumb()
+        .arg("reconcile")
+        .arg("--config")
+        .arg(&removed)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(f.get("configmap", "a").is_some(), "a removed sync's object was deleted");
-    assert_eq!(f.status()["counts"]["managed"], 3, "the parent is gone or changed");
+    assert!(
+        f.get("configmap", "a").is_some(),
+        "a removed sync's object was deleted"
+    );
+    assert_eq!(
+        f.status()["counts"]["managed"],
+        3,
+        "the parent is gone or changed"
+    );
 
     // Forgotten on purpose: its objects (the namespace last), then its parent.
     let out = forget(&removed);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let printed = text(&out);
     assert!(printed.contains("3 deleted, 0 kept"), "{printed}");
-    let deleted: Vec<&str> = printed.lines().filter(|l| l.starts_with("deleted ")).collect();
+    let deleted: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.starts_with("deleted "))
+        .collect();
     assert!(deleted.last().unwrap().contains("Namespace"), "{deleted:?}");
     assert!(f.get("configmap", "a").is_none());
     let parent = f.kubectl(&[
-        "-n", "plumb-system", "get", "configmap", &format!("plumb-{}", f.sync), "--ignore-not-found", "-o", "name",
+        "-n",
+        "plumb-system",
+        "get",
+        "configmap",
+        &format!("plumb-{}", f.sync),
+        "--ignore-not-found",
+        "-o",
+        "name",
     ]);
     assert!(parent.stdout.is_empty(), "the parent is left");
     // Nothing left to forget: a usage error naming it.

@@ -39,10 +39,15 @@ fn three_layers(prefix: &str, interval: &str) -> (Fixture, String) {
     .replacen("sources:", &format!("interval: {interval}\nsources:"), 1);
     std::fs::write(&f.config, config).unwrap();
     f.write("crds/crd.yaml", &WIDGET_CRD.replace("GROUP", &group));
-    f.write("crds/controller.yaml", &DEPLOYMENT.replace("name: web\n", "name: controller\n"));
+    f.write(
+        "crds/controller.yaml",
+        &DEPLOYMENT.replace("name: web\n", "name: controller\n"),
+    );
     f.write(
         "config/widget.yaml",
-        &format!("apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: blue\nspec:\n  color: blue\n"),
+        &format!(
+            "apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: blue\nspec:\n  color: blue\n"
+        ),
     );
     f.write("apps/app.yaml", &config_map("app", "uses-blue"));
     (f, group)
@@ -52,10 +57,13 @@ fn three_layers(prefix: &str, interval: &str) -> (Fixture, String) {
 fn creates(f: &Fixture) -> Vec<String> {
     f.writes()
         .into_iter()
+        .filter(|w| w.starts_with("create ") || w.starts_with("patch ") || w.starts_with("update "))
         .filter(|w| {
-            w.starts_with("create ") || w.starts_with("patch ") || w.starts_with("update ")
+            ["widgets/blue", "configmaps/app", "deployments/controller"]
+                .iter()
+                .any(|o| w.ends_with(o))
+                || w.contains("customresourcedefinitions/widgets.")
         })
-        .filter(|w| ["widgets/blue", "configmaps/app", "deployments/controller"].iter().any(|o| w.ends_with(o)) || w.contains("customresourcedefinitions/widgets."))
         .collect()
 }
 
@@ -63,38 +71,66 @@ fn creates(f: &Fixture) -> Vec<String> {
 fn a_layer_waits_for_the_one_below_and_a_one_shot_run_goes_in_order() {
     let (f, _) = three_layers("depends", "1m");
     // The bottom layer is broken: the others wait, naming it and why.
-    f.write("crds/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n");
+    f.write(
+        "crds/broken.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n",
+    );
     f.commit();
     let out = f.reconcile();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let config_status = |f: &Fixture| {
         let out = f.kubectl(&[
-            "-n", "plumb-system", "get", "configmap", &format!("plumb-{}-config", f.sync), "-o",
+            "-n",
+            "plumb-system",
+            "get",
+            "configmap",
+            &format!("plumb-{}-config", f.sync),
+            "-o",
             "jsonpath={.data.status}",
         ]);
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     let status = config_status(&f);
-    let ready = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+    let ready = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
     assert_eq!(ready["status"], "False");
     assert_eq!(ready["reason"], "DependencyNotReady");
     let message = ready["message"].as_str().unwrap();
     assert!(
-        message.contains(&format!("dependency '{}-crds' is not Ready (RenderFailed", f.sync)),
+        message.contains(&format!(
+            "dependency '{}-crds' is not Ready (RenderFailed",
+            f.sync
+        )),
         "{message}"
     );
     let ready = f.condition("Ready");
     assert_eq!(ready["reason"], "DependencyNotReady", "{ready}");
-    assert!(f.get("configmap", "app").is_none(), "the app was applied over a broken layer");
+    assert!(
+        f.get("configmap", "app").is_none(),
+        "the app was applied over a broken layer"
+    );
 
     // Fixed: one run applies the three in dependsOn's order.
     f.remove("crds/broken.yaml");
     f.commit();
     let out = f.reconcile_ok();
     assert!(out.lines().count() >= 3, "{out}");
-    assert_eq!(f.get("configmap", "app").unwrap()["data"]["key"], "uses-blue");
+    assert_eq!(
+        f.get("configmap", "app").unwrap()["data"]["key"],
+        "uses-blue"
+    );
     let order = creates(&f);
-    let first = |what: &str| order.iter().position(|w| w.contains(what)).unwrap_or_else(|| panic!("{what} never written: {order:?}"));
+    let first = |what: &str| {
+        order
+            .iter()
+            .position(|w| w.contains(what))
+            .unwrap_or_else(|| panic!("{what} never written: {order:?}"))
+    };
     assert!(
         first("customresourcedefinitions/") < first("widgets/blue")
             && first("deployments/controller") < first("widgets/blue")
@@ -118,11 +154,25 @@ fn the_daemon_runs_a_dependant_as_soon_as_its_dependency_is_ready() {
             .spawn()
             .unwrap(),
     );
-    eventually("the app layer applied", || f.get("configmap", "app").is_some());
-    let widget = f.kubectl(&["-n", &f.ns, "get", &format!("widgets.{group}"), "blue", "-o", "name"]);
+    eventually("the app layer applied", || {
+        f.get("configmap", "app").is_some()
+    });
+    let widget = f.kubectl(&[
+        "-n",
+        &f.ns,
+        "get",
+        &format!("widgets.{group}"),
+        "blue",
+        "-o",
+        "name",
+    ]);
     assert!(widget.status.success(), "{}", text(&widget));
     let order = creates(&f);
     let first = |what: &str| order.iter().position(|w| w.contains(what)).unwrap();
-    assert!(first("customresourcedefinitions/") < first("widgets/blue") && first("widgets/blue") < first("configmaps/app"), "{order:?}");
+    assert!(
+        first("customresourcedefinitions/") < first("widgets/blue")
+            && first("widgets/blue") < first("configmaps/app"),
+        "{order:?}"
+    );
     assert_eq!(f.condition("Ready")["status"], "True");
 }

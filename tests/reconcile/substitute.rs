@@ -33,7 +33,10 @@ fn variables_from_the_cluster_and_the_sync_are_substituted_and_their_change_appl
         &f,
         &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {secret}\nstringData:\n  TOKEN: s3cret\n"),
     );
-    f.write("kustomization.yaml", "resources: [app.yaml]\ncommonAnnotations: {tier: '${TIER}'}\n");
+    f.write(
+        "kustomization.yaml",
+        "resources: [app.yaml]\ncommonAnnotations: {tier: '${TIER}'}\n",
+    );
     f.write(
         "app.yaml",
         &format!(
@@ -47,8 +50,13 @@ fn variables_from_the_cluster_and_the_sync_are_substituted_and_their_change_appl
     );
     f.commit();
     f.reconcile_ok();
-    let deploy = f.get("deployment", "shop").expect("the Deployment named by ${APP}");
-    assert_eq!(deploy["spec"]["replicas"], 2, "\"2\" read as the number it is");
+    let deploy = f
+        .get("deployment", "shop")
+        .expect("the Deployment named by ${APP}");
+    assert_eq!(
+        deploy["spec"]["replicas"], 2,
+        "\"2\" read as the number it is"
+    );
     assert_eq!(deploy["metadata"]["annotations"]["tier"], "web");
     let settings = f.get("configmap", "shop-settings").unwrap();
     assert_eq!(
@@ -66,7 +74,12 @@ fn variables_from_the_cluster_and_the_sync_are_substituted_and_their_change_appl
     // Idle: the same variables and commit write nothing.
     let writes_before = f.writes().len();
     f.reconcile_ok();
-    assert_eq!(f.writes().len(), writes_before, "an idle cycle wrote: {:?}", f.writes());
+    assert_eq!(
+        f.writes().len(),
+        writes_before,
+        "an idle cycle wrote: {:?}",
+        f.writes()
+    );
 
     // The ConfigMap changes under the same commit: applied as a new commit would be, the
     // objects of the old name pruned.
@@ -74,7 +87,10 @@ fn variables_from_the_cluster_and_the_sync_are_substituted_and_their_change_appl
     let out = f.reconcile_ok();
     assert!(out.contains("pruned"), "{out}");
     assert_eq!(f.get("deployment", "store").unwrap()["spec"]["replicas"], 1);
-    assert!(f.get("deployment", "shop").is_none(), "the old name was not pruned");
+    assert!(
+        f.get("deployment", "shop").is_none(),
+        "the old name was not pruned"
+    );
     assert!(f.get("configmap", "shop-settings").is_none());
     assert_eq!(
         f.get("configmap", "store-settings").unwrap()["data"]["url"],
@@ -116,8 +132,14 @@ fn an_unset_variable_applies_nothing_and_names_file_and_field_never_a_secret() {
         message.contains("manifests/third.yaml:1") && message.contains("data.password"),
         "{message}"
     );
-    assert!(!message.contains("hunter2"), "a Secret's value was printed: {message}");
-    assert!(f.get("configmap", "first").is_none(), "a revision that does not render was partly applied");
+    assert!(
+        !message.contains("hunter2"),
+        "a Secret's value was printed: {message}"
+    );
+    assert!(
+        f.get("configmap", "first").is_none(),
+        "a revision that does not render was partly applied"
+    );
     let ready = f.condition("Ready");
     assert_eq!(ready["reason"], "RenderFailed", "{ready}");
     assert!(!ready.to_string().contains("hunter2"), "{ready}");
@@ -132,5 +154,8 @@ fn an_unset_variable_applies_nothing_and_names_file_and_field_never_a_secret() {
     f.remove("third.yaml");
     f.commit();
     f.reconcile_ok();
-    assert_eq!(f.get("configmap", "second").unwrap()["data"]["url"], "http:///");
+    assert_eq!(
+        f.get("configmap", "second").unwrap()["data"]["url"],
+        "http:///"
+    );
 }

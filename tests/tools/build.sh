@@ -69,6 +69,7 @@ k8s_ldflags() { # version
 stamp() { # name
     case $1 in
     helm) sha256sum "$repo/tests/tools/helm-engine-ref/main.go" | cut -c1-16 ;;
+    flux-envsubst) sha256sum "$repo/tests/tools/envsubst-ref/main.go" | cut -c1-16 ;;
     esac
 }
 
@@ -140,6 +141,16 @@ build() { # name
             local flags; flags=$(helm_ldflags "$version")
             CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$out/helm" "$module/cmd/helm"
             CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$out/helm-engine-ref" ./helm-engine-ref
+            ;;
+        flux-envsubst)
+            # envsubst-ref (ours: Flux's envsubst on JSON cases, for
+            # tests/substitute.rs), with the YAML module Flux converts with.
+            wrapper "$work" "$module" "$version"
+            go mod edit -require=sigs.k8s.io/yaml@v1.4.0
+            mkdir -p envsubst-ref
+            cp "$repo/tests/tools/envsubst-ref/main.go" envsubst-ref/
+            go mod tidy >/dev/null
+            CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/envsubst-ref" ./envsubst-ref
             ;;
         *) log "no build recipe for '$name'"; exit 2 ;;
         esac

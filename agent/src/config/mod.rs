@@ -443,10 +443,9 @@ pub fn dependency_order(syncs: &[Sync]) -> Vec<&Sync> {
         let before = out.len();
         for sync in syncs {
             if !done.contains(sync.name.as_str())
-                && sync
-                    .depends_on
-                    .iter()
-                    .all(|d| done.contains(d.name.as_str()) || !syncs.iter().any(|s| s.name == d.name))
+                && sync.depends_on.iter().all(|d| {
+                    done.contains(d.name.as_str()) || !syncs.iter().any(|s| s.name == d.name)
+                })
             {
                 done.insert(&sync.name);
                 out.push(sync);

@@ -324,8 +324,8 @@ fn de_depends_on<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
         fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
             let mut names = Vec::new();
             while let Some(name) = seq.next_element::<String>()? {
-                let known = registry(|r| r.known_syncs.as_ref().map(|k| k.contains(&name)))
-                    .flatten();
+                let known =
+                    registry(|r| r.known_syncs.as_ref().map(|k| k.contains(&name))).flatten();
                 if known == Some(false) {
                     return Err(de::Error::custom(format!(
                         "dependsOn names sync '{name}', which is not defined"
@@ -503,12 +503,13 @@ impl RawSettings {
                     exclude: s.exclude,
                     render: s.render,
                     depends_on,
-                    substitution: (s.substitute.is_some() || !s.substitute_from.is_empty())
-                        .then(|| Substitution {
+                    substitution: (s.substitute.is_some() || !s.substitute_from.is_empty()).then(
+                        || Substitution {
                             vars: s.substitute.unwrap_or_default(),
                             from: s.substitute_from,
                             strict: s.substitute_strict.unwrap_or(true),
-                        }),
+                        },
+                    ),
                 })
                 .collect(),
         }

@@ -94,7 +94,10 @@ mod tests {
             same_source: false,
         };
         let ready = || Some(status(Some((true, "Succeeded")), "abc1234567"));
-        assert_eq!(held_back("abc1234567", &[(&same, ready()), (&other, ready())]), None);
+        assert_eq!(
+            held_back("abc1234567", &[(&same, ready()), (&other, ready())]),
+            None
+        );
         assert_eq!(
             held_back("def7654321", &[(&same, ready())]).as_deref(),
             Some("dependency 'crds' is Ready at revision abc1234, not yet at def7654")
@@ -108,13 +111,19 @@ mod tests {
         assert_eq!(
             held_back(
                 "abc1234567",
-                &[(&same, Some(status(Some((false, "HealthCheckFailed")), "abc1234567")))]
+                &[(
+                    &same,
+                    Some(status(Some((false, "HealthCheckFailed")), "abc1234567"))
+                )]
             )
             .as_deref(),
             Some("dependency 'crds' is not Ready (HealthCheckFailed: first line)")
         );
         assert_eq!(
-            held_back("def", &[(&same, Some(status(Some((false, "Suspended")), "abc")))]),
+            held_back(
+                "def",
+                &[(&same, Some(status(Some((false, "Suspended")), "abc")))]
+            ),
             None
         );
         assert_eq!(

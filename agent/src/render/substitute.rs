@@ -225,10 +225,7 @@ pub fn written_plain(s: &str) -> bool {
 /// What libyaml prints unescaped (a tab is not among them; a Rust char is never a surrogate).
 fn printable(c: char) -> bool {
     matches!(c, ' '..='~')
-        || (c >= '\u{A0}'
-            && c != '\u{FEFF}'
-            && c != '\u{FFFE}'
-            && c != '\u{FFFF}')
+        || (c >= '\u{A0}' && c != '\u{FEFF}' && c != '\u{FFFE}' && c != '\u{FFFF}')
 }
 
 /// Whether a text cannot be one plain scalar in block context: it starts with an
@@ -245,9 +242,12 @@ fn plain_trouble(s: &str) -> bool {
     if matches!(first, b' ' | b'\t') || matches!(bytes.last(), Some(b' ' | b'\t')) {
         return true;
     }
-    bytes.iter().enumerate().skip(1).any(|(i, &b)| {
-        (b == b':' && blank_or_end(i + 1)) || (b == b'#' && blank_or_end(i - 1))
-    }) || bytes.iter().any(|&b| b < b' ' && b != b'\t')
+    bytes
+        .iter()
+        .enumerate()
+        .skip(1)
+        .any(|(i, &b)| (b == b':' && blank_or_end(i + 1)) || (b == b'#' && blank_or_end(i - 1)))
+        || bytes.iter().any(|&b| b < b' ' && b != b'\t')
 }
 
 /// What Go's YAML reader (go-yaml v2, with sigs.k8s.io/yaml's YAMLToJSON) makes of a
@@ -466,7 +466,10 @@ mod tests {
     fn strings_without_a_dollar_and_other_values_are_untouched() {
         let object = json!({"a": "yes", "b": 1, "c": [true, null], "d": "$${X}"});
         let out = substitute(&object, &vars(&[])).unwrap();
-        assert_eq!(out, json!({"a": "yes", "b": 1, "c": [true, null], "d": "${X}"}));
+        assert_eq!(
+            out,
+            json!({"a": "yes", "b": 1, "c": [true, null], "d": "${X}"})
+        );
     }
 
     #[test]
@@ -475,16 +478,23 @@ mod tests {
             ("labels", DISABLE_KEYS[0]),
             ("annotations", DISABLE_KEYS[1]),
         ] {
-            assert!(disabled(
-                &json!({"metadata": {map: {key: "disabled"}}})
-            ));
+            assert!(disabled(&json!({"metadata": {map: {key: "disabled"}}})));
         }
-        assert!(!disabled(&json!({"metadata": {"labels": {DISABLE_KEYS[0]: "off"}}})));
+        assert!(!disabled(
+            &json!({"metadata": {"labels": {DISABLE_KEYS[0]: "off"}}})
+        ));
     }
 
     #[test]
     fn go_yaml_writes_these_strings_plain() {
-        for s in ["${A}", "a ${B}", "${A},${B}", "http://${H}/x", "-${A}", "a:b${C}"] {
+        for s in [
+            "${A}",
+            "a ${B}",
+            "${A},${B}",
+            "http://${H}/x",
+            "-${A}",
+            "a:b${C}",
+        ] {
             assert!(written_plain(s), "{s}");
         }
         for s in [
