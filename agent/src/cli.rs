@@ -279,6 +279,7 @@ fn folder_sync() -> config::Sync {
         render: config::Render::Auto,
         helm: None,
         depends_on: Vec::new(),
+        health_checks: Vec::new(),
         substitution: None,
     }
 }

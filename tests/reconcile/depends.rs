@@ -176,3 +176,39 @@ fn the_daemon_runs_a_dependant_as_soon_as_its_dependency_is_ready() {
     );
     assert_eq!(f.condition("Ready")["status"], "True");
 }
+
+#[test]
+fn health_checks_follow_objects_the_sync_did_not_apply() {
+    let f = Fixture::new("health-checks", "");
+    let config = std::fs::read_to_string(&f.config).unwrap().replace(
+        "    wait: false\n",
+        "    wait: false\n    timeout: 3s\n    healthChecks:\n      - {apiVersion: apps/v1, kind: Deployment, name: controller}\n",
+    );
+    std::fs::write(&f.config, config).unwrap();
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    // The controller is someone else's and not there yet: not healthy, named.
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let ready = f.condition("Ready");
+    assert_eq!(ready["reason"], "HealthCheckFailed", "{ready}");
+    assert!(
+        ready["message"].as_str().unwrap().contains("Deployment")
+            && ready.to_string().contains("controller"),
+        "{ready}"
+    );
+    // It arrives (kwok runs its pods): the next revision's apply finds it healthy.
+    let out = f.cluster.kubectl_stdin(
+        &["-n", &f.ns, "apply", "-f", "-"],
+        Some(&DEPLOYMENT.replace("name: web\n", "name: controller\n")),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    eventually("the controller available", || {
+        f.get("deployment", "controller")
+            .is_some_and(|d| d["status"]["availableReplicas"] == 2)
+    });
+    f.write("a.yaml", &config_map("a", "2"));
+    f.commit();
+    f.reconcile_ok();
+    assert_eq!(f.condition("Ready")["status"], "True");
+}

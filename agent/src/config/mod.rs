@@ -213,9 +213,24 @@ pub struct Sync {
     /// Syncs that must be Ready (at this sync's revision, when they share its source) before
     /// this one reconciles (Flux's `dependsOn`).
     pub depends_on: Vec<Dependency>,
+    /// Objects followed until healthy after an apply, besides (or, without `wait`, instead
+    /// of) the sync's own (Flux's `healthChecks`).
+    pub health_checks: Vec<HealthCheck>,
     /// Variables substituted into the rendered objects (Flux's post-build substitution);
     /// None: nothing is substituted.
     pub substitution: Option<Substitution>,
+}
+
+/// One `healthChecks` entry: an object by apiVersion, kind, name and namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HealthCheck {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    /// Default: the sync's namespace (for a namespaced kind).
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// One `dependsOn` entry.
@@ -829,6 +844,32 @@ syncs:
             assert!(msg.contains(want), "{syncs}: wanted {want} in {msg}");
             assert!(l >= line && l <= line + 2, "{syncs}: line {l}: {msg}");
         }
+    }
+
+    #[test]
+    fn health_checks_name_objects_and_cel_is_refused_saying_why() {
+        let head = "sources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs:\n";
+        let s = parse(&format!(
+            "{head}  - name: web\n    source: a\n    healthChecks:\n      - {{apiVersion: apps/v1, kind: Deployment, name: ctl, namespace: infra}}\n      - {{apiVersion: v1, kind: Service, name: web}}\n"
+        ))
+        .unwrap();
+        let checks = &s.syncs[0].health_checks;
+        assert_eq!(checks[0].namespace.as_deref(), Some("infra"));
+        assert_eq!(
+            (checks[1].kind.as_str(), checks[1].namespace.as_ref()),
+            ("Service", None)
+        );
+        let (_, _, msg) = error_at(&format!(
+            "{head}  - name: web\n    source: a\n    healthCheckExprs:\n      - {{apiVersion: x/v1, kind: X, current: 'true'}}\n"
+        ));
+        assert!(
+            msg.contains("healthCheckExprs (CEL) is not supported"),
+            "{msg}"
+        );
+        let (_, _, msg) = error_at(&format!(
+            "{head}  - name: web\n    source: a\n    healthChecks: [{{kind: X, name: y}}]\n"
+        ));
+        assert!(msg.contains("apiVersion"), "{msg}");
     }
 
     #[test]

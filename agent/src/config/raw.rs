@@ -243,6 +243,12 @@ impl<'de> Deserialize<'de> for RawSync {
                     s.name
                 ));
             }
+            if s.health_check_exprs.is_some() {
+                return Err(format!(
+                    "sync '{}': healthCheckExprs (CEL) is not supported: a custom resource is healthy when its Ready (or else Available) condition is True, and one with neither once it exists; list other objects to follow in healthChecks",
+                    s.name
+                ));
+            }
             let substitutes = s.substitute.is_some() || !s.substitute_from.is_empty();
             if substitutes && s.helm.is_some() {
                 return Err(format!(
@@ -312,6 +318,10 @@ pub(super) struct RawSyncFields {
     substitute_strict: Option<bool>,
     #[serde(default, deserialize_with = "de_depends_on")]
     depends_on: Vec<String>,
+    #[serde(default)]
+    health_checks: Vec<HealthCheck>,
+    #[serde(default)]
+    health_check_exprs: Option<de::IgnoredAny>,
 }
 
 fn de_depends_on<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -503,6 +513,7 @@ impl RawSettings {
                     exclude: s.exclude,
                     render: s.render,
                     depends_on,
+                    health_checks: s.health_checks,
                     substitution: (s.substitute.is_some() || !s.substitute_from.is_empty()).then(
                         || Substitution {
                             vars: s.substitute.unwrap_or_default(),

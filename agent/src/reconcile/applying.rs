@@ -404,8 +404,8 @@ fn health_and_status(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
     cycle.memory.applied = Some(cycle.report.revision.clone());
     cycle.memory.chart_inputs = s.chart_inputs.take();
     let sync = cycle.ctx.sync;
-    let unhealthy = if sync.wait {
-        let started = Instant::now();
+    let started = Instant::now();
+    let mut unhealthy = if sync.wait {
         // Hooks have ended (or were left as they are) already; some are deleted.
         let settled = without_hooks(&s.targets);
         let mut lines = health::wait::wait_healthy(cycle.ctx.client, &settled, sync.timeout);
@@ -417,6 +417,10 @@ fn health_and_status(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
     } else {
         Vec::new()
     };
+    if unhealthy.is_empty() && !sync.health_checks.is_empty() {
+        let left = sync.timeout.saturating_sub(started.elapsed());
+        unhealthy = wait_health_checks(cycle.ctx.client, sync, left);
+    }
     let report = &mut cycle.report;
     let now = crate::clock::now();
     let applied = Applied {
@@ -440,6 +444,56 @@ fn health_and_status(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
     report.verdict = outcome::applied(&mut report.status, applied, &now);
     cycle.event = outcome::changes_event(&cycle.report);
     Break(End::Done)
+}
+
+/// Follows the sync's `healthChecks` (objects it need not have applied: a controller's) as
+/// it follows its own; a kind the cluster does not serve is a line of its own.
+fn wait_health_checks(
+    client: &dyn Cluster,
+    sync: &crate::config::Sync,
+    timeout: std::time::Duration,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut watched = Vec::new();
+    for (i, check) in sync.health_checks.iter().enumerate() {
+        match client.resolve(&check.api_version, &check.kind) {
+            Ok(resource) => {
+                let mut metadata = serde_json::json!({"name": check.name});
+                if resource.namespaced {
+                    metadata["namespace"] =
+                        Value::String(check.namespace.clone().unwrap_or(sync.namespace.clone()));
+                }
+                let object = serde_json::json!({
+                    "apiVersion": check.api_version, "kind": check.kind, "metadata": metadata,
+                });
+                let manifest = Manifest {
+                    object,
+                    origin: crate::render::Origin {
+                        file: "healthChecks".into(),
+                        document: i,
+                        line: 0,
+                    },
+                    kustomized: false,
+                    chart_crd: None,
+                    dropped_namespace: None,
+                };
+                watched.push((manifest, resource));
+            }
+            Err(e) => lines.push(format!(
+                "healthChecks[{i}] {} {}: {e}",
+                check.kind, check.name
+            )),
+        }
+    }
+    let targets: Vec<Target> = watched
+        .iter()
+        .map(|(manifest, resource)| Target {
+            manifest,
+            resource: resource.clone(),
+        })
+        .collect();
+    lines.extend(health::wait::wait_healthy(client, &targets, timeout));
+    lines
 }
 
 /// The targets that are not a chart's hooks: what health and drift follow.
