@@ -487,18 +487,7 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
     }
     let client = connect(&settings, args.context.as_deref())?;
     let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
-    let (client, _renewer) = if settings.leader_election.enabled {
-        let (client, elector) = take_lease(&settings, client)?;
-        let client = std::sync::Arc::new(client);
-        let renewer = crate::lease::Renewer::spawn(
-            elector,
-            client.clone(),
-            settings.leader_election.renew_every,
-        );
-        (client, Some(renewer))
-    } else {
-        (std::sync::Arc::new(client), None)
-    };
+    let (client, _renewer) = lead(&settings, client)?;
     let node = settings.node_name.clone();
     let mut sources = BTreeMap::new();
     let mut all_ready = true;
@@ -535,18 +524,7 @@ fn forget_command(args: &Args) -> Result<Verdict, Error> {
     }
     let client = connect(&settings, args.context.as_deref())?;
     let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
-    let (client, _renewer) = if settings.leader_election.enabled {
-        let (client, elector) = take_lease(&settings, client)?;
-        let client = std::sync::Arc::new(client);
-        let renewer = crate::lease::Renewer::spawn(
-            elector,
-            client.clone(),
-            settings.leader_election.renew_every,
-        );
-        (client, Some(renewer))
-    } else {
-        (std::sync::Arc::new(client), None)
-    };
+    let (client, _renewer) = lead(&settings, client)?;
     let forgotten = reconcile::forget(&*client, name)?;
     for object in &forgotten.deleted {
         println!("deleted {object}");
@@ -609,6 +587,25 @@ pub fn reconcile_sync(
     warnings.append(&mut report.warnings);
     report.warnings = warnings;
     report
+}
+
+/// The client a one-shot run writes with: behind the leader Lease (taken, and renewed for
+/// as long as the renewer lives) when leader election is on.
+fn lead(
+    settings: &Settings,
+    client: Client,
+) -> Result<(std::sync::Arc<Client>, Option<crate::lease::Renewer>), Error> {
+    if !settings.leader_election.enabled {
+        return Ok((std::sync::Arc::new(client), None));
+    }
+    let (client, elector) = take_lease(settings, client)?;
+    let client = std::sync::Arc::new(client);
+    let renewer = crate::lease::Renewer::spawn(
+        elector,
+        client.clone(),
+        settings.leader_election.renew_every,
+    );
+    Ok((client, Some(renewer)))
 }
 
 /// A one-shot run takes the Lease when it is free or this node's; when

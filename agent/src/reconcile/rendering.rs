@@ -330,6 +330,27 @@ fn chart_settings(
     }
 }
 
+/// A ConfigMap or Secret in plumb-system (None: there is none); `what` names it in errors.
+fn read_system_object(
+    client: Option<&dyn Cluster>,
+    kind: config::ValuesKind,
+    name: &str,
+    what: &str,
+) -> Result<Option<serde_json::Value>, String> {
+    let Some(client) = client else {
+        return Err(format!(
+            "{what}: read from the cluster only (plumb render has none)"
+        ));
+    };
+    let resource = match kind {
+        config::ValuesKind::ConfigMap => ApiResource::config_map(),
+        config::ValuesKind::Secret => ApiResource::secret(),
+    };
+    client
+        .get(&resource, Some(prune::SYSTEM_NAMESPACE), name)
+        .map_err(|e| format!("{what}: {e}"))
+}
+
 /// One `valuesFrom` entry read from plumb-system; None when it is optional and missing.
 fn values_from(
     client: Option<&dyn Cluster>,
@@ -343,18 +364,7 @@ fn values_from(
         reference.name,
         reference.values_key
     );
-    let Some(client) = client else {
-        return Err(format!(
-            "{what}: read from the cluster only (plumb render has none)"
-        ));
-    };
-    let resource = match reference.kind {
-        config::ValuesKind::ConfigMap => ApiResource::config_map(),
-        config::ValuesKind::Secret => ApiResource::secret(),
-    };
-    let object = client
-        .get(&resource, Some(prune::SYSTEM_NAMESPACE), &reference.name)
-        .map_err(|e| format!("{what}: {e}"))?;
+    let object = read_system_object(client, reference.kind, &reference.name, &what)?;
     let text = object.as_ref().and_then(|o| match reference.kind {
         config::ValuesKind::ConfigMap => {
             o["data"][&reference.values_key].as_str().map(str::to_owned)
@@ -416,18 +426,7 @@ fn substitute_from(
         prune::SYSTEM_NAMESPACE,
         reference.name
     );
-    let Some(client) = client else {
-        return Err(format!(
-            "{what}: read from the cluster only (plumb render has none)"
-        ));
-    };
-    let resource = match reference.kind {
-        config::ValuesKind::ConfigMap => ApiResource::config_map(),
-        config::ValuesKind::Secret => ApiResource::secret(),
-    };
-    let object = client
-        .get(&resource, Some(prune::SYSTEM_NAMESPACE), &reference.name)
-        .map_err(|e| format!("{what}: {e}"))?;
+    let object = read_system_object(client, reference.kind, &reference.name, &what)?;
     let Some(object) = object else {
         return if reference.optional {
             Ok(BTreeMap::new())
