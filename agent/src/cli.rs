@@ -280,6 +280,7 @@ fn folder_sync() -> config::Sync {
         helm: None,
         depends_on: Vec::new(),
         health_checks: Vec::new(),
+        health_check_conditions: Vec::new(),
         substitution: None,
     }
 }

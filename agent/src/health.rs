@@ -6,6 +6,8 @@
 
 use serde_json::Value;
 
+use crate::config::ConditionRule;
+
 pub mod wait;
 
 /// An object's health after an apply.
@@ -24,6 +26,34 @@ impl Health {
     pub fn is_ready(&self) -> bool {
         matches!(self, Health::Ready)
     }
+}
+
+/// The health of a live object by the first rule for its apiVersion and kind, else by kind.
+pub fn health_with(object: &Value, rules: &[ConditionRule]) -> Health {
+    let rule = rules.iter().find(|r| {
+        object["apiVersion"] == r.api_version.as_str() && object["kind"] == r.kind.as_str()
+    });
+    let Some(rule) = rule else {
+        return health_of(object);
+    };
+    if let Some(failed) = &rule.failed {
+        if condition_is(object, &failed.condition, &failed.status) {
+            let message = condition(object, &failed.condition)
+                .and_then(|c| c["message"].as_str())
+                .unwrap_or_default();
+            return Health::Failed(format!(
+                "{} is {}: {message}",
+                failed.condition, failed.status
+            ));
+        }
+    }
+    if condition_is(object, &rule.current.condition, &rule.current.status) {
+        return stale_generation(object).unwrap_or(Health::Ready);
+    }
+    Health::Progressing(format!(
+        "waiting for condition {} to be {}",
+        rule.current.condition, rule.current.status
+    ))
 }
 
 fn int(v: &Value) -> i64 {
@@ -448,6 +478,49 @@ mod tests {
         assert!(matches!(hook_health(&job), Health::Progressing(_)));
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap"});
         assert_eq!(hook_health(&cm), Health::Ready);
+    }
+
+    #[test]
+    fn a_sync_rule_judges_its_kind_by_its_conditions() {
+        use crate::config::ConditionIs;
+        let rules = [ConditionRule {
+            api_version: "cluster.x-k8s.io/v1beta1".into(),
+            kind: "Cluster".into(),
+            current: ConditionIs {
+                condition: "ControlPlaneReady".into(),
+                status: "True".into(),
+            },
+            failed: Some(ConditionIs {
+                condition: "Failed".into(),
+                status: "True".into(),
+            }),
+        }];
+        let cluster = |conditions: Value| {
+            json!({"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster",
+                   "metadata": {"generation": 1}, "status": {"observedGeneration": 1, "conditions": conditions}})
+        };
+        // Ready True alone is not this rule's healthy.
+        let ready_only = cluster(json!([{"type": "Ready", "status": "True"}]));
+        assert!(health_of(&ready_only).is_ready());
+        assert_eq!(
+            health_with(&ready_only, &rules),
+            Health::Progressing("waiting for condition ControlPlaneReady to be True".into())
+        );
+        let healthy = cluster(json!([{"type": "ControlPlaneReady", "status": "True"}]));
+        assert!(health_with(&healthy, &rules).is_ready());
+        let failed = cluster(
+            json!([{"type": "ControlPlaneReady", "status": "True"}, {"type": "Failed", "status": "True", "message": "no quorum"}]),
+        );
+        assert_eq!(
+            health_with(&failed, &rules),
+            Health::Failed("Failed is True: no quorum".into())
+        );
+        let mut stale = healthy.clone();
+        stale["metadata"]["generation"] = json!(2);
+        assert!(!health_with(&stale, &rules).is_ready());
+        // Other kinds keep plumb's rules.
+        let other = json!({"apiVersion": "x.io/v1", "kind": "Cluster", "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        assert!(!health_with(&other, &rules).is_ready());
     }
 
     #[test]

@@ -212,3 +212,55 @@ fn health_checks_follow_objects_the_sync_did_not_apply() {
     f.reconcile_ok();
     assert_eq!(f.condition("Ready")["status"], "True");
 }
+
+#[test]
+fn a_kind_is_judged_by_the_condition_the_sync_names() {
+    let f = Fixture::new("health-conditions", "");
+    let group = format!("{}.plumb.test", unique("g"));
+    let config = std::fs::read_to_string(&f.config).unwrap().replace(
+        "    wait: false\n",
+        &format!("    timeout: 3s\n    healthCheckConditions:\n      - apiVersion: {group}/v1\n        kind: Widget\n        current: {{type: Baked}}\n        failed: {{type: Burnt}}\n"),
+    );
+    std::fs::write(&f.config, config).unwrap();
+    f.write("crd.yaml", &WIDGET_CRD.replace("GROUP", &group));
+    // Without a status subresource, the status is the manifest's own: each revision says it.
+    let widget = |conditions: &str| {
+        format!("apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: blue\nstatus:\n  conditions: {conditions}\n")
+    };
+    f.write("widget.yaml", &widget("[{type: Ready, status: 'True'}]"));
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "Ready alone passed: {}",
+        text(&out)
+    );
+    let ready = f.condition("Ready");
+    assert_eq!(ready["reason"], "HealthCheckFailed", "{ready}");
+    assert!(
+        ready
+            .to_string()
+            .contains("waiting for condition Baked to be True"),
+        "{ready}"
+    );
+
+    f.write(
+        "widget.yaml",
+        &widget(
+            "[{type: Baked, status: 'True'}, {type: Burnt, status: 'True', message: too long}]",
+        ),
+    );
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(f
+        .condition("Ready")
+        .to_string()
+        .contains("Burnt is True: too long"));
+
+    f.write("widget.yaml", &widget("[{type: Baked, status: 'True'}]"));
+    f.commit();
+    f.reconcile_ok();
+    assert_eq!(f.condition("Ready")["status"], "True");
+}

@@ -216,9 +216,41 @@ pub struct Sync {
     /// Objects followed until healthy after an apply, besides (or, without `wait`, instead
     /// of) the sync's own (Flux's `healthChecks`).
     pub health_checks: Vec<HealthCheck>,
+    /// How objects of a kind plumb has no rule for are judged: by a condition's status
+    /// (the stand-in for Flux's CEL `healthCheckExprs`).
+    pub health_check_conditions: Vec<ConditionRule>,
     /// Variables substituted into the rendered objects (Flux's post-build substitution);
     /// None: nothing is substituted.
     pub substitution: Option<Substitution>,
+}
+
+/// A sync's own rule for a kind plumb has no rule for (`healthCheckConditions`): healthy
+/// when a condition has a status, failed when another (or the same) has one. The simple
+/// stand-in for Flux's CEL `healthCheckExprs`, covering what most of them say.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConditionRule {
+    pub api_version: String,
+    pub kind: String,
+    /// The condition that says it is healthy.
+    pub current: ConditionIs,
+    /// The condition that says it failed for good.
+    #[serde(default)]
+    pub failed: Option<ConditionIs>,
+}
+
+/// A condition's type and the status it must have.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionIs {
+    #[serde(rename = "type")]
+    pub condition: String,
+    #[serde(default = "condition_true")]
+    pub status: String,
+}
+
+fn condition_true() -> String {
+    "True".to_owned()
 }
 
 /// One `healthChecks` entry: an object by apiVersion, kind, name and namespace.
@@ -854,6 +886,19 @@ syncs:
         ))
         .unwrap();
         let checks = &s.syncs[0].health_checks;
+        let rules = parse(&format!(
+            "{head}  - name: web\n    source: a\n    healthCheckConditions:\n      - {{apiVersion: x.io/v1, kind: X, current: {{type: Baked}}, failed: {{type: Burnt, status: 'True'}}}}\n"
+        ))
+        .unwrap();
+        let rule = &rules.syncs[0].health_check_conditions[0];
+        assert_eq!(
+            (
+                rule.current.condition.as_str(),
+                rule.current.status.as_str()
+            ),
+            ("Baked", "True")
+        );
+        assert_eq!(rule.failed.as_ref().unwrap().condition, "Burnt");
         assert_eq!(checks[0].namespace.as_deref(), Some("infra"));
         assert_eq!(
             (checks[1].kind.as_str(), checks[1].namespace.as_ref()),

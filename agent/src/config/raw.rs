@@ -245,7 +245,7 @@ impl<'de> Deserialize<'de> for RawSync {
             }
             if s.health_check_exprs.is_some() {
                 return Err(format!(
-                    "sync '{}': healthCheckExprs (CEL) is not supported: a custom resource is healthy when its Ready (or else Available) condition is True, and one with neither once it exists; list other objects to follow in healthChecks",
+                    "sync '{}': healthCheckExprs (CEL) is not supported: a custom resource is healthy when its Ready (or else Available) condition is True, and one with neither once it exists; say which condition for a kind in healthCheckConditions ({{apiVersion, kind, current: {{type, status}}, failed: {{type, status}}}}), and list other objects to follow in healthChecks",
                     s.name
                 ));
             }
@@ -320,6 +320,8 @@ pub(super) struct RawSyncFields {
     depends_on: Vec<String>,
     #[serde(default)]
     health_checks: Vec<HealthCheck>,
+    #[serde(default)]
+    health_check_conditions: Vec<ConditionRule>,
     #[serde(default)]
     health_check_exprs: Option<de::IgnoredAny>,
 }
@@ -514,6 +516,7 @@ impl RawSettings {
                     render: s.render,
                     depends_on,
                     health_checks: s.health_checks,
+                    health_check_conditions: s.health_check_conditions,
                     substitution: (s.substitute.is_some() || !s.substitute_from.is_empty()).then(
                         || Substitution {
                             vars: s.substitute.unwrap_or_default(),

@@ -54,9 +54,9 @@ pub fn wait_gone(client: &dyn Cluster, pruned: &[ObjectRef], timeout: Duration) 
 
 /// An object's health, reading what it depends on first: a k3s HelmChart's
 /// install Job and, when it has failed before, the Job's Pods.
-fn judge(client: &dyn Cluster, live: &Value) -> Health {
+fn judge(client: &dyn Cluster, live: &Value, rules: &[crate::config::ConditionRule]) -> Health {
     let Some((ns, name)) = super::helm_chart_job(live) else {
-        return super::health_of(live);
+        return super::health_with(live, rules);
     };
     let job = match client
         .resolve("batch/v1", "Job")
@@ -82,7 +82,12 @@ fn judge(client: &dyn Cluster, live: &Value) -> Health {
 
 /// Follows health until every object is ready or the timeout passes;
 /// returns a line per object still not ready.
-pub fn wait_healthy(client: &dyn Cluster, targets: &[Target], timeout: Duration) -> Vec<String> {
+pub fn wait_healthy(
+    client: &dyn Cluster,
+    targets: &[Target],
+    rules: &[crate::config::ConditionRule],
+    timeout: Duration,
+) -> Vec<String> {
     let started = Instant::now();
     let mut pending: Vec<&Target> = targets.iter().collect();
     loop {
@@ -92,7 +97,7 @@ pub fn wait_healthy(client: &dyn Cluster, targets: &[Target], timeout: Duration)
             let key = t.manifest.key();
             let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
             match client.get(&t.resource, ns, &key.name) {
-                Ok(Some(live)) => match judge(client, &live) {
+                Ok(Some(live)) => match judge(client, &live, rules) {
                     Health::Ready => {}
                     Health::Progressing(m) => {
                         lines.push(format!("{key}: {m}"));

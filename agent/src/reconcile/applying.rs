@@ -290,7 +290,12 @@ fn apply_phases(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
                 f
             }
             Phase::AwaitHealthy(group) => {
-                let lines = health::wait::wait_healthy(client, &without_hooks(group), sync.timeout);
+                let lines = health::wait::wait_healthy(
+                    client,
+                    &without_hooks(group),
+                    &sync.health_check_conditions,
+                    sync.timeout,
+                );
                 let waiting = phases[at..].iter().find_map(|p| match p {
                     Phase::Hooks(wave) => wave.first(),
                     _ => None,
@@ -408,7 +413,12 @@ fn health_and_status(cycle: &mut Cycle, s: &mut Applying) -> ControlFlow<End> {
     let mut unhealthy = if sync.wait {
         // Hooks have ended (or were left as they are) already; some are deleted.
         let settled = without_hooks(&s.targets);
-        let mut lines = health::wait::wait_healthy(cycle.ctx.client, &settled, sync.timeout);
+        let mut lines = health::wait::wait_healthy(
+            cycle.ctx.client,
+            &settled,
+            &sync.health_check_conditions,
+            sync.timeout,
+        );
         if lines.is_empty() {
             let left = sync.timeout.saturating_sub(started.elapsed());
             lines = health::wait::wait_gone(cycle.ctx.client, &cycle.report.pruned, left);
@@ -492,7 +502,12 @@ fn wait_health_checks(
             resource: resource.clone(),
         })
         .collect();
-    lines.extend(health::wait::wait_healthy(client, &targets, timeout));
+    lines.extend(health::wait::wait_healthy(
+        client,
+        &targets,
+        &sync.health_check_conditions,
+        timeout,
+    ));
     lines
 }
 

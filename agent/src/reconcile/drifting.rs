@@ -252,7 +252,12 @@ fn status(cycle: &mut Cycle, s: &mut Checking) -> ControlFlow<End> {
         cycle.ctx.sync.wait,
     );
     if let Settle::RecheckHealth(message) = &settle {
-        let lines = health::wait::wait_healthy(cycle.ctx.client, &s.targets, Default::default());
+        let lines = health::wait::wait_healthy(
+            cycle.ctx.client,
+            &s.targets,
+            &cycle.ctx.sync.health_check_conditions,
+            Default::default(),
+        );
         if !lines.is_empty() {
             report.verdict = Verdict::Stalled(message.clone());
             return Break(End::Done);
