@@ -264,3 +264,59 @@ fn a_kind_is_judged_by_the_condition_the_sync_names() {
     f.reconcile_ok();
     assert_eq!(f.condition("Ready")["status"], "True");
 }
+
+#[test]
+fn layers_leaving_git_go_top_down_the_crd_after_the_resources_of_it() {
+    let (f, group) = three_layers("depends-prune", "1m");
+    let config = std::fs::read_to_string(&f.config)
+        .unwrap()
+        .replace(
+            "    path: manifests/config\n",
+            "    path: manifests/config\n    prune: true\n    allowEmpty: true\n",
+        )
+        .replace(
+            "    path: manifests/crds\n",
+            "    path: manifests/crds\n    prune: true\n    allowEmpty: true\n",
+        );
+    std::fs::write(&f.config, config).unwrap();
+    f.commit();
+    f.reconcile_ok();
+    // Both lower layers leave Git. The CRDs' sync runs first (dependsOn's order), but the
+    // Widget of the other sync holds its CRD back; the Widget goes, then the CRD.
+    f.remove("crds/crd.yaml");
+    f.remove("crds/controller.yaml");
+    f.remove("config/widget.yaml");
+    f.write("crds/.keep.yaml", "");
+    f.write("config/.keep.yaml", "");
+    f.commit();
+    let out = f.reconcile();
+    let printed = text(&out);
+    let crd = format!("widgets.{group}");
+    let crd_exists = || {
+        let out = f.kubectl(&["get", "crd", &crd, "--ignore-not-found", "-o", "name"]);
+        !out.stdout.is_empty()
+    };
+    assert!(
+        crd_exists(),
+        "the CRD went before the Widget of another sync: {printed}"
+    );
+    assert!(printed.contains("kept"), "{printed}");
+    let widget = f.kubectl(&[
+        "-n",
+        &f.ns,
+        "get",
+        &crd,
+        "blue",
+        "--ignore-not-found",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        widget.stdout.is_empty(),
+        "the Widget was not pruned: {printed}"
+    );
+    eventually("the CRD pruned by a later cycle", || {
+        f.reconcile();
+        !crd_exists()
+    });
+}
