@@ -48,7 +48,13 @@ pub fn health_with(object: &Value, rules: &[ConditionRule]) -> Health {
         }
     }
     if condition_is(object, &rule.current.condition, &rule.current.status) {
-        return stale_generation(object).unwrap_or(Health::Ready);
+        // A resource whose controller reports no observedGeneration is judged by its
+        // condition alone.
+        let reports_generation = !object["status"]["observedGeneration"].is_null();
+        return match stale_generation(object) {
+            Some(stale) if reports_generation => stale,
+            _ => Health::Ready,
+        };
     }
     Health::Progressing(format!(
         "waiting for condition {} to be {}",
@@ -518,6 +524,12 @@ mod tests {
         let mut stale = healthy.clone();
         stale["metadata"]["generation"] = json!(2);
         assert!(!health_with(&stale, &rules).is_ready());
+        let mut unreported = stale.clone();
+        unreported["status"]
+            .as_object_mut()
+            .unwrap()
+            .remove("observedGeneration");
+        assert!(health_with(&unreported, &rules).is_ready());
         // Other kinds keep plumb's rules.
         let other = json!({"apiVersion": "x.io/v1", "kind": "Cluster", "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
         assert!(!health_with(&other, &rules).is_ready());
