@@ -52,7 +52,14 @@ pub enum EnvsubstError {
     /// More nested `${` than plumb follows (Go has no limit; it grows its stack).
     #[error("substitutions nested more than {0} deep")]
     TooDeep(usize),
+    /// A text that would grow past what the API server takes in one object (3 MiB): a
+    /// revision must not make plumb build gigabytes out of one variable.
+    #[error("the substituted text would be larger than {0} bytes")]
+    TooLarge(usize),
 }
+
+/// The most one substituted text may hold: the API server's limit for a whole request.
+pub const MAX_OUTPUT: usize = 3 * 1024 * 1024;
 
 /// How many `${` may be nested in one another's arguments.
 const MAX_DEPTH: usize = 64;
@@ -66,6 +73,9 @@ pub fn eval(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Strin
     let mut out = Vec::with_capacity(text.len());
     for node in &nodes {
         eval_node(node, lookup, &mut out)?;
+    }
+    if out.len() > MAX_OUTPUT {
+        return Err(EnvsubstError::TooLarge(MAX_OUTPUT));
     }
     Ok(go_string(&out))
 }
@@ -708,7 +718,11 @@ fn eval_node(
                 return Err(EnvsubstError::NotSet(param.into_owned()));
             }
             let value = value.unwrap_or_default();
-            out.extend_from_slice(&apply(&f.name, &value, &args)?);
+            let piece = apply(&f.name, &value, &args)?;
+            if out.len() + piece.len() > MAX_OUTPUT {
+                return Err(EnvsubstError::TooLarge(MAX_OUTPUT));
+            }
+            out.extend_from_slice(&piece);
         }
     }
     Ok(())
@@ -741,7 +755,7 @@ fn apply(name: &[u8], s: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, EnvsubstErro
         }
         (b":", _) => substr(s.as_bytes(), args)?.to_vec(),
         (b"/#", _) => match args {
-            [old, new] if s.as_bytes().starts_with(old) => replace(s.as_bytes(), old, new, 1),
+            [old, new] if s.as_bytes().starts_with(old) => replace(s.as_bytes(), old, new, 1)?,
             _ => s.as_bytes().to_vec(),
         },
         (b"/%", _) => match args {
@@ -755,7 +769,7 @@ fn apply(name: &[u8], s: &str, args: &[Vec<u8>]) -> Result<Vec<u8>, EnvsubstErro
         (b"/" | b"//", Some(old)) => {
             let n = if name == b"/" { 1 } else { -1 };
             let new = args.get(1).map_or(&[][..], Vec::as_slice);
-            replace(s.as_bytes(), old, new, n)
+            replace(s.as_bytes(), old, new, n)?
         }
         // Everything else, a bare `${param}` and every default operator among them:
         // the value, or the arguments when it is empty.
@@ -835,9 +849,9 @@ fn atoi(b: &[u8]) -> Option<i64> {
 }
 
 /// Go's `strings.Replace(s, old, new, n)` (`n < 0`: all), on bytes.
-fn replace(s: &[u8], old: &[u8], new: &[u8], n: i64) -> Vec<u8> {
+fn replace(s: &[u8], old: &[u8], new: &[u8], n: i64) -> Result<Vec<u8>, EnvsubstError> {
     if old == new || n == 0 {
-        return s.to_vec();
+        return Ok(s.to_vec());
     }
     let count = if old.is_empty() {
         go_runes(s).len() + 1
@@ -845,13 +859,16 @@ fn replace(s: &[u8], old: &[u8], new: &[u8], n: i64) -> Vec<u8> {
         count(s, old)
     };
     if count == 0 {
-        return s.to_vec();
+        return Ok(s.to_vec());
     }
     let n = if n < 0 || (count as i64) < n {
         count
     } else {
         n as usize
     };
+    if n.saturating_mul(new.len()).saturating_add(s.len()) > MAX_OUTPUT {
+        return Err(EnvsubstError::TooLarge(MAX_OUTPUT));
+    }
     let mut out = Vec::with_capacity(s.len() + n * new.len());
     let mut start = 0;
     for i in 0..n {
@@ -868,7 +885,7 @@ fn replace(s: &[u8], old: &[u8], new: &[u8], n: i64) -> Vec<u8> {
         start = j + old.len();
     }
     out.extend_from_slice(&s[start.min(s.len())..]);
-    out
+    Ok(out)
 }
 
 /// Where `needle` (not empty) first occurs in `hay`.
@@ -1482,6 +1499,26 @@ mod tests {
         assert_eq!(
             TooDeep(MAX_DEPTH).to_string(),
             "substitutions nested more than 64 deep"
+        );
+    }
+
+    #[test]
+    fn a_text_may_not_grow_past_what_an_object_can_hold() {
+        let big = "x".repeat(1 << 20);
+        // Four references to a 1 MiB value: past 3 MiB, refused before it is built.
+        assert_eq!(
+            run(&"${a}".repeat(4), &[("a", &big)], false),
+            Err(EnvsubstError::TooLarge(MAX_OUTPUT))
+        );
+        assert_eq!(
+            run(&"${a}".repeat(3), &[("a", &big)], false).map(|s| s.len()),
+            Ok(3 << 20)
+        );
+        // One replacement that would make a terabyte.
+        let text = format!("${{a//x/{}}}", "y".repeat(1 << 20));
+        assert_eq!(
+            run(&text, &[("a", &big)], false),
+            Err(EnvsubstError::TooLarge(MAX_OUTPUT))
         );
     }
 

@@ -91,9 +91,14 @@ pub fn substitute_all(
     };
     let mut errors = Vec::new();
     let mut out = Vec::with_capacity(manifests.len());
+    let mut left = MAX_RENDER_OUTPUT;
     for mut m in manifests {
         if !from_chart(&m.origin.file) && !disabled(&m.object) {
-            match substitute(&m.object, vars) {
+            let mut budget = left.min(envsubst::MAX_OUTPUT);
+            let before = budget;
+            let substituted = value(&m.object, vars, &mut String::new(), &mut budget);
+            left -= before - budget;
+            match substituted {
                 Ok(object) => m.object = object,
                 Err(error) => {
                     errors.push(RenderError::Substitute {
@@ -152,10 +157,22 @@ pub fn disabled(object: &Value) -> bool {
 /// The object with its strings and keys substituted.
 pub fn substitute(object: &Value, vars: &Variables) -> Result<Value, SubstituteError> {
     let mut field = String::new();
-    value(object, vars, &mut field)
+    let mut budget = envsubst::MAX_OUTPUT;
+    value(object, vars, &mut field, &mut budget)
 }
 
-fn value(v: &Value, vars: &Variables, field: &mut String) -> Result<Value, SubstituteError> {
+/// The most all of a render's substituted strings may hold together: a revision must not
+/// make plumb build gigabytes out of one variable, one object under the limit at a time.
+pub const MAX_RENDER_OUTPUT: usize = 64 * 1024 * 1024;
+
+/// `budget`: how many bytes the substituted strings may still hold, in this object and in
+/// the render (the smaller of the two).
+fn value(
+    v: &Value,
+    vars: &Variables,
+    field: &mut String,
+    budget: &mut usize,
+) -> Result<Value, SubstituteError> {
     let fail = |field: &str, why: Why| SubstituteError {
         field: field.to_owned(),
         why,
@@ -164,6 +181,12 @@ fn value(v: &Value, vars: &Variables, field: &mut String) -> Result<Value, Subst
         Value::String(s) if s.contains('$') => {
             let text = envsubst::eval(s, &|name| vars.lookup(name))
                 .map_err(|e| fail(field, Why::Envsubst(e)))?;
+            *budget = budget.checked_sub(text.len()).ok_or_else(|| {
+                fail(
+                    field,
+                    Why::Envsubst(EnvsubstError::TooLarge(envsubst::MAX_OUTPUT)),
+                )
+            })?;
             if written_plain(s) {
                 read_plain(&text).map_err(|why| fail(field, why))
             } else {
@@ -175,7 +198,7 @@ fn value(v: &Value, vars: &Variables, field: &mut String) -> Result<Value, Subst
             for (i, item) in items.iter().enumerate() {
                 let len = field.len();
                 field.push_str(&format!("[{i}]"));
-                out.push(value(item, vars, field)?);
+                out.push(value(item, vars, field, budget)?);
                 field.truncate(len);
             }
             Ok(Value::Array(out))
@@ -198,7 +221,7 @@ fn value(v: &Value, vars: &Variables, field: &mut String) -> Result<Value, Subst
                 } else {
                     key.clone()
                 };
-                let item = value(item, vars, field)?;
+                let item = value(item, vars, field, budget)?;
                 if out.insert(key.clone(), item).is_some() {
                     return Err(fail(field, Why::DuplicateKey(key)));
                 }
@@ -460,6 +483,36 @@ mod tests {
         let lax = Variables::new([], false);
         let out = substitute(&json!({"a": "x${MISSING}y"}), &lax).unwrap();
         assert_eq!(out, json!({"a": "xy"}));
+    }
+
+    #[test]
+    fn substitutions_may_not_grow_an_object_or_a_render_without_bound() {
+        let v = vars(&[("BIG", &"x".repeat(1 << 20))]);
+        let object = json!({"data": {"a": "${BIG}", "b": "${BIG}", "c": "${BIG}", "d": "${BIG}"}});
+        let error = substitute(&object, &v).unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), error.why),
+            (
+                "data.d",
+                Why::Envsubst(EnvsubstError::TooLarge(envsubst::MAX_OUTPUT))
+            )
+        );
+        // Objects of 2 MiB each: the render stops at its own limit, naming the objects past it.
+        let manifest = |i: usize| Manifest {
+            object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("m{i}")}, "data": {"a": "${BIG}", "b": "${BIG}"}}),
+            origin: crate::render::Origin {
+                file: format!("m{i}.yaml"),
+                document: 0,
+                line: 1,
+            },
+            kustomized: false,
+            chart_crd: None,
+            dropped_namespace: None,
+        };
+        let many: Vec<Manifest> = (0..40).map(manifest).collect();
+        let errors = substitute_all(many, &v, &[]).unwrap_err();
+        assert_eq!(errors.len(), 40 - 32, "{errors:?}");
+        assert!(errors[0].to_string().contains("m32.yaml"), "{}", errors[0]);
     }
 
     #[test]
