@@ -136,14 +136,20 @@ fn cases() -> Vec<TextCase> {
 
     // Every character through Go's simple case mappings (a newer Unicode in Rust maps
     // more characters than Go's 15.0 does).
-    let all: String = (1..=0x10FFFFu32).filter_map(char::from_u32).collect();
-    for op in ["^^", ",,"] {
-        cases.push(TextCase {
-            name: format!("every character through {op}"),
-            text: format!("${{all{op}}}"),
-            vars: BTreeMap::from([("all".to_string(), all.clone())]),
-            strict: false,
-        });
+    // In ranges of 0x40000 code points, each well under envsubst::MAX_OUTPUT as text.
+    const RANGE: u32 = 0x40000;
+    for start in (1..=0x10FFFFu32).step_by(RANGE as usize) {
+        let end = (start + RANGE - 1).min(0x10FFFF);
+        let range: String = (start..=end).filter_map(char::from_u32).collect();
+        assert!(range.len() * 2 < plumb::render::envsubst::MAX_OUTPUT);
+        for op in ["^^", ",,"] {
+            cases.push(TextCase {
+                name: format!("every character U+{start:04X}..U+{end:04X} through {op}"),
+                text: format!("${{range{op}}}"),
+                vars: BTreeMap::from([("range".to_string(), range.clone())]),
+                strict: false,
+            });
+        }
     }
     // Every character that may be a letter or a digit, in a variable's name.
     for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
