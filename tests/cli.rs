@@ -62,6 +62,8 @@ fn version_and_help() {
         "validate",
         "diff",
         "status",
+        "history",
+        "forget",
         "check",
         "version",
     ] {

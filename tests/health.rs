@@ -719,3 +719,51 @@ fn a_k3s_helm_chart_follows_its_install_job() {
     );
     assert!(!ready.contains("helm-install-app"), "{ready}");
 }
+
+/// `plumb status` groups what is not healthy: a line per kind and reason, not per object,
+/// and Stalled does not repeat Ready's message.
+#[test]
+fn status_groups_objects_that_are_not_healthy_by_kind_and_reason() {
+    let f = waiting("grouped", "8s");
+    for name in ["web1", "web2", "web3", "web4"] {
+        f.write(
+            &format!("{name}.yaml"),
+            &never_ready()
+                .replace("name: web\n", &format!("name: {name}\n"))
+                .replace("app: web", &format!("app: {name}")),
+        );
+    }
+    f.commit();
+    let out = f.reconcile();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let status = |args: &[&str]| {
+        plumb()
+            .arg("status")
+            .args(args)
+            .arg("--config")
+            .arg(&f.config)
+            .output()
+            .unwrap()
+    };
+    let out = status(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains(
+            "    4 Deployments waiting for their pods to become ready: web1, web2, web3 (+1)\n"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Stalled: True (HealthCheckFailed) (as Ready)"),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("web4").count(), 0, "{shown}");
+    let out = status(&["--output", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["ready"], false);
+    assert_eq!(
+        json[0]["unhealthy"],
+        serde_json::json!([{"kind": "Deployment", "reason": "waiting for their pods to become ready", "names": ["web1", "web2", "web3", "web4"]}])
+    );
+}

@@ -33,6 +33,7 @@ fn main() {
         id: "0123456789abcdef0123456789abcdef01234567".into(),
         selected: files.iter().map(|f| f.path.clone()).collect(),
         tree: Tree::Files(files),
+        commit: None,
     };
     let state_dir = std::env::temp_dir().join(format!("plumb-cycle-cost-{}", std::process::id()));
     let cluster = MemoryCluster::default();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -24,7 +24,9 @@ Commands:
   render      Print the objects a sync (--sync NAME) or a folder (DIR) renders to, as YAML
   validate    Check a folder (DIR) or a sync (--sync NAME) without a cluster; alone, the config
   diff        Show what reconcile would change, as a unified diff (exit 1 when something would)
-  status      Show each sync's revision, conditions and counts, from the cluster
+  status      Show each sync's revision, conditions, counts and unhealthy objects, from the
+              cluster (--watch: again every 2 s)
+  history     Show each sync's last applied revisions: commit, author, result, what changed
   forget      Delete the objects of a sync removed from the config (--sync NAME), and its status
   check       Check the config, the cluster connection, permissions and stateDir
   version     Print plumb's version
@@ -36,6 +38,8 @@ Options:
   -f, --values <FILE>    render/validate DIR: a values file over its charts' defaults, as
                          `helm template --values` (repeatable; later files win)
       --log-format <F>   human (default) or json
+  -o, --output <F>       status, history, diff: text (default) or json, for scripts
+      --watch            status: show it again every 2 seconds, until interrupted
   -h, --help             Print this help
 
 Exit codes: 0 yes (synced, valid, all checks passed, every sync Ready),
@@ -69,6 +73,8 @@ pub enum Command {
     Check,
     /// Delete a removed sync's objects and parent.
     Forget,
+    /// Print the syncs' revision history.
+    History,
 }
 
 /// Parsed command line.
@@ -88,6 +94,19 @@ pub struct Args {
     pub values: Vec<PathBuf>,
     /// How log lines look.
     pub log_format: crate::logging::Format,
+    /// `--output`: what status and diff print.
+    pub output: Output,
+    /// `--watch`: status again and again.
+    pub watch: bool,
+}
+
+/// What status and diff print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
 }
 
 /// Parses arguments (without the program name). Pure: no I/O.
@@ -100,6 +119,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     let mut help = false;
     let mut values = Vec::new();
     let mut log_format = crate::logging::Format::Human;
+    let mut output = Output::Text;
+    let mut watch = false;
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => help = true,
@@ -130,6 +151,24 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
                     }
                 }
             }
+            Short('o') | Long("output") => {
+                output = match parser
+                    .value()
+                    .map_err(usage)?
+                    .string()
+                    .map_err(usage)?
+                    .as_str()
+                {
+                    "text" => Output::Text,
+                    "json" => Output::Json,
+                    other => {
+                        return Err(Error::Usage(format!(
+                            "--output '{other}': use text or json"
+                        )))
+                    }
+                }
+            }
+            Long("watch") => watch = true,
             Short('V') | Long("version") if command.is_none() => command = Some("version".into()),
             Value(v) if command.is_none() => command = Some(v.string().map_err(usage)?),
             Value(v)
@@ -154,11 +193,23 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
             "--values goes with `plumb render DIR` or `plumb validate DIR` (a sync's values are in its helm block)".into(),
         ));
     }
+    if watch && !help && command.as_deref() != Some("status") {
+        return Err(Error::Usage("--watch goes with `plumb status`".into()));
+    }
+    if output == Output::Json
+        && !help
+        && !matches!(command.as_deref(), Some("status" | "history" | "diff"))
+    {
+        return Err(Error::Usage(
+            "--output goes with `plumb status`, `plumb history` or `plumb diff`".into(),
+        ));
+    }
     let command = match (help, command.as_deref()) {
         (true, _) | (false, None) | (_, Some("help")) => Command::Help,
         (false, Some("version")) => Command::Version,
         (false, Some("check")) => Command::Check,
         (false, Some("status")) => Command::Status,
+        (false, Some("history")) => Command::History,
         (false, Some("diff")) => Command::Diff,
         (false, Some("reconcile")) => Command::Reconcile,
         (false, Some("run")) => Command::Run,
@@ -182,6 +233,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         dir,
         values,
         log_format,
+        output,
+        watch,
     })
 }
 
@@ -257,6 +310,7 @@ fn run(args: Args) -> Result<Verdict, Error> {
         Command::Forget => forget_command(&args),
         Command::Run => crate::daemon::run(config_path(&args), args.context.clone()),
         Command::Status => status_command(&args),
+        Command::History => history_command(&args),
         Command::Diff => diff_command(&args),
     }
 }
@@ -282,6 +336,7 @@ fn folder_sync() -> config::Sync {
         health_checks: Vec::new(),
         health_check_conditions: Vec::new(),
         substitution: None,
+        history_limit: 0,
     }
 }
 
@@ -309,6 +364,7 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
                 id: String::new(),
                 selected,
                 tree: reconcile::Tree::Folder(root),
+                commit: None,
             };
             if !args.values.is_empty() && render::helm::chart_roots(&revision.selected).is_empty() {
                 return Err(Error::Usage(format!(
@@ -652,6 +708,7 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
     let client = connect(&settings, args.context.as_deref())?;
     let mut sources = BTreeMap::new();
     let mut changes = 0;
+    let mut diffs = Vec::new();
     for sync in settings
         .syncs
         .iter()
@@ -671,6 +728,15 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
             source_failure: None,
         };
         let found = reconcile::preview(&ctx, &revision).map_err(problems)?;
+        changes += found.diffs.len();
+        if args.output == Output::Json {
+            diffs.push(serde_json::json!({
+                "sync": sync.name,
+                "changes": found.diffs,
+                "kept": found.kept,
+            }));
+            continue;
+        }
         let mut out = std::io::stdout().lock();
         for d in &found.diffs {
             if !written(write!(out, "{d}"))? {
@@ -681,7 +747,11 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
         for line in &found.kept {
             eprintln!("{}: {line}", sync.name);
         }
-        changes += found.diffs.len();
+    }
+    if args.output == Output::Json {
+        let mut out = std::io::stdout().lock();
+        let text = format!("{}\n", serde_json::Value::Array(diffs));
+        written(out.write_all(text.as_bytes()).and_then(|()| out.flush()))?;
     }
     Ok(if changes == 0 {
         Verdict::Yes
@@ -690,49 +760,87 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
     })
 }
 
-fn status_command(args: &Args) -> Result<Verdict, Error> {
+fn history_command(args: &Args) -> Result<Verdict, Error> {
     let settings = Settings::load(&config_path(args))?;
+    if let Some(name) = &args.sync {
+        find_sync(&settings, name)?;
+    }
     let client = connect(&settings, args.context.as_deref())?;
-    let mut all_ready = true;
+    let mut text = String::new();
+    let mut json = Vec::new();
     for sync in settings
         .syncs
         .iter()
         .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
     {
-        let parent = crate::report::get_parent(&client, &sync.name)?;
-        let (_, status) = crate::report::read_parent(parent.as_ref()).map_err(|source| {
-            Error::UnreadableStatus {
-                sync: sync.name.clone(),
-                source,
-            }
-        })?;
-        all_ready &= status
-            .condition("Ready")
-            .is_some_and(|c| c.status == "True");
-        print_status(&sync.name, &status);
+        let entries = crate::history::read(&client, &sync.name)?;
+        match args.output {
+            Output::Text => text.push_str(&crate::history::text(&sync.name, &entries)),
+            Output::Json => json.push(serde_json::json!({"sync": sync.name, "history": entries})),
+        }
     }
-    Ok(if all_ready { Verdict::Yes } else { Verdict::No })
+    if args.output == Output::Json {
+        text = format!("{}\n", serde_json::Value::Array(json));
+    }
+    let mut out = std::io::stdout().lock();
+    written(out.write_all(text.as_bytes()).and_then(|()| out.flush()))?;
+    Ok(Verdict::Yes)
 }
 
-fn print_status(name: &str, status: &crate::report::SyncStatus) {
-    println!("{name}: {}", crate::report::summary(status));
-    if let Some(at) = &status.applied_at {
-        println!("  applied at: {at}");
+fn status_command(args: &Args) -> Result<Verdict, Error> {
+    let settings = Settings::load(&config_path(args))?;
+    if let Some(name) = &args.sync {
+        find_sync(&settings, name)?;
     }
-    for c in &status.conditions {
-        let message = c.message.lines().next().unwrap_or_default();
-        println!("  {}: {} ({}) {message}", c.kind, c.status, c.reason);
-    }
-    let n = &status.counts;
-    println!(
-        "  objects: {} managed, {} applied, {} unchanged, {} pruned, {} drifted",
-        n.managed, n.applied, n.unchanged, n.pruned, n.drifted
-    );
-    if let (Some(failure), Some(at)) = (&status.last_failure, &status.last_failure_at) {
-        println!("  last failure at {at}:");
-        for line in failure.lines() {
-            println!("    {line}");
+    let client = connect(&settings, args.context.as_deref())?;
+    let terminal = std::io::stdout().is_terminal();
+    let style = crate::view::Style {
+        colour: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    loop {
+        let mut all_ready = true;
+        let mut text = String::new();
+        let mut json = Vec::new();
+        for sync in settings
+            .syncs
+            .iter()
+            .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
+        {
+            let parent = crate::report::get_parent(&client, &sync.name)?;
+            let (_, status) = crate::report::read_parent(parent.as_ref()).map_err(|source| {
+                Error::UnreadableStatus {
+                    sync: sync.name.clone(),
+                    source,
+                }
+            })?;
+            all_ready &= status
+                .condition("Ready")
+                .is_some_and(|c| c.status == "True");
+            match args.output {
+                Output::Text => {
+                    text.push_str(&crate::view::status_text(&sync.name, &status, style))
+                }
+                Output::Json => json.push(crate::view::status_json(&sync.name, &status)),
+            }
         }
+        if args.output == Output::Json {
+            // One line per look, so that a script reading --watch takes a line at a time.
+            text = serde_json::Value::Array(json).to_string();
+            text.push('\n');
+        }
+        let mut out = std::io::stdout().lock();
+        if args.watch && terminal && args.output == Output::Text {
+            // Home and clear: the next look replaces the last.
+            text.insert_str(0, "\x1b[H\x1b[2J");
+        }
+        if !written(out.write_all(text.as_bytes()).and_then(|()| out.flush()))? {
+            return Ok(Verdict::Yes);
+        }
+        if !args.watch {
+            return Ok(if all_ready { Verdict::Yes } else { Verdict::No });
+        }
+        drop(out);
+        std::thread::sleep(std::time::Duration::from_secs(2));
     }
 }
 
@@ -814,6 +922,24 @@ mod tests {
     }
 
     #[test]
+    fn status_history_and_diff_speak_json_and_status_watches() {
+        let status = args(&["status", "--watch", "-o", "json"]).unwrap();
+        assert_eq!(
+            (status.command, status.output, status.watch),
+            (Command::Status, Output::Json, true)
+        );
+        let history = args(&["history", "--sync", "web"]).unwrap();
+        assert_eq!(
+            (history.command, history.output),
+            (Command::History, Output::Text)
+        );
+        assert_eq!(
+            args(&["diff", "--output", "json"]).unwrap().output,
+            Output::Json
+        );
+    }
+
+    #[test]
     fn mistakes_are_usage_errors() {
         for bad in [
             &["frobnicate"][..],
@@ -825,6 +951,9 @@ mod tests {
             &["render", "--sync", "a", "--values", "v.yaml"],
             &["reconcile", "--values", "v.yaml"],
             &["render", "dir", "--values"],
+            &["reconcile", "--watch"],
+            &["render", "dir", "--output", "json"],
+            &["status", "-o", "yaml"],
         ] {
             assert!(matches!(args(bad), Err(Error::Usage(_))), "{bad:?}");
         }

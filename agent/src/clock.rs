@@ -16,7 +16,12 @@ pub fn now() -> String {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    Timestamp::from_second(since.as_secs() as i64)
+    rfc3339(since.as_secs() as i64)
+}
+
+/// Seconds since 1970 as RFC 3339 in UTC; empty when out of range.
+pub fn rfc3339(seconds: i64) -> String {
+    Timestamp::from_second(seconds)
         .map(|t| t.to_string())
         .unwrap_or_default()
 }

@@ -347,8 +347,206 @@ fn a_sync_removed_from_the_config_keeps_its_objects_until_forget_deletes_them() 
         "name",
     ]);
     assert!(parent.stdout.is_empty(), "the parent is left");
+    let history = f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "get",
+        "configmap",
+        &format!("plumb-{}-history", f.sync),
+        "--ignore-not-found",
+        "-o",
+        "name",
+    ]);
+    assert!(history.stdout.is_empty(), "the history is left");
     // Nothing left to forget: a usage error naming it.
     let out = forget(&removed);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("does not exist"), "{}", text(&out));
+}
+
+/// Commits by a named author, pushed.
+fn commit_as(f: &Fixture, subject: &str) {
+    git(&f.work, &["add", "-A"]);
+    git(
+        &f.work,
+        &[
+            "-c",
+            "user.name=Ada Lovelace",
+            "-c",
+            "user.email=ada@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            subject,
+        ],
+    );
+    git(
+        &f.work,
+        &[
+            "push",
+            "-q",
+            "-f",
+            f.bare.to_str().unwrap(),
+            "HEAD:refs/heads/main",
+        ],
+    );
+}
+
+fn history(f: &Fixture) -> Vec<Value> {
+    let out = plumb()
+        .args(["history", "--output", "json", "--sync", &f.sync, "--config"])
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(all[0]["sync"], f.sync.as_str());
+    all[0]["history"].as_array().unwrap().clone()
+}
+
+#[test]
+fn history_keeps_each_change_with_its_commit_and_author_and_idle_cycles_add_nothing() {
+    let f = Fixture::new("history", "    historyLimit: 2\n");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.write("b.yaml", &config_map("b", "1"));
+    commit_as(&f, "Add a and b");
+    f.reconcile_ok();
+    f.write("a.yaml", &config_map("a", "2"));
+    f.remove("b.yaml");
+    commit_as(&f, "Change a, drop b");
+    f.reconcile_ok();
+    let entries = history(&f);
+    let subjects: Vec<&str> = entries
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["Change a, drop b", "Add a and b"], "{entries:?}");
+    let newest = &entries[0];
+    assert_eq!(newest["author"], "Ada Lovelace <ada@example.com>");
+    assert_eq!(
+        (newest["result"].as_str(), newest["reason"].as_str()),
+        (Some("Ready"), Some("Succeeded"))
+    );
+    assert_eq!(
+        (newest["applied"].as_u64(), newest["pruned"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        newest["changed"],
+        serde_json::json!([
+            format!("applied ConfigMap {}/a", f.ns),
+            format!("pruned ConfigMap {}/b", f.ns)
+        ])
+    );
+    assert_eq!(entries[1]["applied"], 2);
+    assert_eq!(newest["revision"].as_str().unwrap().len(), 40);
+
+    // An idle cycle neither writes nor adds.
+    let version = || {
+        let out = f.kubectl(&[
+            "-n",
+            "plumb-system",
+            "get",
+            "configmap",
+            &format!("plumb-{}-history", f.sync),
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = version();
+    assert!(!before.is_empty());
+    f.reconcile_ok();
+    assert_eq!(version(), before, "an idle cycle wrote the history");
+
+    // Drift corrected is an entry of the same revision; the limit drops the oldest.
+    f.edit_config_map("a", "edited");
+    f.reconcile_ok();
+    let entries = history(&f);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0]["drifted"], 1, "{entries:?}");
+    assert_eq!(entries[0]["revision"], entries[1]["revision"]);
+    assert_eq!(
+        entries[0]["fetchedAt"], entries[1]["fetchedAt"],
+        "first seen once"
+    );
+    assert_eq!(entries[1]["subject"], "Change a, drop b");
+
+    // For people; and the Event names the commit and its author.
+    f.write("a.yaml", &config_map("a", "3"));
+    commit_as(&f, "Third change");
+    f.reconcile_ok();
+    let out = plumb()
+        .args(["history", "--config"])
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.starts_with(&format!("{}:\n", f.sync)), "{shown}");
+    assert!(
+        shown.contains("Third change (Ada Lovelace <ada@example.com>)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("applied ConfigMap {}/a", f.ns)),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("Add a and b"),
+        "the limit kept more than 2: {shown}"
+    );
+    let events = f.kubectl(&[
+        "-n",
+        "plumb-system",
+        "get",
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name=plumb-{}", f.sync),
+        "-o",
+        "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}",
+    ]);
+    let events = String::from_utf8_lossy(&events.stdout).into_owned();
+    assert!(
+        events.contains("by Ada Lovelace <ada@example.com>: Third change"),
+        "{events}"
+    );
+}
+
+#[test]
+fn status_and_diff_speak_json_for_scripts() {
+    let f = Fixture::new("json", "");
+    f.write("a.yaml", &config_map("a", "1"));
+    f.commit();
+    f.reconcile_ok();
+    let out = plumb()
+        .args(["status", "-o", "json", "--config"])
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status[0]["sync"], f.sync.as_str());
+    assert_eq!(status[0]["ready"], true);
+    assert_eq!(status[0]["status"]["counts"]["managed"], 1);
+    f.write("a.yaml", &config_map("a", "2"));
+    f.commit();
+    let out = plumb()
+        .args(["diff", "--output", "json", "--config"])
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let diff: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changes = diff[0]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{diff}");
+    assert!(changes[0].as_str().unwrap().contains("+  key:"), "{diff}");
+    // Not a terminal: no colour, whatever TERM says.
+    let out = plumb()
+        .args(["status", "--config"])
+        .arg(&f.config)
+        .env("TERM", "xterm-256color")
+        .output()
+        .unwrap();
+    assert!(!text(&out).contains('\x1b'), "{}", text(&out));
 }

@@ -591,6 +591,9 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
     run(&["diff"], &mut seen);
     run(&["reconcile", "--log-format", "json"], &mut seen);
     run(&["status"], &mut seen);
+    run(&["status", "-o", "json"], &mut seen);
+    run(&["history"], &mut seen);
+    run(&["history", "-o", "json"], &mut seen);
     seen.push_str(&text(&f.kubectl(&[
         "-n",
         "plumb-system",
@@ -625,6 +628,15 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
             "yaml",
         ])));
         seen.push_str(&f.status().to_string());
+        seen.push_str(&text(&f.kubectl(&[
+            "-n",
+            "plumb-system",
+            "get",
+            "configmap",
+            &format!("plumb-{}-history", f.sync),
+            "-o",
+            "yaml",
+        ])));
     };
     for (i, shape) in [
         format!("stringData: {PLANTED}-shape\n"),

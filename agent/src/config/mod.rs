@@ -222,6 +222,8 @@ pub struct Sync {
     /// Variables substituted into the rendered objects (Flux's post-build substitution);
     /// None: nothing is substituted.
     pub substitution: Option<Substitution>,
+    /// How many entries its revision history keeps (0: none).
+    pub history_limit: usize,
 }
 
 /// A sync's own rule for a kind plumb has no rule for (`healthCheckConditions`): healthy
@@ -430,12 +432,17 @@ impl Settings {
         let unknown_dependency = graph
             .iter()
             .any(|(_, deps)| deps.iter().any(|d| !syncs.contains(d)));
+        let history_taken = syncs.iter().any(|name| {
+            name.strip_suffix("-history")
+                .is_some_and(|base| syncs.contains(base))
+        });
         if raw.syncs.iter().any(|s| !known.contains(s.source()))
             || unknown_dependency
             || !in_cycles.is_empty()
+            || history_taken
         {
             // Parse again, now knowing every source and sync, so the error points at the
-            // sync's `source` value or `dependsOn` wherever the others are declared.
+            // sync's `source` value, `dependsOn` or name wherever the others are declared.
             let registry = Registry {
                 known_sources: Some(known),
                 known_syncs: Some(syncs),
@@ -614,6 +621,28 @@ syncs:
             assert!(msg.contains("outside 0..1"), "{msg}");
         }
         assert_eq!(parse("jitter: 0\n").unwrap().jitter, 0.0);
+    }
+
+    #[test]
+    fn a_history_is_twenty_entries_unless_said_and_its_name_is_no_other_sync_s() {
+        let head = "sources: [{name: a, url: 'git://h/r', ref: {branch: main}}]\nsyncs:\n";
+        let s = parse(&format!(
+            "{head}  - {{name: web, source: a}}\n  - {{name: db, source: a, historyLimit: 0}}\n"
+        ))
+        .unwrap();
+        assert_eq!(s.syncs[0].history_limit, 20);
+        assert_eq!(s.syncs[1].history_limit, 0);
+        let (line, _, msg) = error_at(&format!(
+            "{head}  - {{name: web, source: a, historyLimit: 101}}\n"
+        ));
+        assert_eq!(line, 3, "{msg}");
+        assert!(msg.contains("historyLimit 101 is more than 100"), "{msg}");
+        // plumb-web-history is web's history: a sync named web-history would take it.
+        let (line, _, msg) = error_at(&format!(
+            "{head}  - {{name: web, source: a}}\n  - {{name: web-history, source: a}}\n"
+        ));
+        assert_eq!(line, 4, "{msg}");
+        assert!(msg.contains("plumb-web-history"), "{msg}");
     }
 
     #[test]

@@ -324,6 +324,19 @@ pub(super) struct RawSyncFields {
     health_check_conditions: Vec<ConditionRule>,
     #[serde(default)]
     health_check_exprs: Option<de::IgnoredAny>,
+    #[serde(default, deserialize_with = "de_history_limit")]
+    history_limit: Option<usize>,
+}
+
+/// At most 100 entries: the history is one ConfigMap, read and written whole.
+fn de_history_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    let limit = usize::deserialize(d)?;
+    if limit > 100 {
+        return Err(de::Error::custom(format!(
+            "historyLimit {limit} is more than 100"
+        )));
+    }
+    Ok(Some(limit))
 }
 
 fn de_depends_on<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -517,6 +530,7 @@ impl RawSettings {
                     depends_on,
                     health_checks: s.health_checks,
                     health_check_conditions: s.health_check_conditions,
+                    history_limit: s.history_limit.unwrap_or(crate::history::DEFAULT_LIMIT),
                     substitution: (s.substitute.is_some() || !s.substitute_from.is_empty()).then(
                         || Substitution {
                             vars: s.substitute.unwrap_or_default(),
@@ -655,6 +669,16 @@ pub(super) fn de_sync_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D:
         check_dns_label("sync name", name)?;
         if registry(|r| r.syncs.insert(name.to_owned())) == Some(false) {
             return Err(format!("duplicate sync name '{name}'"));
+        }
+        if let Some(base) = name.strip_suffix("-history") {
+            if registry(|r| r.known_syncs.as_ref().map(|k| k.contains(base))).flatten()
+                == Some(true)
+            {
+                return Err(format!(
+                    "sync name '{name}': its status ConfigMap would be the name of sync '{base}''s history ({}); rename one",
+                    crate::history::history_name(base)
+                ));
+            }
         }
         Ok(name.to_owned())
     })

@@ -109,6 +109,11 @@ impl MemoryCluster {
         requests.iter().filter(|r| r.is_write()).cloned().collect()
     }
 
+    /// The requests seen since the last [`MemoryCluster::forget_requests`], reads too.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
     /// Forgets the requests seen so far.
     pub fn forget_requests(&self) {
         self.requests.lock().unwrap().clear();

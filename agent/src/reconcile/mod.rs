@@ -64,6 +64,8 @@ struct Cycle<'c> {
     memory: &'c mut SyncMemory,
     /// The Event to post when the cycle ends, if any.
     event: Option<Event>,
+    /// Who made the commit reconciled, for the history and Events (None for a folder).
+    commit: Option<crate::history::CommitInfo>,
 }
 
 /// How a step ends a cycle.
@@ -114,6 +116,7 @@ impl<'c> Cycle<'c> {
             inventory,
             memory,
             event: None,
+            commit: None,
         })
     }
 
@@ -150,14 +153,21 @@ impl<'c> Cycle<'c> {
             report.verdict = Verdict::Failed { reason, message };
         }
         let failure = outcome::failure_event(&mut report.status, &report.verdict, &now);
-        let event = failure.or(self.event.take());
+        let mut event = failure.or(self.event.take());
+        if let (Some(event), Some(commit)) = (&mut event, &self.commit) {
+            event.message = outcome::with_commit(&event.message, &report.revision, commit);
+        }
         report.source_failure = self.ctx.source_failure.map(str::to_owned);
         let source_event =
             outcome::source_condition(&mut report.status, self.ctx.source_failure, &now);
         let (ctx, inventory) = (self.ctx, &self.inventory);
         let desired_parent = report::parent_object(&ctx.sync.name, inventory, &report.status);
+        let mut parent_written = false;
         match report::write_parent(ctx.client, self.parent.as_ref(), &desired_parent) {
-            Ok(wrote) => report.wrote |= wrote,
+            Ok(wrote) => {
+                parent_written = wrote;
+                report.wrote |= wrote;
+            }
             // Without its inventory written, what was applied could never be
             // pruned: the cycle failed, whatever it applied.
             Err(e) => {
@@ -177,6 +187,20 @@ impl<'c> Cycle<'c> {
                         message: why,
                     },
                 };
+            }
+        }
+        let objects_changed =
+            !report.applied.is_empty() || !report.pruned.is_empty() || !report.drifted.is_empty();
+        if parent_written || objects_changed {
+            let entry = crate::history::entry(report, self.commit.as_ref(), &now);
+            match crate::history::append(ctx.client, &ctx.sync.name, entry, ctx.sync.history_limit)
+            {
+                Ok(wrote) => report.wrote |= wrote,
+                Err(e) => report.warnings.push(format!(
+                    "could not write the history to {}/{}: {e}",
+                    prune::SYSTEM_NAMESPACE,
+                    crate::history::history_name(&ctx.sync.name)
+                )),
             }
         }
         for e in event.into_iter().chain(source_event) {
@@ -209,7 +233,10 @@ impl<'c> Cycle<'c> {
 /// Runs one cycle of one sync.
 pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> CycleReport {
     let mut cycle = match Cycle::open(ctx, &revision.id, memory, Opening::ToWrite) {
-        Ok(cycle) => cycle,
+        Ok(mut cycle) => {
+            cycle.commit = revision.commit.clone();
+            cycle
+        }
         Err(message) => {
             let mut report = CycleReport::new(&ctx.sync.name, &revision.id);
             report.verdict = Verdict::Failed {
@@ -442,6 +469,7 @@ pub fn forget(client: &dyn Cluster, sync: &str) -> Result<Forgotten, crate::erro
             &prune::parent_name(sync),
             crate::kube::Propagation::Background,
         )?;
+        crate::history::delete(client, sync)?;
         forgotten.parent_deleted = true;
     } else {
         let inventory = prune::next_inventory(&Default::default(), &remaining);

@@ -86,6 +86,19 @@ impl Event {
     }
 }
 
+/// An Event's message with the commit it is about: "…; commit 1a2b3c4 by Ada
+/// <ada@example.com>: Scale the shop".
+pub fn with_commit(message: &str, revision: &str, commit: &crate::history::CommitInfo) -> String {
+    // Events keep 1,000 characters: the commit must not be what is cut.
+    let message: String = message.chars().take(600).collect();
+    format!(
+        "{message}; commit {} by {}: {}",
+        report::short(revision),
+        commit.author,
+        commit.subject
+    )
+}
+
 /// How a cycle ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -140,7 +153,7 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
-    pub(super) fn new(sync: &str, revision: &str) -> CycleReport {
+    pub(crate) fn new(sync: &str, revision: &str) -> CycleReport {
         CycleReport {
             sync: sync.to_owned(),
             revision: revision.to_owned(),

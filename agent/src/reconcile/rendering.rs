@@ -529,6 +529,7 @@ mod tests {
                 .filter(|p| p.starts_with("c/") && p.ends_with(".yaml"))
                 .collect(),
             tree: Tree::Files(files),
+            commit: None,
         }
     }
 

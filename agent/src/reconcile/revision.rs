@@ -19,6 +19,8 @@ pub struct Revision {
     pub selected: Vec<String>,
     /// Where their contents are.
     pub tree: Tree,
+    /// Who made the commit and what it says (None for a folder).
+    pub commit: Option<crate::history::CommitInfo>,
 }
 
 /// Where render reads a revision's files.
@@ -61,6 +63,7 @@ impl Revision {
             id: commit.to_owned(),
             selected,
             tree: Tree::Files(files),
+            commit: source.commit_info(commit),
         })
     }
 }

@@ -33,6 +33,7 @@ fn revision(id: &str, files: &[(&str, String)]) -> Revision {
         id: id.into(),
         selected: files.iter().map(|f| f.path.clone()).collect(),
         tree: Tree::Files(files),
+        commit: None,
     }
 }
 
@@ -181,6 +182,51 @@ fn an_idle_cycle_writes_nothing() {
     assert!(report.is_ready(), "{}", report.summary());
     assert_eq!(world.writes(), Vec::<String>::new());
     assert!(!report.wrote);
+    let history_requests = world
+        .cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.name.ends_with("-history"))
+        .count();
+    assert_eq!(history_requests, 0, "an idle cycle read the history");
+}
+
+#[test]
+fn the_history_holds_each_change_and_a_failure_once() {
+    let mut world = World::new("history", "");
+    let history = |world: &World| {
+        crate::history::decode(
+            world
+                .cluster
+                .object("configmaps", "plumb-system", "plumb-web-history")
+                .as_ref(),
+        )
+    };
+    assert!(world.cycle(&a_and_b("aaa1111")).is_ready());
+    let broken = revision("bbb2222", &[("a.yaml", "kind: [".into())]);
+    world.cycle(&broken);
+    world.cycle(&broken);
+    assert!(world
+        .cycle(&revision("ccc3333", &[("a.yaml", config_map("a", "2"))]))
+        .is_ready());
+    let entries = history(&world);
+    let seen: Vec<(&str, &str, usize, usize)> = entries
+        .iter()
+        .map(|e| (e.revision.as_str(), e.reason.as_str(), e.applied, e.pruned))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ccc3333", "Succeeded", 1, 0),
+            ("bbb2222", "RenderFailed", 0, 0),
+            ("aaa1111", "Succeeded", 2, 0),
+        ],
+        "{entries:#?}"
+    );
+    assert!(
+        entries[1].message.contains("does not render"),
+        "{entries:#?}"
+    );
 }
 
 #[test]
@@ -198,8 +244,12 @@ fn a_revision_that_does_not_render_is_reported_once_and_applies_nothing() {
     assert!(message.contains("apps/a.yaml"), "{message}");
     assert_eq!(
         world.writes(),
-        ["apply configmaps/plumb-web", "create events/"],
-        "the status and one Event; no object"
+        [
+            "apply configmaps/plumb-web",
+            "apply configmaps/plumb-web-history",
+            "create events/"
+        ],
+        "the status, the history and one Event; no object"
     );
     let (_, status) = report::read_parent(Some(&world.parent())).unwrap();
     let ready = status.condition("Ready").unwrap();
@@ -336,8 +386,12 @@ fn drift_of_the_revision_in_force_is_corrected_in_one_write() {
             .iter()
             .filter(|w| w.starts_with("apply"))
             .collect::<Vec<_>>(),
-        ["apply configmaps/b", "apply configmaps/plumb-web"],
-        "the object, then the status"
+        [
+            "apply configmaps/b",
+            "apply configmaps/plumb-web",
+            "apply configmaps/plumb-web-history"
+        ],
+        "the object, then the status and the history"
     );
     assert!(world.cluster.object("configmaps", "apps", "b").is_some());
 }

@@ -19,6 +19,38 @@ impl GitSource {
         Ok((repo, tree))
     }
 
+    /// Who made `commit` and what it says; None when it cannot be read (the history and
+    /// Events then name the commit alone).
+    pub fn commit_info(&self, commit: &str) -> Option<crate::history::CommitInfo> {
+        let repo = self.repo().ok()?;
+        let id = gix::ObjectId::from_hex(commit.as_bytes()).ok()?;
+        let found = repo.find_commit(id).ok()?;
+        let author = found.author().ok()?;
+        let subject = found.message().ok()?.summary().to_string();
+        let committed_at = found
+            .time()
+            .ok()
+            .map(|t| crate::clock::rfc3339(t.seconds))
+            .unwrap_or_default();
+        Some(crate::history::CommitInfo {
+            author: format!(
+                "{} <{}>",
+                String::from_utf8_lossy(author.name.trim_ascii()),
+                String::from_utf8_lossy(author.email.trim_ascii())
+            )
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect(),
+            subject: subject
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect(),
+            committed_at,
+        })
+    }
+
     /// The files a sync reads at `commit`: under `path`, selected by
     /// `.plumbignore` and `exclude`, with paths relative to the repository.
     pub fn files(
