@@ -541,6 +541,22 @@ fn status_and_diff_speak_json_for_scripts() {
     let changes = diff[0]["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 1, "{diff}");
     assert!(changes[0].as_str().unwrap().contains("+  key:"), "{diff}");
+    // --watch looks again every 2 s: a line of JSON per look.
+    let mut watch = KillOnDrop(
+        plumb()
+            .args(["status", "--watch", "-o", "json", "--config"])
+            .arg(&f.config)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut looks =
+        std::io::BufRead::lines(std::io::BufReader::new(watch.0.stdout.take().unwrap()));
+    for _ in 0..2 {
+        let look: Value = serde_json::from_str(&looks.next().unwrap().unwrap()).unwrap();
+        assert_eq!(look[0]["sync"], f.sync.as_str(), "{look}");
+    }
+    drop(watch);
     // Not a terminal: no colour, whatever TERM says.
     let out = plumb()
         .args(["status", "--config"])
