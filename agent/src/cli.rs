@@ -94,13 +94,13 @@ pub struct Args {
     pub values: Vec<PathBuf>,
     /// How log lines look.
     pub log_format: crate::logging::Format,
-    /// `--output`: what status and diff print.
+    /// `--output`: what status, history and diff print.
     pub output: Output,
     /// `--watch`: status again and again.
     pub watch: bool,
 }
 
-/// What status and diff print.
+/// What status, history and diff print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
     /// For people.
