@@ -476,6 +476,15 @@ fn find_sync<'a>(settings: &'a Settings, name: &str) -> Result<&'a config::Sync,
         })
 }
 
+/// The syncs a command is about, in the config's order: the one `--sync` names (a usage
+/// error when the config has none of that name), or every one.
+fn chosen<'a>(settings: &'a Settings, args: &Args) -> Result<Vec<&'a config::Sync>, Error> {
+    match &args.sync {
+        Some(name) => Ok(vec![find_sync(settings, name)?]),
+        None => Ok(settings.syncs.iter().collect()),
+    }
+}
+
 /// Opens (once) the source a sync reads from.
 fn source_for<'a>(
     settings: &Settings,
@@ -702,18 +711,12 @@ fn take_lease(
 
 fn diff_command(args: &Args) -> Result<Verdict, Error> {
     let settings = Settings::load(&config_path(args))?;
-    if let Some(name) = &args.sync {
-        find_sync(&settings, name)?;
-    }
+    let syncs = chosen(&settings, args)?;
     let client = connect(&settings, args.context.as_deref())?;
     let mut sources = BTreeMap::new();
     let mut changes = 0;
     let mut diffs = Vec::new();
-    for sync in settings
-        .syncs
-        .iter()
-        .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
-    {
+    for sync in &syncs {
         let revision = fetch_revision(&settings, sync, &mut sources)?;
         let problems = |problems| Error::Revision {
             sync: sync.name.clone(),
@@ -762,17 +765,11 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
 
 fn history_command(args: &Args) -> Result<Verdict, Error> {
     let settings = Settings::load(&config_path(args))?;
-    if let Some(name) = &args.sync {
-        find_sync(&settings, name)?;
-    }
+    let syncs = chosen(&settings, args)?;
     let client = connect(&settings, args.context.as_deref())?;
     let mut text = String::new();
     let mut json = Vec::new();
-    for sync in settings
-        .syncs
-        .iter()
-        .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
-    {
+    for sync in &syncs {
         let entries = crate::history::read(&client, &sync.name)?;
         match args.output {
             Output::Text => text.push_str(&crate::history::text(&sync.name, &entries)),
@@ -789,9 +786,7 @@ fn history_command(args: &Args) -> Result<Verdict, Error> {
 
 fn status_command(args: &Args) -> Result<Verdict, Error> {
     let settings = Settings::load(&config_path(args))?;
-    if let Some(name) = &args.sync {
-        find_sync(&settings, name)?;
-    }
+    let syncs = chosen(&settings, args)?;
     let client = connect(&settings, args.context.as_deref())?;
     let terminal = std::io::stdout().is_terminal();
     let style = crate::view::Style {
@@ -801,11 +796,7 @@ fn status_command(args: &Args) -> Result<Verdict, Error> {
         let mut all_ready = true;
         let mut text = String::new();
         let mut json = Vec::new();
-        for sync in settings
-            .syncs
-            .iter()
-            .filter(|s| args.sync.as_deref().is_none_or(|n| n == s.name))
-        {
+        for sync in &syncs {
             let parent = crate::report::get_parent(&client, &sync.name)?;
             let (_, status) = crate::report::read_parent(parent.as_ref()).map_err(|source| {
                 Error::UnreadableStatus {

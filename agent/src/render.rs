@@ -235,15 +235,15 @@ pub fn parse_tree_with(
 
 /// What plumb keeps in its namespace for itself, which a revision that
 /// declared it would overwrite (one sync's Git wiping another's inventory):
-/// the parent ConfigMaps `plumb-<sync>` (and anything else plumb names
-/// `plumb-…` there) and the leader Lease.
+/// the parent ConfigMaps `plumb-<sync>`, the histories `plumb-<sync>-history` (and
+/// anything else plumb names `plumb-…` there) and the leader Lease.
 fn reserved(key: &ObjectRef, namespace: Option<&str>) -> Option<&'static str> {
     if namespace != Some(crate::prune::SYSTEM_NAMESPACE) {
         return None;
     }
     match (key.group.as_str(), key.kind.as_str()) {
         ("", "ConfigMap") if key.name.starts_with("plumb-") => {
-            Some("a sync's inventory and status")
+            Some("a sync's inventory and status, or its history")
         }
         ("coordination.k8s.io", "Lease") if key.name == crate::lease::LEASE_NAME => {
             Some("the leader election's Lease")

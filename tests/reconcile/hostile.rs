@@ -247,7 +247,7 @@ fn links_inside_the_repository_are_read_and_links_out_of_it_are_refused() {
 
 /// Hostile input 1: a sync's Git could hold a ConfigMap named like a parent
 /// (`plumb-system/plumb-<sync>`, its own or another's) and wipe that sync's
-/// inventory and status. plumb's own objects are refused in any revision.
+/// inventory and status, or like its history. plumb's own objects are refused in any revision.
 #[test]
 fn a_revision_may_not_declare_plumbs_own_objects() {
     let f = Fixture::new("reserved", "");
@@ -270,6 +270,10 @@ fn a_revision_may_not_declare_plumbs_own_objects() {
         (
             "parent.yaml",
             format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plumb-{}\n  namespace: plumb-system\ndata: {{inventory: ''}}\n", f.sync),
+        ),
+        (
+            "history.yaml",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plumb-{}-history\n  namespace: plumb-system\ndata: {{history: ''}}\n", f.sync),
         ),
         (
             "lease.yaml",
