@@ -196,16 +196,13 @@ pub fn status_text(name: &str, status: &SyncStatus, style: Style) -> String {
     }
     let mut said: Vec<(&str, &str)> = Vec::new();
     for c in &status.conditions {
-        let message = condition_message(&c.message, &status.health);
+        let own = condition_message(&c.message, &status.health);
         // Ready and Stalled often say the same thing: once is enough.
-        let message = match said.iter().find(|(_, m)| *m == message && !m.is_empty()) {
+        let message = match said.iter().find(|(_, m)| *m == own && !m.is_empty()) {
             Some((kind, _)) => format!("(as {kind})"),
-            None => message.to_owned(),
+            None => own.to_owned(),
         };
-        said.push((
-            c.kind.as_str(),
-            condition_message(&c.message, &status.health),
-        ));
+        said.push((c.kind.as_str(), own));
         out.push_str(&format!("  {}: {} ({})", c.kind, c.status, c.reason));
         if !message.is_empty() {
             out.push_str(&format!(" {message}"));

@@ -103,10 +103,23 @@ impl Fixture {
     }
 
     pub fn commit(&self) {
+        self.commit_by("t <t@t>", "change");
+    }
+
+    /// Commits everything as `author` ("Name <email>") with `subject`, and pushes.
+    pub fn commit_by(&self, author: &str, subject: &str) {
         git(&self.work, &["add", "-A"]);
         git(
             &self.work,
-            &["commit", "-q", "--allow-empty", "-m", "change"],
+            &[
+                "commit",
+                "-q",
+                "--allow-empty",
+                "--author",
+                author,
+                "-m",
+                subject,
+            ],
         );
         git(
             &self.work,
@@ -196,6 +209,21 @@ impl Fixture {
         } else {
             Some(serde_json::from_slice(&out.stdout).unwrap())
         }
+    }
+
+    /// A ConfigMap of plumb's own in plumb-system, if it exists.
+    pub fn system_config_map(&self, name: &str) -> Option<Value> {
+        let out = self.kubectl(&[
+            "-n",
+            "plumb-system",
+            "get",
+            "configmap",
+            name,
+            "--ignore-not-found",
+            "-o",
+            "json",
+        ]);
+        (!out.stdout.is_empty()).then(|| serde_json::from_slice(&out.stdout).unwrap())
     }
 
     pub fn status(&self) -> Value {

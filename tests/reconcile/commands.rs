@@ -336,61 +336,19 @@ fn a_sync_removed_from_the_config_keeps_its_objects_until_forget_deletes_them() 
         .collect();
     assert!(deleted.last().unwrap().contains("Namespace"), "{deleted:?}");
     assert!(f.get("configmap", "a").is_none());
-    let parent = f.kubectl(&[
-        "-n",
-        "plumb-system",
-        "get",
-        "configmap",
-        &format!("plumb-{}", f.sync),
-        "--ignore-not-found",
-        "-o",
-        "name",
-    ]);
-    assert!(parent.stdout.is_empty(), "the parent is left");
-    let history = f.kubectl(&[
-        "-n",
-        "plumb-system",
-        "get",
-        "configmap",
-        &format!("plumb-{}-history", f.sync),
-        "--ignore-not-found",
-        "-o",
-        "name",
-    ]);
-    assert!(history.stdout.is_empty(), "the history is left");
+    assert!(
+        f.system_config_map(&format!("plumb-{}", f.sync)).is_none(),
+        "the parent is left"
+    );
+    assert!(
+        f.system_config_map(&format!("plumb-{}-history", f.sync))
+            .is_none(),
+        "the history is left"
+    );
     // Nothing left to forget: a usage error naming it.
     let out = forget(&removed);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("does not exist"), "{}", text(&out));
-}
-
-/// Commits by a named author, pushed.
-fn commit_as(f: &Fixture, subject: &str) {
-    git(&f.work, &["add", "-A"]);
-    git(
-        &f.work,
-        &[
-            "-c",
-            "user.name=Ada Lovelace",
-            "-c",
-            "user.email=ada@example.com",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            subject,
-        ],
-    );
-    git(
-        &f.work,
-        &[
-            "push",
-            "-q",
-            "-f",
-            f.bare.to_str().unwrap(),
-            "HEAD:refs/heads/main",
-        ],
-    );
 }
 
 fn history(f: &Fixture) -> Vec<Value> {
@@ -410,11 +368,11 @@ fn history_keeps_each_change_with_its_commit_and_author_and_idle_cycles_add_noth
     let f = Fixture::new("history", "    historyLimit: 2\n");
     f.write("a.yaml", &config_map("a", "1"));
     f.write("b.yaml", &config_map("b", "1"));
-    commit_as(&f, "Add a and b");
+    f.commit_by("Ada Lovelace <ada@example.com>", "Add a and b");
     f.reconcile_ok();
     f.write("a.yaml", &config_map("a", "2"));
     f.remove("b.yaml");
-    commit_as(&f, "Change a, drop b");
+    f.commit_by("Ada Lovelace <ada@example.com>", "Change a, drop b");
     f.reconcile_ok();
     let entries = history(&f);
     let subjects: Vec<&str> = entries
@@ -444,19 +402,11 @@ fn history_keeps_each_change_with_its_commit_and_author_and_idle_cycles_add_noth
 
     // An idle cycle neither writes nor adds.
     let version = || {
-        let out = f.kubectl(&[
-            "-n",
-            "plumb-system",
-            "get",
-            "configmap",
-            &format!("plumb-{}-history", f.sync),
-            "-o",
-            "jsonpath={.metadata.resourceVersion}",
-        ]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        f.system_config_map(&format!("plumb-{}-history", f.sync))
+            .expect("the history exists")["metadata"]["resourceVersion"]
+            .clone()
     };
     let before = version();
-    assert!(!before.is_empty());
     f.reconcile_ok();
     assert_eq!(version(), before, "an idle cycle wrote the history");
 
@@ -475,7 +425,7 @@ fn history_keeps_each_change_with_its_commit_and_author_and_idle_cycles_add_noth
 
     // For people; and the Event names the commit and its author.
     f.write("a.yaml", &config_map("a", "3"));
-    commit_as(&f, "Third change");
+    f.commit_by("Ada Lovelace <ada@example.com>", "Third change");
     f.reconcile_ok();
     let out = plumb()
         .args(["history", "--config"])

@@ -632,15 +632,12 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
             "yaml",
         ])));
         seen.push_str(&f.status().to_string());
-        seen.push_str(&text(&f.kubectl(&[
-            "-n",
-            "plumb-system",
-            "get",
-            "configmap",
-            &format!("plumb-{}-history", f.sync),
-            "-o",
-            "yaml",
-        ])));
+        let history = f.system_config_map(&format!("plumb-{}-history", f.sync));
+        seen.push_str(
+            &history
+                .expect("the failures are in the history")
+                .to_string(),
+        );
     };
     for (i, shape) in [
         format!("stringData: {PLANTED}-shape\n"),
