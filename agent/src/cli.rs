@@ -27,6 +27,8 @@ Commands:
   status      Show each sync's revision, conditions, counts and unhealthy objects, from the
               cluster (--watch: again every 2 s)
   history     Show each sync's last applied revisions: commit, author, result, what changed
+  rollback    Pin a sync (--sync NAME) to an earlier applied revision (REVISION, or the one
+              before the revision in force); --release follows the branch again
   forget      Delete the objects of a sync removed from the config (--sync NAME), and its status
   check       Check the config, the cluster connection, permissions and stateDir
   version     Print plumb's version
@@ -40,6 +42,7 @@ Options:
       --log-format <F>   human (default) or json
   -o, --output <F>       status, history, diff: text (default) or json, for scripts
       --watch            status: show it again every 2 seconds, until interrupted
+      --release          rollback: remove the pin; the sync follows its branch again
   -h, --help             Print this help
 
 Exit codes: 0 yes (synced, valid, all checks passed, every sync Ready),
@@ -75,6 +78,8 @@ pub enum Command {
     Forget,
     /// Print the syncs' revision history.
     History,
+    /// Pin a sync to an earlier revision, or release it.
+    Rollback,
 }
 
 /// Parsed command line.
@@ -98,6 +103,10 @@ pub struct Args {
     pub output: Output,
     /// `--watch`: status again and again.
     pub watch: bool,
+    /// rollback's REVISION, if given.
+    pub revision: Option<String>,
+    /// rollback's `--release`.
+    pub release: bool,
 }
 
 /// What status, history and diff print.
@@ -121,6 +130,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     let mut log_format = crate::logging::Format::Human;
     let mut output = Output::Text;
     let mut watch = false;
+    let (mut revision, mut release) = (None, false);
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => help = true,
@@ -169,12 +179,16 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
                 }
             }
             Long("watch") => watch = true,
+            Long("release") => release = true,
             Short('V') | Long("version") if command.is_none() => command = Some("version".into()),
             Value(v) if command.is_none() => command = Some(v.string().map_err(usage)?),
             Value(v)
                 if dir.is_none() && matches!(command.as_deref(), Some("render" | "validate")) =>
             {
                 dir = Some(PathBuf::from(v))
+            }
+            Value(v) if revision.is_none() && command.as_deref() == Some("rollback") => {
+                revision = Some(v.string().map_err(usage)?)
             }
             Value(v) => {
                 return Err(Error::Usage(format!(
@@ -195,6 +209,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     }
     if watch && !help && command.as_deref() != Some("status") {
         return Err(Error::Usage("--watch goes with `plumb status`".into()));
+    }
+    if release && !help && command.as_deref() != Some("rollback") {
+        return Err(Error::Usage("--release goes with `plumb rollback`".into()));
+    }
+    if release && revision.is_some() {
+        return Err(Error::Usage(
+            "rollback: give a REVISION to pin, or --release, not both".into(),
+        ));
     }
     if output == Output::Json
         && !help
@@ -217,6 +239,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
             return Err(Error::Usage("forget needs --sync NAME".into()))
         }
         (false, Some("forget")) => Command::Forget,
+        (false, Some("rollback")) if sync.is_none() => {
+            return Err(Error::Usage("rollback needs --sync NAME".into()))
+        }
+        (false, Some("rollback")) => Command::Rollback,
         (false, Some("validate")) if dir.is_none() && sync.is_none() => Command::ValidateConfig,
         (false, Some("validate")) => Command::Validate,
         (false, Some("render")) if dir.is_none() && sync.is_none() => {
@@ -235,6 +261,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         log_format,
         output,
         watch,
+        revision,
+        release,
     })
 }
 
@@ -308,6 +336,7 @@ fn run(args: Args) -> Result<Verdict, Error> {
         Command::Validate | Command::Render => render_or_validate(&args),
         Command::Reconcile => reconcile_command(&args),
         Command::Forget => forget_command(&args),
+        Command::Rollback => rollback_command(&args),
         Command::Run => crate::daemon::run(config_path(&args), args.context.clone()),
         Command::Status => status_command(&args),
         Command::History => history_command(&args),
@@ -615,6 +644,102 @@ fn forget_command(args: &Args) -> Result<Verdict, Error> {
     }
 }
 
+/// `plumb rollback --sync NAME [REVISION] [--release]`: writes (or removes) the pin in the
+/// sync's parent, where every node's daemon reads it, then runs the sync's cycle at once
+/// when no daemon holds this node's stateDir (else the daemon's next cycle applies it).
+fn rollback_command(args: &Args) -> Result<Verdict, Error> {
+    use crate::report::short;
+    use crate::rollback::{self, Pin};
+    let settings = Settings::load(&config_path(args))?;
+    let name = args.sync.as_deref().expect("parse ensures a sync");
+    let sync = find_sync(&settings, name)?;
+    let client = connect(&settings, args.context.as_deref())?;
+    let Some(parent) = crate::report::get_parent(&client, name)? else {
+        return Err(Error::Usage(format!(
+            "sync '{name}' has never been reconciled: there is no revision to go back to"
+        )));
+    };
+    let unreadable = |source| Error::UnreadableStatus {
+        sync: name.to_owned(),
+        source,
+    };
+    let (_, status) = crate::report::read_parent(Some(&parent)).map_err(unreadable)?;
+    let pinned = rollback::read(Some(&parent)).map_err(|e| {
+        Error::Usage(format!(
+            "sync '{name}': {e} (remove it with `kubectl -n {} edit configmap {}`)",
+            crate::prune::SYSTEM_NAMESPACE,
+            crate::prune::parent_name(name)
+        ))
+    })?;
+    if args.release {
+        let Some(pin) = pinned else {
+            println!("sync '{name}' is not pinned: it follows its branch");
+            return Ok(Verdict::Yes);
+        };
+        rollback::write(&client, name, None)?;
+        println!(
+            "sync '{name}' released from {}: it follows its branch again",
+            short(&pin.revision)
+        );
+    } else {
+        let history = crate::history::read(&client, name)?;
+        let revision = rollback::choose(
+            &history,
+            status.revision.as_deref(),
+            args.revision.as_deref(),
+        )
+        .map_err(|why| Error::Usage(format!("sync '{name}': {why}")))?;
+        let pin = Pin {
+            by: rollback::whoami(&client),
+            host: settings.node_name.clone(),
+            at: crate::clock::now(),
+            revision,
+        };
+        rollback::write(&client, name, Some(&pin))?;
+        let subject = history
+            .iter()
+            .find(|e| e.revision == pin.revision && !e.subject.is_empty())
+            .map(|e| format!(" ({})", e.subject))
+            .unwrap_or_default();
+        println!(
+            "sync '{name}' pinned to {}{subject} by {}",
+            short(&pin.revision),
+            pin.by
+        );
+    }
+    let _lock = match crate::store::lock_state_dir(&settings.state_dir) {
+        Ok(lock) => lock,
+        Err(Error::Busy(holder)) => {
+            println!(
+                "{holder}: its next cycle of '{name}' applies it (within {}s; `systemctl kill -s USR1 plumb` runs it now)",
+                sync.interval.as_secs()
+            );
+            return Ok(Verdict::Yes);
+        }
+        Err(e) => return Err(e),
+    };
+    let (client, _renewer) = match lead(&settings, client) {
+        Ok(led) => led,
+        Err(Error::Busy(holder)) => {
+            println!("{holder}; the leader applies it in its next cycle of '{name}'");
+            return Ok(Verdict::Yes);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut sources = BTreeMap::new();
+    let node = settings.node_name.clone();
+    let report = reconcile_sync(&settings, sync, &client, &node, &mut sources);
+    for w in &report.warnings {
+        eprintln!("warning: {name}: {w}");
+    }
+    println!("{}", report.summary());
+    Ok(if report.is_ready() {
+        Verdict::Yes
+    } else {
+        Verdict::No
+    })
+}
+
 /// One cycle of one sync: poll its source (serving the last good commit when
 /// the remote fails) and reconcile.
 pub fn reconcile_sync(
@@ -875,6 +1000,13 @@ mod tests {
             Command::Reconcile
         );
         assert_eq!(args(&["status"]).unwrap().command, Command::Status);
+        let a = args(&["rollback", "--sync", "web", "abc1234"]).unwrap();
+        assert_eq!(
+            (a.command, a.revision.as_deref(), a.release),
+            (Command::Rollback, Some("abc1234"), false)
+        );
+        let a = args(&["rollback", "--sync", "web", "--release"]).unwrap();
+        assert_eq!((a.revision, a.release), (None, true));
     }
 
     #[test]
@@ -945,6 +1077,10 @@ mod tests {
             &["reconcile", "--watch"],
             &["render", "dir", "--output", "json"],
             &["status", "-o", "yaml"],
+            &["rollback", "abc1234"],
+            &["rollback", "--sync", "web", "abc1234", "--release"],
+            &["rollback", "--sync", "web", "abc1234", "def5678"],
+            &["status", "--release"],
         ] {
             assert!(matches!(args(bad), Err(Error::Usage(_))), "{bad:?}");
         }

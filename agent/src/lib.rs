@@ -29,6 +29,7 @@ pub mod prune;
 pub mod reconcile;
 pub mod render;
 pub mod report;
+pub mod rollback;
 pub mod source;
 pub(crate) mod store;
 pub(crate) mod tls;

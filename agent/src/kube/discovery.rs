@@ -42,6 +42,16 @@ impl ApiResource {
     pub fn secret() -> Self {
         Self::builtin("", "v1", "Secret", "secrets", true)
     }
+    /// authentication.k8s.io/v1 SelfSubjectReview: who the client is.
+    pub fn self_subject_review() -> Self {
+        Self::builtin(
+            "authentication.k8s.io",
+            "v1",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
+            false,
+        )
+    }
     /// core/v1 Namespace.
     pub fn namespace() -> Self {
         Self::builtin("", "v1", "Namespace", "namespaces", false)

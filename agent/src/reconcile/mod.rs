@@ -66,6 +66,10 @@ struct Cycle<'c> {
     event: Option<Event>,
     /// Who made the commit reconciled, for the history and Events (None for a folder).
     commit: Option<crate::history::CommitInfo>,
+    /// The revision `plumb rollback` holds the sync at, as the parent says.
+    pin: Option<crate::rollback::Pin>,
+    /// The branch's commit, when a pin keeps it waiting.
+    waiting: Option<String>,
 }
 
 /// How a step ends a cycle.
@@ -87,25 +91,34 @@ enum Opening {
 /// A step of a cycle: it carries `S` (what the steps before it found) and goes on or ends.
 type Step<S> = for<'a, 'b> fn(&'a mut Cycle<'b>, &mut S) -> ControlFlow<End>;
 
+/// Reads a sync's parent ConfigMap as a cycle opens it (making plumb-system first when the
+/// cycle is to write).
+fn read_parent(ctx: &Context, opening: Opening) -> Result<Option<Value>, String> {
+    let ensured = match opening {
+        Opening::ToWrite => report::ensure_system_namespace(ctx.client),
+        Opening::ToRead => Ok(()),
+    };
+    ensured
+        .and_then(|()| report::get_parent(ctx.client, &ctx.sync.name))
+        .map_err(|e| format!("the status could not be read: {e}"))
+}
+
+fn unreadable(e: impl std::fmt::Display) -> String {
+    format!("the parent ConfigMap is unreadable, so nothing was written: {e}")
+}
+
 impl<'c> Cycle<'c> {
-    /// Opens a cycle: reads the parent. Without it a cycle could neither report nor prune
-    /// safely: the error says why, and nothing is written.
+    /// Opens a cycle on its parent as read. Without it a cycle could neither report nor
+    /// prune safely: the error says why, and nothing is written.
     fn open(
         ctx: &'c Context<'c>,
         revision: &str,
         memory: &'c mut SyncMemory,
-        opening: Opening,
+        parent: Result<Option<Value>, String>,
     ) -> Result<Cycle<'c>, String> {
-        let ensured = match opening {
-            Opening::ToWrite => report::ensure_system_namespace(ctx.client),
-            Opening::ToRead => Ok(()),
-        };
-        let parent = ensured
-            .and_then(|()| report::get_parent(ctx.client, &ctx.sync.name))
-            .map_err(|e| format!("the status could not be read: {e}"))?;
-        let (inventory, status) = report::read_parent(parent.as_ref()).map_err(|e| {
-            format!("the parent ConfigMap is unreadable, so nothing was written: {e}")
-        })?;
+        let parent = parent?;
+        let (inventory, status) = report::read_parent(parent.as_ref()).map_err(unreadable)?;
+        let pin = crate::rollback::read(parent.as_ref()).map_err(unreadable)?;
         let mut report = CycleReport::new(&ctx.sync.name, revision);
         report.status = status;
         Ok(Cycle {
@@ -117,6 +130,8 @@ impl<'c> Cycle<'c> {
             memory,
             event: None,
             commit: None,
+            pin,
+            waiting: None,
         })
     }
 
@@ -160,6 +175,12 @@ impl<'c> Cycle<'c> {
         report.source_failure = self.ctx.source_failure.map(str::to_owned);
         let source_event =
             outcome::source_condition(&mut report.status, self.ctx.source_failure, &now);
+        crate::rollback::condition(
+            &mut report.status,
+            self.pin.as_ref(),
+            self.waiting.as_deref(),
+            &now,
+        );
         let (ctx, inventory) = (self.ctx, &self.inventory);
         let desired_parent = report::parent_object(&ctx.sync.name, inventory, &report.status);
         let mut parent_written = false;
@@ -232,9 +253,22 @@ impl<'c> Cycle<'c> {
 
 /// Runs one cycle of one sync.
 pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> CycleReport {
-    let mut cycle = match Cycle::open(ctx, &revision.id, memory, Opening::ToWrite) {
+    run_on(ctx, revision, memory, read_parent(ctx, Opening::ToWrite), None)
+}
+
+/// Runs one cycle of one sync on its parent as read; `waiting` is the branch's commit
+/// when a pin holds the sync at `revision` instead.
+fn run_on(
+    ctx: &Context,
+    revision: &Revision,
+    memory: &mut SyncMemory,
+    parent: Result<Option<Value>, String>,
+    waiting: Option<&str>,
+) -> CycleReport {
+    let mut cycle = match Cycle::open(ctx, &revision.id, memory, parent) {
         Ok(mut cycle) => {
             cycle.commit = revision.commit.clone();
+            cycle.waiting = waiting.map(str::to_owned);
             cycle
         }
         Err(message) => {
@@ -296,8 +330,8 @@ pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> Cycle
 /// and pruning (`plumb diff`). Writes nothing; errors are lines a person can act on.
 pub fn preview(ctx: &Context, revision: &Revision) -> Result<crate::diff::Changes, Vec<String>> {
     let mut memory = SyncMemory::default();
-    let mut cycle =
-        Cycle::open(ctx, &revision.id, &mut memory, Opening::ToRead).map_err(|e| vec![e])?;
+    let parent = read_parent(ctx, Opening::ToRead);
+    let mut cycle = Cycle::open(ctx, &revision.id, &mut memory, parent).map_err(|e| vec![e])?;
     let (manifests, _) =
         rendering::render_revision(Some(ctx.client), ctx.sync, revision, ChartKey::Read)?;
     let mut state = applying::Applying::new(&manifests, None);
@@ -348,35 +382,53 @@ pub fn sync_cycle(
             return report_failure(&ctx, Reason::SourceFailed, why.clone());
         }
     };
+    // The parent says whether a rollback pins the sync: read once, and handed to the cycle.
+    let parent = read_parent(ctx, Opening::ToWrite);
+    let pin = match &parent {
+        Ok(parent) => crate::rollback::read(parent.as_ref()).unwrap_or_default(),
+        Err(_) => None,
+    };
+    let (commit, waiting) = match &pin {
+        Some(pin) if pin.revision != commit => (pin.revision.clone(), Some(commit)),
+        _ => (commit, None),
+    };
     if !ctx.sync.suspend {
         if let Some(why) = dependencies::check(ctx.client, ctx.sync, &commit) {
             return report_failure(ctx, Reason::DependencyNotReady, why);
+        }
+    }
+    // Once in force, the clone keeps the pinned commit: only going back needs a look.
+    if pin.is_some() && source.with(|s| s.in_force(&ctx.sync.name) != Some(commit.as_str())) {
+        if let Err(e) = source.with(|s| s.ensure_commit(&commit)) {
+            return report_failure(ctx, Reason::SourceFailed, e.to_string());
         }
     }
     let revision = match source.with(|s| Revision::read(s, ctx.sync, &commit)) {
         Ok(r) => r,
         Err(e) => return report_failure(ctx, Reason::SourceFailed, e.to_string()),
     };
-    let mut report = run(ctx, &revision, memory);
+    let mut report = run_on(ctx, &revision, memory, parent, waiting.as_deref());
     drop(revision);
     match &report.verdict {
         Verdict::Ready | Verdict::Stalled(_) => {
-            if let Err(e) = source.with(|s| s.pin(&ctx.sync.name, &commit)) {
+            let keep = ctx.sync.history_limit;
+            if let Err(e) = source.with(|s| s.record_in_force(&ctx.sync.name, &commit, keep)) {
                 report.warnings.push(e.to_string());
             }
         }
         Verdict::Failed { .. } => {
             let refused_before_apply = report.applied.is_empty();
-            if let Some(pinned) = source
-                .with(|s| s.pinned(&ctx.sync.name).map(str::to_owned))
+            if let Some(in_force) = source
+                .with(|s| s.in_force(&ctx.sync.name).map(str::to_owned))
                 .filter(|p| *p != commit && refused_before_apply)
             {
-                if let Ok(in_force) = source.with(|s| Revision::read(s, ctx.sync, &pinned)) {
+                if let Ok(in_force) = source.with(|s| Revision::read(s, ctx.sync, &in_force)) {
                     let fallback = Context {
                         refused: Some(&commit),
                         ..*ctx
                     };
-                    let drift = run(&fallback, &in_force, memory);
+                    let parent = read_parent(&fallback, Opening::ToWrite);
+                    let drift = run_on(&fallback, &in_force, memory, parent, waiting.as_deref());
                     report.drifted = drift.drifted;
                     report.warnings.extend(drift.warnings);
                 }
@@ -393,7 +445,8 @@ pub fn sync_cycle(
 /// inventory written over it would orphan every managed object.
 pub fn report_failure(ctx: &Context, reason: Reason, message: String) -> CycleReport {
     let mut memory = SyncMemory::load(ctx.state_dir, &ctx.sync.name);
-    let mut cycle = match Cycle::open(ctx, "", &mut memory, Opening::ToWrite) {
+    let parent = read_parent(ctx, Opening::ToWrite);
+    let mut cycle = match Cycle::open(ctx, "", &mut memory, parent) {
         Ok(cycle) => cycle,
         Err(why) => {
             let mut report = CycleReport::new(&ctx.sync.name, "");

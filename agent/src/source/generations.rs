@@ -2,6 +2,8 @@
 //! atomically when packs pile up), its small state file, crash leftovers, and the check
 //! that every commit plumb relies on is whole (a broken clone is set aside).
 
+use std::collections::BTreeSet;
+
 use super::*;
 
 impl GitSource {
@@ -124,11 +126,26 @@ impl GitSource {
         if let Some(f) = &self.state.fetched {
             refspecs.push(format!("+{f}:refs/plumb/fetched"));
         }
-        for (sync, commit) in &self.state.pins {
-            refspecs.push(format!("+{commit}:refs/plumb/applied/{sync}"));
-        }
         refspecs.push("refs/plumb-no-such-ref".into());
         self.fetch_into(&repo, &refspecs)?;
+        // Every other commit plumb relies on comes from the old generation, not the remote:
+        // a force-push may have taken it off the branch.
+        let old_repo = self.repo()?;
+        let kept: BTreeSet<&String> = self
+            .state
+            .pins
+            .values()
+            .chain(self.state.applied.values().flatten())
+            .collect();
+        for commit in &kept {
+            if let Err(e) = copy_commit(&old_repo, &repo, commit) {
+                if self.state.pins.values().any(|p| p == *commit) {
+                    return Err(self.local(&tmp, format!("commit {commit}: {e}")));
+                }
+                // An older revision the old clone could not give: not one to go back to.
+                tracing::warn!(source = %self.settings.name, %commit, error = %e, "an earlier revision could not be kept");
+            }
+        }
         for commit in self.state.pins.values().chain(self.state.fetched.iter()) {
             verify(&repo, commit).map_err(|e| self.local(&tmp, e))?;
         }
@@ -149,6 +166,44 @@ impl GitSource {
     pub fn disk_usage(&self) -> u64 {
         store::disk_usage(&self.dir).unwrap_or(0)
     }
+}
+
+/// Copies a commit, its tree and its blobs from one repository to another, writing only
+/// the objects the other lacks (as loose objects: a switch keeps a few revisions, which
+/// mostly share their blobs with the fetched one).
+fn copy_commit(from: &gix::Repository, to: &gix::Repository, commit: &str) -> Result<(), String> {
+    use gix::objs::Write as _;
+    let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| e.to_string())?;
+    let mut pending = vec![id];
+    while let Some(id) = pending.pop() {
+        let object = from.find_object(id).map_err(|e| e.to_string())?.detach();
+        let hash = from.object_hash();
+        match object.kind {
+            gix::objs::Kind::Commit => pending.push(
+                gix::objs::CommitRef::from_bytes(&object.data, hash)
+                    .map_err(|e| e.to_string())?
+                    .tree(),
+            ),
+            gix::objs::Kind::Tree => {
+                let tree =
+                    gix::objs::TreeRef::from_bytes(&object.data, hash).map_err(|e| e.to_string())?;
+                // A submodule's commit is not in this repository.
+                pending.extend(
+                    tree.entries
+                        .iter()
+                        .filter(|e| !e.mode.is_commit())
+                        .map(|e| e.oid.to_owned()),
+                );
+            }
+            _ => {}
+        }
+        if !to.has_object(id) {
+            to.objects
+                .write_buf(object.kind, &object.data)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks that a commit and every blob of its tree are present, decompress

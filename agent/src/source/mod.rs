@@ -108,6 +108,13 @@ pub enum SourceError {
         path: String,
         why: String,
     },
+    /// A revision to go back to is neither in the clone nor on the remote.
+    #[error("source '{name}': revision {commit} is not in the local clone and could not be fetched by its id ({cause}); a commit this node never applied can only come from the remote")]
+    NotKept {
+        name: String,
+        commit: String,
+        cause: String,
+    },
     /// The revision lacks what the sync asks for.
     #[error("source '{name}': revision {commit} has no folder '{path}'")]
     NoSuchPath {
@@ -155,6 +162,11 @@ struct SourceState {
     fetched: Option<String>,
     /// The commit each sync has in force: kept readable through every switch.
     pins: BTreeMap<String, String>,
+    /// The commits each sync applied before, newest first: kept readable through every
+    /// switch (copied from the old generation, so a force-push loses none), so that
+    /// `plumb rollback` can go back to them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    applied: BTreeMap<String, Vec<String>>,
     /// Bytes of the current generation right after it was cloned.
     fresh_bytes: u64,
 }
@@ -305,17 +317,60 @@ impl GitSource {
     }
 
     /// The commit a sync last applied from this source, if still recorded.
-    pub fn pinned(&self, sync: &str) -> Option<&str> {
+    pub fn in_force(&self, sync: &str) -> Option<&str> {
         self.state.pins.get(sync).map(String::as_str)
     }
 
-    /// Records the commit a sync has in force, so it stays readable.
-    pub fn pin(&mut self, sync: &str, commit: &str) -> Result<(), SourceError> {
-        if self.state.pins.get(sync).map(String::as_str) != Some(commit) {
-            self.state.pins.insert(sync.to_owned(), commit.to_owned());
-            self.save_state()?;
+    /// Records the commit a sync has in force, so it stays readable, and keeps the
+    /// `keep` commits it applied last readable too (a rollback's choices).
+    pub fn record_in_force(
+        &mut self,
+        sync: &str,
+        commit: &str,
+        keep: usize,
+    ) -> Result<(), SourceError> {
+        if self.state.pins.get(sync).map(String::as_str) == Some(commit) {
+            return Ok(());
         }
+        self.state.pins.insert(sync.to_owned(), commit.to_owned());
+        let applied = self.state.applied.entry(sync.to_owned()).or_default();
+        applied.retain(|c| c != commit);
+        applied.insert(0, commit.to_owned());
+        applied.truncate(keep.max(1));
+        self.save_state()?;
         Ok(())
+    }
+
+    /// Makes sure `commit` can be read: from the clone when it holds it (a revision
+    /// applied before, even one a force-push took off the branch), else fetched by its id
+    /// (a revision another node applied: a rollback after a failover).
+    pub fn ensure_commit(&mut self, commit: &str) -> Result<(), SourceError> {
+        let repo = self.repo()?;
+        let id = gix::ObjectId::from_hex(commit.as_bytes())
+            .map_err(|e| self.local(repo.git_dir(), format!("'{commit}': {e}")))?;
+        if repo.has_object(id) && verify(&repo, commit).is_ok() {
+            return Ok(());
+        }
+        self.deadline = Some(Deadline::after(self.settings.fetch_timeout));
+        let fetched = self.fetch_into(
+            &repo,
+            &[
+                format!("+{commit}:refs/plumb/kept/{commit}"),
+                "refs/plumb-no-such-ref".into(),
+            ],
+        );
+        self.deadline = None;
+        fetched.map_err(|e| SourceError::NotKept {
+            name: self.settings.name.clone(),
+            commit: commit.to_owned(),
+            cause: e.to_string(),
+        })?;
+        verify(&repo, commit).map_err(|e| {
+            self.local(
+                repo.git_dir(),
+                format!("the fetched commit {commit} does not verify: {e}"),
+            )
+        })
     }
 
     /// Opens the current generation (creating it when missing). Opened per
