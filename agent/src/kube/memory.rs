@@ -1,7 +1,8 @@
 //! An in-memory cluster behind [`Cluster`], for the cycle's own unit tests and for
 //! benchmarks of its CPU cost: objects kept as applied, every request recorded, failures
-//! on demand. It models no API server behaviour (no validation, no field managers, no
-//! defaulting): what an API server does is tested against a real one.
+//! on demand. It models little of an API server (no validation, no defaulting, and of field
+//! managers only that what a merge patch set stays through an apply that leaves it out):
+//! what an API server does is tested against a real one.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -35,6 +36,8 @@ type Key = (String, String, String);
 #[derive(Default)]
 pub struct MemoryCluster {
     objects: Mutex<BTreeMap<Key, Value>>,
+    /// Per object, what merge patches set: another manager's fields, which apply keeps.
+    patched: Mutex<BTreeMap<Key, Value>>,
     requests: Mutex<Vec<Request>>,
     /// (verb, name): that request fails with a 500.
     failing: Mutex<Vec<(&'static str, String)>>,
@@ -235,6 +238,11 @@ impl Cluster for MemoryCluster {
         }
         self.record("apply", r, name)?;
         let key = Self::key(r, ns, name);
+        let mut object = object.clone();
+        if let Some(patched) = self.patched.lock().unwrap().get(&key) {
+            keep_others(&mut object, patched);
+        }
+        let object = &object;
         let live = self.objects.lock().unwrap().get(&key).cloned();
         // What apply leaves as it was: the same object keeps its version.
         if let Some(live) = live.filter(|l| {
@@ -263,11 +271,9 @@ impl Cluster for MemoryCluster {
             action: Box::new(r.action("patch", ns, Some(name))),
             message: String::new(),
         })?;
-        if let (Some(object), Some(patch)) = (object.as_object_mut(), patch.as_object()) {
-            for (k, v) in patch {
-                object.insert(k.clone(), v.clone());
-            }
-        }
+        merge(object, patch);
+        let mut patched = self.patched.lock().unwrap();
+        merge(patched.entry(key).or_insert(Value::Null), patch);
         Ok(object.clone())
     }
     fn delete(
@@ -313,5 +319,40 @@ impl Cluster for MemoryCluster {
         };
         objects.insert(key, stored.clone());
         Ok(stored)
+    }
+}
+
+/// A JSON merge patch (RFC 7386), as the API server applies one: objects merge key by key,
+/// a null removes the key, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    let Some(patch) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    let target = target.as_object_mut().expect("made an object above");
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge(target.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+/// Adds to an applied object the fields another manager set that it leaves out.
+fn keep_others(applied: &mut Value, others: &Value) {
+    let (Some(applied), Some(others)) = (applied.as_object_mut(), others.as_object()) else {
+        return;
+    };
+    for (key, value) in others {
+        match applied.get_mut(key) {
+            Some(mine) => keep_others(mine, value),
+            None => {
+                applied.insert(key.clone(), value.clone());
+            }
+        }
     }
 }

@@ -448,3 +448,51 @@ fn a_preview_of_a_sync_never_reconciled_writes_nothing_not_even_plumb_system() {
         .object("namespaces", "", "plumb-system")
         .is_none());
 }
+
+#[test]
+fn a_pin_shows_in_the_status_once_and_an_unreadable_pin_writes_nothing() {
+    let mut world = World::new("pinned", "");
+    let rev = a_and_b("aaa1111");
+    assert!(world.cycle(&rev).is_ready());
+    let pin = crate::rollback::Pin {
+        revision: "a".repeat(40),
+        by: "alice".into(),
+        host: "pi-2".into(),
+        at: "2026-12-04T01:00:00Z".into(),
+    };
+    crate::rollback::write(&world.cluster, "web", Some(&pin)).unwrap();
+    world.cluster.forget_requests();
+    let report = world.cycle(&rev);
+    assert!(report.is_ready(), "{}", report.summary());
+    let pinned = report.status.condition("Pinned").expect("a Pinned condition");
+    assert!(pinned.message.contains("by alice on pi-2"), "{}", pinned.message);
+    assert_eq!(world.writes(), ["apply configmaps/plumb-web"]);
+    // The cycle's own write of the parent keeps the pin.
+    assert!(world.parent()["data"]["pin"].is_string(), "{}", world.parent());
+    world.cluster.forget_requests();
+    assert!(world.cycle(&rev).is_ready());
+    assert_eq!(world.writes(), Vec::<String>::new(), "pinned and idle");
+
+    crate::rollback::write(&world.cluster, "web", None).unwrap();
+    let report = world.cycle(&rev);
+    assert!(report.status.condition("Pinned").is_none());
+    assert!(world.parent()["data"].get("pin").is_none());
+
+    world
+        .cluster
+        .merge_patch(
+            &ApiResource::config_map(),
+            Some("plumb-system"),
+            "plumb-web",
+            &json!({"data": {"pin": "{\"revision\": \"HEAD~1\"}"}}),
+        )
+        .unwrap();
+    world.cluster.forget_requests();
+    let report = world.cycle(&rev);
+    let Verdict::Failed { reason, message } = &report.verdict else {
+        panic!("an unreadable pin was reconciled: {}", report.summary());
+    };
+    assert_eq!(*reason, Reason::StatusUnreadable);
+    assert!(message.contains("data.pin"), "{message}");
+    assert_eq!(world.writes(), Vec::<String>::new());
+}
