@@ -707,11 +707,12 @@ fn rollback_command(args: &Args) -> Result<Verdict, Error> {
             pin.by
         );
     }
-    let _lock = match crate::store::lock_state_dir(&settings.state_dir) {
+    let free_now = std::time::Duration::ZERO;
+    let _lock = match crate::store::lock_state_dir_within(&settings.state_dir, free_now) {
         Ok(lock) => lock,
-        Err(Error::Busy(holder)) => {
+        Err(Error::Busy(_)) => {
             println!(
-                "{holder}: its next cycle of '{name}' applies it (within {}s; `systemctl kill -s USR1 plumb` runs it now)",
+                "the daemon on this node holds its state folder: its next cycle of '{name}' applies it (within {}s; `systemctl kill -s USR1 plumb` runs it now)",
                 sync.interval.as_secs()
             );
             return Ok(Verdict::Yes);

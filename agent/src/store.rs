@@ -73,6 +73,14 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// error names the holder. Keeps a one-shot `plumb reconcile` from running
 /// beside the daemon on the same node.
 pub fn lock_state_dir(dir: &Path) -> Result<StateLock, crate::error::Error> {
+    lock_state_dir_within(dir, LOCK_WAIT)
+}
+
+/// Takes stateDir's lock, waiting at most `wait` (zero: only when it is free now).
+pub fn lock_state_dir_within(
+    dir: &Path,
+    wait: std::time::Duration,
+) -> Result<StateLock, crate::error::Error> {
     use crate::error::Error;
     fs::create_dir_all(dir).map_err(|e| Error::Io {
         doing: "create the state folder",
@@ -96,7 +104,7 @@ pub fn lock_state_dir(dir: &Path) -> Result<StateLock, crate::error::Error> {
     loop {
         match file.try_lock() {
             Ok(()) => break,
-            Err(fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+            Err(fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
                 std::thread::sleep(std::time::Duration::from_millis(250));
             }
             Err(fs::TryLockError::WouldBlock) => {
@@ -105,7 +113,7 @@ pub fn lock_state_dir(dir: &Path) -> Result<StateLock, crate::error::Error> {
                     "another plumb holds the lock on {} ({}); waited {}s",
                     dir.display(),
                     holder.trim(),
-                    LOCK_WAIT.as_secs()
+                    wait.as_secs()
                 )));
             }
             Err(fs::TryLockError::Error(e)) => return Err(io(e)),
