@@ -171,12 +171,12 @@ fn a_poll_with_nothing_new_writes_nothing() {
     let settings = source("noop", &servers.git_url(&remote), main_branch());
     let mut src = open(&settings, &state);
     assert_eq!(poll(&mut src), updated(&commit, None));
-    src.pin("apps", &commit).unwrap();
+    src.record_in_force("apps", &commit, 20).unwrap();
 
     let before = snapshot(&state);
     assert!(before.len() > 5, "{before:?}");
     assert_eq!(poll(&mut src), unchanged(&commit));
-    src.pin("apps", &commit).unwrap();
+    src.record_in_force("apps", &commit, 20).unwrap();
     assert_eq!(files(&mut src, &commit, "apps").len(), 2);
     let after = snapshot(&state);
     assert!(
@@ -189,7 +189,7 @@ fn a_poll_with_nothing_new_writes_nothing() {
     drop(src);
     let mut src = open(&settings, &state);
     assert_eq!(src.last_good(), Some(commit.as_str()));
-    assert_eq!(src.pinned("apps"), Some(commit.as_str()));
+    assert_eq!(src.in_force("apps"), Some(commit.as_str()));
     assert_eq!(poll(&mut src), unchanged(&commit));
     let after = snapshot(&state);
     assert!(
@@ -207,7 +207,7 @@ fn a_new_commit_is_fetched_and_the_applied_one_stays_readable() {
     let settings = source("update", &servers.git_url(&remote), main_branch());
     let mut src = open(&settings, &state);
     assert_eq!(poll(&mut src), updated(&old, None));
-    src.pin("apps", &old).unwrap();
+    src.record_in_force("apps", &old, 20).unwrap();
 
     remote
         .write("apps/web.yaml", config_map("web", "2"))
@@ -1030,10 +1030,13 @@ fn a_hundred_updates_keep_the_disk_bounded() {
     let mut src = open(&settings, &state);
     assert_eq!(poll(&mut src), updated(&first, None));
     // One sync lags behind at the first commit: it must stay readable throughout.
-    src.pin("slow", &first).unwrap();
-    src.pin("apps", &first).unwrap();
+    src.record_in_force("slow", &first, 20).unwrap();
+    src.record_in_force("apps", &first, 20).unwrap();
     let fresh = src.disk_usage();
-    let mut max = fresh;
+    // The 20 revisions "apps" applied last are kept for rollbacks: the disk fills while
+    // they accumulate, then stays bounded.
+    let (mut max, mut max_once_full) = (fresh, 0);
+    let mut applied = Vec::new();
     let mut generations_seen = std::collections::BTreeSet::new();
     let mut previous = first.clone();
     let started = Instant::now();
@@ -1048,23 +1051,33 @@ fn a_hundred_updates_keep_the_disk_bounded() {
             "update {i}"
         );
         polling += t.elapsed();
-        src.pin("apps", &commit).unwrap();
-        max = max.max(src.disk_usage());
+        src.record_in_force("apps", &commit, 20).unwrap();
+        applied.push(commit.clone());
+        if i <= 40 {
+            max = max.max(src.disk_usage());
+        } else {
+            max_once_full = max_once_full.max(src.disk_usage());
+        }
         generations_seen.extend(generations(&state, "hundred"));
         previous = commit;
     }
     let elapsed = started.elapsed();
     eprintln!(
-        "100 updates: fresh clone {fresh} bytes, max {max} bytes ({:.2}x), {} fresh clones beside the first, {:.1}s in all, {:.1}s polling",
+        "100 updates: fresh clone {fresh} bytes, max {max} bytes over the first 40 ({:.2}x), {max_once_full} over the last 60 ({:.2}x), {} fresh clones beside the first, {:.1}s in all, {:.1}s polling",
         max as f64 / fresh as f64,
+        max_once_full as f64 / fresh as f64,
         generations_seen.len() - 1,
         elapsed.as_secs_f64(),
         polling.as_secs_f64()
     );
     assert!(
-        (max as f64) < 2.5 * fresh as f64,
-        "disk grew to {max} bytes from a fresh {fresh}"
+        (max_once_full as f64) < 1.5 * max as f64,
+        "disk grew to {max_once_full} bytes after the first 40 updates' {max} (fresh {fresh})"
     );
+    // Each of a rollback's choices is whole.
+    for commit in &applied[applied.len() - 20..] {
+        assert_eq!(files(&mut src, commit, "apps").len(), 301, "{commit}");
+    }
     let last = files(&mut src, &previous, "apps");
     assert_eq!(last.len(), 301);
     assert_eq!(
@@ -1302,4 +1315,57 @@ fn an_http_server_trickling_its_ref_advertisement_is_cut_off_at_fetch_timeout() 
 #[test]
 fn an_ssh_server_trickling_from_its_first_byte_is_cut_off_at_fetch_timeout() {
     a_trickling_server_is_cut_off_at_fetch_timeout("ssh", 0);
+}
+
+#[test]
+fn a_fresh_generation_keeps_the_revisions_applied_even_after_a_force_push() {
+    let servers = Servers::get();
+    let remote = Remote::create(&servers, "rewritten");
+    remote.write("apps/web.yaml", config_map("web", "1"));
+    let first = remote.commit_and_push("first");
+    remote.write("apps/web.yaml", config_map("web", "2"));
+    let second = remote.commit_and_push("second");
+    let state = temp_dir("git-rewritten");
+    let settings = source("rewritten", &servers.git_url(&remote), main_branch());
+    let mut src = open(&settings, &state);
+    // The sync applied the first commit, fetched by its id (a rollback from another node),
+    // then the second.
+    src.ensure_commit(&first).unwrap();
+    src.record_in_force("apps", &first, 20).unwrap();
+    assert_eq!(poll(&mut src), updated(&second, None));
+    src.record_in_force("apps", &second, 20).unwrap();
+    let before = generations(&state, "rewritten");
+
+    // History rewritten, with a large blob: the clone outgrows its fresh size and is
+    // cloned afresh, while neither applied commit is on the remote any more.
+    remote.git(&["checkout", "-q", "--orphan", "rewritten"]);
+    remote.write("apps/web.yaml", config_map("web", "3"));
+    remote.write("apps/blob.bin", random_bytes(256 << 10, 7));
+    let rewritten = remote.commit_and_push("rewritten");
+    // The server keeps no trace of the old commits (Git's protocol v2 would serve any
+    // object it still has).
+    common::git::git_in(&remote.bare, &["reflog", "expire", "--expire=now", "--all"]);
+    common::git::git_in(&remote.bare, &["gc", "-q", "--prune=now"]);
+    assert_eq!(poll(&mut src), updated(&rewritten, Some(&second)));
+    let after = generations(&state, "rewritten");
+    assert_ne!(before, after, "no fresh generation was cloned");
+    for (commit, value) in [(&first, "1"), (&second, "2"), (&rewritten, "3")] {
+        assert_eq!(
+            content(&files(&mut src, commit, "apps"), "apps/web.yaml"),
+            config_map("web", value),
+            "{commit}"
+        );
+    }
+    // And through a restart, with the commit in force verified on opening.
+    drop(src);
+    let mut src = open(&settings, &state);
+    src.ensure_commit(&first).unwrap();
+    assert_eq!(files(&mut src, &first, "apps").len(), 1);
+    // A commit neither here nor on the remote is a clear error naming it.
+    let unknown = "0123456789abcdef0123456789abcdef01234567";
+    let err = src.ensure_commit(unknown).unwrap_err().to_string();
+    assert!(
+        err.contains(unknown) && err.contains("not in the local clone"),
+        "{err}"
+    );
 }

@@ -192,7 +192,11 @@ mod tests {
             .unwrap_err()
             .contains("no earlier revision"));
         // A newer revision that failed is not the one in force: the one before c still is b.
-        let failed_after = [entry("d", "Failed"), entry("c", "Ready"), entry("b", "Ready")];
+        let failed_after = [
+            entry("d", "Failed"),
+            entry("c", "Ready"),
+            entry("b", "Ready"),
+        ];
         assert_eq!(choose(&failed_after, Some(&c), None).unwrap(), b);
     }
 
@@ -286,7 +290,11 @@ mod tests {
             c.message
         );
         condition(&mut status, Some(&pin), Some(&pin.revision), "now");
-        assert!(!status.condition(PINNED).unwrap().message.contains("waiting"));
+        assert!(!status
+            .condition(PINNED)
+            .unwrap()
+            .message
+            .contains("waiting"));
         condition(&mut status, None, None, "now");
         assert!(status.condition(PINNED).is_none());
     }

@@ -77,7 +77,11 @@ fn a_rollback_pins_an_earlier_revision_until_released_across_prunes_restarts_and
     f.commit_by("Bob <bob@example.com>", "Third");
     let third = head(&f);
     f.reconcile_ok();
-    assert_eq!(value_of(&f, "a").as_deref(), Some("1"), "the new commit was applied");
+    assert_eq!(
+        value_of(&f, "a").as_deref(),
+        Some("1"),
+        "the new commit was applied"
+    );
     let message = f.condition("Pinned")["message"]
         .as_str()
         .unwrap()
@@ -88,13 +92,19 @@ fn a_rollback_pins_an_earlier_revision_until_released_across_prunes_restarts_and
     );
     f.edit_config_map("a", "edited");
     f.reconcile_ok();
-    assert_eq!(value_of(&f, "a").as_deref(), Some("1"), "drift toward the pin");
+    assert_eq!(
+        value_of(&f, "a").as_deref(),
+        Some("1"),
+        "drift toward the pin"
+    );
 
     // A daemon started while pinned stays pinned (the pin is in the cluster, not in a
     // process): it corrects drift toward the pinned revision, not the branch's.
-    let config = std::fs::read_to_string(&f.config)
-        .unwrap()
-        .replacen("sources:", "interval: 1s\nsources:", 1);
+    let config = std::fs::read_to_string(&f.config).unwrap().replacen(
+        "sources:",
+        "interval: 1s\nsources:",
+        1,
+    );
     let daemon_config = f.config.with_file_name("daemon.yaml");
     std::fs::write(&daemon_config, config).unwrap();
     let daemon = KillOnDrop(

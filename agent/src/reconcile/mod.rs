@@ -253,7 +253,13 @@ impl<'c> Cycle<'c> {
 
 /// Runs one cycle of one sync.
 pub fn run(ctx: &Context, revision: &Revision, memory: &mut SyncMemory) -> CycleReport {
-    run_on(ctx, revision, memory, read_parent(ctx, Opening::ToWrite), None)
+    run_on(
+        ctx,
+        revision,
+        memory,
+        read_parent(ctx, Opening::ToWrite),
+        None,
+    )
 }
 
 /// Runs one cycle of one sync on its parent as read; `waiting` is the branch's commit

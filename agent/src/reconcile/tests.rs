@@ -464,11 +464,22 @@ fn a_pin_shows_in_the_status_once_and_an_unreadable_pin_writes_nothing() {
     world.cluster.forget_requests();
     let report = world.cycle(&rev);
     assert!(report.is_ready(), "{}", report.summary());
-    let pinned = report.status.condition("Pinned").expect("a Pinned condition");
-    assert!(pinned.message.contains("by alice on pi-2"), "{}", pinned.message);
+    let pinned = report
+        .status
+        .condition("Pinned")
+        .expect("a Pinned condition");
+    assert!(
+        pinned.message.contains("by alice on pi-2"),
+        "{}",
+        pinned.message
+    );
     assert_eq!(world.writes(), ["apply configmaps/plumb-web"]);
     // The cycle's own write of the parent keeps the pin.
-    assert!(world.parent()["data"]["pin"].is_string(), "{}", world.parent());
+    assert!(
+        world.parent()["data"]["pin"].is_string(),
+        "{}",
+        world.parent()
+    );
     world.cluster.forget_requests();
     assert!(world.cycle(&rev).is_ready());
     assert_eq!(world.writes(), Vec::<String>::new(), "pinned and idle");

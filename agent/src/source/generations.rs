@@ -185,8 +185,8 @@ fn copy_commit(from: &gix::Repository, to: &gix::Repository, commit: &str) -> Re
                     .tree(),
             ),
             gix::objs::Kind::Tree => {
-                let tree =
-                    gix::objs::TreeRef::from_bytes(&object.data, hash).map_err(|e| e.to_string())?;
+                let tree = gix::objs::TreeRef::from_bytes(&object.data, hash)
+                    .map_err(|e| e.to_string())?;
                 // A submodule's commit is not in this repository.
                 pending.extend(
                     tree.entries
