@@ -584,6 +584,13 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
     let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
     let (client, _renewer) = lead(&settings, client)?;
     let node = settings.node_name.clone();
+    let notifiers = crate::notifications::Notifiers::start(
+        &settings.notify,
+        &node,
+        &kube::user_agent(&node),
+        crate::notifications::remember_in(client.clone()),
+    )
+    .map_err(Error::Usage)?;
     let mut sources = BTreeMap::new();
     let mut all_ready = true;
     // Dependencies first: a dependant then finds them Ready at this run's revision.
@@ -599,8 +606,11 @@ fn reconcile_command(args: &Args) -> Result<Verdict, Error> {
             eprintln!("{}: kept {object}: {why}", sync.name);
         }
         println!("{}", report.summary());
+        notifiers.after_cycle(&report);
         all_ready &= report.is_ready();
     }
+    // A one-shot run tells what it found too, waiting a little for the receivers.
+    notifiers.finish(std::time::Duration::from_secs(20));
     Ok(if all_ready { Verdict::Yes } else { Verdict::No })
 }
 

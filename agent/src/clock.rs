@@ -19,6 +19,14 @@ pub fn now() -> String {
     rfc3339(since.as_secs() as i64)
 }
 
+/// Milliseconds since the Unix epoch (0 for a clock before it).
+pub fn unix_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
 /// Seconds since 1970 as RFC 3339 in UTC; empty when out of range.
 pub fn rfc3339(seconds: i64) -> String {
     Timestamp::from_second(seconds)

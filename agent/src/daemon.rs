@@ -155,11 +155,21 @@ async fn supervise(
             client = client.with_write_gate(gate.clone());
         }
         let client = Arc::new(client);
+        let notifiers = Arc::new(
+            crate::notifications::Notifiers::start(
+                &settings.notify,
+                &settings.node_name,
+                &crate::kube::user_agent(&settings.node_name),
+                crate::notifications::remember_in(client.clone()),
+            )
+            .map_err(Error::Usage)?,
+        );
         let (stop_tx, stop_rx) = watch::channel(false);
         let now = Arc::new(Notify::new());
         // Without election this node always leads.
         let (leading_tx, leading_rx) = watch::channel(!election.enabled);
         let wiring = Wiring {
+            notifiers: notifiers.clone(),
             client: client.clone(),
             stop: stop_rx.clone(),
             now: now.clone(),
@@ -197,6 +207,7 @@ async fn supervise(
                 // A reload is checked whole (config and kubeconfig) before it
                 // replaces the running one: a broken kubeconfig keeps the old.
                 _ = hup.recv() => match Settings::load(&config_path).map_err(Error::from).and_then(|new| {
+                    crate::notifications::Notifiers::check(&new.notify).map_err(Error::Usage)?;
                     let client = crate::cli::connect(&new, context.as_deref())?;
                     Ok((new, client))
                 }) {
@@ -210,6 +221,8 @@ async fn supervise(
             }
         };
         let _ = stop_tx.send(true);
+        // What is queued goes out now, briefly: a stop or reload waits for no receiver.
+        notifiers.finish(Duration::from_secs(2));
         let Some(client) = reload else {
             tracing::info!("stopping");
             notify::send("STOPPING=1");
@@ -302,6 +315,7 @@ async fn watchdog(liveness: Arc<Liveness>, period: Duration) {
 #[derive(Clone)]
 struct Wiring {
     client: Arc<Client>,
+    notifiers: Arc<crate::notifications::Notifiers>,
     stop: watch::Receiver<bool>,
     now: Arc<Notify>,
     liveness: Arc<Liveness>,
@@ -346,6 +360,7 @@ fn start(settings: &Settings, wiring: &Wiring) -> Result<Vec<tokio::task::JoinHa
             sync: sync.clone(),
             source: sources[&sync.source].clone(),
             client: wiring.client.clone(),
+            notifiers: wiring.notifiers.clone(),
             node: settings.node_name.clone(),
             state_dir: settings.state_dir.clone(),
             jitter: settings.jitter,
@@ -372,6 +387,7 @@ struct SyncJob {
     sync: config::Sync,
     source: Arc<Mutex<SharedSource>>,
     client: Arc<Client>,
+    notifiers: Arc<crate::notifications::Notifiers>,
     node: String,
     state_dir: PathBuf,
     jitter: f64,
@@ -490,6 +506,7 @@ impl SyncJob {
         };
         let commit = fetched.map(|f| f.commit);
         let report = reconcile::sync_cycle(&ctx, &mut Locked(&self.source), commit, memory);
+        self.notifiers.after_cycle(&report);
         self.metrics.cycle(&report, started.elapsed().as_secs_f64());
         self.liveness.cycle_finished(
             &self.sync.name,

@@ -23,6 +23,7 @@ pub(crate) mod logging;
 pub(crate) mod metrics;
 pub mod model;
 pub(crate) mod node;
+pub mod notifications;
 pub(crate) mod notify;
 pub(crate) mod plan;
 pub mod prune;

@@ -366,6 +366,8 @@ mod tests {
             rendered_charts: true,
             source_failure: None,
             status,
+            commit: None,
+            notified: Default::default(),
         }
     }
 

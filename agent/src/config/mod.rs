@@ -20,6 +20,7 @@ mod fields;
 mod raw;
 
 pub use fields::{check_repo_path, is_variable_name, parse_duration, parse_size};
+pub use raw::check_http_url;
 use raw::{strip_location, with_registry, RawSettings, Registry};
 
 /// Where the config is read from when neither `--config` nor `PLUMB_CONFIG` says.
@@ -52,6 +53,82 @@ pub struct Settings {
     pub sources: Vec<Source>,
     /// What to apply, each from one source.
     pub syncs: Vec<Sync>,
+    /// Who is told when a sync fails, recovers, drifts or applies (the `notify` list).
+    pub notify: Vec<Notifier>,
+}
+
+/// A receiver of notifications: a webhook of one of the kinds homelab users run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notifier {
+    /// Unique name: in logs instead of the URL, and in the parent's `notified-<name>` key.
+    pub name: String,
+    /// What the receiver speaks.
+    pub kind: NotifierKind,
+    /// Where to send: the URL as written, or a file holding it (mode 0600: Slack's and
+    /// Discord's URLs carry their secret).
+    pub url: Endpoint,
+    /// A file (mode 0600) with the token: Gotify's application token, Matrix's access
+    /// token, or a bearer token for a webhook or ntfy.
+    pub token_file: Option<PathBuf>,
+    /// Matrix: the room id (`!abc:example.org`) messages go to.
+    pub room: Option<String>,
+    /// CA bundle for a receiver with a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// Which events it is told of.
+    pub events: Vec<NotifyEvent>,
+    /// Which syncs it is told of; empty: all.
+    pub syncs: Vec<String>,
+}
+
+/// The URL of a notifier, inline or in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Written in the config.
+    Url(String),
+    /// Read from this file (mode 0600) when the notifier starts.
+    File(PathBuf),
+}
+
+/// What a notifier's receiver speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifierKind {
+    /// plumb's own JSON (docs/operations.md gives the schema).
+    Webhook,
+    /// A Slack incoming webhook (and what is compatible: Mattermost, Rocket.Chat).
+    Slack,
+    /// A Discord webhook.
+    Discord,
+    /// An ntfy topic URL.
+    Ntfy,
+    /// A Gotify server.
+    Gotify,
+    /// A Matrix homeserver.
+    Matrix,
+}
+
+/// What a notifier can be told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NotifyEvent {
+    /// A sync failed or stalled (a failure identical to the last one sends nothing).
+    Failure,
+    /// A sync is Ready again after a failure was sent.
+    Recovery,
+    /// Drift was found (and corrected, with selfHeal).
+    Drift,
+    /// A revision was applied (objects created, changed or pruned).
+    Applied,
+}
+
+impl NotifyEvent {
+    /// As the config and the webhook body spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Failure => "failure",
+            NotifyEvent::Recovery => "recovery",
+            NotifyEvent::Drift => "drift",
+            NotifyEvent::Applied => "applied",
+        }
+    }
 }
 
 /// Leader election over a Lease: only the holder polls, applies and prunes.
@@ -432,6 +509,10 @@ impl Settings {
         let unknown_dependency = graph
             .iter()
             .any(|(_, deps)| deps.iter().any(|d| !syncs.contains(d)));
+        let unknown_notified = raw
+            .notify
+            .iter()
+            .any(|n| n.syncs().iter().any(|s| !syncs.contains(s)));
         let history_taken = syncs.iter().any(|name| {
             name.strip_suffix("-history")
                 .is_some_and(|base| syncs.contains(base))
@@ -440,6 +521,7 @@ impl Settings {
             || unknown_dependency
             || !in_cycles.is_empty()
             || history_taken
+            || unknown_notified
         {
             // Parse again, now knowing every source and sync, so the error points at the
             // sync's `source` value, `dependsOn` or name wherever the others are declared.
@@ -832,6 +914,98 @@ syncs:
             assert_eq!(l, line, "{extra}: {msg}");
             assert!(msg.contains(want), "{extra}: wanted {want} in {msg}");
         }
+    }
+
+    #[test]
+    fn notifiers_are_checked_where_written() {
+        let head = "sources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs: [{name: web, source: a}]\nnotify:\n";
+        let settings = parse(&format!(
+            "{head}  - {{name: phone, type: ntfy, url: 'https://ntfy.example/plumb'}}\n  - {{name: chat, type: matrix, url: 'https://m.example', room: '!r:m.example', tokenFile: /t, events: [failure, drift, failure], syncs: [web]}}\n"
+        ))
+        .unwrap();
+        assert_eq!(settings.notify.len(), 2);
+        let phone = &settings.notify[0];
+        assert_eq!(
+            (phone.kind, &phone.events[..]),
+            (
+                NotifierKind::Ntfy,
+                &[NotifyEvent::Failure, NotifyEvent::Recovery][..]
+            ),
+            "failure and recovery unless said"
+        );
+        assert_eq!(
+            phone.url,
+            Endpoint::Url("https://ntfy.example/plumb".into())
+        );
+        assert_eq!(
+            settings.notify[1].events,
+            [NotifyEvent::Failure, NotifyEvent::Drift]
+        );
+        for (notifier, want) in [
+            ("{name: x, type: pager, url: 'https://h'}", "type 'pager'"),
+            ("{name: x, type: slack}", "needs url or urlFile"),
+            (
+                "{name: x, type: slack, url: 'https://h', urlFile: /u}",
+                "needs url or urlFile",
+            ),
+            (
+                "{name: x, type: slack, url: 'ftp://h'}",
+                "https:// or http://",
+            ),
+            ("{name: x, type: slack, url: 'https:///path'}", "no host"),
+            (
+                "{name: x, type: gotify, url: 'https://h'}",
+                "needs tokenFile",
+            ),
+            (
+                "{name: x, type: discord, urlFile: /u, tokenFile: /t}",
+                "put it in urlFile",
+            ),
+            (
+                "{name: x, type: matrix, url: 'https://h', tokenFile: /t}",
+                "needs room",
+            ),
+            (
+                "{name: x, type: matrix, url: 'https://h', tokenFile: /t, room: '#a:h'}",
+                "not a room id",
+            ),
+            (
+                "{name: x, type: ntfy, url: 'https://h', room: '!a:h'}",
+                "room goes with type matrix",
+            ),
+            (
+                "{name: x, type: ntfy, url: 'https://h', events: [failed]}",
+                "event 'failed'",
+            ),
+            (
+                "{name: x, type: ntfy, url: 'https://h', events: []}",
+                "never send",
+            ),
+            (
+                "{name: x, type: ntfy, url: 'https://h', syncs: [db]}",
+                "sync 'db', which is not defined",
+            ),
+            (
+                "{name: X, type: ntfy, url: 'https://h'}",
+                "not a valid name",
+            ),
+            (
+                "{name: x, type: ntfy, url: 'https://h', token: abc}",
+                "unknown field `token`",
+            ),
+        ] {
+            let (line, _, message) = error_at(&format!("{head}  - {notifier}\n"));
+            assert_eq!(line, 4, "{notifier}: {message}");
+            assert!(
+                message.contains(want),
+                "{notifier}: wanted {want} in {message}"
+            );
+        }
+        let (line, _, message) = error_at(&format!(
+            "{head}  - {{name: x, type: ntfy, url: 'https://h'}}\n  - {{name: x, type: slack, url: 'https://h'}}\n"
+        ));
+        assert_eq!(line, 5, "{message}");
+        assert!(message.contains("defined twice"), "{message}");
     }
 
     #[test]

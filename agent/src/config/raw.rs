@@ -19,6 +19,7 @@ pub(super) fn strip_location(message: &str) -> String {
 pub(super) struct Registry {
     pub(super) sources: HashSet<String>,
     pub(super) syncs: HashSet<String>,
+    pub(super) notifiers: HashSet<String>,
     pub(super) known_sources: Option<HashSet<String>>,
     /// On the second parse: every sync's name, for `dependsOn`.
     pub(super) known_syncs: Option<HashSet<String>>,
@@ -61,6 +62,178 @@ pub(super) struct RawSettings {
     pub(super) sources: Vec<RawSource>,
     #[serde(default)]
     pub(super) syncs: Vec<RawSync>,
+    #[serde(default)]
+    pub(super) notify: Vec<RawNotifier>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct NotifierFields {
+    #[serde(deserialize_with = "de_notifier_name")]
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default, deserialize_with = "de_opt_nonempty")]
+    url: Option<String>,
+    url_file: Option<PathBuf>,
+    token_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "de_opt_nonempty")]
+    room: Option<String>,
+    ca_file: Option<PathBuf>,
+    events: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de_notified_syncs")]
+    syncs: Vec<String>,
+}
+
+pub(super) struct RawNotifier(Notifier);
+
+impl RawNotifier {
+    pub(super) fn syncs(&self) -> &[String] {
+        &self.0.syncs
+    }
+}
+
+impl<'de> Deserialize<'de> for RawNotifier {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(d, "a notifier", |f: NotifierFields| {
+            let kind = match f.kind.as_str() {
+                "webhook" => NotifierKind::Webhook,
+                "slack" => NotifierKind::Slack,
+                "discord" => NotifierKind::Discord,
+                "ntfy" => NotifierKind::Ntfy,
+                "gotify" => NotifierKind::Gotify,
+                "matrix" => NotifierKind::Matrix,
+                other => {
+                    return Err(format!(
+                        "notifier '{}': type '{other}' is not one plumb speaks: use webhook, slack, discord, ntfy, gotify or matrix",
+                        f.name
+                    ))
+                }
+            };
+            let url = match (f.url, f.url_file) {
+                (Some(url), None) => {
+                    check_http_url(&url).map_err(|why| format!("notifier '{}': {why}", f.name))?;
+                    Endpoint::Url(url)
+                }
+                (None, Some(file)) => Endpoint::File(file),
+                _ => {
+                    return Err(format!(
+                        "notifier '{}' needs url or urlFile (one of them)",
+                        f.name
+                    ))
+                }
+            };
+            let needs_token = matches!(kind, NotifierKind::Gotify | NotifierKind::Matrix);
+            if needs_token && f.token_file.is_none() {
+                return Err(format!(
+                    "notifier '{}': a {} notifier needs tokenFile",
+                    f.name, f.kind
+                ));
+            }
+            if matches!(kind, NotifierKind::Slack | NotifierKind::Discord) && f.token_file.is_some()
+            {
+                return Err(format!(
+                    "notifier '{}': a {} webhook's secret is its URL: put it in urlFile instead of tokenFile",
+                    f.name, f.kind
+                ));
+            }
+            match (&f.room, kind) {
+                (None, NotifierKind::Matrix) => {
+                    return Err(format!(
+                        "notifier '{}': a matrix notifier needs room (its id, such as '!abc:example.org')",
+                        f.name
+                    ))
+                }
+                (Some(room), NotifierKind::Matrix) if !room.starts_with('!') || !room.contains(':') => {
+                    return Err(format!(
+                        "notifier '{}': room '{room}' is not a room id ('!abc:example.org'; an alias such as '#room:server' is not accepted)",
+                        f.name
+                    ))
+                }
+                (Some(_), NotifierKind::Matrix) => {}
+                (Some(_), _) => {
+                    return Err(format!(
+                        "notifier '{}': room goes with type matrix",
+                        f.name
+                    ))
+                }
+                _ => {}
+            }
+            let mut events = Vec::new();
+            for event in f
+                .events
+                .unwrap_or_else(|| vec!["failure".into(), "recovery".into()])
+            {
+                let event = match event.as_str() {
+                    "failure" => NotifyEvent::Failure,
+                    "recovery" => NotifyEvent::Recovery,
+                    "drift" => NotifyEvent::Drift,
+                    "applied" => NotifyEvent::Applied,
+                    other => {
+                        return Err(format!(
+                            "notifier '{}': event '{other}' is not one of failure, recovery, drift, applied",
+                            f.name
+                        ))
+                    }
+                };
+                if !events.contains(&event) {
+                    events.push(event);
+                }
+            }
+            if events.is_empty() {
+                return Err(format!(
+                    "notifier '{}': events is empty, so it would never send (remove the notifier instead)",
+                    f.name
+                ));
+            }
+            Ok(RawNotifier(Notifier {
+                name: f.name,
+                kind,
+                url,
+                token_file: f.token_file,
+                room: f.room,
+                ca_file: f.ca_file,
+                events,
+                syncs: f.syncs,
+            }))
+        })
+    }
+}
+
+/// An http(s) URL with a host, as a notifier posts to.
+pub fn check_http_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| "url must start with https:// or http://".to_owned())?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) || url.contains(['\n', '\r']) {
+        return Err("url has no host".into());
+    }
+    Ok(())
+}
+
+fn de_notifier_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d, "a notifier name", |name| {
+        check_dns_label("notifier name", name)?;
+        if registry(|r| r.notifiers.insert(name.to_owned())) == Some(false) {
+            return Err(format!("notifier '{name}' is defined twice"));
+        }
+        Ok(name.to_owned())
+    })
+}
+
+fn de_notified_syncs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    for name in &names {
+        let known = registry(|r| r.known_syncs.as_ref().map(|k| k.contains(name))).flatten();
+        if known == Some(false) {
+            return Err(de::Error::custom(format!(
+                "syncs names sync '{name}', which is not defined"
+            )));
+        }
+    }
+    Ok(names)
 }
 
 #[derive(Deserialize)]
@@ -540,6 +713,7 @@ impl RawSettings {
                     ),
                 })
                 .collect(),
+            notify: self.notify.into_iter().map(|n| n.0).collect(),
         }
     }
 }

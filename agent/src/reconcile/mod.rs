@@ -240,6 +240,16 @@ impl<'c> Cycle<'c> {
                     .push(format!("could not post an Event: {e}")),
             }
         }
+        report.commit = self.commit.clone();
+        if let Some(data) = self.parent.as_ref().and_then(|p| p["data"].as_object()) {
+            report.notified = data
+                .iter()
+                .filter_map(|(key, value)| {
+                    let notifier = key.strip_prefix("notified-")?;
+                    Some((notifier.to_owned(), value.as_str()?.to_owned()))
+                })
+                .collect();
+        }
         match self.memory.save(ctx.state_dir, &ctx.sync.name) {
             Ok(wrote) => report.wrote |= wrote,
             Err(e) => report.warnings.push(format!(

@@ -150,6 +150,11 @@ pub struct CycleReport {
     pub source_failure: Option<String>,
     /// The status as reported.
     pub status: SyncStatus,
+    /// Who made the commit reconciled and what it says (None for a folder or an unread one).
+    pub commit: Option<crate::history::CommitInfo>,
+    /// What each notifier was last told of the sync, as the parent said when the cycle
+    /// opened: notifier → the value of its `notified-<name>` key.
+    pub notified: BTreeMap<String, String>,
 }
 
 impl CycleReport {
@@ -169,6 +174,8 @@ impl CycleReport {
             rendered_charts: false,
             source_failure: None,
             status: SyncStatus::default(),
+            commit: None,
+            notified: BTreeMap::new(),
         }
     }
 
