@@ -85,6 +85,8 @@ mod depends;
 mod hostile;
 #[path = "reconcile/kustomize.rs"]
 mod kustomize;
+#[path = "reconcile/notify.rs"]
+mod notify;
 #[path = "reconcile/rollback.rs"]
 mod rollback;
 #[path = "reconcile/substitute.rs"]

@@ -8,6 +8,7 @@
 
 pub mod fixture;
 pub mod git;
+pub mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

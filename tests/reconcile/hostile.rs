@@ -562,6 +562,20 @@ spec:
 fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
     const PLANTED: &str = "planted-s3cret-7f3a9c";
     let f = Fixture::new("secret", "");
+    // Every notification body too: a webhook told of everything.
+    let hook = common::receiver::Receiver::start(common::receiver::Answer::Ok);
+    let mut config = std::fs::read_to_string(&f.config).unwrap();
+    config.push_str(&format!(
+        "notify:\n  - {{name: hook, type: webhook, url: '{}', events: [failure, recovery, drift, applied]}}\n",
+        hook.url("/hook")
+    ));
+    std::fs::write(&f.config, config).unwrap();
+    let bodies = |seen: &mut String| {
+        for r in hook.received() {
+            seen.push_str(&r.text());
+            seen.push('\n');
+        }
+    };
     f.write("secret.yaml", &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: {PLANTED}\n"));
     f.commit();
     let mut seen = String::new();
@@ -607,6 +621,11 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
         "yaml",
     ])));
     seen.push_str(&f.status().to_string());
+    bodies(&mut seen);
+    assert!(
+        seen.contains("\"event\":\"drift\"") && seen.contains("\"event\":\"applied\""),
+        "no notification was received: {seen}"
+    );
     assert!(
         seen.contains("Secret"),
         "the runs said nothing about the Secret: {seen}"
@@ -679,6 +698,11 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
     let _ = daemon.kill();
     let out = daemon.wait_with_output().unwrap();
     seen.push_str(&text(&out));
+    bodies(&mut seen);
+    assert!(
+        seen.contains("\"event\":\"failure\""),
+        "no failure was notified: {seen}"
+    );
     assert!(
         seen.contains("literal") && seen.contains("Secret"),
         "the runs said nothing about the Secrets: {seen}"
