@@ -128,9 +128,15 @@ async fn supervise(
         tokio::spawn(watchdog(liveness.clone(), period));
     }
     let metrics = Metrics::new();
-    let mut server = settings
-        .listen
-        .map(|addr| tokio::spawn(serve_logged(addr, metrics.clone(), liveness.clone())));
+    let site: crate::metrics::SiteSlot = Default::default();
+    let mut server = settings.listen.map(|addr| {
+        tokio::spawn(serve_logged(
+            addr,
+            metrics.clone(),
+            liveness.clone(),
+            site.clone(),
+        ))
+    });
     let mut serving = settings.listen;
     let mut connected = crate::cli::connect(&settings, context.as_deref())?;
     loop {
@@ -141,9 +147,14 @@ async fn supervise(
             if let Some(old) = server.take() {
                 old.abort();
             }
-            server = settings
-                .listen
-                .map(|addr| tokio::spawn(serve_logged(addr, metrics.clone(), liveness.clone())));
+            server = settings.listen.map(|addr| {
+                tokio::spawn(serve_logged(
+                    addr,
+                    metrics.clone(),
+                    liveness.clone(),
+                    site.clone(),
+                ))
+            });
             serving = settings.listen;
         }
         let mut client = connected.with_observer(metrics.clone());
@@ -164,11 +175,31 @@ async fn supervise(
             )
             .map_err(Error::Usage)?,
         );
+        let board = Arc::new(crate::board::Board::new(
+            &settings.node_name,
+            &settings.syncs,
+        ));
+        if election.enabled {
+            // Until the first election step says otherwise.
+            board.leading(false, None);
+        }
+        if let Some(addr) = settings.listen {
+            let access = crate::metrics::Access::of(&settings, addr).map_err(Error::Usage)?;
+            if access == crate::metrics::Access::Refused {
+                tracing::warn!(%addr, "the status page is off: listen is not a loopback address and neither listenAuth nor listenPublic is set");
+            }
+            *site.lock().unwrap() = Some(Arc::new(crate::metrics::Site {
+                board: board.clone(),
+                client: client.clone(),
+                access,
+            }));
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let now = Arc::new(Notify::new());
         // Without election this node always leads.
         let (leading_tx, leading_rx) = watch::channel(!election.enabled);
         let wiring = Wiring {
+            board: board.clone(),
             notifiers: notifiers.clone(),
             client: client.clone(),
             stop: stop_rx.clone(),
@@ -238,8 +269,13 @@ async fn supervise(
     }
 }
 
-async fn serve_logged(addr: std::net::SocketAddr, metrics: Arc<Metrics>, liveness: Arc<Liveness>) {
-    if let Err(e) = crate::metrics::serve(addr, metrics, liveness).await {
+async fn serve_logged(
+    addr: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+    liveness: Arc<Liveness>,
+    site: crate::metrics::SiteSlot,
+) {
+    if let Err(e) = crate::metrics::serve(addr, metrics, liveness, site).await {
         tracing::error!(%addr, error = %e, "cannot serve /metrics, /healthz and /readyz");
     }
 }
@@ -274,11 +310,13 @@ async fn elect(
                 if !*leading.borrow() {
                     tracing::info!("this node leads: reconciling");
                 }
+                wiring.board.leading(true, None);
             }
             Ok(Ok(Standing::Standby { holder })) => {
                 if *leading.borrow() || gate.is_open() {
                     tracing::warn!(%holder, "this node no longer leads: standing by");
                 }
+                wiring.board.leading(false, Some(&holder));
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "leader election step failed"),
             Err(_) => {}
@@ -314,6 +352,7 @@ async fn watchdog(liveness: Arc<Liveness>, period: Duration) {
 /// What the tasks of one configuration share.
 #[derive(Clone)]
 struct Wiring {
+    board: Arc<crate::board::Board>,
     client: Arc<Client>,
     notifiers: Arc<crate::notifications::Notifiers>,
     stop: watch::Receiver<bool>,
@@ -361,6 +400,7 @@ fn start(settings: &Settings, wiring: &Wiring) -> Result<Vec<tokio::task::JoinHa
             source: sources[&sync.source].clone(),
             client: wiring.client.clone(),
             notifiers: wiring.notifiers.clone(),
+            board: wiring.board.clone(),
             node: settings.node_name.clone(),
             state_dir: settings.state_dir.clone(),
             jitter: settings.jitter,
@@ -388,6 +428,7 @@ struct SyncJob {
     source: Arc<Mutex<SharedSource>>,
     client: Arc<Client>,
     notifiers: Arc<crate::notifications::Notifiers>,
+    board: Arc<crate::board::Board>,
     node: String,
     state_dir: PathBuf,
     jitter: f64,
@@ -507,6 +548,7 @@ impl SyncJob {
         let commit = fetched.map(|f| f.commit);
         let report = reconcile::sync_cycle(&ctx, &mut Locked(&self.source), commit, memory);
         self.notifiers.after_cycle(&report);
+        self.board.after_cycle(&report);
         self.metrics.cycle(&report, started.elapsed().as_secs_f64());
         self.liveness.cycle_finished(
             &self.sync.name,

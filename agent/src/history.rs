@@ -201,14 +201,19 @@ pub fn read(client: &dyn Cluster, sync: &str) -> Result<Vec<Entry>, Error> {
 }
 
 /// Adds what a cycle did to its sync's history, when there is something to add: one GET
-/// and one apply.
-pub fn append(client: &dyn Cluster, sync: &str, entry: Entry, limit: usize) -> Result<bool, Error> {
+/// and one apply. The history as written, or None when nothing was.
+pub fn append(
+    client: &dyn Cluster,
+    sync: &str,
+    entry: Entry,
+    limit: usize,
+) -> Result<Option<Vec<Entry>>, Error> {
     if limit == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     let history = read(client, sync)?;
     let Some(next) = record(&history, entry, limit) else {
-        return Ok(false);
+        return Ok(None);
     };
     client.apply(
         &ApiResource::config_map(),
@@ -218,7 +223,7 @@ pub fn append(client: &dyn Cluster, sync: &str, entry: Entry, limit: usize) -> R
             dry_run: false,
         },
     )?;
-    Ok(true)
+    Ok(Some(next))
 }
 
 /// Deletes a sync's history (`plumb forget`); false when there was none.

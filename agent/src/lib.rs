@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod apply;
+pub(crate) mod board;
 pub(crate) mod check;
 pub mod cli;
 pub(crate) mod clock;
@@ -25,6 +26,7 @@ pub mod model;
 pub(crate) mod node;
 pub mod notifications;
 pub(crate) mod notify;
+pub(crate) mod page;
 pub(crate) mod plan;
 pub mod prune;
 pub mod reconcile;

@@ -1,5 +1,6 @@
 //! Metrics (prometheus-client) and the `/metrics`, `/healthz` and `/readyz`
-//! endpoints (hyper), served by `plumb run` on `listen`.
+//! endpoints (hyper), served by `plumb run` on `listen`, with the status page (`/` and
+//! `/sync/NAME`, from [`crate::page`]) behind its [`Access`] rule.
 //!
 //! Metrics are declared here, beside the one function that records each
 //! kind of event; the recording calls are cheap (atomics under a lock-free
@@ -273,16 +274,132 @@ fn vm_rss_bytes(status: &str) -> Option<u64> {
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` until the task is dropped.
+/// Who may read the status page (the metrics and health endpoints are open as ever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone who reaches the address: loopback, or `listenPublic: true`.
+    Open,
+    /// `Authorization` must be exactly this (`Bearer …` or `Basic …`).
+    Header(String),
+    /// A non-loopback address without `listenAuth` or `listenPublic`: the page is off.
+    Refused,
+}
+
+impl Access {
+    /// The rule the config sets for the page on `addr`; reads the auth file (mode 0600).
+    pub fn of(settings: &crate::config::Settings, addr: SocketAddr) -> Result<Access, String> {
+        use crate::config::ListenAuth;
+        match &settings.listen_auth {
+            Some(ListenAuth::BearerTokenFile(path)) => crate::source::read_secret(path)
+                .map(|token| Access::Header(format!("Bearer {}", token.trim())))
+                .map_err(|e| format!("listenAuth bearerTokenFile {}: {e}", path.display())),
+            Some(ListenAuth::BasicAuthFile(path)) => {
+                use base64::Engine as _;
+                let pair = crate::source::read_secret(path)
+                    .map_err(|e| format!("listenAuth basicAuthFile {}: {e}", path.display()))?;
+                if !pair.contains(':') {
+                    return Err(format!(
+                        "listenAuth basicAuthFile {}: write it as user:password",
+                        path.display()
+                    ));
+                }
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair.trim());
+                Ok(Access::Header(format!("Basic {encoded}")))
+            }
+            None if addr.ip().is_loopback() || settings.listen_public => Ok(Access::Open),
+            None => Ok(Access::Refused),
+        }
+    }
+
+    /// Whether a request with this `Authorization` may read the page.
+    fn allows(&self, authorization: Option<&[u8]>) -> bool {
+        match self {
+            Access::Open => true,
+            Access::Refused => false,
+            Access::Header(wanted) => {
+                authorization.is_some_and(|given| constant_time_eq(given, wanted.as_bytes()))
+            }
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What the status page is made from; swapped at each configuration (reload).
+pub struct Site {
+    /// The syncs as the daemon holds them.
+    pub board: Arc<crate::board::Board>,
+    /// For a standby's reads and histories not yet read.
+    pub client: Arc<crate::kube::Client>,
+    /// Who may read it.
+    pub access: Access,
+}
+
+/// The current [`Site`], if the daemon has one yet.
+pub type SiteSlot = Arc<Mutex<Option<Arc<Site>>>>;
+
+/// The page's answer: status, content type, extra headers, body.
+async fn page(
+    site: Option<Arc<Site>>,
+    path: &str,
+    authorization: Option<Vec<u8>>,
+) -> (u16, &'static str, Vec<(&'static str, &'static str)>, String) {
+    const HTML: &str = "text/html; charset=utf-8";
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let Some(site) = site else {
+        return (503, TEXT, vec![], "plumb is starting\n".into());
+    };
+    match &site.access {
+        Access::Refused => {
+            return (
+                403,
+                TEXT,
+                vec![],
+                "the status page is off on this address: listen is not loopback, and neither listenAuth nor listenPublic is set (docs/operations.md)\n".into(),
+            )
+        }
+        access if !access.allows(authorization.as_deref()) => {
+            let challenge = if matches!(access, Access::Header(h) if h.starts_with("Basic ")) {
+                vec![("www-authenticate", "Basic realm=\"plumb\", charset=\"UTF-8\"")]
+            } else {
+                vec![("www-authenticate", "Bearer")]
+            };
+            return (401, TEXT, challenge, "the status page needs listenAuth's credentials\n".into());
+        }
+        _ => {}
+    }
+    if site.board.needs_reading() {
+        let site = site.clone();
+        let _ = tokio::task::spawn_blocking(move || site.board.read(&*site.client)).await;
+    }
+    let board = site.board.snapshot();
+    let html = match path {
+        "/" => Some(crate::page::overview(&board)),
+        _ => path
+            .strip_prefix("/sync/")
+            .and_then(|name| crate::page::sync_page(&board, name)),
+    };
+    match html {
+        Some(html) => (200, HTML, vec![], html),
+        None => (404, TEXT, vec![], "no such sync\n".into()),
+    }
+}
+
+/// Serves `/metrics`, `/healthz`, `/readyz` and the status page on `addr` until the task
+/// is dropped.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
     liveness: Arc<Liveness>,
+    site: SiteSlot,
 ) -> std::io::Result<()> {
     use http_body_util::Full;
     use hyper::body::Bytes;
     use hyper::{Response, StatusCode};
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+    tracing::info!(%addr, "serving /metrics, /healthz, /readyz and the status page");
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(x) => x,
@@ -292,43 +409,78 @@ pub async fn serve(
                 continue;
             }
         };
-        let (metrics, liveness) = (metrics.clone(), liveness.clone());
+        let (metrics, liveness, site) = (metrics.clone(), liveness.clone(), site.clone());
         tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (status, body) = match req.uri().path() {
-                        "/metrics" => (StatusCode::OK, metrics.render()),
-                        "/healthz" => match liveness.stuck() {
-                            stuck if stuck.is_empty() => (StatusCode::OK, "ok\n".to_owned()),
-                            stuck => (
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                format!("stuck past their deadline: {}\n", stuck.join(", ")),
+            let service = hyper::service::service_fn(
+                move |req: hyper::Request<hyper::body::Incoming>| {
+                    let (metrics, liveness) = (metrics.clone(), liveness.clone());
+                    let site = site.lock().unwrap().clone();
+                    let path = req.uri().path().to_owned();
+                    let authorization = req
+                        .headers()
+                        .get("authorization")
+                        .map(|v| v.as_bytes().to_vec());
+                    async move {
+                        let (status, content_type, extra, body) = match path.as_str() {
+                            "/metrics" => (
+                                200,
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                vec![],
+                                metrics.render(),
                             ),
-                        },
-                        "/readyz" if metrics.cluster_reached.load(Ordering::Relaxed) => {
-                            (StatusCode::OK, "ok\n".to_owned())
+                            "/healthz" => match liveness.stuck() {
+                                stuck if stuck.is_empty() => {
+                                    (200, "text/plain; charset=utf-8", vec![], "ok\n".to_owned())
+                                }
+                                stuck => (
+                                    503,
+                                    "text/plain; charset=utf-8",
+                                    vec![],
+                                    format!("stuck past their deadline: {}\n", stuck.join(", ")),
+                                ),
+                            },
+                            "/readyz" if metrics.cluster_reached.load(Ordering::Relaxed) => {
+                                (200, "text/plain; charset=utf-8", vec![], "ok\n".to_owned())
+                            }
+                            "/readyz" => (
+                                503,
+                                "text/plain; charset=utf-8",
+                                vec![],
+                                "the cluster has not answered yet\n".to_owned(),
+                            ),
+                            p if p == "/" || p.starts_with("/sync/") => {
+                                page(site, p, authorization).await
+                            }
+                            _ => (
+                                404,
+                                "text/plain; charset=utf-8",
+                                vec![],
+                                "not found: try /, /metrics, /healthz or /readyz\n".to_owned(),
+                            ),
+                        };
+                        let mut response = Response::builder()
+                            .status(StatusCode::from_u16(status).expect("a status"))
+                            .header("content-type", content_type)
+                            .header("cache-control", "no-store")
+                            .header("x-content-type-options", "nosniff");
+                        if content_type.starts_with("text/html") {
+                            response = response
+                                .header(
+                                    "content-security-policy",
+                                    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                                )
+                                .header("referrer-policy", "no-referrer");
                         }
-                        "/readyz" => (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "the cluster has not answered yet\n".to_owned(),
-                        ),
-                        _ => (
-                            StatusCode::NOT_FOUND,
-                            "not found: try /metrics, /healthz or /readyz\n".to_owned(),
-                        ),
-                    };
-                    let content_type = if req.uri().path() == "/metrics" {
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8"
-                    } else {
-                        "text/plain; charset=utf-8"
-                    };
-                    let response = Response::builder()
-                        .status(status)
-                        .header("content-type", content_type)
-                        .body(Full::new(Bytes::from(body)))
-                        .expect("a valid response");
-                    async move { Ok::<_, std::convert::Infallible>(response) }
-                });
+                        for (name, value) in extra {
+                            response = response.header(name, value);
+                        }
+                        let response = response
+                            .body(Full::new(Bytes::from(body)))
+                            .expect("a valid response");
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                },
+            );
             let io = hyper_util::rt::TokioIo::new(stream);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(io, service)
@@ -368,6 +520,8 @@ mod tests {
             status,
             commit: None,
             notified: Default::default(),
+            history: None,
+            inventory: Vec::new(),
         }
     }
 

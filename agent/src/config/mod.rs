@@ -47,14 +47,29 @@ pub struct Settings {
     pub jitter: f64,
     /// Leader election among the nodes that run plumb.
     pub leader_election: LeaderElection,
-    /// Where `plumb run` serves /metrics, /healthz and /readyz; `None` serves nothing.
+    /// Where `plumb run` serves /metrics, /healthz, /readyz and the status page; `None`
+    /// serves nothing.
     pub listen: Option<std::net::SocketAddr>,
+    /// Who may read the status page (`listenAuth`): needed, or `listenPublic`, for the page
+    /// on an address other than loopback.
+    pub listen_auth: Option<ListenAuth>,
+    /// `listenPublic: true`: the page on any address without auth, on purpose.
+    pub listen_public: bool,
     /// Git repositories to pull.
     pub sources: Vec<Source>,
     /// What to apply, each from one source.
     pub syncs: Vec<Sync>,
     /// Who is told when a sync fails, recovers, drifts or applies (the `notify` list).
     pub notify: Vec<Notifier>,
+}
+
+/// How a reader of the status page proves who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAuth {
+    /// `Authorization: Bearer <the file's token>` (mode 0600).
+    BearerTokenFile(PathBuf),
+    /// HTTP basic auth with the file's `user:password` (mode 0600).
+    BasicAuthFile(PathBuf),
 }
 
 /// A receiver of notifications: a webhook of one of the kinds homelab users run.

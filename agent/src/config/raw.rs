@@ -58,12 +58,36 @@ pub(super) struct RawSettings {
     leader_election: Option<RawLeaderElection>,
     #[serde(default, deserialize_with = "de_listen")]
     listen: Option<Listen>,
+    listen_auth: Option<RawListenAuth>,
+    #[serde(default)]
+    listen_public: bool,
     #[serde(default)]
     pub(super) sources: Vec<RawSource>,
     #[serde(default)]
     pub(super) syncs: Vec<RawSync>,
     #[serde(default)]
     pub(super) notify: Vec<RawNotifier>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListenAuthFields {
+    bearer_token_file: Option<PathBuf>,
+    basic_auth_file: Option<PathBuf>,
+}
+
+pub(super) struct RawListenAuth(ListenAuth);
+
+impl<'de> Deserialize<'de> for RawListenAuth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(d, "listenAuth", |f: ListenAuthFields| {
+            match (f.bearer_token_file, f.basic_auth_file) {
+                (Some(file), None) => Ok(RawListenAuth(ListenAuth::BearerTokenFile(file))),
+                (None, Some(file)) => Ok(RawListenAuth(ListenAuth::BasicAuthFile(file))),
+                _ => Err("listenAuth takes one of bearerTokenFile or basicAuthFile".into()),
+            }
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -642,6 +666,8 @@ impl RawSettings {
                 None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9469))),
                 Some(Listen(addr)) => addr,
             },
+            listen_auth: self.listen_auth.map(|a| a.0),
+            listen_public: self.listen_public,
             leader_election: self.leader_election.map(|e| e.0).unwrap_or(LeaderElection {
                 enabled: true,
                 lease_duration: Duration::from_secs(60),

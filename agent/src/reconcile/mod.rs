@@ -216,7 +216,10 @@ impl<'c> Cycle<'c> {
             let entry = crate::history::entry(report, self.commit.as_ref(), &now);
             match crate::history::append(ctx.client, &ctx.sync.name, entry, ctx.sync.history_limit)
             {
-                Ok(wrote) => report.wrote |= wrote,
+                Ok(written) => {
+                    report.wrote |= written.is_some();
+                    report.history = written;
+                }
                 Err(e) => report.warnings.push(format!(
                     "could not write the history to {}/{}: {e}",
                     prune::SYSTEM_NAMESPACE,
@@ -241,6 +244,7 @@ impl<'c> Cycle<'c> {
             }
         }
         report.commit = self.commit.clone();
+        report.inventory = self.inventory.members.iter().cloned().collect();
         if let Some(data) = self.parent.as_ref().and_then(|p| p["data"].as_object()) {
             report.notified = data
                 .iter()

@@ -155,6 +155,10 @@ pub struct CycleReport {
     /// What each notifier was last told of the sync, as the parent said when the cycle
     /// opened: notifier → the value of its `notified-<name>` key.
     pub notified: BTreeMap<String, String>,
+    /// The revision history, when this cycle wrote it (newest first).
+    pub history: Option<Vec<crate::history::Entry>>,
+    /// The inventory the cycle ended with: what the status page lists.
+    pub inventory: Vec<ObjectRef>,
 }
 
 impl CycleReport {
@@ -176,6 +180,8 @@ impl CycleReport {
             status: SyncStatus::default(),
             commit: None,
             notified: BTreeMap::new(),
+            history: None,
+            inventory: Vec::new(),
         }
     }
 

@@ -1,0 +1,192 @@
+//! What the daemon holds for the status page: each sync's status, history, inventory and
+//! last drift, kept from its cycles' reports, so that a page view sends no request to the
+//! API server. A standby node runs no cycles: it reads the parents and histories when the
+//! page is looked at, at most once per interval. The history of a sync whose cycles have
+//! not written it since plumb started is read once, on the first view.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::kube::Cluster;
+use crate::page::{self, SyncView};
+use crate::reconcile::CycleReport;
+
+/// The page's memory of the syncs.
+pub struct Board {
+    node: String,
+    /// How long a standby's reads stay good: the shortest sync interval.
+    stale_after: Duration,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// None while leading; the holder (or "") while standing by.
+    standby_for: Option<String>,
+    order: Vec<String>,
+    syncs: BTreeMap<String, Held>,
+    /// When a standby last read the parents.
+    read_at: Option<Instant>,
+}
+
+#[derive(Default, Clone)]
+struct Held {
+    view: SyncView,
+    /// The history is the one in the cluster (written by a cycle, or read).
+    history_known: bool,
+}
+
+impl Board {
+    /// A board for these syncs, nothing known yet.
+    pub fn new(node: &str, syncs: &[crate::config::Sync]) -> Board {
+        let inner = Inner {
+            standby_for: None,
+            order: syncs.iter().map(|s| s.name.clone()).collect(),
+            syncs: syncs
+                .iter()
+                .map(|s| {
+                    let held = Held {
+                        view: SyncView {
+                            name: s.name.clone(),
+                            unknown: true,
+                            ..Default::default()
+                        },
+                        history_known: s.history_limit == 0,
+                    };
+                    (s.name.clone(), held)
+                })
+                .collect(),
+            read_at: None,
+        };
+        Board {
+            node: node.to_owned(),
+            stale_after: syncs
+                .iter()
+                .map(|s| s.interval)
+                .min()
+                .unwrap_or(Duration::from_secs(60)),
+            inner: Mutex::new(inner),
+        }
+    }
+
+    /// Keeps what a cycle reported.
+    pub fn after_cycle(&self, report: &CycleReport) {
+        let mut inner = self.inner.lock().unwrap();
+        let Some(held) = inner.syncs.get_mut(&report.sync) else {
+            return;
+        };
+        let view = &mut held.view;
+        view.unknown = false;
+        view.status = report.status.clone();
+        if !report.inventory.is_empty() || view.objects.is_empty() {
+            view.objects = report.inventory.iter().map(|o| o.to_string()).collect();
+        }
+        if let Some(history) = &report.history {
+            view.history = history.clone();
+            held.history_known = true;
+        }
+        if !report.drifted.is_empty() {
+            let lines = report
+                .drifted
+                .iter()
+                .map(|d| {
+                    let by = if d.managers.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" by {}", d.managers.join(", "))
+                    };
+                    format!("{}: {}{by}", d.object, d.fields.join(", "))
+                })
+                .collect();
+            view.last_drift = Some((crate::clock::now(), lines));
+        }
+    }
+
+    /// Whether this node leads; when not, who does (as the Lease says).
+    pub fn leading(&self, leading: bool, holder: Option<&str>) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.standby_for = if leading {
+            None
+        } else {
+            Some(holder.unwrap_or_default().to_owned())
+        };
+    }
+
+    /// What the page needs read from the cluster first, if anything: a standby's stale
+    /// parents, or histories never read.
+    pub fn needs_reading(&self) -> bool {
+        let inner = self.inner.lock().unwrap();
+        let standby_stale = inner.standby_for.is_some()
+            && inner
+                .read_at
+                .is_none_or(|at| at.elapsed() >= self.stale_after);
+        standby_stale || inner.syncs.values().any(|h| !h.history_known)
+    }
+
+    /// Reads what [`Board::needs_reading`] said (blocking: a few GETs).
+    pub fn read(&self, client: &dyn Cluster) {
+        let (standby, names): (bool, Vec<(String, bool)>) = {
+            let inner = self.inner.lock().unwrap();
+            let standby = inner.standby_for.is_some()
+                && inner
+                    .read_at
+                    .is_none_or(|at| at.elapsed() >= self.stale_after);
+            (
+                standby,
+                inner
+                    .order
+                    .iter()
+                    .map(|n| (n.clone(), inner.syncs[n].history_known))
+                    .collect(),
+            )
+        };
+        for (name, history_known) in names {
+            let parent = if standby {
+                match crate::report::get_parent(client, &name) {
+                    Ok(parent) => parent
+                        .as_ref()
+                        .and_then(|p| crate::report::read_parent(Some(p)).ok()),
+                    Err(e) => {
+                        tracing::debug!(sync = %name, error = %e, "the status page could not read the parent");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let history = (standby || !history_known)
+                .then(|| crate::history::read(client, &name).ok())
+                .flatten();
+            let mut inner = self.inner.lock().unwrap();
+            let held = inner.syncs.get_mut(&name).expect("a sync of the board");
+            if let Some((inventory, status)) = parent {
+                held.view.unknown = false;
+                held.view.status = status;
+                held.view.objects = inventory.members.iter().map(|o| o.to_string()).collect();
+            }
+            if let Some(history) = history {
+                held.view.history = history;
+                held.history_known = true;
+            }
+        }
+        if standby {
+            self.inner.lock().unwrap().read_at = Some(Instant::now());
+        }
+    }
+
+    /// The board as the page renders it, now.
+    pub fn snapshot(&self) -> page::Board {
+        let inner = self.inner.lock().unwrap();
+        page::Board {
+            node: self.node.clone(),
+            standby_for: inner.standby_for.clone(),
+            syncs: inner
+                .order
+                .iter()
+                .map(|n| inner.syncs[n].view.clone())
+                .collect(),
+            now: crate::clock::now(),
+        }
+    }
+}
