@@ -87,6 +87,8 @@ mod hostile;
 mod kustomize;
 #[path = "reconcile/notify.rs"]
 mod notify;
+#[path = "reconcile/page.rs"]
+mod page;
 #[path = "reconcile/rollback.rs"]
 mod rollback;
 #[path = "reconcile/substitute.rs"]

@@ -74,10 +74,26 @@ h3{font-size:.95rem;margin:.8rem 0 .2rem}
 .badge{font-size:.8rem;padding:.1rem .45rem;border-radius:.8rem;color:#fff;vertical-align:middle;margin-left:.3rem}
 .badge.ok{background:var(--ok)}.badge.bad{background:var(--bad)}.badge.busy{background:var(--busy)}
 table{border-collapse:collapse;width:100%;font-size:.88rem}
-td,th{text-align:left;padding:.2rem .4rem;border-top:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
-code{font-size:.85rem}ul{margin:.2rem 0;padding-left:1.2rem}
+td,th{text-align:left;padding:.2rem .4rem;border-top:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
+code{font-size:.85rem}ul{margin:.2rem 0;padding-left:1.2rem}.msg{white-space:pre-wrap;overflow-wrap:anywhere}
 .ok-text{color:var(--ok)}.bad-text{color:var(--bad)}
 ";
+
+/// How many lines of a message the page shows (a render failure lists its errors).
+const MESSAGE_LINES: usize = 12;
+
+/// A message as the page shows it: its first line without the unhealthy objects (shown
+/// grouped), then its other lines, at most [`MESSAGE_LINES`].
+fn message_text(message: &str, health: &[String]) -> String {
+    let mut lines = vec![crate::view::condition_message(message, health)];
+    lines.extend(message.lines().skip(1).take(MESSAGE_LINES - 1));
+    let more = message.lines().count().saturating_sub(MESSAGE_LINES);
+    let mut text = lines.join("\n");
+    if more > 0 {
+        text.push_str(&format!("\n… and {more} more lines"));
+    }
+    text
+}
 
 /// How a sync is doing, for its badge: (class, word).
 fn standing(view: &SyncView) -> (&'static str, &'static str) {
@@ -206,7 +222,7 @@ fn section(out: &mut String, view: &SyncView, now: &str, history_shown: usize) {
         "<table><tr><th>condition</th><th>status</th><th>reason</th><th>message</th></tr>",
     );
     for c in &status.conditions {
-        let first = c.message.lines().next().unwrap_or_default();
+        let first = message_text(&c.message, &status.health);
         let mark = match (c.kind.as_str(), c.status.as_str()) {
             ("Ready" | "SourceReady", "True") | ("Stalled" | "Reconciling", "False") => "ok-text",
             ("Ready" | "SourceReady", "False") | ("Stalled", "True") => "bad-text",
@@ -214,11 +230,11 @@ fn section(out: &mut String, view: &SyncView, now: &str, history_shown: usize) {
         };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td class=\"{mark}\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"{mark}\">{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
             esc(&c.kind),
             esc(&c.status),
             esc(&c.reason),
-            esc(first)
+            esc(&first)
         );
     }
     out.push_str("</table>");
@@ -252,13 +268,13 @@ fn section(out: &mut String, view: &SyncView, now: &str, history_shown: usize) {
     if let Some(failure) = &status.last_failure {
         let _ = write!(
             out,
-            "<h3>Last failure, {}</h3><p>{}</p>",
+            "<h3>Last failure, {}</h3><p class=\"msg\">{}</p>",
             esc(&status
                 .last_failure_at
                 .as_deref()
                 .map(|a| age(a, now))
                 .unwrap_or_default()),
-            esc(failure.lines().next().unwrap_or_default())
+            esc(&message_text(failure, &status.health))
         );
     }
     if !view.history.is_empty() {

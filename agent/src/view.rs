@@ -163,7 +163,7 @@ pub fn group_line(group: &Group) -> String {
 
 /// A condition's message without the list of unhealthy objects the health failure
 /// appends (shown grouped instead), and only its first line.
-fn condition_message<'a>(message: &'a str, health: &[String]) -> &'a str {
+pub(crate) fn condition_message<'a>(message: &'a str, health: &[String]) -> &'a str {
     let first = message.lines().next().unwrap_or_default();
     if health.is_empty() {
         return first;

@@ -394,20 +394,28 @@ pub fn drifted(status: &mut SyncStatus, found: Drifted, now: &str) -> (Verdict, 
         )
     };
     let ready = found.self_heal && found.corrected == found.drifted.len();
+    // A revision whose health check failed stays Stalled through drift corrected: only
+    // its objects turning healthy (the next drift check's look) make it Ready.
+    let unhealthy = status
+        .condition("Stalled")
+        .filter(|c| c.status == "True")
+        .map(|c| c.message.clone());
     let message = match found.refused {
         Some(refused) => format!(
             "{message} (while revision {} is refused)",
             report::short(refused)
         ),
         None => {
-            status.set_condition("Ready", ready, reason.as_str(), &message, now);
+            if !(ready && unhealthy.is_some()) {
+                status.set_condition("Ready", ready, reason.as_str(), &message, now);
+            }
             message
         }
     };
-    let verdict = if ready {
-        Verdict::Ready
-    } else {
-        Verdict::Stalled(message.clone())
+    let verdict = match (ready, unhealthy) {
+        (true, None) => Verdict::Ready,
+        (true, Some(stalled)) => Verdict::Stalled(stalled),
+        (false, _) => Verdict::Stalled(message.clone()),
     };
     let event = Event {
         severity,
@@ -694,5 +702,33 @@ mod tests {
                 None => assert_eq!(condition.reason, reason),
             }
         }
+    }
+
+    #[test]
+    fn drift_corrected_in_an_unhealthy_revision_leaves_it_stalled() {
+        let object = ObjectRef {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: "a".into(),
+            name: "b".into(),
+        };
+        let drift = [Drift::deleted(object)];
+        let mut status = SyncStatus::default();
+        status.set_condition("Ready", false, "HealthCheckFailed", "not healthy", NOW);
+        status.set_condition("Stalled", true, "HealthCheckFailed", "not healthy", NOW);
+        let found = Drifted {
+            revision: "abcdef1",
+            drifted: &drift,
+            corrected: 1,
+            self_heal: true,
+            refused: None,
+        };
+        let (verdict, event) = drifted(&mut status, found, NOW);
+        assert_eq!(verdict, Verdict::Stalled("not healthy".into()));
+        assert_eq!(event.reason, "DriftCorrected");
+        assert_eq!(
+            status.condition("Ready").unwrap().reason,
+            "HealthCheckFailed"
+        );
     }
 }
