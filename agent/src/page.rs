@@ -77,6 +77,7 @@ table{border-collapse:collapse;width:100%;font-size:.88rem}
 td,th{text-align:left;padding:.2rem .4rem;border-top:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
 code{font-size:.85rem}ul{margin:.2rem 0;padding-left:1.2rem}.msg{white-space:pre-wrap;overflow-wrap:anywhere}
 .ok-text{color:var(--ok)}.bad-text{color:var(--bad)}
+@media (max-width:40rem){table,tbody,tr,td{display:block}tr:first-child{display:none}tr{border-top:1px solid var(--line);padding:.3rem 0}td{border:0;padding:.05rem .2rem}}
 ";
 
 /// How many lines of a message the page shows (a render failure lists its errors).
