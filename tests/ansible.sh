@@ -109,6 +109,11 @@ plumb_syncs:
   - {name: infra, source: local, path: infra, namespace: infra}
 plumb_credentials:
   - {name: git-token, content: "not-a-real-token"}
+plumb_listen: "0.0.0.0:9469"
+plumb_listen_token: "not-a-real-page-token"
+plumb_notify:
+  - {name: chat, type: discord, url_secret: "https://discord.example/api/webhooks/1/not-a-real-hook", events: [failure, recovery]}
+  - {name: phone, type: gotify, url: "https://gotify.example", token_secret: "not-a-real-gotify-token"}
 YAML
 
 # The role makes a service-account token Secret; the controller-manager's
@@ -141,6 +146,15 @@ check /etc/plumb root plumb 750
 check /etc/plumb/plumb.yaml root plumb 640
 check /etc/plumb/kubeconfig plumb plumb 600
 check /etc/plumb/git-token plumb plumb 600
+check /etc/plumb/listen-token plumb plumb 600
+check /etc/plumb/notify-chat.url plumb plumb 600
+check /etc/plumb/notify-phone.token plumb plumb 600
+[ "$(cat "$root/etc/plumb/notify-chat.url")" = "https://discord.example/api/webhooks/1/not-a-real-hook" ] || fail "notify-chat.url holds the wrong URL"
+! grep -q 'not-a-real-' "$root/etc/plumb/plumb.yaml" || fail "a secret was written into plumb.yaml"
+for line in 'bearerTokenFile: /etc/plumb/listen-token' 'urlFile: /etc/plumb/notify-chat.url' 'tokenFile: /etc/plumb/notify-phone.token' 'listen: "0.0.0.0:9469"'; do
+    grep -qF "$line" "$root/etc/plumb/plumb.yaml" || { cat "$root/etc/plumb/plumb.yaml"; fail "plumb.yaml lacks '$line'"; }
+done
+! grep -rq 'not-a-real-page-token\|not-a-real-hook\|not-a-real-gotify' "$work"/run1.log || fail "a secret reached Ansible's output"
 check /var/lib/plumb plumb plumb 750
 check /etc/systemd/system/plumb.service root root 644
 cmp -s "$plumb" "$root/usr/local/bin/plumb" || fail "the installed binary differs from $plumb"
