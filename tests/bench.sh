@@ -517,6 +517,78 @@ if [ "${1:-}" = helm-chart ]; then
     exit 0
 fi
 
+# 8. The status page's cost: `tests/bench.sh page` alone (needs the test cluster) — the
+#    daemon on the 300 objects (5 s interval), resident memory and the API requests of
+#    the 15 s after its first 60, with nobody looking and with 20 views each of / and
+#    /sync/NAME in them; with PLUMB_BASE_BIN, the same binary of an earlier commit beside it, never
+#    looked at (BENCH:PAGE).
+page_bench() {
+    local node=bench-page-$$ pwork=$work/page port
+    rm -rf "$pwork" && mkdir -p "$pwork"
+    git_ init -q --bare "$pwork/repo.git"
+    git_ init -q "$pwork/src"
+    make_manifests "$pwork/src/apps" bench-page
+    git_ -C "$pwork/src" add -A && git_ -C "$pwork/src" commit -q -m apps
+    git_ -C "$pwork/src" push -q "$pwork/repo.git" HEAD:refs/heads/main
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    # "rss_mb anon_mb" of a daemon of $1 after 60 s; with $2 = view, 20 page views then.
+    idle_rss() {
+        local bin=$1 views=${2:-} state=$pwork/state-$RANDOM
+        cat >"$pwork/plumb.yaml" <<YAML
+kubeconfig: $kubeconfig
+stateDir: $state
+nodeName: $node
+interval: 5s
+jitter: 0
+listen: 127.0.0.1:$port
+leaderElection: {enabled: false}
+sources: [{name: bench, url: "file://$pwork/repo.git", ref: {branch: main}}]
+syncs: [{name: bench, source: bench, path: apps, namespace: bench-page, wait: false}]
+YAML
+        "$bin" run --config "$pwork/plumb.yaml" >"$pwork/daemon.log" 2>&1 &
+        local daemon=$!
+        sleep 60
+        local before started=$SECONDS; before=$(lines)
+        if [ "$views" = view ]; then
+            for _ in $(seq 20); do
+                curl -fsS -o /dev/null "http://127.0.0.1:$port/" && curl -fsS -o /dev/null "http://127.0.0.1:$port/sync/bench"
+            done
+        fi
+        # The same 15 s window, looked at or not.
+        sleep $((15 - (SECONDS - started)))
+        awk '$1 == "VmRSS:" {r=$2} $1 == "RssAnon:" {a=$2} END {printf "%.1f %.1f ", r/1024, a/1024}' "/proc/$daemon/status"
+        # The views' requests: those beyond what the idle cycles in the same seconds send.
+        echo "$(requests "($node)" "$before")"
+        kill "$daemon" && wait "$daemon" || true
+    }
+    local r rss anon req rss_v anon_v req_v base_row=""
+    r=$(idle_rss "$plumb") && read -r rss anon req <<<"$r"
+    r=$(idle_rss "$plumb" view) && read -r rss_v anon_v req_v <<<"$r"
+    if [ -n "${PLUMB_BASE_BIN:-}" ]; then
+        r=$(idle_rss "$PLUMB_BASE_BIN") && read -r b_rss b_anon b_req <<<"$r"
+        base_row="| ${PLUMB_BASE_LABEL:-$(basename "$PLUMB_BASE_BIN")} (no page) | $b_rss | $b_anon | $b_req |"
+    fi
+    local table
+    table=$(cat <<MD
+Measured by \`tests/bench.sh page\` on $(date -u +%Y-%m-%d) ($(nproc) cores; release build): \`plumb run\` on 300 objects (100 ConfigMaps, Deployments and Services), 5 s interval, after its first 60 s, a window of 15 s: nobody looking, or 20 views each of \`/\` and \`/sync/bench\` (40 pages) at its start; resident memory at its end; requests: all the daemon sent in it (its idle cycles, 5 s apart, included).
+
+| daemon | resident (MB) | anonymous (MB) | requests in the 15 s |
+|---|---:|---:|---:|
+| this plumb, never looked at | $rss | $anon | $req |
+| this plumb, 40 page views | $rss_v | $anon_v | $req_v |
+$base_row
+MD
+)
+    write_table PAGE "$table"
+    echo "$table"
+    kubectl --kubeconfig "$kubeconfig" delete namespace bench-page --wait=false >/dev/null 2>&1 || true
+}
+
+if [ "${1:-}" = page ]; then
+    page_bench
+    exit 0
+fi
+
 make_manifests "$work/kubectl" bench-kubectl
 node=bench-$$
 git_ init -q --bare "$work/apply.git"

@@ -79,8 +79,8 @@ impl Board {
         let view = &mut held.view;
         view.unknown = false;
         view.status = report.status.clone();
-        if !report.inventory.is_empty() || view.objects.is_empty() {
-            view.objects = report.inventory.iter().map(|o| o.to_string()).collect();
+        if let Some(inventory) = &report.inventory {
+            view.objects = inventory.iter().map(|o| o.to_string()).collect();
         }
         if let Some(history) = &report.history {
             view.history = history.clone();
@@ -188,5 +188,76 @@ impl Board {
                 .collect(),
             now: crate::clock::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::memory::MemoryCluster;
+
+    fn sync() -> crate::config::Sync {
+        let text = "sources: [{name: a, url: 'git://h/r', ref: {branch: m}}]\nsyncs: [{name: web, source: a}]\n";
+        crate::config::Settings::from_yaml(text, std::path::Path::new("plumb.yaml"))
+            .unwrap()
+            .syncs
+            .remove(0)
+    }
+
+    fn gets(cluster: &MemoryCluster) -> Vec<String> {
+        cluster
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.verb, r.name))
+            .collect()
+    }
+
+    #[test]
+    fn a_leader_reads_a_history_once_and_a_standby_at_most_once_per_interval() {
+        let board = Board::new("pi-1", &[sync()]);
+        let cluster = MemoryCluster::default();
+        assert!(board.needs_reading(), "the history was never read");
+        board.read(&cluster);
+        assert_eq!(gets(&cluster), ["get plumb-web-history"]);
+        assert!(!board.needs_reading(), "a leader holds the rest");
+        assert!(board.snapshot().syncs[0].unknown, "no cycle ran yet");
+
+        board.leading(false, Some("pi-2"));
+        assert!(board.needs_reading());
+        cluster.forget_requests();
+        board.read(&cluster);
+        assert_eq!(gets(&cluster), ["get plumb-web", "get plumb-web-history"]);
+        assert!(!board.needs_reading(), "read again within the interval");
+        assert_eq!(board.snapshot().standby_for.as_deref(), Some("pi-2"));
+    }
+
+    #[test]
+    fn a_cycle_fills_what_the_page_shows() {
+        let board = Board::new("pi-1", &[sync()]);
+        let mut report = CycleReport::new("web", &"a".repeat(40));
+        report.inventory = Some(vec![crate::render::ObjectRef {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: "apps".into(),
+            name: "a".into(),
+        }]);
+        report.history = Some(vec![crate::history::Entry::default()]);
+        report.drifted = vec![crate::drift::Drift {
+            object: report.inventory.as_ref().unwrap()[0].clone(),
+            fields: vec!["data.key".into()],
+            managers: vec!["kubectl-edit".into()],
+        }];
+        board.after_cycle(&report);
+        assert!(!board.needs_reading(), "the cycle wrote the history");
+        let view = &board.snapshot().syncs[0];
+        assert!(!view.unknown);
+        assert_eq!(view.objects, ["ConfigMap apps/a"]);
+        assert_eq!(
+            view.last_drift.as_ref().unwrap().1,
+            ["ConfigMap apps/a: data.key by kubectl-edit"]
+        );
+        // A cycle that opened no parent leaves the objects as they were.
+        board.after_cycle(&CycleReport::new("web", ""));
+        assert_eq!(board.snapshot().syncs[0].objects.len(), 1);
     }
 }

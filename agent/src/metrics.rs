@@ -521,7 +521,7 @@ mod tests {
             commit: None,
             notified: Default::default(),
             history: None,
-            inventory: Vec::new(),
+            inventory: None,
         }
     }
 

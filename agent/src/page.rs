@@ -102,6 +102,16 @@ fn standing(view: &SyncView) -> (&'static str, &'static str) {
         return ("busy", "Unknown");
     }
     let is = |kind: &str| view.status.condition(kind).map(|c| c.status == "True");
+    let reason = view
+        .status
+        .condition("Ready")
+        .map(|c| c.reason.as_str())
+        .unwrap_or_default();
+    match reason {
+        "Suspended" => return ("busy", "Suspended"),
+        "DependencyNotReady" => return ("busy", "Waiting"),
+        _ => {}
+    }
     match (is("Ready"), is("Stalled"), is("Reconciling")) {
         (Some(true), _, _) => ("ok", "Ready"),
         (_, Some(true), _) => ("bad", "Stalled"),

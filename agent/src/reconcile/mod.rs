@@ -244,7 +244,7 @@ impl<'c> Cycle<'c> {
             }
         }
         report.commit = self.commit.clone();
-        report.inventory = self.inventory.members.iter().cloned().collect();
+        report.inventory = Some(self.inventory.members.iter().cloned().collect());
         if let Some(data) = self.parent.as_ref().and_then(|p| p["data"].as_object()) {
             report.notified = data
                 .iter()

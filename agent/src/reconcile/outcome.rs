@@ -157,8 +157,8 @@ pub struct CycleReport {
     pub notified: BTreeMap<String, String>,
     /// The revision history, when this cycle wrote it (newest first).
     pub history: Option<Vec<crate::history::Entry>>,
-    /// The inventory the cycle ended with: what the status page lists.
-    pub inventory: Vec<ObjectRef>,
+    /// The inventory the cycle ended with, when it opened one: what the status page lists.
+    pub inventory: Option<Vec<ObjectRef>>,
 }
 
 impl CycleReport {
@@ -181,7 +181,7 @@ impl CycleReport {
             commit: None,
             notified: BTreeMap::new(),
             history: None,
-            inventory: Vec::new(),
+            inventory: None,
         }
     }
 
