@@ -853,7 +853,22 @@ fn diff_command(args: &Args) -> Result<Verdict, Error> {
     let mut changes = 0;
     let mut diffs = Vec::new();
     for sync in &syncs {
-        let revision = fetch_revision(&settings, sync, &mut sources)?;
+        // A pinned sync's reconcile applies its pin, not the branch: show that.
+        let pin = crate::report::get_parent(&client, &sync.name)?
+            .and_then(|parent| crate::rollback::read(Some(&parent)).ok().flatten());
+        let revision = match pin {
+            Some(pin) => {
+                eprintln!(
+                    "{}: pinned to {} by plumb rollback: comparing with that revision",
+                    sync.name,
+                    crate::report::short(&pin.revision)
+                );
+                let src = source_for(&settings, sync, &mut sources)?;
+                src.ensure_commit(&pin.revision)?;
+                Revision::read(src, sync, &pin.revision)?
+            }
+            None => fetch_revision(&settings, sync, &mut sources)?,
+        };
         let problems = |problems| Error::Revision {
             sync: sync.name.clone(),
             problems,

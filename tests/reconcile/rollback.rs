@@ -91,6 +91,20 @@ fn a_rollback_pins_an_earlier_revision_until_released_across_prunes_restarts_and
         "{message}"
     );
     f.edit_config_map("a", "edited");
+    // diff compares with the pinned revision, not the waiting one.
+    let out = plumb()
+        .args(["diff", "--sync", &f.sync, "--config"])
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.contains("+  key: '1'"), "{shown}");
+    assert!(
+        !shown.contains("key: '3'"),
+        "diff showed the waiting revision: {shown}"
+    );
+    assert!(text(&out).contains("pinned to"), "{}", text(&out));
     f.reconcile_ok();
     assert_eq!(
         value_of(&f, "a").as_deref(),
