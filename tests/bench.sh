@@ -570,6 +570,8 @@ YAML
         kill "$daemon" && wait "$daemon" || true
     }
     local r rss anon req rss_v anon_v req_v base_row=""
+    # The objects made once first, so that every daemon measured finds them as they are.
+    r=$(idle_rss "$plumb")
     r=$(idle_rss "$plumb") && read -r rss anon req <<<"$r"
     r=$(idle_rss "$plumb" view) && read -r rss_v anon_v req_v <<<"$r"
     if [ -n "${PLUMB_BASE_BIN:-}" ]; then
