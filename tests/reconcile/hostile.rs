@@ -559,7 +559,7 @@ spec:
 }
 
 #[test]
-fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
+fn a_planted_secret_never_appears_in_logs_events_status_diffs_notifications_or_the_page() {
     const PLANTED: &str = "planted-s3cret-7f3a9c";
     let f = Fixture::new("secret", "");
     // Every notification body too: a webhook told of everything.
@@ -695,6 +695,15 @@ fn a_planted_secret_never_appears_in_logs_events_status_or_diffs() {
         code == 200 && body.contains("plumb_reconciles_total")
     });
     seen.push_str(&scrape(port, "/metrics").1);
+    // The status page, overview and the sync's own, with its objects and history.
+    let (code, page) = scrape(port, "/");
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("Secret") || page.contains("literal"),
+        "{page}"
+    );
+    seen.push_str(&page);
+    seen.push_str(&scrape(port, &format!("/sync/{}", f.sync)).1);
     let _ = daemon.kill();
     let out = daemon.wait_with_output().unwrap();
     seen.push_str(&text(&out));
