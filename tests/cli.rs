@@ -194,6 +194,36 @@ fn check_passes_for_admin() {
 }
 
 #[test]
+fn check_reads_the_notifiers_files_and_says_where_the_page_is() {
+    let cluster = Cluster::get();
+    let state = temp_dir("state-notify");
+    let open_url = state.with_extension("url");
+    std::fs::write(&open_url, "https://hooks.example/SECRET\n").unwrap();
+    let config = format!(
+        "{}listen: 0.0.0.0:9469\nnotify:\n  - {{name: chat, type: slack, urlFile: {}}}\n",
+        config_for(&cluster, "admin", &state),
+        open_url.display()
+    );
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(write_config(&config))
+        .output()
+        .unwrap();
+    let output = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("notifier 'chat': urlFile") && output.contains("chmod 600"),
+        "{output}"
+    );
+    assert!(
+        output.contains("status page: off on 0.0.0.0:9469"),
+        "{output}"
+    );
+    assert!(!output.contains("SECRET"), "{output}");
+}
+
+#[test]
 fn check_lists_what_the_restricted_user_lacks() {
     let cluster = Cluster::get();
     // A stateDir below a regular file can be neither created nor written.

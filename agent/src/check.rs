@@ -184,6 +184,40 @@ fn describe(q: &AccessQuestion) -> String {
     }
 }
 
+/// The status page's auth file and the notifiers' URL, token and CA files, read as the
+/// daemon reads them when it starts.
+fn check_listener_and_notifiers(report: &mut Report, settings: &Settings) {
+    if let Some(addr) = settings.listen {
+        match crate::metrics::Access::of(settings, addr) {
+            Ok(crate::metrics::Access::Refused) => report.push(
+                Severity::Warn,
+                format!("status page: off on {addr} (not loopback; set listenAuth, or listenPublic: true)"),
+            ),
+            Ok(_) => report.push(Severity::Ok, format!("status page: http://{addr}/")),
+            Err(e) => report.push(Severity::Fail, format!("status page: {e}")),
+        }
+    }
+    if settings.notify.is_empty() {
+        return;
+    }
+    match crate::notifications::Notifiers::check(&settings.notify) {
+        Ok(()) => report.push(
+            Severity::Ok,
+            format!(
+                "notifiers: {} ({}), their files readable",
+                settings.notify.len(),
+                settings
+                    .notify
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        Err(e) => report.push(Severity::Fail, e),
+    }
+}
+
 /// Runs every check; never stops at the first failure, so the operator sees all.
 pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Report {
     let mut report = Report::default();
@@ -198,6 +232,7 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
     );
     check_state_dir(&mut report, &settings.state_dir);
     check_sources(&mut report, settings);
+    check_listener_and_notifiers(&mut report, settings);
     let context = context.or(settings.context.as_deref());
     let conn = match kube::kubeconfig::locate(settings.kubeconfig.as_deref(), context) {
         Ok(c) => {
