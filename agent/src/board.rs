@@ -18,6 +18,8 @@ pub struct Board {
     /// How long a standby's reads stay good: the shortest sync interval.
     stale_after: Duration,
     inner: Mutex<Inner>,
+    /// Held while reading: a view that finds a read under way shows what is there.
+    reading: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -67,6 +69,7 @@ impl Board {
                 .min()
                 .unwrap_or(Duration::from_secs(60)),
             inner: Mutex::new(inner),
+            reading: Mutex::new(()),
         }
     }
 
@@ -124,8 +127,11 @@ impl Board {
         standby_stale || inner.syncs.values().any(|h| !h.history_known)
     }
 
-    /// Reads what [`Board::needs_reading`] said (blocking: a few GETs).
+    /// Reads what [`Board::needs_reading`] said (blocking: a few GETs); one read at a time.
     pub fn read(&self, client: &dyn Cluster) {
+        let Ok(_reading) = self.reading.try_lock() else {
+            return;
+        };
         let (standby, names): (bool, Vec<(String, bool)>) = {
             let inner = self.inner.lock().unwrap();
             let standby = inner.standby_for.is_some()
@@ -155,9 +161,13 @@ impl Board {
             } else {
                 None
             };
-            let history = (standby || !history_known)
-                .then(|| crate::history::read(client, &name).ok())
-                .flatten();
+            let history = (standby || !history_known).then(|| {
+                crate::history::read(client, &name).unwrap_or_else(|e| {
+                    // Not tried again on every view: a cycle that writes it brings it.
+                    tracing::debug!(sync = %name, error = %e, "the status page could not read the history");
+                    Vec::new()
+                })
+            });
             let mut inner = self.inner.lock().unwrap();
             let held = inner.syncs.get_mut(&name).expect("a sync of the board");
             if let Some((inventory, status)) = parent {

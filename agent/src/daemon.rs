@@ -84,9 +84,20 @@ impl SharedSource {
     }
 }
 
+/// The files the config names beyond sources' credentials, read as the daemon will: the
+/// status page's auth file, the notifiers' URL, token and CA files.
+fn check_files(settings: &Settings) -> Result<(), Error> {
+    crate::notifications::Notifiers::check(&settings.notify).map_err(Error::Usage)?;
+    if let Some(addr) = settings.listen {
+        crate::metrics::Access::of(settings, addr).map_err(Error::Usage)?;
+    }
+    Ok(())
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(config_path: PathBuf, context: Option<String>) -> Result<Verdict, Error> {
     let settings = Settings::load(&config_path)?;
+    check_files(&settings)?;
     let _lock = crate::store::lock_state_dir(&settings.state_dir)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -166,6 +177,8 @@ async fn supervise(
             client = client.with_write_gate(gate.clone());
         }
         let client = Arc::new(client);
+        // Checked before the first generation and before a reload is taken: a file that
+        // changed since is logged, and that part goes without.
         let notifiers = Arc::new(
             crate::notifications::Notifiers::start(
                 &settings.notify,
@@ -173,7 +186,10 @@ async fn supervise(
                 &crate::kube::user_agent(&settings.node_name),
                 crate::notifications::remember_in(client.clone()),
             )
-            .map_err(Error::Usage)?,
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the notifiers cannot start: nothing will be notified");
+                crate::notifications::Notifiers::none()
+            }),
         );
         let board = Arc::new(crate::board::Board::new(
             &settings.node_name,
@@ -184,7 +200,10 @@ async fn supervise(
             board.leading(false, None);
         }
         if let Some(addr) = settings.listen {
-            let access = crate::metrics::Access::of(&settings, addr).map_err(Error::Usage)?;
+            let access = crate::metrics::Access::of(&settings, addr).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the status page is off");
+                crate::metrics::Access::Refused
+            });
             if access == crate::metrics::Access::Refused {
                 tracing::warn!(%addr, "the status page is off: listen is not a loopback address and neither listenAuth nor listenPublic is set");
             }
@@ -238,7 +257,7 @@ async fn supervise(
                 // A reload is checked whole (config and kubeconfig) before it
                 // replaces the running one: a broken kubeconfig keeps the old.
                 _ = hup.recv() => match Settings::load(&config_path).map_err(Error::from).and_then(|new| {
-                    crate::notifications::Notifiers::check(&new.notify).map_err(Error::Usage)?;
+                    check_files(&new)?;
                     let client = crate::cli::connect(&new, context.as_deref())?;
                     Ok((new, client))
                 }) {
@@ -252,19 +271,25 @@ async fn supervise(
             }
         };
         let _ = stop_tx.send(true);
-        // What is queued goes out now, briefly: a stop or reload waits for no receiver.
-        notifiers.finish(Duration::from_secs(2));
+        // What is queued goes out, briefly (a stop or reload waits for no receiver), off the
+        // runtime's one thread.
+        let drain = |notifiers: Arc<crate::notifications::Notifiers>| {
+            tokio::task::spawn_blocking(move || notifiers.finish(Duration::from_secs(2)))
+        };
         let Some(client) = reload else {
             tracing::info!("stopping");
             notify::send("STOPPING=1");
+            let _ = drain(notifiers).await;
             return Ok(Verdict::Yes);
         };
         connected = client;
         notify::send("RELOADING=1");
-        // Let the syncs finish the cycle they are in before the new config takes over.
+        // Let the syncs finish the cycle they are in (and queue what it tells) before the
+        // new config takes over.
         for task in tasks {
             let _ = task.await;
         }
+        let _ = drain(notifiers).await;
         liveness.clear();
     }
 }
@@ -309,6 +334,7 @@ async fn elect(
             Ok(Ok(Standing::Leader)) => {
                 if !*leading.borrow() {
                     tracing::info!("this node leads: reconciling");
+                    wiring.notifiers.forget_told();
                 }
                 wiring.board.leading(true, None);
             }

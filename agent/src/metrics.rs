@@ -482,7 +482,10 @@ pub async fn serve(
                 },
             );
             let io = hyper_util::rt::TokioIo::new(stream);
+            // A client that sends its headers slowly, or never, is let go.
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(io, service)
                 .await
             {

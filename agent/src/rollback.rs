@@ -43,8 +43,10 @@ pub fn read(parent: Option<&Value>) -> Result<Option<Pin>, String> {
     let text = text
         .as_str()
         .ok_or_else(|| format!("data.{PIN_KEY} of the parent ConfigMap is not a string"))?;
-    let pin: Pin = serde_json::from_str(text)
+    let mut pin: Pin = serde_json::from_str(text)
         .map_err(|e| format!("data.{PIN_KEY} of the parent ConfigMap: {e}"))?;
+    // Commit ids are lower case wherever plumb compares them.
+    pin.revision.make_ascii_lowercase();
     if pin.revision.len() != 40 || !pin.revision.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!(
             "data.{PIN_KEY} of the parent ConfigMap pins '{}', which is not a full commit id",
@@ -75,7 +77,12 @@ pub fn choose(
         }
     }
     let Some(requested) = requested else {
-        return history
+        // Before the revision in force is before its first appearance: a rollback's own
+        // entries (the pinned revision applied again) are newer than what it went back from.
+        let first_in_force = in_force
+            .and_then(|f| history.iter().rposition(|e| e.revision == f))
+            .map_or(0, |at| at + 1);
+        return history[first_in_force..]
             .iter()
             .find(|e| e.result == "Ready" && Some(e.revision.as_str()) != in_force)
             .map(|e| e.revision.clone())
@@ -191,6 +198,18 @@ mod tests {
         assert!(choose(&only_c, Some(&c), None)
             .unwrap_err()
             .contains("no earlier revision"));
+        // Back again after a rollback to b: the history is b (the pin), c, b, a; before b is a.
+        let again = [
+            entry("b", "Ready"),
+            entry("c", "Ready"),
+            entry("b", "Ready"),
+            entry("a", "Ready"),
+        ];
+        assert_eq!(
+            choose(&again, Some(&b), None).unwrap(),
+            again[3].revision,
+            "a second rollback went forward"
+        );
         // A newer revision that failed is not the one in force: the one before c still is b.
         let failed_after = [
             entry("d", "Failed"),

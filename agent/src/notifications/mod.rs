@@ -88,6 +88,18 @@ pub struct Decision {
     /// The value of the parent's `notified-<name>` once sent: the failure's key, or
     /// "ready".
     pub remember: Option<String>,
+    /// Drift left as it is (`selfHeal: false`) is found again by every cycle: what it is
+    /// known by, so that the same drift is told once.
+    pub drift: Option<String>,
+}
+
+/// What a set of drift lines is known by.
+fn digest(lines: &[String]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, lines.join("\n").as_bytes());
+    digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What a cycle's failure is known by: its reason and a digest of its message, so that
@@ -104,10 +116,12 @@ fn failure_key(reason: &str, message: &str) -> String {
 const READY: &str = "ready";
 
 /// What `notifier` is to be told after a cycle, given what it was last told of the sync
-/// (`last`: the parent's `notified-<name>`, or what this process sent since).
+/// (`last`: the parent's `notified-<name>`, or what this process sent since) and the
+/// uncorrected drift it was last told of (`last_drift`).
 pub fn decide(
     notifier: &Notifier,
     last: Option<&str>,
+    last_drift: Option<&str>,
     report: &CycleReport,
     node: &str,
     now: &str,
@@ -156,6 +170,7 @@ pub fn decide(
                     notice: wants(NotifyEvent::Recovery)
                         .then(|| notice(NotifyEvent::Recovery, "info", text, Vec::new())),
                     remember: Some(READY.to_owned()),
+                    drift: None,
                 });
             }
             None
@@ -172,6 +187,7 @@ pub fn decide(
                     notice(NotifyEvent::Failure, "error", message.to_owned(), objects)
                 }),
                 remember: Some(key),
+                drift: None,
             });
         }
     }
@@ -189,20 +205,25 @@ pub fn decide(
                 format!("drifted {}: {}{by}", d.object, d.fields.join(", "))
             })
             .collect();
-        let corrected = if report.applied.is_empty() {
-            "found (selfHeal is off: not corrected)"
-        } else {
-            "corrected"
-        };
-        let text = format!(
-            "{} object(s) drifted from revision {}, {corrected}",
-            report.drifted.len(),
-            crate::report::short(&report.revision)
-        );
-        decisions.push(Decision {
-            notice: Some(notice(NotifyEvent::Drift, "warning", text, objects)),
-            remember: None,
-        });
+        let left = report.applied.is_empty();
+        let key = left.then(|| digest(&objects));
+        if key.is_none() || key.as_deref() != last_drift {
+            let corrected = if left {
+                "found (selfHeal is off: not corrected)"
+            } else {
+                "corrected"
+            };
+            let text = format!(
+                "{} object(s) drifted from revision {}, {corrected}",
+                report.drifted.len(),
+                crate::report::short(&report.revision)
+            );
+            decisions.push(Decision {
+                notice: Some(notice(NotifyEvent::Drift, "warning", text, objects)),
+                remember: None,
+                drift: key,
+            });
+        }
     } else if applied_or_stalled
         && report.drifted.is_empty()
         && (!report.applied.is_empty() || !report.pruned.is_empty())
@@ -223,6 +244,7 @@ pub fn decide(
         decisions.push(Decision {
             notice: Some(notice(NotifyEvent::Applied, "info", text, objects)),
             remember: None,
+            drift: None,
         });
     }
     decisions
@@ -282,10 +304,11 @@ mod tests {
     #[test]
     fn a_failure_is_told_once_and_its_recovery_once() {
         let n = notifier(DEFAULT);
-        let first = decide(&n, None, &failed("boom"), "pi-1", "t1");
+        let first = decide(&n, None, None, &failed("boom"), "pi-1", "t1");
         let [Decision {
             notice: Some(notice),
             remember: Some(key),
+            ..
         }] = &first[..]
         else {
             panic!("{first:?}")
@@ -297,40 +320,48 @@ mod tests {
         assert_eq!(notice.author, "Ada <ada@example.com>");
         assert_eq!(notice.message, "boom");
         // The same failure again: nothing; another one: told.
-        assert!(decide(&n, Some(key), &failed("boom"), "pi-1", "t2").is_empty());
-        let other = decide(&n, Some(key), &failed("bang"), "pi-1", "t2");
+        assert!(decide(&n, Some(key), None, &failed("boom"), "pi-1", "t2").is_empty());
+        let other = decide(&n, Some(key), None, &failed("bang"), "pi-1", "t2");
         assert_eq!(other.len(), 1);
         assert_ne!(other[0].remember.as_ref(), Some(key));
         // Ready after it: a recovery, remembered as ready; Ready again: nothing.
-        let ready = decide(&n, Some(key), &report(Verdict::Ready), "pi-1", "t3");
+        let ready = decide(&n, Some(key), None, &report(Verdict::Ready), "pi-1", "t3");
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].notice.as_ref().unwrap().event, "recovery");
         assert_eq!(ready[0].remember.as_deref(), Some("ready"));
-        assert!(decide(&n, Some("ready"), &report(Verdict::Ready), "pi-1", "t4").is_empty());
-        assert!(decide(&n, None, &report(Verdict::Ready), "pi-1", "t4").is_empty());
+        assert!(decide(
+            &n,
+            Some("ready"),
+            None,
+            &report(Verdict::Ready),
+            "pi-1",
+            "t4"
+        )
+        .is_empty());
+        assert!(decide(&n, None, None, &report(Verdict::Ready), "pi-1", "t4").is_empty());
     }
 
     #[test]
     fn only_what_a_notifier_asks_for_about_the_syncs_it_names() {
         // Recovery only: the failure is remembered, not sent.
         let n = notifier(&[NotifyEvent::Recovery]);
-        let d = decide(&n, None, &failed("boom"), "pi-1", "t");
+        let d = decide(&n, None, None, &failed("boom"), "pi-1", "t");
         assert_eq!(d.len(), 1);
         assert!(d[0].notice.is_none() && d[0].remember.is_some());
         // Drift only: failures leave no state.
         let n = notifier(&[NotifyEvent::Drift]);
-        assert!(decide(&n, None, &failed("boom"), "pi-1", "t").is_empty());
+        assert!(decide(&n, None, None, &failed("boom"), "pi-1", "t").is_empty());
         let mut n = notifier(DEFAULT);
         n.syncs = vec!["db".into()];
-        assert!(decide(&n, None, &failed("boom"), "pi-1", "t").is_empty());
+        assert!(decide(&n, None, None, &failed("boom"), "pi-1", "t").is_empty());
         // Waiting for a dependency and being suspended tell nothing.
         let n = notifier(DEFAULT);
         let waiting = report(Verdict::Failed {
             reason: Reason::DependencyNotReady,
             message: "db is not Ready".into(),
         });
-        assert!(decide(&n, None, &waiting, "pi-1", "t").is_empty());
-        assert!(decide(&n, None, &report(Verdict::Suspended), "pi-1", "t").is_empty());
+        assert!(decide(&n, None, None, &waiting, "pi-1", "t").is_empty());
+        assert!(decide(&n, None, None, &report(Verdict::Suspended), "pi-1", "t").is_empty());
     }
 
     #[test]
@@ -346,7 +377,7 @@ mod tests {
         let mut applied = report(Verdict::Ready);
         applied.applied = vec![object.clone()];
         applied.pruned = vec![object.clone()];
-        let d = decide(&n, None, &applied, "pi-1", "t");
+        let d = decide(&n, None, None, &applied, "pi-1", "t");
         let notice = d[0].notice.as_ref().unwrap();
         assert_eq!(notice.event, "applied");
         assert_eq!(
@@ -361,7 +392,7 @@ mod tests {
             fields: vec![".data.key".into()],
             managers: vec!["kubectl-edit".into()],
         }];
-        let d = decide(&n, None, &drifted, "pi-1", "t");
+        let d = decide(&n, None, None, &drifted, "pi-1", "t");
         assert_eq!(d.len(), 1, "drift, not an applied revision: {d:?}");
         let notice = d[0].notice.as_ref().unwrap();
         assert_eq!((notice.event, notice.severity), ("drift", "warning"));
@@ -373,9 +404,41 @@ mod tests {
     }
 
     #[test]
+    fn drift_left_as_it_is_is_told_once() {
+        use crate::render::ObjectRef;
+        let n = notifier(&[NotifyEvent::Drift]);
+        let mut left = report(Verdict::Stalled("drift".into()));
+        left.drifted = vec![crate::drift::Drift {
+            object: ObjectRef {
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                namespace: "shop".into(),
+                name: "web".into(),
+            },
+            fields: vec![".spec.replicas".into()],
+            managers: vec!["kubectl".into()],
+        }];
+        let first = decide(&n, None, None, &left, "pi-1", "t");
+        let key = first[0].drift.clone().expect("a drift key");
+        assert!(first[0]
+            .notice
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("not corrected"));
+        assert!(decide(&n, None, Some(&key), &left, "pi-1", "t").is_empty());
+        left.drifted[0].fields.push(".spec.template".into());
+        assert_eq!(
+            decide(&n, None, Some(&key), &left, "pi-1", "t").len(),
+            1,
+            "other drift"
+        );
+    }
+
+    #[test]
     fn long_messages_are_cut() {
         let n = notifier(DEFAULT);
-        let d = decide(&n, None, &failed(&"x".repeat(5000)), "pi-1", "t");
+        let d = decide(&n, None, None, &failed(&"x".repeat(5000)), "pi-1", "t");
         let message = &d[0].notice.as_ref().unwrap().message;
         assert_eq!(message.chars().count(), MESSAGE_CHARS);
         assert!(message.ends_with('…'));

@@ -141,6 +141,9 @@ struct Receiver {
 pub struct Notifiers {
     workers: Vec<(Notifier, Arc<Shared>)>,
     told: Told,
+    /// The uncorrected drift each notifier was told of per sync (in memory: a restart tells
+    /// it once more).
+    drifts: Mutex<BTreeMap<(String, String), String>>,
     node: String,
     sent: std::sync::atomic::AtomicU64,
 }
@@ -151,6 +154,7 @@ impl Notifiers {
         Notifiers {
             workers: Vec::new(),
             told: Default::default(),
+            drifts: Default::default(),
             node: String::new(),
             sent: Default::default(),
         }
@@ -198,6 +202,7 @@ impl Notifiers {
         Ok(Notifiers {
             workers,
             told,
+            drifts: Default::default(),
             node: node.to_owned(),
             sent: Default::default(),
         })
@@ -215,39 +220,63 @@ impl Notifiers {
                 .get(&told_key)
                 .cloned()
                 .or_else(|| report.notified.get(&notifier.name).cloned());
-            for decision in decide(notifier, last.as_deref(), report, &self.node, &now) {
+            let last_drift = self.drifts.lock().unwrap().get(&told_key).cloned();
+            if report.drifted.is_empty() {
+                // Drift gone: the same drift again is news.
+                self.drifts.lock().unwrap().remove(&told_key);
+            }
+            let decisions = decide(
+                notifier,
+                last.as_deref(),
+                last_drift.as_deref(),
+                report,
+                &self.node,
+                &now,
+            );
+            for decision in decisions {
                 if let Some(value) = &decision.remember {
                     self.told
                         .lock()
                         .unwrap()
                         .insert(told_key.clone(), value.clone());
                 }
-                let Some(notice) = decision.notice else {
-                    if let Some(value) = &decision.remember {
-                        shared.queue.lock().unwrap().jobs.push_back(Job {
-                            notice: silent(report, &self.node, &now),
-                            remember: Some(value.clone()),
-                            txn: String::new(),
-                        });
-                        shared.changed.notify_all();
+                if let Some(key) = decision.drift {
+                    self.drifts.lock().unwrap().insert(told_key.clone(), key);
+                }
+                let (notice, txn) = match decision.notice {
+                    Some(notice) => {
+                        let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let txn =
+                            format!("plumb-{}-{}-{n}", self.node, crate::clock::unix_millis());
+                        (notice, txn)
                     }
-                    continue;
+                    None if decision.remember.is_some() => {
+                        (silent(report, &self.node, &now), String::new())
+                    }
+                    None => continue,
                 };
-                let n = self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let txn = format!("plumb-{}-{}-{n}", self.node, crate::clock::unix_millis());
+                let job = Job {
+                    notice,
+                    remember: decision.remember,
+                    txn,
+                };
                 let mut queue = shared.queue.lock().unwrap();
                 if queue.jobs.len() >= QUEUE {
                     let dropped = queue.jobs.pop_front().expect("a full queue");
                     tracing::warn!(notifier = %notifier.name, sync = %dropped.notice.sync, event = dropped.notice.event, "the notifier's queue is full: dropping its oldest notice");
+                    forget_told(&self.told, &notifier.name, &dropped);
                 }
-                queue.jobs.push_back(Job {
-                    notice,
-                    remember: decision.remember,
-                    txn,
-                });
+                queue.jobs.push_back(job);
                 shared.changed.notify_all();
             }
         }
+    }
+
+    /// Forgets what this process told: a node that leads again reads what was told from
+    /// the parents, where another leader may have told more since.
+    pub fn forget_told(&self) {
+        self.told.lock().unwrap().clear();
+        self.drifts.lock().unwrap().clear();
     }
 
     /// Stops taking notices and waits up to `within` for the queued ones to be sent;
@@ -332,6 +361,17 @@ fn receiver(n: &Notifier, user_agent: &str) -> Result<Receiver, String> {
     })
 }
 
+/// Forgets that `job` was told, when nothing newer was told since: the next cycle
+/// decides again.
+fn forget_told(told: &Told, notifier: &str, job: &Job) {
+    let Some(value) = &job.remember else { return };
+    let mut told = told.lock().unwrap();
+    let key = (notifier.to_owned(), job.notice.sync.clone());
+    if told.get(&key) == Some(value) {
+        told.remove(&key);
+    }
+}
+
 /// A notifier's thread: takes jobs until the queue is closed and empty.
 fn work(receiver: Receiver, shared: Arc<Shared>, told: Told, remember: Remember) {
     let name = receiver.notifier.name.clone();
@@ -366,14 +406,8 @@ fn work(receiver: Receiver, shared: Arc<Shared>, told: Told, remember: Remember)
                     tracing::warn!(notifier = %name, sync = %job.notice.sync, error = %e, "could not remember the notice in the parent: another node may send it again");
                 }
             }
-            (Some(value), false) => {
-                // Not told after all: the next cycle decides again.
-                let mut told = told.lock().unwrap();
-                let told_key = (name.clone(), job.notice.sync.clone());
-                if told.get(&told_key) == Some(value) {
-                    told.remove(&told_key);
-                }
-            }
+            // Not told after all: the next cycle decides again.
+            (Some(_), false) => forget_told(&told, &name, &job),
             (None, _) => {}
         }
         let mut queue = shared.queue.lock().unwrap();

@@ -1,6 +1,7 @@
 //! `dependsOn`: a sync reconciles only when every sync it depends on is Ready, and, when
 //! it follows the same source, Ready at the revision this one is about to apply (as Flux's
-//! kustomize-controller checks a dependency's last applied revision).
+//! kustomize-controller checks a dependency's last applied revision) — unless either is
+//! pinned by `plumb rollback`, which holds it at another revision on purpose.
 
 use crate::config;
 use crate::kube::Cluster;
@@ -9,9 +10,10 @@ use crate::report::{self, SyncStatus};
 /// Why `sync` must wait before reconciling `revision`, given each dependency's status as
 /// read (None: it has none yet); None when every dependency is ready. A suspended
 /// dependency holds nothing back: it keeps what it applied, as Flux leaves a suspended
-/// Kustomization's Ready condition as it was.
+/// Kustomization's Ready condition as it was. `revision` is None for a pinned sync: its
+/// dependencies need only be Ready.
 pub fn held_back(
-    revision: &str,
+    revision: Option<&str>,
     dependencies: &[(&config::Dependency, Option<SyncStatus>)],
 ) -> Option<String> {
     for (dependency, status) in dependencies {
@@ -31,12 +33,22 @@ pub fn held_back(
             }
             None => return Some(format!("dependency '{name}' has not reconciled yet")),
         }
-        if dependency.same_source && status.revision.as_deref() != Some(revision) {
-            return Some(format!(
-                "dependency '{name}' is Ready at revision {}, not yet at {}",
-                status.revision.as_deref().map_or("none", report::short),
-                report::short(revision)
-            ));
+        let pinned = status
+            .condition(crate::rollback::PINNED)
+            .is_some_and(|c| c.status == "True");
+        match revision {
+            Some(revision)
+                if dependency.same_source
+                    && !pinned
+                    && status.revision.as_deref() != Some(revision) =>
+            {
+                return Some(format!(
+                    "dependency '{name}' is Ready at revision {}, not yet at {}",
+                    status.revision.as_deref().map_or("none", report::short),
+                    report::short(revision)
+                ));
+            }
+            _ => {}
         }
     }
     None
@@ -44,7 +56,7 @@ pub fn held_back(
 
 /// Reads the dependencies' statuses (one GET each) and decides; an unreadable one holds
 /// the sync back too.
-pub fn check(client: &dyn Cluster, sync: &config::Sync, revision: &str) -> Option<String> {
+pub fn check(client: &dyn Cluster, sync: &config::Sync, revision: Option<&str>) -> Option<String> {
     let mut read = Vec::with_capacity(sync.depends_on.len());
     for dependency in &sync.depends_on {
         let status = report::get_parent(client, &dependency.name)
@@ -95,22 +107,22 @@ mod tests {
         };
         let ready = || Some(status(Some((true, "Succeeded")), "abc1234567"));
         assert_eq!(
-            held_back("abc1234567", &[(&same, ready()), (&other, ready())]),
+            held_back(Some("abc1234567"), &[(&same, ready()), (&other, ready())]),
             None
         );
         assert_eq!(
-            held_back("def7654321", &[(&same, ready())]).as_deref(),
+            held_back(Some("def7654321"), &[(&same, ready())]).as_deref(),
             Some("dependency 'crds' is Ready at revision abc1234, not yet at def7654")
         );
         // Another source's revision is its own.
-        assert_eq!(held_back("def7654321", &[(&other, ready())]), None);
+        assert_eq!(held_back(Some("def7654321"), &[(&other, ready())]), None);
         assert_eq!(
-            held_back("abc", &[(&same, None)]).as_deref(),
+            held_back(Some("abc"), &[(&same, None)]).as_deref(),
             Some("dependency 'crds' has not reconciled yet")
         );
         assert_eq!(
             held_back(
-                "abc1234567",
+                Some("abc1234567"),
                 &[(
                     &same,
                     Some(status(Some((false, "HealthCheckFailed")), "abc1234567"))
@@ -121,14 +133,28 @@ mod tests {
         );
         assert_eq!(
             held_back(
-                "def",
+                Some("def"),
                 &[(&same, Some(status(Some((false, "Suspended")), "abc")))]
             ),
             None
         );
         assert_eq!(
-            held_back("abc", &[(&same, Some(status(None, "abc")))]).as_deref(),
+            held_back(Some("abc"), &[(&same, Some(status(None, "abc")))]).as_deref(),
             Some("dependency 'crds' has not reconciled yet")
         );
+        // A pinned sync needs its dependencies Ready, at any revision; a pinned dependency
+        // is Ready at its pin, whatever this one applies.
+        assert_eq!(held_back(None, &[(&same, ready())]), None);
+        let mut pinned = status(Some((true, "Succeeded")), "abc1234567");
+        pinned.set_condition("Pinned", true, "RolledBack", "pinned to abc1234", "now");
+        assert_eq!(
+            held_back(Some("def7654321"), &[(&same, Some(pinned))]),
+            None
+        );
+        assert!(held_back(
+            None,
+            &[(&same, Some(status(Some((false, "ApplyFailed")), "x")))]
+        )
+        .is_some());
     }
 }

@@ -413,7 +413,8 @@ pub fn sync_cycle(
         _ => (commit, None),
     };
     if !ctx.sync.suspend {
-        if let Some(why) = dependencies::check(ctx.client, ctx.sync, &commit) {
+        let revision = pin.is_none().then_some(commit.as_str());
+        if let Some(why) = dependencies::check(ctx.client, ctx.sync, revision) {
             return report_failure(ctx, Reason::DependencyNotReady, why);
         }
     }

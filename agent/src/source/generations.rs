@@ -138,11 +138,26 @@ impl GitSource {
             .chain(self.state.applied.values().flatten())
             .collect();
         for commit in &kept {
-            if let Err(e) = copy_commit(&old_repo, &repo, commit) {
-                if self.state.pins.values().any(|p| p == *commit) {
-                    return Err(self.local(&tmp, format!("commit {commit}: {e}")));
-                }
-                // An older revision the old clone could not give: not one to go back to.
+            let Err(e) = copy_commit(&old_repo, &repo, commit) else {
+                continue;
+            };
+            if self.state.pins.values().any(|p| p == *commit) {
+                // The old clone lacks it (set aside and cloned again): the remote may have it.
+                self.fetch_into(
+                    &repo,
+                    &[
+                        format!("+{commit}:refs/plumb/kept/{commit}"),
+                        "refs/plumb-no-such-ref".into(),
+                    ],
+                )
+                .map_err(|fetch| {
+                    self.local(
+                        &tmp,
+                        format!("commit {commit}: {e}; and from the remote: {fetch}"),
+                    )
+                })?;
+            } else {
+                // An older revision neither clone has: not one to go back to.
                 tracing::warn!(source = %self.settings.name, %commit, error = %e, "an earlier revision could not be kept");
             }
         }
@@ -170,16 +185,32 @@ impl GitSource {
 
 /// Copies a commit, its tree and its blobs from one repository to another, writing only
 /// the objects the other lacks (as loose objects: a switch keeps a few revisions, which
-/// mostly share their blobs with the fetched one).
+/// mostly share their blobs with the fetched one). Each object is written after what it
+/// refers to, so one that is there is whole, and what is there is not read again.
 fn copy_commit(from: &gix::Repository, to: &gix::Repository, commit: &str) -> Result<(), String> {
     use gix::objs::Write as _;
+    enum Step {
+        Visit(gix::ObjectId),
+        Write(gix::objs::Kind, Vec<u8>),
+    }
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|e| e.to_string())?;
-    let mut pending = vec![id];
-    while let Some(id) = pending.pop() {
+    let hash = from.object_hash();
+    let mut steps = vec![Step::Visit(id)];
+    while let Some(step) = steps.pop() {
+        let id = match step {
+            Step::Write(kind, data) => {
+                to.objects
+                    .write_buf(kind, &data)
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+            Step::Visit(id) if to.has_object(id) => continue,
+            Step::Visit(id) => id,
+        };
         let object = from.find_object(id).map_err(|e| e.to_string())?.detach();
-        let hash = from.object_hash();
+        let mut children = Vec::new();
         match object.kind {
-            gix::objs::Kind::Commit => pending.push(
+            gix::objs::Kind::Commit => children.push(
                 gix::objs::CommitRef::from_bytes(&object.data, hash)
                     .map_err(|e| e.to_string())?
                     .tree(),
@@ -188,7 +219,7 @@ fn copy_commit(from: &gix::Repository, to: &gix::Repository, commit: &str) -> Re
                 let tree = gix::objs::TreeRef::from_bytes(&object.data, hash)
                     .map_err(|e| e.to_string())?;
                 // A submodule's commit is not in this repository.
-                pending.extend(
+                children.extend(
                     tree.entries
                         .iter()
                         .filter(|e| !e.mode.is_commit())
@@ -197,11 +228,8 @@ fn copy_commit(from: &gix::Repository, to: &gix::Repository, commit: &str) -> Re
             }
             _ => {}
         }
-        if !to.has_object(id) {
-            to.objects
-                .write_buf(object.kind, &object.data)
-                .map_err(|e| e.to_string())?;
-        }
+        steps.push(Step::Write(object.kind, object.data));
+        steps.extend(children.into_iter().map(Step::Visit));
     }
     Ok(())
 }
