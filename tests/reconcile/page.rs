@@ -235,6 +235,16 @@ fn the_page_asks_for_listen_auth_and_is_off_on_a_public_address_without_it() {
         200,
         "metrics stay open"
     );
+    // A reload whose token file others can read is refused; the daemon goes on as it was.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    signal(&daemon.0, "HUP");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        daemon.0.try_wait().unwrap().is_none(),
+        "the reload stopped the daemon"
+    );
+    assert_eq!(get(&format!("{url}/"), Some("Bearer page-s3cret")).0, 200);
     signal(&daemon.0, "TERM");
     let _ = daemon.0.wait();
 
