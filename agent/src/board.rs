@@ -90,18 +90,7 @@ impl Board {
             held.history_known = true;
         }
         if !report.drifted.is_empty() {
-            let lines = report
-                .drifted
-                .iter()
-                .map(|d| {
-                    let by = if d.managers.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" by {}", d.managers.join(", "))
-                    };
-                    format!("{}: {}{by}", d.object, d.fields.join(", "))
-                })
-                .collect();
+            let lines = report.drifted.iter().map(|d| d.describe()).collect();
             view.last_drift = Some((crate::clock::now(), lines));
         }
     }

@@ -20,6 +20,16 @@ pub struct Drift {
 }
 
 impl Drift {
+    /// One line for people: "ConfigMap apps/a: data.key by kubectl-edit".
+    pub fn describe(&self) -> String {
+        let by = if self.managers.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", self.managers.join(", "))
+        };
+        format!("{}: {}{by}", self.object, self.fields.join(", "))
+    }
+
     /// An object that is gone.
     pub fn deleted(object: ObjectRef) -> Drift {
         Drift {

@@ -133,6 +133,16 @@ impl Fixture {
         );
     }
 
+    /// The work tree's HEAD commit.
+    pub fn head(&self) -> String {
+        let out = Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(&self.work)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
     /// `plumb reconcile` in the background, its output piped.
     pub fn spawn_reconcile(&self) -> std::process::Child {
         plumb()

@@ -9,15 +9,6 @@ use super::*;
 use common::git::{closed_port, secret_file};
 use common::receiver::{Answer, Receiver};
 
-fn head(f: &Fixture) -> String {
-    let out = Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(&f.work)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 fn add_to_config(f: &Fixture, text: &str) {
     let mut config = std::fs::read_to_string(&f.config).unwrap();
     config.push_str(text);
@@ -69,7 +60,7 @@ fn failures_recoveries_drift_and_applied_revisions_are_told_once_each() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n",
     );
     f.commit_by("Ada <ada@example.com>", "Break it");
-    let broken = head(&f);
+    let broken = f.head();
     let out = f.reconcile();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(events_of(&hook.at("/hook")), ["applied", "failure"]);

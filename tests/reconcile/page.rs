@@ -195,6 +195,31 @@ fn the_status_page_shows_syncs_their_trouble_and_drift_in_a_real_browser() {
     let _ = daemon.0.wait();
 }
 
+/// `plumb run` on `config` (its text written to `name` beside the fixture's config),
+/// listening on `port`; returns the daemon and its URL once /healthz answers.
+fn daemon_listening(f: &Fixture, name: &str, config: &str, port: u16) -> (KillOnDrop, String) {
+    let path = f.config.with_file_name(name);
+    std::fs::write(&path, config).unwrap();
+    let daemon = KillOnDrop(
+        plumb()
+            .args(["run", "--config"])
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    eventually("the daemon to listen", || {
+        get(&format!("{url}/healthz"), None).0 == 200
+    });
+    (daemon, url)
+}
+
+fn stop(mut daemon: KillOnDrop) {
+    signal(&daemon.0, "TERM");
+    let _ = daemon.0.wait();
+}
+
 #[test]
 fn the_page_asks_for_listen_auth_and_is_off_on_a_public_address_without_it() {
     let f = Fixture::new("page-auth", "");
@@ -209,22 +234,9 @@ fn the_page_asks_for_listen_auth_and_is_off_on_a_public_address_without_it() {
             token.display()
         ),
     );
-    let config = f.config.with_file_name("auth.yaml");
-    std::fs::write(&config, with_auth).unwrap();
     f.write("a.yaml", &config_map("a", "1"));
     f.commit();
-    let mut daemon = KillOnDrop(
-        plumb()
-            .args(["run", "--config"])
-            .arg(&config)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    eventually("the daemon to listen", || {
-        get(&format!("{url}/healthz"), None).0 == 200
-    });
+    let (mut daemon, url) = daemon_listening(&f, "auth.yaml", &with_auth, port);
     assert_eq!(get(&format!("{url}/"), None).0, 401);
     assert_eq!(get(&format!("{url}/"), Some("Bearer wrong")).0, 401);
     let (code, html) = get(&format!("{url}/"), Some("Bearer page-s3cret"));
@@ -245,54 +257,23 @@ fn the_page_asks_for_listen_auth_and_is_off_on_a_public_address_without_it() {
         "the reload stopped the daemon"
     );
     assert_eq!(get(&format!("{url}/"), Some("Bearer page-s3cret")).0, 200);
-    signal(&daemon.0, "TERM");
-    let _ = daemon.0.wait();
+    stop(daemon);
 
     // On every address, without listenAuth or listenPublic: no page, metrics as ever.
     let port = free_port();
     let public = base.replace("listen: ''", &format!("listen: 0.0.0.0:{port}"));
-    let config = f.config.with_file_name("public.yaml");
-    std::fs::write(&config, &public).unwrap();
-    let mut daemon = KillOnDrop(
-        plumb()
-            .args(["run", "--config"])
-            .arg(&config)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    eventually("the daemon to listen", || {
-        get(&format!("{url}/healthz"), None).0 == 200
-    });
+    let (daemon, url) = daemon_listening(&f, "public.yaml", &public, port);
     let (code, body) = get(&format!("{url}/"), None);
     assert_eq!(code, 403);
     assert!(body.contains("listenPublic"), "{body}");
     assert_eq!(get(&format!("{url}/metrics"), None).0, 200);
-    signal(&daemon.0, "TERM");
-    let _ = daemon.0.wait();
+    stop(daemon);
     let port = free_port();
-    std::fs::write(
-        &config,
-        base.replace(
-            "listen: ''",
-            &format!("listen: 0.0.0.0:{port}\nlistenPublic: true"),
-        ),
-    )
-    .unwrap();
-    let mut daemon = KillOnDrop(
-        plumb()
-            .args(["run", "--config"])
-            .arg(&config)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+    let public = base.replace(
+        "listen: ''",
+        &format!("listen: 0.0.0.0:{port}\nlistenPublic: true"),
     );
-    let url = format!("http://127.0.0.1:{port}");
-    eventually("the daemon to listen", || {
-        get(&format!("{url}/healthz"), None).0 == 200
-    });
+    let (daemon, url) = daemon_listening(&f, "public.yaml", &public, port);
     assert_eq!(get(&format!("{url}/"), None).0, 200, "listenPublic: true");
-    signal(&daemon.0, "TERM");
-    let _ = daemon.0.wait();
+    stop(daemon);
 }

@@ -5,15 +5,6 @@
 
 use super::*;
 
-fn head(f: &Fixture) -> String {
-    let out = Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(&f.work)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 fn rollback(f: &Fixture, extra: &[&str]) -> std::process::Output {
     plumb()
         .args(["rollback", "--sync", &f.sync, "--config"])
@@ -41,12 +32,12 @@ fn a_rollback_pins_an_earlier_revision_until_released_across_prunes_restarts_and
     f.write("a.yaml", &config_map("a", "1"));
     f.write("b.yaml", &config_map("b", "1"));
     f.commit_by("Ada <ada@example.com>", "Add a and b");
-    let first = head(&f);
+    let first = f.head();
     f.reconcile_ok();
     f.write("a.yaml", &config_map("a", "2"));
     f.remove("b.yaml");
     f.commit_by("Ada <ada@example.com>", "Change a, drop b");
-    let second = head(&f);
+    let second = f.head();
     f.reconcile_ok();
     assert_eq!(value_of(&f, "b"), None, "b was pruned");
 
@@ -75,7 +66,7 @@ fn a_rollback_pins_an_earlier_revision_until_released_across_prunes_restarts_and
     // A new commit is fetched but waits; drift is corrected toward the pin.
     f.write("a.yaml", &config_map("a", "3"));
     f.commit_by("Bob <bob@example.com>", "Third");
-    let third = head(&f);
+    let third = f.head();
     f.reconcile_ok();
     assert_eq!(
         value_of(&f, "a").as_deref(),
@@ -149,7 +140,7 @@ fn a_rollback_pins_an_earlier_revision_until_released_across_prunes_restarts_and
     git(&f.work, &["checkout", "-q", "--orphan", "rewritten"]);
     f.write("a.yaml", &config_map("a", "4"));
     f.commit_by("Eve <eve@example.com>", "History rewritten");
-    let rewritten = head(&f);
+    let rewritten = f.head();
     f.reconcile_ok();
     assert_eq!(value_of(&f, "a").as_deref(), Some("2"), "still pinned");
     let out = rollback(&f, &[&first[..12]]);

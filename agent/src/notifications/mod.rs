@@ -196,14 +196,7 @@ pub fn decide(
         let objects: Vec<String> = report
             .drifted
             .iter()
-            .map(|d| {
-                let by = if d.managers.is_empty() {
-                    String::new()
-                } else {
-                    format!(" by {}", d.managers.join(", "))
-                };
-                format!("drifted {}: {}{by}", d.object, d.fields.join(", "))
-            })
+            .map(|d| format!("drifted {}", d.describe()))
             .collect();
         let left = report.applied.is_empty();
         let key = left.then(|| digest(&objects));
