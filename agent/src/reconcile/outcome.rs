@@ -653,15 +653,18 @@ mod tests {
         assert_eq!(status.health, ["Deployment web: 0/2"]);
     }
 
-    #[test]
-    fn drift_is_ready_only_when_every_object_was_corrected() {
-        let object = ObjectRef {
+    fn config_map_a_b() -> ObjectRef {
+        ObjectRef {
             group: String::new(),
             kind: "ConfigMap".into(),
             namespace: "a".into(),
             name: "b".into(),
-        };
-        let drift = [Drift::deleted(object)];
+        }
+    }
+
+    #[test]
+    fn drift_is_ready_only_when_every_object_was_corrected() {
+        let drift = [Drift::deleted(config_map_a_b())];
         // (selfHeal, corrected, refused) → ready, reason, severity
         let cases = [
             (true, 1, None, true, "DriftCorrected", Severity::Normal),
@@ -706,13 +709,7 @@ mod tests {
 
     #[test]
     fn drift_corrected_in_an_unhealthy_revision_leaves_it_stalled() {
-        let object = ObjectRef {
-            group: String::new(),
-            kind: "ConfigMap".into(),
-            namespace: "a".into(),
-            name: "b".into(),
-        };
-        let drift = [Drift::deleted(object)];
+        let drift = [Drift::deleted(config_map_a_b())];
         let mut status = SyncStatus::default();
         status.set_condition("Ready", false, "HealthCheckFailed", "not healthy", NOW);
         status.set_condition("Stalled", true, "HealthCheckFailed", "not healthy", NOW);
