@@ -35,6 +35,9 @@ struct Inner {
 #[derive(Default, Clone)]
 struct Held {
     view: SyncView,
+    /// The inventory `view.objects` was made from: an idle cycle's is the same, and is not
+    /// turned into text again.
+    inventory: std::collections::BTreeSet<crate::render::ObjectRef>,
     /// The history is the one in the cluster (written by a cycle, or read).
     history_known: bool,
 }
@@ -55,6 +58,7 @@ impl Board {
                             ..Default::default()
                         },
                         history_known: s.history_limit == 0,
+                        inventory: Default::default(),
                     };
                     (s.name.clone(), held)
                 })
@@ -79,12 +83,16 @@ impl Board {
         let Some(held) = inner.syncs.get_mut(&report.sync) else {
             return;
         };
+        match &report.inventory {
+            Some(inventory) if *inventory != held.inventory || held.view.unknown => {
+                held.view.objects = inventory.iter().map(|o| o.to_string()).collect();
+                held.inventory = inventory.clone();
+            }
+            _ => {}
+        }
         let view = &mut held.view;
         view.unknown = false;
         view.status = report.status.clone();
-        if let Some(inventory) = &report.inventory {
-            view.objects = inventory.iter().map(|o| o.to_string()).collect();
-        }
         if let Some(history) = &report.history {
             view.history = history.clone();
             held.history_known = true;
@@ -163,6 +171,7 @@ impl Board {
                 held.view.unknown = false;
                 held.view.status = status;
                 held.view.objects = inventory.members.iter().map(|o| o.to_string()).collect();
+                held.inventory = inventory.members;
             }
             if let Some(history) = history {
                 held.view.history = history;
@@ -234,15 +243,16 @@ mod tests {
     fn a_cycle_fills_what_the_page_shows() {
         let board = Board::new("pi-1", &[sync()]);
         let mut report = CycleReport::new("web", &"a".repeat(40));
-        report.inventory = Some(vec![crate::render::ObjectRef {
+        let object = crate::render::ObjectRef {
             group: String::new(),
             kind: "ConfigMap".into(),
             namespace: "apps".into(),
             name: "a".into(),
-        }]);
+        };
+        report.inventory = Some([object.clone()].into());
         report.history = Some(vec![crate::history::Entry::default()]);
         report.drifted = vec![crate::drift::Drift {
-            object: report.inventory.as_ref().unwrap()[0].clone(),
+            object,
             fields: vec!["data.key".into()],
             managers: vec!["kubectl-edit".into()],
         }];

@@ -93,8 +93,9 @@ pub struct Decision {
     pub drift: Option<String>,
 }
 
-/// What a set of drift lines is known by.
-fn digest(lines: &[String]) -> String {
+/// What some lines are known by: 8 bytes of their SHA-256, in hex.
+fn digest(lines: &[impl AsRef<str>]) -> String {
+    let lines: Vec<&str> = lines.iter().map(AsRef::as_ref).collect();
     let digest = ring::digest::digest(&ring::digest::SHA256, lines.join("\n").as_bytes());
     digest.as_ref()[..8]
         .iter()
@@ -105,12 +106,7 @@ fn digest(lines: &[String]) -> String {
 /// What a cycle's failure is known by: its reason and a digest of its message, so that
 /// the same failure seen again sends nothing and a different one does.
 fn failure_key(reason: &str, message: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, message.as_bytes());
-    let hex: String = digest.as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("failure {reason} {hex}")
+    format!("failure {reason} {}", digest(&[message]))
 }
 
 const READY: &str = "ready";

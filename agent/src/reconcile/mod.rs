@@ -244,7 +244,8 @@ impl<'c> Cycle<'c> {
             }
         }
         report.commit = self.commit.clone();
-        report.inventory = Some(self.inventory.members.iter().cloned().collect());
+        // Moved, not copied: the cycle is over with it, and the idle cycle stays cheap.
+        report.inventory = Some(std::mem::take(&mut self.inventory.members));
         if let Some(data) = self.parent.as_ref().and_then(|p| p["data"].as_object()) {
             report.notified = data
                 .iter()

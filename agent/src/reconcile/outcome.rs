@@ -158,7 +158,7 @@ pub struct CycleReport {
     /// The revision history, when this cycle wrote it (newest first).
     pub history: Option<Vec<crate::history::Entry>>,
     /// The inventory the cycle ended with, when it opened one: what the status page lists.
-    pub inventory: Option<Vec<ObjectRef>>,
+    pub inventory: Option<std::collections::BTreeSet<ObjectRef>>,
 }
 
 impl CycleReport {
