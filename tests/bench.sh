@@ -34,26 +34,21 @@
 #    in-memory cluster (agent/examples/cycle_cost.rs), counted in instructions
 #    under callgrind: how plumb's own CPU grows with the object count
 #    (BENCH:CYCLE_COST). 4,000 objects must cost less than 5× what 1,000 cost.
+# 8. Page: `tests/bench.sh page` alone — the status page's cost (BENCH:PAGE).
+# 9. Peers: `tests/bench.sh peers [MINUTES]` is tests/peers.sh — plumb beside
+#    Flux and the kubectl loop (BENCH:PEERS). The soak (tests/soak.sh) and the
+#    emulated aarch64 machine (tests/aarch64.sh) are scripts of their own.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-# Puts a table between the markers <!-- BENCH:NAME:BEGIN --> and
-# <!-- BENCH:NAME:END --> of docs/performance.md (NAME "" for the plain
-# BENCH markers), adding them at the end the first time.
-write_table() { # name table
-    local marker=BENCH${1:+:$1}
-    python3 - "$repo/docs/performance.md" "$marker" "$2" <<'PY'
-import sys
-path, marker, table = sys.argv[1], sys.argv[2], sys.argv[3]
-text = open(path).read()
-begin, end = f"<!-- {marker}:BEGIN -->", f"<!-- {marker}:END -->"
-if begin not in text:
-    text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
-head, rest = text.split(begin, 1)
-_, tail = rest.split(end, 1)
-open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
-PY
-}
+# shellcheck source=tests/bench-table.sh
+. "$repo/tests/bench-table.sh"
+
+# The peers (Flux, the kubectl loop) have their own script; `tests/bench.sh peers` is it.
+if [ "${1:-}" = peers ]; then
+    shift
+    exec bash "$repo/tests/peers.sh" "$@"
+fi
 
 # ---------------------------------------------------------------- 3. kustomize
 kustomize_bench() {
@@ -599,125 +594,6 @@ if [ "${1:-}" = page ]; then
     exit 0
 fi
 
-# 9. Peers, idle: `tests/bench.sh peers [MINUTES]` alone (needs the test cluster and the
-#    Git servers) — the same 300 objects from the same repository over the suite's HTTPS
-#    Git server, at a 30 s interval, one peer after the other: plumb (`plumb run`) and
-#    the cron job (`git fetch && git reset --hard && KUBECTL_APPLYSET=true kubectl apply
-#    --server-side --prune --applyset=…` every interval). For each, over MINUTES
-#    (default 5) after its first apply: the API requests by verb (audit log), the rows
-#    its own objects and status add to kine's SQLite table, CPU seconds and file-system
-#    writes of its whole process tree (GNU time), peak RSS of its largest process
-#    (BENCH:PEERS). Flux is not measured here yet (issue 21).
-peers_bench() {
-    local minutes=${1:-5} pwork=$work/peers node=bench-peers-$$
-    local gitenv=${PLUMB_TEST_GIT:-$repo/target/test-git}/env
-    [ -f "$gitenv" ] || { echo "no Git servers: run tests/git-servers.sh up" >&2; exit 2; }
-    # shellcheck disable=SC1090
-    . "$gitenv"
-    local db=$cluster/db/state.db name=peers-$$
-    rm -rf "$pwork" && mkdir -p "$pwork"
-    git_ init -q --bare "$GIT_REPOS/$name.git"
-    git_ init -q "$pwork/src"
-    make_manifests "$pwork/src/apps" bench-peer
-    # Namespace-less objects: each peer puts them into its own namespace (plumb's sync
-    # namespace, kubectl's -n).
-    rm "$pwork/src/apps/00-ns.yaml"
-    sed -i 's/, namespace: bench-peer}/}/' "$pwork"/src/apps/*.yaml
-    git_ -C "$pwork/src" add -A && git_ -C "$pwork/src" commit -q -m apps
-    git_ -C "$pwork/src" push -q "$GIT_REPOS/$name.git" HEAD:refs/heads/main
-    local url=$GIT_HTTPS_URL/anon/$name.git
-    top() { # kine's newest row id
-        python3 -c 'import sqlite3, sys; print(sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True).execute("select max(id) from kine").fetchone()[0])' "$db"
-    }
-    rows() { # rows kine added after id $1 whose key starts with one of $2... (its
-        # compaction deletes old rows meanwhile, so counting what is there would not do)
-        python3 - "$db" "$@" <<'PY'
-import sqlite3, sys
-c = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-since = int(sys.argv[2])
-print(sum(c.execute("select count(*) from kine where id > ? and name like ?", (since, p + "%")).fetchone()[0] for p in sys.argv[3:]))
-PY
-    }
-    verbs() { # requests after audit line $1 whose User-Agent contains $2, as "verb n, ..."
-        tail -n +"$(($1 + 1))" "$audit" | grep -F "$2" | python3 -c '
-import json, sys, collections
-c = collections.Counter(json.loads(l)["verb"] for l in sys.stdin if json.loads(l).get("stage") == "ResponseComplete")
-print(sum(c.values()), ", ".join("%s %d" % kv for kv in sorted(c.items())) or "none")'
-    }
-    # "requests | by verb | rows | cpu_s | fs_writes_kib | peak_mb" of one peer: $1 = label,
-    # $2 = namespace, $3 = the UA marker, $4... = the command (runs until killed).
-    peer() {
-        local ns=$2 marker=$3 keys
-        shift 3
-        kubectl --kubeconfig "$kubeconfig" create namespace "$ns" >/dev/null
-        keys=("/registry/configmaps/$ns/" "/registry/deployments/$ns/" "/registry/services/specs/$ns/" "/registry/configmaps/plumb-system/plumb-$ns" "/registry/events/plumb-system/plumb-$ns")
-        /usr/bin/time -f "%e %U %S %O %M" -o "$pwork/$ns.time" "$@" >"$pwork/$ns.log" 2>&1 &
-        local pid=$!
-        # The first apply: until its 300 objects are there, then a minute to settle.
-        local i
-        for i in $(seq 120); do
-            [ "$(kubectl --kubeconfig "$kubeconfig" -n "$ns" get configmaps,deployments,services -o name 2>/dev/null | grep -c /)" -ge 300 ] && break
-            sleep 1
-        done
-        sleep 60
-        local l since; l=$(lines); since=$(top)
-        sleep $((minutes * 60))
-        local added v; added=$(rows "$since" "${keys[@]}"); v=$(verbs "$l" "$marker")
-        kill -TERM "$(pgrep -P "$pid" | head -1)" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        local e u sy o m; read -r e u sy o m <"$pwork/$ns.time"
-        echo "${v%% *}|${v#* }|$added|$(awk "BEGIN{printf \"%.1f\", $u + $sy}")|$((o / 2))|$((m / 1024))|$e"
-        kubectl --kubeconfig "$kubeconfig" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
-    }
-    cat >"$pwork/plumb.yaml" <<YAML
-kubeconfig: $kubeconfig
-stateDir: $pwork/state
-nodeName: $node
-interval: 30s
-listen: ""
-leaderElection: {enabled: false}
-sources: [{name: peers, url: "$url", ref: {branch: main}, caFile: $GIT_CA}]
-syncs: [{name: bench-peer-plumb, source: peers, path: apps, namespace: bench-peer-plumb, wait: false, prune: true}]
-YAML
-    # The cron job's work tree, and the loop it runs.
-    GIT_SSL_CAINFO="$GIT_CA" git clone -q "$url" "$pwork/cron"
-    cat >"$pwork/cron.sh" <<SH
-#!/usr/bin/env bash
-trap 'exit 0' TERM
-cd "$pwork/cron"
-while :; do
-    GIT_SSL_CAINFO="$GIT_CA" git fetch -q origin main && git reset -q --hard origin/main &&
-        KUBECTL_APPLYSET=true kubectl --kubeconfig "$kubeconfig" apply --server-side --prune \
-            --applyset=configmaps/peer-applyset -n bench-peer-kubectl -f apps/ >/dev/null
-    sleep 30 & wait \$!
-done
-SH
-    chmod +x "$pwork/cron.sh"
-    local p k
-    p=$(peer plumb bench-peer-plumb "($node)" "$plumb" run --config "$pwork/plumb.yaml")
-    k=$(peer kubectl bench-peer-kubectl '"userAgent":"kubectl' "$pwork/cron.sh")
-    local kver; kver=$(kubectl version --client 2>/dev/null | sed -n 's/^Client Version: //p')
-    IFS='|' read -r p_req p_verbs p_rows p_cpu p_kib p_mb _ <<<"$p"
-    IFS='|' read -r k_req k_verbs k_rows k_cpu k_kib k_mb _ <<<"$k"
-    ratio() { awk "BEGIN{ if ($2 == 0) print \"—\"; else printf \"%.3g\", $1 / $2 }"; }
-    local table
-    table=$(cat <<MD
-Measured by \`tests/bench.sh peers $minutes\` on $(date -u +%Y-%m-%d) ($(nproc) cores; plumb release build; kubectl $kver; Flux not yet, see issue 21): 300 objects (100 ConfigMaps, Deployments and Services) from one repository over the suite's HTTPS Git server, a 30 s interval, one peer after the other; each measured for $minutes minutes from a minute after its first apply. Requests: the audit log, by User-Agent. Rows: what its own objects, parent and Events added to kine's SQLite table. CPU and file-system writes: its whole process tree, from start to stop (the first apply included), by GNU time. Peak: its largest process.
-
-| peer | requests in $minutes min | by verb | datastore rows | CPU s (whole run) | file-system writes (KiB, whole run) | peak RSS (MB) |
-|---|---:|---|---:|---:|---:|---:|
-| plumb run | $p_req | $p_verbs | $p_rows | $p_cpu | $p_kib | $p_mb |
-| git pull + kubectl apply --prune loop | $k_req | $k_verbs | $k_rows | $k_cpu | $k_kib | $k_mb |
-| plumb / kubectl loop | $(ratio "$p_req" "$k_req") | | $(ratio "$p_rows" "$k_rows") | $(ratio "$p_cpu" "$k_cpu") | $(ratio "$p_kib" "$k_kib") | $(ratio "$p_mb" "$k_mb") |
-MD
-)
-    write_table PEERS "$table"
-    echo "$table"
-}
-if [ "${1:-}" = peers ]; then
-    peers_bench "${2:-5}"
-    exit 0
-fi
 
 make_manifests "$work/kubectl" bench-kubectl
 node=bench-$$

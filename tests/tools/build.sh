@@ -101,7 +101,11 @@ build() { # name
     mkdir -p "$out"
     local start=$SECONDS
     log "building $name $version from $module (once per machine)"
+    # errexit is off in a subshell that is the left side of ||, so the
+    # recipe runs apart with it on, and its status is read after.
+    set +e
     (
+        set -e
         case $name in
         kubernetes*)
             local cmds=(kube-apiserver kube-controller-manager kube-scheduler)
@@ -152,9 +156,32 @@ build() { # name
             go mod tidy >/dev/null
             CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/envsubst-ref" ./envsubst-ref
             ;;
+        flux-*)
+            # A Flux controller, its module's replaces that name versions copied
+            # into the wrapper (those naming its own folders are published
+            # modules, required as they are), and its CRDs beside the binary.
+            local cmd=${name#flux-}
+            wrapper "$work" "$module" "$version" "$module"
+            local modfile; modfile=$(go mod download -json "$module@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+            go mod edit -json "$modfile" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    if r["New"].get("Version"):
+        old = r["Old"]["Path"] + ("@" + r["Old"]["Version"] if r["Old"].get("Version") else "")
+        print(old + "=" + r["New"]["Path"] + "@" + r["New"]["Version"])' | while read -r rep; do
+                go mod edit -replace="$rep"
+            done
+            go mod tidy >/dev/null
+            CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/$cmd" "$module"
+            local src; src=$(go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+            cp "$src"/config/crd/bases/*.yaml "$out/"
+            ;;
         *) log "no build recipe for '$name'"; exit 2 ;;
         esac
-    ) >"$cache/tools/$name-$version.log" 2>&1 || {
+    ) >"$cache/tools/$name-$version.log" 2>&1
+    local status=$?
+    set -e
+    [ "$status" = 0 ] || {
         tail -n 40 "$cache/tools/$name-$version.log" >&2
         log "building $name $version failed; the whole log: $cache/tools/$name-$version.log"
         exit 1
