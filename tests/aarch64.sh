@@ -175,7 +175,7 @@ log "booting $(basename "$vmlinuz") under qemu-system-aarch64 (emulated: minutes
 SECONDS=0
 timeout $((idle + 1800)) qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 4 -m 1024 -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$work/initramfs.gz" -append "console=ttyAMA0 rdinit=/init quiet" \
-    -netdev user,id=net0 -device virtio-net-pci,netdev=net0 >"$work/console.log" 2>&1 || true
+    -netdev user,id=net0 -device virtio-net-pci,netdev=net0,romfile= >"$work/console.log" 2>&1 || true
 log "the guest ran ${SECONDS}s"
 kubectl --kubeconfig "$kubeconfig" delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
 grep -q '^RESULT done' "$work/console.log" || { tail -n 40 "$work/console.log" >&2; log "the guest did not finish: $work/console.log"; exit 1; }

@@ -314,6 +314,7 @@ POL
     start_controllers
     echo "https://127.0.0.1:$api_port" >"$dir/server"
     # Three simulated Pis; kwok reports them Ready, the scheduler binds Pods to them.
+    # 250 Pods each rather than k3s's 110: tests/peers.sh's 1,000 objects hold 333 Deployments.
     local n
     for n in "${nodes[@]}"; do
         cat <<NODE
@@ -324,8 +325,8 @@ metadata:
   labels: {kubernetes.io/hostname: $n, kubernetes.io/os: linux, kubernetes.io/arch: arm64, type: kwok}
   annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
 status:
-  allocatable: {cpu: "4", memory: 8Gi, pods: "110"}
-  capacity: {cpu: "4", memory: 8Gi, pods: "110"}
+  allocatable: {cpu: "4", memory: 8Gi, pods: "250"}
+  capacity: {cpu: "4", memory: 8Gi, pods: "250"}
 ---
 NODE
     done | kubectl_ apply -f - >/dev/null

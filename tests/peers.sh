@@ -20,12 +20,15 @@
 #
 # PLUMB_BIN=path measures that binary instead of a fresh release build.
 set -euo pipefail
+# run_peer runs in $(...): without this, a failed step there would go on.
+shopt -s inherit_errexit
 repo=$(cd "$(dirname "$0")/.." && pwd)
 minutes=${1:-10}
 interval=30
 work=$repo/target/peers
 cluster=${PLUMB_TEST_CLUSTER:-$repo/target/test-cluster}
 kubeconfig=$cluster/admin.kubeconfig
+rm -rf "$work" && mkdir -p "$work"
 audit=$cluster/audit.log
 db=$cluster/db/state.db
 # shellcheck source=tests/bench-table.sh
@@ -43,9 +46,12 @@ if [ -z "$plumb" ]; then
     (cd "$repo" && cargo build -q --release -p plumb)
     plumb=$repo/target/release/plumb
 fi
-k() { kubectl --kubeconfig "$kubeconfig" "$@"; }
+# The script's own kubectl runs as kubectl-bench: its User-Agent is named after
+# the command, so the loop's requests (User-Agent kubectl/…) are told from ours.
+mkdir -p "$work/bin"
+ln -sf "$(command -v kubectl)" "$work/bin/kubectl-bench"
+k() { "$work/bin/kubectl-bench" --kubeconfig "$kubeconfig" "$@"; }
 
-rm -rf "$work" && mkdir -p "$work"
 git_() { git -c user.name=peers -c user.email=peers@example.org -c init.defaultBranch=main "$@"; }
 export GIT_SSL_CAINFO=$GIT_CA
 
@@ -100,8 +106,9 @@ since = int(sys.argv[2])
 print(sum(c.execute("select count(*) from kine where id > ? and name like ?", (since, p + "%")).fetchone()[0] for p in sys.argv[3:]))
 PY
 }
-# Requests after audit line $1 whose User-Agent matches the regex $2:
-# "total|verb n, verb n (d dry-run), ...".
+# Requests after audit line $1 whose User-Agent matches the regex $2, and
+# whose namespace, if any, is one of $3... (another script's kubectl, the soak's
+# say, may run meanwhile): "total|verb n, verb n (d dry-run), ...".
 verbs_since() {
     tail -n +"$(($1 + 1))" "$audit" | python3 -c '
 import json, re, sys, collections
@@ -111,11 +118,14 @@ for line in sys.stdin:
     e = json.loads(line)
     if e.get("stage") != "ResponseComplete" or not ua.search(e.get("userAgent", "")):
         continue
+    ns = (e.get("objectRef") or {}).get("namespace")
+    if ns and ns not in sys.argv[2:]:
+        continue
     count[e["verb"]] += 1
     if "dryRun=All" in e.get("requestURI", ""):
         dry[e["verb"]] += 1
 print("%d|%s" % (sum(count.values()), ", ".join(
-    "%s %d%s" % (v, n, " (%d dry-run)" % dry[v] if dry[v] else "") for v, n in sorted(count.items())) or "none"))' "$2"
+    "%s %d%s" % (v, n, " (%d dry-run)" % dry[v] if dry[v] else "") for v, n in sorted(count.items())) or "none"))' "${@:2}"
 }
 # Of processes $@: summed CPU ticks (their own and their reaped children's),
 # bytes written to storage, resident and peak resident KiB.
@@ -165,7 +175,7 @@ jitter: 0.05
 listen: ""
 leaderElection: {enabled: false}
 sources: [{name: peers, url: "$url", ref: {branch: main}, caFile: $GIT_CA}]
-syncs: [{name: $ns, source: peers, path: apps, namespace: $ns, prune: true, wait: true}]
+syncs: [{name: $ns, source: peers, path: apps, namespace: $ns, prune: true, wait: true, timeout: 5m}]
 YAML
     "$plumb" run --config "$work/$ns.yaml" >"$work/$ns.log" 2>&1 &
     pids=($!)
@@ -215,7 +225,7 @@ spec:
   path: ./apps
   prune: true
   wait: true
-  timeout: 2m
+  timeout: 5m
   targetNamespace: $ns
 YAML
     ua='^(source|kustomize)-controller'
@@ -261,9 +271,16 @@ run_peer() { # peer url apps ns idle-minutes
     k create namespace "$ns" >/dev/null
     local t0; t0=$(date +%s.%N)
     "start_$peer" "$url" "$apps" "$ns"
+    # run_peer is a subshell: a step that fails ends it, and its peer with it.
+    trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
     local first; first=$(wait_objects "$ns" "$objects" "$t0")
     log "$peer, $objects objects: first apply in $first s"
-    # Settled: every peer has applied, waited for health and gone idle.
+    # Settled: every Deployment available (the peers that wait have seen it;
+    # on 2 cores the controllers and kwok take minutes for 333), then a minute.
+    k -n "$ns" wait --for condition=Available deployment --all --timeout=900s >/dev/null
+    if [ "$peer" = flux ]; then
+        k -n flux-system wait --for condition=Ready kustomization/peers --timeout=600s >/dev/null
+    fi
     sleep 60
     local peak
     if [ "$peer" = kubectl ]; then peak=$(kubectl_peak "$ns"); else peak=$(vm VmHWM "${pids[@]}"); fi
@@ -274,7 +291,7 @@ run_peer() { # peer url apps ns idle-minutes
         : >"$work/$ns.rss"
         sleep $((idle * 60))
         local v rows cpu written rss
-        v=$(verbs_since "$l" "$ua")
+        v=$(verbs_since "$l" "$ua" "$ns" flux-system plumb-system)
         rows=$(rows_since "$row" "/registry/configmaps/$ns/" "/registry/deployments/$ns/" "/registry/services/specs/$ns/" "/registry/events/$ns/" "${keys[@]}")
         cpu=$(awk "BEGIN{printf \"%.1f\", ($(cpu_ticks "${pids[@]}") - $ticks) / $(getconf CLK_TCK)}")
         written=$(( $(write_bytes "${pids[@]}") - bytes ))
@@ -310,6 +327,7 @@ for peer in plumb flux kubectl; do r300[$peer]=$none r1000[$peer]=$none; done
 for peer in ${PLUMB_PEERS:-plumb flux kubectl}; do
     r300[$peer]=$(run_peer "$peer" "$url300" 100 "peer-$peer-300" 0)
     r1000[$peer]=$(run_peer "$peer" "$url1000" 333 "peer-$peer-1000" "$minutes")
+    printf '%s 300 %s\n%s 1000 %s\n' "$peer" "${r300[$peer]}" "$peer" "${r1000[$peer]}" >>"$work/results"
 done
 
 kver=$(kubectl version --client 2>/dev/null | sed -n 's/^Client Version: //p')
@@ -334,13 +352,13 @@ def ratio(a, b):
         return "—"
     return "%.2g" % (a / b) if a / b < 10 else "%.0f" % (a / b)
 print(f"Measured by `tests/peers.sh {minutes}` on {datetime.date.today()} ({os.cpu_count()} cores, x86_64; the test cluster on kine and SQLite). "
-      f"Peers: {pver} (release build; `plumb run`, one sync, prune and wait, jitter 0.05); "
+      f"Peers: {pver} (release build; `plumb run`, one sync, prune and wait with a 5m timeout, jitter 0.05); "
       f"Flux: source-controller {sver} and kustomize-controller {kcver} (built from their Go modules; out of cluster, leader election off, "
-      f"one GitRepository and one Kustomization with prune, wait and a 2m timeout, Flux's default 5 % jitter); "
+      f"one GitRepository and one Kustomization with prune, wait and a 5m timeout, Flux's default 5 % jitter); "
       f"kubectl {kver} in a loop (`git fetch && git reset --hard && KUBECTL_APPLYSET=true kubectl apply --server-side --force-conflicts --prune --applyset=…`, "
       "`--force-conflicts` so that it can take back a field someone else changed). "
       f"One repository per size over the suite's HTTPS Git server, a {interval} s interval for all, one peer after the other. "
-      "First apply: from the start of the peer's processes until every object exists; its peak is the largest resident set so far (Flux: both controllers summed; the loop: its largest kubectl). "
+      "First apply: from the start of the peer's processes until every object exists (then, before anything else, until every Deployment is available, and a minute); its peak is the largest resident set so far (Flux: both controllers summed; the loop: its largest kubectl). "
       "Change: a ConfigMap's value pushed, until the cluster has it. Drift: a Deployment scaled to 3, until it is back at 1. "
       f"Idle: {minutes} minutes from a minute after the first apply; requests from the audit log by User-Agent; rows: what kine added for the peer's objects, their Events, and the peer's own objects "
       "(plumb's parent ConfigMap and Events; Flux's GitRepository, Kustomization, their Events); bytes written: /proc/PID/io `write_bytes` (the loop's shell counts its reaped children); "

@@ -51,25 +51,36 @@ pub fn release_memory_with(release: fn()) {
     let _ = RELEASE_MEMORY.set(release);
 }
 
-/// A source shared by the syncs that read it, polled at most once per its interval.
+/// Whether a source whose last poll began `since` ago is due again. A sync on the
+/// source's own interval wakes interval × (1 − jitter) after its last cycle at the
+/// soonest, so a poll that began that long ago is due: were it not, such a sync would
+/// poll every other cycle, and a new commit would wait up to twice the interval.
+fn poll_due(since: Option<Duration>, interval: Duration, jitter: f64) -> bool {
+    since.is_none_or(|since| since >= interval.mul_f64((1.0 - jitter).max(0.0)))
+}
+
+/// A source shared by the syncs that read it, polled at most once per its interval
+/// (less its jitter).
 struct SharedSource {
     name: String,
     source: GitSource,
     interval: Duration,
+    jitter: f64,
+    /// When the last good poll began, and what it found.
     last_poll: Option<(Instant, source::Fetched)>,
     metrics: Arc<Metrics>,
 }
 
 impl SharedSource {
-    /// The commit to reconcile: polls when the last poll is older than the
-    /// source's interval (or `force`), serves the last good one on failure.
+    /// The commit to reconcile: polls when the last poll is due (or `force`),
+    /// serves the last good one on failure.
     fn commit(
         &mut self,
         force: bool,
         warnings: &mut Vec<String>,
     ) -> Result<source::Fetched, source::SourceError> {
         if let Some((at, fetched)) = &self.last_poll {
-            if !force && at.elapsed() < self.interval {
+            if !force && !poll_due(Some(at.elapsed()), self.interval, self.jitter) {
                 return Ok(fetched.clone());
             }
         }
@@ -79,7 +90,7 @@ impl SharedSource {
         self.metrics
             .fetch(&self.name, started.elapsed().as_secs_f64(), grew);
         let commit = commit?;
-        self.last_poll = Some((Instant::now(), commit.clone()));
+        self.last_poll = Some((started, commit.clone()));
         Ok(commit)
     }
 }
@@ -399,6 +410,7 @@ fn start(settings: &Settings, wiring: &Wiring) -> Result<Vec<tokio::task::JoinHa
                 name: s.name.clone(),
                 source,
                 interval: s.interval,
+                jitter: settings.jitter,
                 last_poll: None,
                 metrics: wiring.metrics.clone(),
             })),
@@ -610,6 +622,19 @@ impl SyncJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sync_on_its_sources_interval_polls_every_cycle() {
+        let interval = Duration::from_secs(30);
+        assert!(poll_due(None, interval, 0.2));
+        // The soonest a sync on the same interval wakes: 30 s × 0.8 after its last
+        // cycle, and the poll began before that cycle ended.
+        assert!(poll_due(Some(Duration::from_secs(24)), interval, 0.2));
+        assert!(poll_due(Some(Duration::from_secs(30)), interval, 0.0));
+        // Another sync of the same source, a few seconds later: the last poll serves.
+        assert!(!poll_due(Some(Duration::from_secs(5)), interval, 0.2));
+        assert!(!poll_due(Some(Duration::from_millis(29_900)), interval, 0.0));
+    }
 
     #[test]
     fn waits_are_jittered_around_the_interval() {
