@@ -633,7 +633,11 @@ mod tests {
         assert!(poll_due(Some(Duration::from_secs(30)), interval, 0.0));
         // Another sync of the same source, a few seconds later: the last poll serves.
         assert!(!poll_due(Some(Duration::from_secs(5)), interval, 0.2));
-        assert!(!poll_due(Some(Duration::from_millis(29_900)), interval, 0.0));
+        assert!(!poll_due(
+            Some(Duration::from_millis(29_900)),
+            interval,
+            0.0
+        ));
     }
 
     #[test]
