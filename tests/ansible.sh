@@ -111,6 +111,7 @@ plumb_credentials:
   - {name: git-token, content: "not-a-real-token"}
 plumb_listen: "0.0.0.0:9469"
 plumb_listen_token: "not-a-real-page-token"
+plumb_age_key: "# not-a-real-age-key\nAGE-SECRET-KEY-1NOTAREALKEY"
 plumb_notify:
   - {name: chat, type: discord, url_secret: "https://discord.example/api/webhooks/1/not-a-real-hook", events: [failure, recovery]}
   - {name: phone, type: gotify, url: "https://gotify.example", token_secret: "not-a-real-gotify-token"}
@@ -149,12 +150,13 @@ check /etc/plumb/git-token plumb plumb 600
 check /etc/plumb/listen-token plumb plumb 600
 check /etc/plumb/notify-chat.url plumb plumb 600
 check /etc/plumb/notify-phone.token plumb plumb 600
+check /etc/plumb/age.key plumb plumb 600
 [ "$(cat "$root/etc/plumb/notify-chat.url")" = "https://discord.example/api/webhooks/1/not-a-real-hook" ] || fail "notify-chat.url holds the wrong URL"
 ! grep -q 'not-a-real-' "$root/etc/plumb/plumb.yaml" || fail "a secret was written into plumb.yaml"
-for line in 'bearerTokenFile: /etc/plumb/listen-token' 'urlFile: /etc/plumb/notify-chat.url' 'tokenFile: /etc/plumb/notify-phone.token' 'listen: "0.0.0.0:9469"'; do
+for line in 'ageKeyFile: /etc/plumb/age.key' 'bearerTokenFile: /etc/plumb/listen-token' 'urlFile: /etc/plumb/notify-chat.url' 'tokenFile: /etc/plumb/notify-phone.token' 'listen: "0.0.0.0:9469"'; do
     grep -qF "$line" "$root/etc/plumb/plumb.yaml" || { cat "$root/etc/plumb/plumb.yaml"; fail "plumb.yaml lacks '$line'"; }
 done
-! grep -rq 'not-a-real-page-token\|not-a-real-hook\|not-a-real-gotify' "$work"/run1.log || fail "a secret reached Ansible's output"
+! grep -rq 'not-a-real-page-token\|not-a-real-hook\|not-a-real-gotify\|not-a-real-age' "$work"/run1.log || fail "a secret reached Ansible's output"
 check /var/lib/plumb plumb plumb 750
 check /etc/systemd/system/plumb.service root root 644
 cmp -s "$plumb" "$root/usr/local/bin/plumb" || fail "the installed binary differs from $plumb"

@@ -43,6 +43,7 @@ Options:
   -o, --output <F>       status, history, diff: text (default) or json, for scripts
       --watch            status: show it again every 2 seconds, until interrupted
       --release          rollback: remove the pin; the sync follows its branch again
+      --show-secrets     render: print the values decrypted from SOPS files (masked otherwise)
   -h, --help             Print this help
 
 Exit codes: 0 yes (synced, valid, all checks passed, every sync Ready),
@@ -107,6 +108,8 @@ pub struct Args {
     pub revision: Option<String>,
     /// rollback's `--release`.
     pub release: bool,
+    /// render's `--show-secrets`.
+    pub show_secrets: bool,
 }
 
 /// What status, history and diff print.
@@ -131,6 +134,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     let mut output = Output::Text;
     let mut watch = false;
     let (mut revision, mut release) = (None, false);
+    let mut show_secrets = false;
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Short('h') | Long("help") => help = true,
@@ -180,6 +184,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
             }
             Long("watch") => watch = true,
             Long("release") => release = true,
+            Long("show-secrets") => show_secrets = true,
             Short('V') | Long("version") if command.is_none() => command = Some("version".into()),
             Value(v) if command.is_none() => command = Some(v.string().map_err(usage)?),
             Value(v)
@@ -212,6 +217,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
     }
     if release && !help && command.as_deref() != Some("rollback") {
         return Err(Error::Usage("--release goes with `plumb rollback`".into()));
+    }
+    if show_secrets && !help && command.as_deref() != Some("render") {
+        return Err(Error::Usage(
+            "--show-secrets goes with `plumb render`".into(),
+        ));
     }
     if release && revision.is_some() {
         return Err(Error::Usage(
@@ -263,6 +273,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Args, Error> {
         watch,
         revision,
         release,
+        show_secrets,
     })
 }
 
@@ -366,6 +377,10 @@ fn folder_sync() -> config::Sync {
         health_check_conditions: Vec::new(),
         substitution: None,
         history_limit: 0,
+        // As sops itself finds the key on a workstation.
+        decryption: std::env::var_os("SOPS_AGE_KEY_FILE").map(|file| config::Decryption {
+            age_key_file: PathBuf::from(file),
+        }),
     }
 }
 
@@ -428,14 +443,18 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
         &values,
     );
     match (args.command == Command::Render, result) {
-        (true, Ok((manifests, warnings))) => {
-            for w in warnings {
+        (true, Ok(shown)) => {
+            for w in shown.warnings {
                 eprintln!("warning: {w}");
             }
             let mut out = std::io::stdout().lock();
-            for mut m in manifests {
+            let secrets = render::output::Secrets::new(&shown.secrets);
+            for mut m in shown.manifests {
                 if let Some(namespace) = m.dropped_namespace.take() {
                     m.object["metadata"]["namespace"] = serde_json::Value::String(namespace);
+                }
+                if !args.show_secrets {
+                    secrets.mask(&mut m.object);
                 }
                 let yaml = crate::render::output::to_yaml(&m.object);
                 if !written(writeln!(out, "---\n{}", yaml.trim_end()))? {
@@ -445,13 +464,13 @@ fn render_or_validate(args: &Args) -> Result<Verdict, Error> {
             written(out.flush())?;
             Ok(Verdict::Yes)
         }
-        (false, Ok((manifests, warnings))) => {
-            for w in &warnings {
+        (false, Ok(shown)) => {
+            for w in &shown.warnings {
                 eprintln!("warning: {w}");
             }
             println!(
                 "{label}: valid ({} objects from {} files)",
-                manifests.len(),
+                shown.manifests.len(),
                 revision.selected.len()
             );
             Ok(Verdict::Yes)

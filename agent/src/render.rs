@@ -6,6 +6,7 @@
 //! table plus the revision's CRDs offline). Every error names the file, the
 //! document's index and its line, and all errors are reported, not just the first.
 
+pub mod decrypt;
 mod documents;
 pub mod envsubst;
 pub mod external;
@@ -53,6 +54,16 @@ pub enum RenderError {
         object: Box<ObjectRef>,
         first: Origin,
         second: Origin,
+    },
+    /// A SOPS-encrypted file that cannot be decrypted (the message holds no plaintext).
+    #[error("{file}: cannot be decrypted: {message}")]
+    Decrypt { file: String, message: String },
+    /// An object that reached the end of render still SOPS-encrypted (built by an external
+    /// kustomize or a chart, which plumb does not decrypt).
+    #[error("{origin}: {object} is still SOPS-encrypted (it has a 'sops' key): plumb decrypts the revision's files as it reads them, so an encrypted file must be read by plumb's own render, not an external kustomize or a chart")]
+    StillEncrypted {
+        origin: Origin,
+        object: Box<ObjectRef>,
     },
     /// A kustomization that cannot be built; `at` is its file (and line).
     #[error("{at}: {message}")]
@@ -396,6 +407,13 @@ pub fn finish(
                 m.origin, key.kind, key.group
             )),
             _ => {}
+        }
+        if m.object["sops"].get("mac").is_some() {
+            errors.push(RenderError::StillEncrypted {
+                origin: m.origin.clone(),
+                object: Box::new(m.key()),
+            });
+            continue;
         }
         if let Some(error) = invalid_identity(&m, &api_version, defaults.namespace) {
             errors.push(error);

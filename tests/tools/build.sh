@@ -156,6 +156,12 @@ build() { # name
             go mod tidy >/dev/null
             CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/envsubst-ref" ./envsubst-ref
             ;;
+        sops)
+            wrapper "$work" "$module" "$version" "$module/cmd/sops"
+            go mod tidy >/dev/null
+            CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X $module/version.Version=${version#v}" \
+                -o "$out/sops" "$module/cmd/sops"
+            ;;
         flux-*)
             # A Flux controller, its module's replaces that name versions copied
             # into the wrapper (those naming its own folders are published

@@ -316,6 +316,9 @@ pub struct Sync {
     pub substitution: Option<Substitution>,
     /// How many entries its revision history keeps (0: none).
     pub history_limit: usize,
+    /// How SOPS-encrypted files are decrypted (`decryption`, else the top-level default);
+    /// None: an encrypted file is an error.
+    pub decryption: Option<Decryption>,
 }
 
 /// A sync's own rule for a kind plumb has no rule for (`healthCheckConditions`): healthy
@@ -366,6 +369,14 @@ pub struct Dependency {
     pub name: String,
     /// It follows the same source: it must then be Ready at the same revision.
     pub same_source: bool,
+}
+
+/// `decryption: {provider: sops, ageKeyFile}`: SOPS files decrypted with age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decryption {
+    /// The age identities (`AGE-SECRET-KEY-1…`, one a line); mode 0600, owned by plumb's
+    /// user, read at each render (a rotated key needs no restart).
+    pub age_key_file: PathBuf,
 }
 
 /// A sync's post-build substitution: `substitute`, `substituteFrom`, `substituteStrict`.
@@ -718,6 +729,59 @@ syncs:
             assert!(msg.contains("outside 0..1"), "{msg}");
         }
         assert_eq!(parse("jitter: 0\n").unwrap().jitter, 0.0);
+    }
+
+    #[test]
+    fn decryption_is_a_sync_s_or_the_default_and_never_an_external_kustomize_s() {
+        let head = "sources: [{name: a, url: 'git://h/r', ref: {branch: main}}]\n";
+        let s = parse(&format!(
+            "{head}decryption: {{provider: sops, ageKeyFile: /etc/plumb/age.key}}\nsyncs:\n  - {{name: web, source: a}}\n  - {{name: db, source: a, decryption: {{provider: sops, ageKeyFile: /k}}}}\n  - {{name: ext, source: a, render: kustomize-external}}\n"
+        ))
+        .unwrap();
+        let file = |i: usize| {
+            s.syncs[i]
+                .decryption
+                .as_ref()
+                .map(|d| d.age_key_file.clone())
+        };
+        assert_eq!(file(0), Some(PathBuf::from("/etc/plumb/age.key")));
+        assert_eq!(file(1), Some(PathBuf::from("/k")));
+        assert_eq!(file(2), None);
+        assert_eq!(
+            parse(&format!("{head}syncs: [{{name: web, source: a}}]\n"))
+                .unwrap()
+                .syncs[0]
+                .decryption,
+            None
+        );
+        for (sync, want) in [
+            (
+                "decryption: {provider: vault, ageKeyFile: /k}",
+                "provider 'vault' is not supported",
+            ),
+            (
+                "decryption: {provider: sops, ageKeyFile: k}",
+                "must be an absolute path",
+            ),
+            (
+                "decryption: {provider: sops}",
+                "decryption needs ageKeyFile",
+            ),
+            (
+                "decryption: {provider: sops, ageKeyFile: /k, kmsKey: x}",
+                "unknown field",
+            ),
+            (
+                "render: kustomize-external, decryption: {provider: sops, ageKeyFile: /k}",
+                "would hand the plaintext",
+            ),
+        ] {
+            let (line, _, msg) = error_at(&format!(
+                "{head}syncs:\n  - {{name: web, source: a, {sync}}}\n"
+            ));
+            assert_eq!(line, 3, "{msg}");
+            assert!(msg.contains(want), "{want}: {msg}");
+        }
     }
 
     #[test]

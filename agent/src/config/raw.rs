@@ -67,6 +67,43 @@ pub(super) struct RawSettings {
     pub(super) syncs: Vec<RawSync>,
     #[serde(default)]
     pub(super) notify: Vec<RawNotifier>,
+    /// The syncs' default `decryption`.
+    decryption: Option<RawDecryption>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DecryptionFields {
+    provider: String,
+    age_key_file: Option<PathBuf>,
+}
+
+/// `decryption: {provider: sops, ageKeyFile: FILE}`, as Flux's Kustomization spec.decryption.
+pub(super) struct RawDecryption(Decryption);
+
+impl<'de> Deserialize<'de> for RawDecryption {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_map(
+            d,
+            "decryption: {provider: sops, ageKeyFile: FILE}",
+            |f: DecryptionFields| {
+                if f.provider != "sops" {
+                    return Err(format!(
+                        "decryption provider '{}' is not supported: the only provider is 'sops'",
+                        f.provider
+                    ));
+                }
+                match f.age_key_file {
+                Some(file) if file.is_absolute() => Ok(RawDecryption(Decryption { age_key_file: file })),
+                Some(file) => Err(format!(
+                    "ageKeyFile '{}' must be an absolute path",
+                    file.display()
+                )),
+                None => Err("decryption needs ageKeyFile: the file of age identities (AGE-SECRET-KEY-1…) that SOPS files are decrypted with".into()),
+            }
+            },
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -453,6 +490,12 @@ impl<'de> Deserialize<'de> for RawSync {
                     s.name
                 ));
             }
+            if s.decryption.is_some() && s.render == Render::KustomizeExternal {
+                return Err(format!(
+                    "sync '{}': decryption with render: kustomize-external would hand the plaintext to an external kustomize through files under /run; use the built-in kustomize (render: auto) to decrypt in memory",
+                    s.name
+                ));
+            }
             if s.substitute_strict.is_some() && !substitutes {
                 return Err(format!(
                     "sync '{}': substituteStrict without substitute or substituteFrom has nothing to do",
@@ -523,6 +566,7 @@ pub(super) struct RawSyncFields {
     health_check_exprs: Option<de::IgnoredAny>,
     #[serde(default, deserialize_with = "de_history_limit")]
     history_limit: Option<usize>,
+    decryption: Option<RawDecryption>,
 }
 
 /// At most 100 entries: the history is one ConfigMap, read and written whole.
@@ -730,6 +774,13 @@ impl RawSettings {
                     health_checks: s.health_checks,
                     health_check_conditions: s.health_check_conditions,
                     history_limit: s.history_limit.unwrap_or(crate::history::DEFAULT_LIMIT),
+                    // The default never reaches a kustomize-external sync: its files
+                    // would be decrypted under /run.
+                    decryption: match (s.decryption, s.render) {
+                        (Some(RawDecryption(d)), _) => Some(d),
+                        (None, Render::KustomizeExternal) => None,
+                        (None, _) => self.decryption.as_ref().map(|d| d.0.clone()),
+                    },
                     substitution: (s.substitute.is_some() || !s.substitute_from.is_empty()).then(
                         || Substitution {
                             vars: s.substitute.unwrap_or_default(),

@@ -34,7 +34,17 @@ pub fn render_revision(
     revision: &Revision,
     key: ChartKey,
 ) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
-    render_revision_with(client, sync, revision, key, &[])
+    let chart = chart_inputs(client, sync, revision, key, &[])?;
+    let vars = substitution(client, sync)?;
+    render_with(client, sync, revision, chart, vars.as_ref()).map(|(rendered, _)| rendered)
+}
+
+/// What `plumb render` prints: the objects, the warnings, and the values decrypted from
+/// SOPS files (masked unless asked for).
+pub struct Shown {
+    pub manifests: Vec<Manifest>,
+    pub warnings: Vec<String>,
+    pub secrets: Vec<String>,
 }
 
 /// [`render_revision`] with more values over every chart's defaults, after the sync's own
@@ -45,10 +55,16 @@ pub fn render_revision_with(
     revision: &Revision,
     key: ChartKey,
     more_values: &[render::helm::ValuesLayer],
-) -> Result<Rendered, Vec<String>> {
+) -> Result<Shown, Vec<String>> {
     let chart = chart_inputs(client, sync, revision, key, more_values)?;
     let vars = substitution(client, sync)?;
-    render_with(client, sync, revision, chart, vars.as_ref())
+    let ((manifests, warnings), secrets) =
+        render_with(client, sync, revision, chart, vars.as_ref())?;
+    Ok(Shown {
+        manifests,
+        warnings,
+        secrets,
+    })
 }
 
 /// How a revision's charts render (nothing of it read from the cluster without charts): the
@@ -154,7 +170,7 @@ pub(super) fn render_for_cycle(
         let digest = vars
             .as_ref()
             .map(|vars| inputs_digest(sync, revision, None, Some(vars)));
-        let rendered = render_with(Some(client), sync, revision, chart, vars.as_ref())?;
+        let (rendered, _) = render_with(Some(client), sync, revision, chart, vars.as_ref())?;
         return Ok(CycleRender {
             objects: Arc::new(rendered),
             digest,
@@ -180,13 +196,8 @@ pub(super) fn render_for_cycle(
     LAST.lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&sync.name);
-    let objects = Arc::new(render_with(
-        Some(client),
-        sync,
-        revision,
-        chart,
-        vars.as_ref(),
-    )?);
+    let (rendered, _) = render_with(Some(client), sync, revision, chart, vars.as_ref())?;
+    let objects = Arc::new(rendered);
     LAST.lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(sync.name.clone(), (digest.clone(), objects.clone()));
@@ -197,18 +208,20 @@ pub(super) fn render_for_cycle(
     })
 }
 
-/// Renders a revision with its charts' inputs and the sync's substitution.
+/// Renders a revision with its charts' inputs and the sync's substitution; with the
+/// values decrypted from its SOPS files.
 fn render_with(
     client: Option<&dyn Cluster>,
     sync: &config::Sync,
     revision: &Revision,
     chart: render::helm::ChartSettings,
     vars: Option<&Variables>,
-) -> Result<Rendered, Vec<String>> {
+) -> Result<(Rendered, Vec<String>), Vec<String>> {
     let lines = |e: Vec<render::RenderError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
     let selected = &revision.selected;
     let tree = revision.tree.fs();
-    let fs = &*tree;
+    let decrypting = render::decrypt::Decrypting::new(&*tree, sync.decryption.as_ref());
+    let fs = &decrypting;
     let parsed = match (&revision.tree, sync.render) {
         // Charts go to the node's helm (chart.external); kustomizations stay built in.
         (_, Render::Auto | Render::HelmExternal) => render::parse_tree(fs, selected, &chart),
@@ -235,8 +248,10 @@ fn render_with(
             };
             render::parse_tree_with(fs, selected, build, &chart)
         }
-    }
-    .map_err(lines)?;
+    };
+    // A file that could not be decrypted read as empty: its errors alone say what is wrong.
+    let secrets = decrypting.finish().map_err(lines)?;
+    let parsed = parsed.map_err(lines)?;
     // After kustomize and before every check, as Flux's post-build substitution.
     let parsed = match vars {
         Some(vars) => {
@@ -256,7 +271,7 @@ fn render_with(
         Some(client) => render::finish(parsed, &defaults, &ClusterScopes { client, offline }),
         None => render::finish(parsed, &defaults, &offline),
     };
-    result.map_err(lines)
+    result.map(|rendered| (rendered, secrets)).map_err(lines)
 }
 
 /// What the cluster tells charts' `.Capabilities`, asked at most every ten minutes (an

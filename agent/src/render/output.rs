@@ -99,6 +99,39 @@ fn needs_quotes(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '+' | '-' | ' '))
 }
 
+/// The values decrypted from SOPS files, to mask in what `plumb render` prints: a string
+/// equal to one of them, or to one in base64 (a Secret's `data`, a generator's output).
+pub struct Secrets {
+    plain: std::collections::HashSet<String>,
+}
+
+impl Secrets {
+    pub fn new(values: &[String]) -> Secrets {
+        use base64::Engine;
+        let base64 = &base64::engine::general_purpose::STANDARD;
+        let plain = values
+            .iter()
+            .flat_map(|v| [v.clone(), base64.encode(v)])
+            .collect();
+        Secrets { plain }
+    }
+
+    /// Replaces every decrypted value in `object` with a mark.
+    pub fn mask(&self, object: &mut Value) {
+        if self.plain.is_empty() {
+            return;
+        }
+        match object {
+            Value::String(s) if self.plain.contains(s.as_str()) => {
+                *s = "*** (decrypted from SOPS; --show-secrets prints it)".into();
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.mask(v)),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
