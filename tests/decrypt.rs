@@ -472,6 +472,22 @@ fn a_sync_applies_encrypted_secrets_and_nothing_of_a_revision_with_a_bad_one() {
     let env = f.get("secret", "app-env").expect("the generated Secret");
     assert_eq!(env["data"]["DB_PASSWORD"], b64("hunter2"));
 
+    // `plumb check` reads the key file as render does.
+    let out = plumb()
+        .arg("check")
+        .arg("--config")
+        .arg(&f.config)
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(
+        said.contains(&format!(
+            "ageKeyFile {}: 1 identity(ies), for {recipient}",
+            key.display()
+        )),
+        "{said}"
+    );
+
     // `plumb render` masks what it decrypted, and prints it with --show-secrets.
     let render = |show: bool| {
         let mut cmd = plumb();
@@ -559,4 +575,39 @@ fn an_encrypted_file_without_decryption_or_with_a_bad_key_file_is_an_error() {
     let out = render(Some(&key));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("lets others read it"), "{}", text(&out));
+}
+
+#[test]
+fn a_secret_holding_an_encrypted_file_in_its_data_is_decrypted_as_flux_does() {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let dir = temp_dir("sops-data");
+    let (key, recipient) = age_key(&dir, "k");
+    let plain = "DB_PASSWORD=hunter2\nDB_USER=app\n";
+    std::fs::write(dir.join("app.env"), plain).unwrap();
+    let enc = encrypt(&dir, "app.env", &["--age", &recipient]);
+    let manifests = dir.join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("secret.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: env}}\ndata:\n  app.env: {}\n  plain: {}\n",
+            b64.encode(&enc),
+            b64.encode("not encrypted")
+        ),
+    )
+    .unwrap();
+    let out = plumb()
+        .arg("render")
+        .arg(&manifests)
+        .arg("--show-secrets")
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let docs = yaml_docs(&out.stdout);
+    let data = &docs[0]["data"];
+    let decoded = b64.decode(data["app.env"].as_str().unwrap()).unwrap();
+    assert_eq!(String::from_utf8(decoded).unwrap(), plain);
+    assert_eq!(data["plain"].as_str().unwrap(), b64.encode("not encrypted"));
 }

@@ -233,6 +233,7 @@ pub fn run(config_path: &Path, settings: &Settings, context: Option<&str>) -> Re
     check_state_dir(&mut report, &settings.state_dir);
     check_sources(&mut report, settings);
     check_listener_and_notifiers(&mut report, settings);
+    check_age_keys(&mut report, settings);
     let context = context.or(settings.context.as_deref());
     let conn = match kube::kubeconfig::locate(settings.kubeconfig.as_deref(), context) {
         Ok(c) => {
@@ -311,6 +312,34 @@ fn check_sources(report: &mut Report, settings: &Settings) {
                 ),
             ),
             Err(e) => report.push(Severity::Fail, e.to_string()),
+        }
+    }
+}
+
+/// Each age key file the syncs decrypt with, read as a render reads it.
+fn check_age_keys(report: &mut Report, settings: &Settings) {
+    let mut files: Vec<&Path> = settings
+        .syncs
+        .iter()
+        .filter_map(|s| s.decryption.as_ref().map(|d| d.age_key_file.as_path()))
+        .collect();
+    files.sort();
+    files.dedup();
+    for file in files {
+        match crate::render::decrypt::load_identities(file) {
+            Ok(ids) => report.push(
+                Severity::Ok,
+                format!(
+                    "ageKeyFile {}: {} identity(ies), for {}",
+                    file.display(),
+                    ids.len(),
+                    ids.iter()
+                        .map(|i| i.recipient())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            Err(e) => report.push(Severity::Fail, e),
         }
     }
 }

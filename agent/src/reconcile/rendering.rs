@@ -250,6 +250,13 @@ fn render_with(
         }
     };
     // A file that could not be decrypted read as empty: its errors alone say what is wrong.
+    let parsed = match parsed {
+        Ok(mut parsed) => {
+            decrypting.secret_values(&mut parsed);
+            Ok(parsed)
+        }
+        Err(e) => Err(e),
+    };
     let secrets = decrypting.finish().map_err(lines)?;
     let parsed = parsed.map_err(lines)?;
     // After kustomize and before every check, as Flux's post-build substitution.

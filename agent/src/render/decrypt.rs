@@ -6,7 +6,7 @@ use std::cell::{OnceCell, RefCell};
 use std::path::Path;
 
 use super::kustomize::Fs;
-use super::RenderError;
+use super::{Manifest, RenderError};
 use crate::config::Decryption;
 
 /// Reads an age key file: readable by its owner only, owned by plumb's user.
@@ -66,6 +66,58 @@ impl<'a> Decrypting<'a> {
         }
     }
 
+    /// Decrypts a Secret's `data` values that are whole SOPS files in base64 (a Secret
+    /// made from encrypted files by other tools), as Flux does; each key's name
+    /// (`app.env`, `tls.key`) says the file's format.
+    pub fn secret_values(&self, manifests: &mut [Manifest]) {
+        use base64::Engine;
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        for m in manifests.iter_mut() {
+            if m.object["kind"] != "Secret" || m.object["apiVersion"] != "v1" {
+                continue;
+            }
+            let Some(data) = m.object["data"].as_object_mut() else {
+                continue;
+            };
+            for (key, value) in data.iter_mut() {
+                let Some(bytes) = value.as_str().and_then(|v| b64.decode(v).ok()) else {
+                    continue;
+                };
+                let format = sops::Format::of_path(key);
+                if !sops::is_encrypted(format, &bytes) {
+                    continue;
+                }
+                let at = format!("{} (Secret data '{key}')", m.origin);
+                if let Some(plain) = self.decrypt(&at, format, &bytes) {
+                    *value = serde_json::Value::String(b64.encode(plain));
+                }
+            }
+        }
+    }
+
+    fn decrypt(&self, at: &str, format: sops::Format, bytes: &[u8]) -> Option<Vec<u8>> {
+        let Some(decryption) = self.decryption else {
+            return self.fail(
+                at,
+                "it is encrypted with SOPS, and the sync has no decryption (set decryption: {provider: sops, ageKeyFile: FILE})".into(),
+            );
+        };
+        let identities = self
+            .identities
+            .get_or_init(|| load_identities(&decryption.age_key_file));
+        let identities = match identities {
+            Ok(ids) => ids,
+            Err(e) => return self.fail(at, e.clone()),
+        };
+        match sops::decrypt(format, bytes, identities) {
+            Ok(decrypted) => {
+                self.secrets.borrow_mut().extend(decrypted.secrets);
+                Some(decrypted.text)
+            }
+            Err(e) => self.fail(at, e.to_string()),
+        }
+    }
+
     fn fail(&self, path: &str, message: String) -> Option<Vec<u8>> {
         self.errors.borrow_mut().push(RenderError::Decrypt {
             file: path.to_owned(),
@@ -82,26 +134,7 @@ impl Fs for Decrypting<'_> {
         if !sops::is_encrypted(format, &bytes) {
             return Some(bytes);
         }
-        let Some(decryption) = self.decryption else {
-            return self.fail(
-                path,
-                "it is encrypted with SOPS, and the sync has no decryption (set decryption: {provider: sops, ageKeyFile: FILE})".into(),
-            );
-        };
-        let identities = self
-            .identities
-            .get_or_init(|| load_identities(&decryption.age_key_file));
-        let identities = match identities {
-            Ok(ids) => ids,
-            Err(e) => return self.fail(path, e.clone()),
-        };
-        match sops::decrypt(format, &bytes, identities) {
-            Ok(decrypted) => {
-                self.secrets.borrow_mut().extend(decrypted.secrets);
-                Some(decrypted.text)
-            }
-            Err(e) => self.fail(path, e.to_string()),
-        }
+        self.decrypt(path, format, &bytes)
     }
 
     fn is_dir(&self, path: &str) -> bool {
