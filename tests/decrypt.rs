@@ -471,6 +471,19 @@ fn a_sync_applies_encrypted_secrets_and_nothing_of_a_revision_with_a_bad_one() {
     assert_eq!(secret["data"]["token"], "c2VjcmV0LXRva2Vu");
     let env = f.get("secret", "app-env").expect("the generated Secret");
     assert_eq!(env["data"]["DB_PASSWORD"], b64("hunter2"));
+    // Nothing decrypted reaches stateDir (its Git clone holds the encrypted files).
+    let state = f.config.parent().unwrap().join("state");
+    let out = Command::new("grep")
+        .args(["-rlaF", "-e", "correct-horse", "-e", "hunter2"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "plaintext in stateDir: {}",
+        text(&out)
+    );
 
     // `plumb check` reads the key file as render does.
     let out = plumb()
