@@ -125,6 +125,8 @@ type: Opaque
 stringData:
   password: correct-horse-battery-staple
   url: postgres://app@db:5432/app
+  flag: 'yes'
+  mode: '0755'
 data:
   token: c2VjcmV0LXRva2Vu
 ";
@@ -142,6 +144,7 @@ multi: |
   line one
   line two
 unicode: héllo ✓
+words: ['yes', 'on', '0755', '1_000', '2001-12-14']
 list:
   - a
   - 2
@@ -469,6 +472,9 @@ fn a_sync_applies_encrypted_secrets_and_nothing_of_a_revision_with_a_bad_one() {
         b64("correct-horse-battery-staple")
     );
     assert_eq!(secret["data"]["token"], "c2VjcmV0LXRva2Vu");
+    // Strings YAML 1.1 would read as a boolean or a number stay strings.
+    assert_eq!(secret["data"]["flag"], b64("yes"));
+    assert_eq!(secret["data"]["mode"], b64("0755"));
     let env = f.get("secret", "app-env").expect("the generated Secret");
     assert_eq!(env["data"]["DB_PASSWORD"], b64("hunter2"));
     // Nothing decrypted reaches stateDir (its Git clone holds the encrypted files).

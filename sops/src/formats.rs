@@ -153,15 +153,18 @@ fn decrypt_tree(
             text.push(b'\n');
         }
         _ => {
+            // Each document as JSON, which is YAML: every string quoted, so that no
+            // reader's YAML 1.1 rules turn a decrypted "yes" or "0755" into another type
+            // (go-yaml's sops quotes them; serde_yaml_ng's YAML 1.2 would not).
             for (i, doc) in docs.iter().enumerate() {
                 if i > 0 {
                     text.extend_from_slice(b"---\n");
                 }
-                let yaml = serde_yaml_ng::to_string(doc).map_err(|e| SopsError::Syntax {
+                serde_json::to_writer_pretty(&mut text, doc).map_err(|e| SopsError::Syntax {
                     format: "YAML",
                     message: e.to_string(),
                 })?;
-                text.extend_from_slice(yaml.as_bytes());
+                text.push(b'\n');
             }
         }
     }

@@ -56,7 +56,8 @@ pub enum SopsError {
     Mac,
 }
 
-/// A decrypted file: the plaintext in the file's own format, and the
+/// A decrypted file: the plaintext in the file's own format (a YAML file's
+/// documents written as JSON, which YAML readers take as it is), and the
 /// decrypted values themselves, so that printing can mask them.
 pub struct Decrypted {
     pub text: Vec<u8>,
