@@ -70,32 +70,7 @@ git_() { git -c user.name=arm -c user.email=arm@example.org -c init.defaultBranc
 name=aarch64-$$
 git_ init -q --bare "$GIT_REPOS/$name.git"
 git_ init -q "$work/src"
-mkdir -p "$work/src/apps"
-for i in $(seq 1 333); do
-    cat >"$work/src/apps/app-$i.yaml" <<YAML
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: cfg-$i}
-data: {index: "$i"}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: app-$i}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: app-$i}}
-  template:
-    metadata: {labels: {app: app-$i}}
-    spec: {containers: [{name: app, image: nginx:1.27-alpine, ports: [{containerPort: 80}]}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app-$i}
-spec:
-  selector: {app: app-$i}
-  ports: [{port: 80}]
-YAML
-done
+write_apps "$work/src/apps" 333
 git_ -C "$work/src" add -A && git_ -C "$work/src" commit -q -m apps
 git_ -C "$work/src" push -q "$GIT_REPOS/$name.git" HEAD:refs/heads/main
 ns=arm-$$

@@ -58,35 +58,10 @@ export GIT_SSL_CAINFO=$GIT_CA
 # A repository of N objects (a third each ConfigMaps, Deployments, Services),
 # namespace-less: each peer puts them into its own namespace.
 make_repo() { # name apps
-    local src=$work/$1-src i
+    local src=$work/$1-src
     git_ init -q --bare "$GIT_REPOS/$1-$$.git"
     git_ init -q "$src"
-    mkdir -p "$src/apps"
-    for i in $(seq 1 "$2"); do
-        cat >"$src/apps/app-$i.yaml" <<YAML
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: cfg-$i}
-data: {index: "$i"}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: app-$i}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: app-$i}}
-  template:
-    metadata: {labels: {app: app-$i}}
-    spec: {containers: [{name: app, image: nginx:1.27-alpine, ports: [{containerPort: 80}]}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app-$i}
-spec:
-  selector: {app: app-$i}
-  ports: [{port: 80}]
-YAML
-    done
+    write_apps "$src/apps" "$2"
     git_ -C "$src" add -A && git_ -C "$src" commit -q -m apps
     git_ -C "$src" remote add origin "$GIT_REPOS/$1-$$.git"
     git_ -C "$src" push -q origin HEAD:refs/heads/main
