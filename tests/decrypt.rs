@@ -320,6 +320,15 @@ fn every_recipient_and_enough_key_groups_open_a_file() {
     );
 }
 
+/// An encrypted value with one character of its ciphertext changed.
+fn flipped(value: &str) -> String {
+    let at = value.find("data:").unwrap() + 6;
+    let c = if &value[at..at + 1] == "A" { "B" } else { "A" };
+    let mut out = value.to_owned();
+    out.replace_range(at..at + 1, c);
+    out
+}
+
 /// Replaces the first occurrence of `from` (which must be there).
 fn altered(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
     let text = String::from_utf8(bytes.to_vec()).unwrap();
@@ -377,16 +386,8 @@ fn altered_foreign_and_broken_files_are_refused_without_plaintext() {
         "the value at 'stringData.password' does not decrypt",
     );
     // One character of the ciphertext.
-    let data_at = password.find("data:").unwrap() + 6;
-    let mut flipped = password.clone();
-    let c = if &flipped[data_at..data_at + 1] == "A" {
-        "B"
-    } else {
-        "A"
-    };
-    flipped.replace_range(data_at..data_at + 1, c);
     check(
-        decrypt(&altered(&enc, &password, &flipped)).unwrap_err(),
+        decrypt(&altered(&enc, &password, &flipped(&password))).unwrap_err(),
         "does not decrypt",
     );
     // The MAC itself.
@@ -539,15 +540,7 @@ fn a_sync_applies_encrypted_secrets_and_nothing_of_a_revision_with_a_bad_one() {
         .find_map(|l| l.trim().strip_prefix("password: "))
         .unwrap()
         .to_owned();
-    let at = password.find("data:").unwrap() + 6;
-    let mut flipped = password.clone();
-    let c = if &flipped[at..at + 1] == "A" {
-        "B"
-    } else {
-        "A"
-    };
-    flipped.replace_range(at..at + 1, c);
-    std::fs::write(&path, enc.replacen(&password, &flipped, 1)).unwrap();
+    std::fs::write(&path, enc.replacen(&password, &flipped(&password), 1)).unwrap();
     f.write("app/settings.yaml", &CONFIG_MAP.replace("MODE", "two"));
     f.commit();
     let out = f.reconcile();
