@@ -89,10 +89,6 @@ fn documents(format: Format, bytes: &[u8]) -> Result<Vec<Value>, SopsError> {
     Ok(docs)
 }
 
-fn data_key(meta: &Metadata, identities: &[Identity]) -> Result<[u8; 32], SopsError> {
-    meta.data_key(identities)
-}
-
 pub fn decrypt(
     format: Format,
     bytes: &[u8],
@@ -133,7 +129,7 @@ fn decrypt_tree(
 ) -> Result<Decrypted, SopsError> {
     let mut docs = documents(format, bytes)?;
     let meta = take_metadata(&mut docs)?;
-    let key = data_key(&meta, identities)?;
+    let key = meta.data_key(identities)?;
     let mut walk = Walk::new(key, &meta);
     for doc in &mut docs {
         walk.document(doc)?;
@@ -181,7 +177,7 @@ fn decrypt_binary(bytes: &[u8], identities: &[Identity]) -> Result<Decrypted, So
         .and_then(Value::as_str)
         .ok_or_else(|| SopsError::Metadata("a binary file's 'data' is missing".into()))?
         .to_owned();
-    let key = data_key(&meta, identities)?;
+    let key = meta.data_key(identities)?;
     let mut walk = Walk::new(key, &meta);
     let plain = walk.text_leaf(&["data".to_owned()], &data)?;
     let secrets = walk.finish()?;
@@ -307,7 +303,7 @@ fn decrypt_dotenv(bytes: &[u8], identities: &[Identity]) -> Result<Decrypted, So
         }
     }
     let meta = Metadata::parse(unflatten(meta)?)?;
-    let key = data_key(&meta, identities)?;
+    let key = meta.data_key(identities)?;
     let mut walk = Walk::new(key, &meta);
     let mut out = String::new();
     for entry in entries {
@@ -360,7 +356,7 @@ fn decrypt_ini(bytes: &[u8], identities: &[Identity]) -> Result<Decrypted, SopsE
         .ok_or_else(|| SopsError::Metadata("the file has no [sops] section".into()))?;
     let (_, meta) = sections.remove(meta_index);
     let meta = Metadata::parse(unflatten(meta)?)?;
-    let key = data_key(&meta, identities)?;
+    let key = meta.data_key(identities)?;
     let mut walk = Walk::new(key, &meta);
     let mut out = String::new();
     for (name, entries) in sections {
