@@ -13,34 +13,13 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::fixture::*;
-use common::{plumb, temp_dir, text};
+use common::{built_tool, plumb, temp_dir, text};
 use serde::Deserialize;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// The pinned `sops`; building it is part of the tests, a failure fails them.
+/// The pinned `sops`.
 fn sops_bin() -> &'static Path {
     static SOPS: OnceLock<PathBuf> = OnceLock::new();
-    SOPS.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo_root().join("tests/tools/build.sh"))
-            .arg("sops")
-            .output()
-            .expect("running bash tests/tools/build.sh sops");
-        assert!(
-            out.status.success(),
-            "`bash tests/tools/build.sh sops` failed:\n{}",
-            text(&out)
-        );
-        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("sops");
-        assert!(bin.is_file(), "no sops binary at {}", bin.display());
-        bin
-    })
+    SOPS.get_or_init(|| built_tool("sops", "sops"))
 }
 
 /// A key made by `age-keygen`, mode 0600: (key file, recipient).
@@ -340,7 +319,7 @@ fn altered(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
 fn altered_foreign_and_broken_files_are_refused_without_plaintext() {
     let dir = temp_dir("sops-bad");
     let (key, recipient) = age_key(&dir, "mine");
-    let (other, other_recipient) = age_key(&dir, "theirs");
+    let (other, _) = age_key(&dir, "theirs");
     std::fs::write(dir.join("s.yaml"), SECRET).unwrap();
     let enc = encrypt(
         &dir,
@@ -402,7 +381,6 @@ fn altered_foreign_and_broken_files_are_refused_without_plaintext() {
     // Another key holder's file: the error names the file's recipients.
     let foreign = sops::decrypt(sops::Format::Yaml, &enc, &identities(&[&other])).unwrap_err();
     check(foreign, &recipient);
-    let _ = other_recipient;
     // A file for PGP only.
     let start = text.find("    age:").unwrap();
     let end = text.find("    lastmodified:").unwrap();

@@ -23,16 +23,11 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use common::fixture::*;
-use common::{eventually, plumb, temp_dir, text, unique, Cluster, KillOnDrop};
+use common::{
+    built_tool, eventually, plumb, repo_root, temp_dir, text, unique, Cluster, KillOnDrop,
+};
 use serde::Deserialize;
 use serde_json::Value;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -62,24 +57,10 @@ fn put(f: &Fixture, path: &str, content: &str) {
     std::fs::write(path, content).unwrap();
 }
 
-/// The pinned `helm` binary; building it is part of the tests, a failure fails them.
+/// The pinned `helm` binary.
 fn helm() -> &'static Path {
     static HELM: OnceLock<PathBuf> = OnceLock::new();
-    HELM.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo_root().join("tests/tools/build.sh"))
-            .arg("helm")
-            .output()
-            .expect("running bash tests/tools/build.sh helm");
-        assert!(
-            out.status.success(),
-            "`bash tests/tools/build.sh helm` failed: the reference helm could not be built:\n{}",
-            text(&out)
-        );
-        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("helm");
-        assert!(bin.is_file(), "no helm binary at {}", bin.display());
-        bin
-    })
+    HELM.get_or_init(|| built_tool("helm", "helm"))
 }
 
 /// `helm template <release> <dir> --namespace <ns>`: its objects, or its error.

@@ -24,11 +24,30 @@ pub struct Cluster {
     pub server: String,
 }
 
-fn repo_root() -> PathBuf {
+/// The repository's top folder.
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_owned()
+}
+
+/// `binary` of the pinned test tool `name`, built by `tests/tools/build.sh NAME` when it
+/// is not cached; building it is part of the tests, a failure fails them.
+pub fn built_tool(name: &str, binary: &str) -> PathBuf {
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("tests/tools/build.sh"))
+        .arg(name)
+        .output()
+        .unwrap_or_else(|e| panic!("running bash tests/tools/build.sh {name}: {e}"));
+    assert!(
+        out.status.success(),
+        "`bash tests/tools/build.sh {name}` failed: the reference {name} could not be built:\n{}",
+        text(&out)
+    );
+    let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join(binary);
+    assert!(bin.is_file(), "no {binary} at {}", bin.display());
+    bin
 }
 
 impl Cluster {

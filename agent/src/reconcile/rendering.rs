@@ -34,9 +34,7 @@ pub fn render_revision(
     revision: &Revision,
     key: ChartKey,
 ) -> Result<(Vec<Manifest>, Vec<String>), Vec<String>> {
-    let chart = chart_inputs(client, sync, revision, key, &[])?;
-    let vars = substitution(client, sync)?;
-    render_with(client, sync, revision, chart, vars.as_ref()).map(|(rendered, _)| rendered)
+    render_revision_with(client, sync, revision, key, &[]).map(|s| (s.manifests, s.warnings))
 }
 
 /// What `plumb render` prints: the objects, the warnings, and the values decrypted from
@@ -250,13 +248,10 @@ fn render_with(
         }
     };
     // A file that could not be decrypted read as empty: its errors alone say what is wrong.
-    let parsed = match parsed {
-        Ok(mut parsed) => {
-            decrypting.secret_values(&mut parsed);
-            Ok(parsed)
-        }
-        Err(e) => Err(e),
-    };
+    let parsed = parsed.map(|mut parsed| {
+        decrypting.secret_values(&mut parsed);
+        parsed
+    });
     let secrets = decrypting.finish().map_err(lines)?;
     let parsed = parsed.map_err(lines)?;
     // After kustomize and before every check, as Flux's post-build substitution.

@@ -9,27 +9,23 @@ use super::kustomize::Fs;
 use super::{Manifest, RenderError};
 use crate::config::Decryption;
 
-/// Reads an age key file: readable by its owner only, owned by plumb's user.
+/// Reads an age key file: readable by its owner only (as every credential file),
+/// and owned by plumb's user.
 pub fn load_identities(path: &Path) -> Result<Vec<sops::Identity>, String> {
     use std::os::unix::fs::MetadataExt;
     let at = |cause: String| format!("ageKeyFile {}: {cause}", path.display());
-    let meta = std::fs::metadata(path).map_err(|e| at(e.to_string()))?;
-    if meta.mode() & 0o077 != 0 {
-        return Err(at(format!(
-            "mode {:04o} lets others read it: make it readable by plumb's user only (chmod 600)",
-            meta.mode() & 0o777
-        )));
-    }
+    let text = crate::source::read_secret(path).map_err(at)?;
+    let owner = std::fs::metadata(path)
+        .map_err(|e| at(e.to_string()))?
+        .uid();
     // /proc/self belongs to the process's effective user.
-    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
-    if me.is_some_and(|uid| uid != meta.uid()) {
-        return Err(at(format!(
-            "it is owned by uid {}, not by plumb's user (uid {}): chown it",
-            meta.uid(),
-            me.unwrap_or_default()
-        )));
+    if let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) {
+        if me != owner {
+            return Err(at(format!(
+                "it is owned by uid {owner}, not by plumb's user (uid {me}): chown it"
+            )));
+        }
     }
-    let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
     sops::parse_identities(&text).map_err(at)
 }
 
